@@ -1,0 +1,30 @@
+# Helpers shared by every part's CMakeLists: one way to add a unit test, one
+# way to add an integration test script.
+
+# lx_add_test(NAME SOURCES a.c [b.c] LIBS lib... [TIMEOUT s])
+# Builds a cmocka test into build/tests and registers it with ctest.
+function(lx_add_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/tests")
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "LX_BIN=${LX_BIN_DIR};LX_SRC=${PROJECT_SOURCE_DIR};LX_BUILD=${CMAKE_BINARY_DIR}")
+endfunction()
+
+# lx_add_script_test(NAME SCRIPT path [TIMEOUT s])
+# Registers an integration test script. It sees LX_BIN (the binaries), LX_SRC
+# (the source tree) and LX_BUILD (the build tree) in its environment.
+function(lx_add_script_test name)
+  cmake_parse_arguments(T "" "SCRIPT;TIMEOUT" "" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_test(NAME ${name} COMMAND bash "${T_SCRIPT}")
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "LX_BIN=${LX_BIN_DIR};LX_SRC=${PROJECT_SOURCE_DIR};LX_BUILD=${CMAKE_BINARY_DIR}")
+endfunction()
