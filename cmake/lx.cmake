@@ -28,3 +28,21 @@ function(lx_add_script_test name)
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "LX_BIN=${LX_BIN_DIR};LX_SRC=${PROJECT_SOURCE_DIR};LX_BUILD=${CMAKE_BINARY_DIR}")
 endfunction()
+
+# lx_add_part(NAME lib PUBLIC_LIBS a b PRIVATE_LIBS c d)
+# One part = one static library of every .c in the calling folder, with the
+# part's include/ as its public include path.
+function(lx_add_part lib)
+  cmake_parse_arguments(P "" "" "PUBLIC_LIBS;PRIVATE_LIBS" ${ARGN})
+  file(GLOB src CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.c)
+  if(src)
+    add_library(${lib} STATIC ${src})
+    target_include_directories(${lib} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+    target_link_libraries(${lib} PUBLIC ${P_PUBLIC_LIBS} PRIVATE ${P_PRIVATE_LIBS})
+  else()
+    # A part with no sources yet still carries its header and dependencies.
+    add_library(${lib} INTERFACE)
+    target_include_directories(${lib} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)
+    target_link_libraries(${lib} INTERFACE ${P_PUBLIC_LIBS})
+  endif()
+endfunction()
