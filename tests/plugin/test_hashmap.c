@@ -1,0 +1,110 @@
+/* Tests for the engine's hash index against a plain array as the reference:
+ * inserts, lookups, backward-shift deletes under churn, and growth. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../plugin/engine_int.h"
+
+#define KEYS 4096u
+
+static void test_put_get_del(void **state)
+{
+    (void)state;
+    lx__map m;
+    lx__map_init(&m);
+    assert_int_equal(lx__map_get(&m, 1, 0), LX__NIL);
+    assert_false(lx__map_del(&m, 1, 0));
+    assert_int_equal(lx__map_reserve(&m, 3), LX_OK);
+    lx__map_put(&m, 7, 0, 70);
+    lx__map_put(&m, 7, 1, 71); /* same a, other b: another key */
+    lx__map_put(&m, 0, 0, 5);  /* zero keys are fine */
+    assert_int_equal(lx__map_get(&m, 7, 0), 70);
+    assert_int_equal(lx__map_get(&m, 7, 1), 71);
+    assert_int_equal(lx__map_get(&m, 0, 0), 5);
+    assert_int_equal(lx__map_get(&m, 7, 2), LX__NIL);
+    assert_true(lx__map_del(&m, 7, 0));
+    assert_false(lx__map_del(&m, 7, 0));
+    assert_int_equal(lx__map_get(&m, 7, 1), 71);
+    assert_int_equal(m.n, 2);
+    lx__map_free(&m);
+    assert_null(m.s);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Random churn in a small key space keeps long probe runs with wrap-around;
+ * every key's presence is checked against the reference after each step. */
+static void test_churn_against_reference(void **state)
+{
+    (void)state;
+    uint32_t *ref = malloc(KEYS * sizeof *ref);
+    assert_non_null(ref);
+    for (uint32_t i = 0; i < KEYS; i++)
+        ref[i] = LX__NIL;
+    lx__map m;
+    lx__map_init(&m);
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    size_t n = 0;
+    for (int step = 0; step < 200000; step++) {
+        uint32_t k = (uint32_t)(rnd(&s) % KEYS);
+        uint64_t a = k / 4 * 0x100000001ull, b = k % 4;
+        if (ref[k] == LX__NIL) {
+            assert_int_equal(lx__map_reserve(&m, n + 1), LX_OK);
+            ref[k] = (uint32_t)step;
+            lx__map_put(&m, a, (uint32_t)b, ref[k]);
+            n++;
+        } else if (rnd(&s) % 2) {
+            assert_true(lx__map_del(&m, a, (uint32_t)b));
+            ref[k] = LX__NIL;
+            n--;
+        }
+        assert_int_equal(m.n, n);
+        if (step % 4096 == 0)
+            for (uint32_t j = 0; j < KEYS; j++)
+                assert_int_equal(lx__map_get(&m, j / 4 * 0x100000001ull, j % 4), ref[j]);
+    }
+    for (uint32_t j = 0; j < KEYS; j++)
+        assert_int_equal(lx__map_get(&m, j / 4 * 0x100000001ull, j % 4), ref[j]);
+    /* The load stays at or under 3/4. */
+    assert_true(m.n * 4 <= (m.mask + 1) * 3);
+    assert_int_equal(lx__map_bytes(&m), (m.mask + 1) * sizeof(lx__slot));
+    lx__map_free(&m);
+    free(ref);
+}
+
+static void test_growth_keeps_entries(void **state)
+{
+    (void)state;
+    lx__map m;
+    lx__map_init(&m);
+    for (uint64_t i = 1; i <= 100000; i++) {
+        assert_int_equal(lx__map_reserve(&m, (size_t)i), LX_OK);
+        lx__map_put(&m, i, 0, (uint32_t)i);
+    }
+    for (uint64_t i = 1; i <= 100000; i++)
+        assert_int_equal(lx__map_get(&m, i, 0), (uint32_t)i);
+    assert_int_equal(lx__map_get(&m, 100001, 0), LX__NIL);
+    lx__map_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_get_del),
+        cmocka_unit_test(test_churn_against_reference),
+        cmocka_unit_test(test_growth_keeps_entries),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,292 @@
+/* Tests for engine snapshots: byte-equal round trips, identical behaviour
+ * after a restore, and corrupt or truncated input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lx/plugin.h"
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void add_market(lx_engine *e, const char *name, const char *base, uint64_t tick,
+                       uint32_t maker, uint32_t taker)
+{
+    lx_market_spec m;
+    memset(&m, 0, sizeof m);
+    strcpy(m.name, name);
+    strcpy(m.base, base);
+    strcpy(m.quote, "USD");
+    m.lot = 3;
+    m.tick = tick;
+    m.min_qty = 1;
+    m.maker_fee_bps = maker;
+    m.taker_fee_bps = taker;
+    lx_events ev;
+    lx_events_init(&ev);
+    assert_int_equal(lx_engine_add_market(e, &ev, &m), LX_OK);
+    assert_int_equal(ev.v[0].type, LX_EV_MARKET);
+    lx_events_free(&ev);
+}
+
+/* A random but valid command: deposits, orders of every kind, cancels and
+ * replaces over a few accounts and two markets. */
+static lx_cmd random_cmd(uint64_t *s)
+{
+    lx_cmd c;
+    memset(&c, 0, sizeof c);
+    uint64_t r = rnd(s) % 100;
+    if (r < 10) {
+        c.type = LX_CMD_DEPOSIT;
+        c.u.transfer.account = 1 + rnd(s) % 5;
+        c.u.transfer.amount = 1 + rnd(s) % 100000;
+        const char *sym[3] = {"BTC", "ETH", "USD"};
+        strcpy(c.u.transfer.asset, sym[rnd(s) % 3]);
+    } else if (r < 70) {
+        c.type = LX_CMD_ORDER;
+        lx_order_cmd *o = &c.u.order;
+        o->id = 1 + rnd(s) % 80;
+        o->account = 1 + rnd(s) % 5;
+        o->market = (uint32_t)(rnd(s) % 2);
+        o->side = (uint8_t)(rnd(s) % 2);
+        o->type = rnd(s) % 10 == 0 ? LX_MARKET : LX_LIMIT;
+        o->tif = (uint8_t)(rnd(s) % 6 == 0 ? 1 + rnd(s) % 2 : 0);
+        o->stp = (uint8_t)(rnd(s) % 3);
+        o->post_only = o->type == LX_LIMIT && rnd(s) % 9 == 0;
+        o->price = 10 * (95 + rnd(s) % 10);
+        o->qty = 1 + rnd(s) % 8;
+    } else if (r < 85) {
+        c.type = LX_CMD_CANCEL;
+        c.u.cancel.id = 1 + rnd(s) % 80;
+        c.u.cancel.account = 1 + rnd(s) % 5;
+    } else {
+        c.type = LX_CMD_REPLACE;
+        c.u.replace.id = 1 + rnd(s) % 80;
+        c.u.replace.account = 1 + rnd(s) % 5;
+        c.u.replace.price = 10 * (95 + rnd(s) % 10);
+        c.u.replace.qty = 1 + rnd(s) % 8;
+    }
+    return c;
+}
+
+static lx_engine *busy_engine(uint64_t seed, int ncmds)
+{
+    lx_engine_config cfg = {42};
+    lx_engine *e;
+    assert_int_equal(lx_engine_new(&e, &cfg), LX_OK);
+    add_market(e, "BTC-USD", "BTC", 10, 7, 25);
+    add_market(e, "ETH-USD", "ETH", 5, 0, 0);
+    lx_events ev;
+    lx_events_init(&ev);
+    uint64_t s = seed;
+    for (int i = 0; i < ncmds; i++) {
+        lx_cmd c = random_cmd(&s);
+        lx_events_clear(&ev);
+        assert_int_equal(lx_engine_apply(e, &ev, &c), LX_OK);
+    }
+    lx_events_free(&ev);
+    return e;
+}
+
+static void test_round_trip_bytes(void **state)
+{
+    (void)state;
+    lx_engine *e = busy_engine(0x1234567u, 3000);
+    assert_true(lx_engine_order_count(e) > 10);
+    uint8_t *a, *b;
+    size_t na, nb;
+    assert_int_equal(lx_engine_snapshot(e, &a, &na), LX_OK);
+    lx_engine *r;
+    assert_int_equal(lx_engine_restore(&r, a, na), LX_OK);
+    assert_int_equal(lx_engine_snapshot(r, &b, &nb), LX_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    assert_int_equal(lx_engine_order_count(r), lx_engine_order_count(e));
+    assert_int_equal(lx_engine_market_count(r), 2);
+    free(a);
+    free(b);
+    lx_engine_free(&e);
+    lx_engine_free(&r);
+}
+
+static void test_empty_engine(void **state)
+{
+    (void)state;
+    lx_engine_config cfg = {0};
+    lx_engine *e, *r;
+    assert_int_equal(lx_engine_new(&e, &cfg), LX_OK);
+    uint8_t *a, *b;
+    size_t na, nb;
+    assert_int_equal(lx_engine_snapshot(e, &a, &na), LX_OK);
+    assert_int_equal(lx_engine_restore(&r, a, na), LX_OK);
+    assert_int_equal(lx_engine_snapshot(r, &b, &nb), LX_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    assert_int_equal(lx_engine_snapshot(NULL, &b, &nb), LX_EINVAL);
+    assert_int_equal(lx_engine_restore(NULL, a, na), LX_EINVAL);
+    free(a);
+    free(b);
+    lx_engine_free(&e);
+    lx_engine_free(&r);
+}
+
+/* Equal states give equal bytes, however they were reached. */
+static void test_canonical(void **state)
+{
+    (void)state;
+    lx_engine_config cfg = {9};
+    lx_engine *x, *y;
+    assert_int_equal(lx_engine_new(&x, &cfg), LX_OK);
+    assert_int_equal(lx_engine_new(&y, &cfg), LX_OK);
+    add_market(x, "BTC-USD", "BTC", 10, 0, 0);
+    add_market(y, "BTC-USD", "BTC", 10, 0, 0);
+    lx_events ev;
+    lx_events_init(&ev);
+    lx_cmd c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_DEPOSIT;
+    strcpy(c.u.transfer.asset, "USD");
+    c.u.transfer.amount = 500;
+    /* x: accounts 2 then 1; y: 1 then 2, plus a deposit withdrawn again. */
+    c.u.transfer.account = 2;
+    lx_engine_apply(x, &ev, &c);
+    c.u.transfer.account = 1;
+    lx_engine_apply(x, &ev, &c);
+    lx_engine_apply(y, &ev, &c);
+    c.u.transfer.account = 2;
+    lx_engine_apply(y, &ev, &c);
+    c.u.transfer.account = 3;
+    lx_engine_apply(y, &ev, &c);
+    c.type = LX_CMD_WITHDRAW;
+    lx_engine_apply(y, &ev, &c);
+    uint8_t *a, *b;
+    size_t na, nb;
+    assert_int_equal(lx_engine_snapshot(x, &a, &na), LX_OK);
+    assert_int_equal(lx_engine_snapshot(y, &b, &nb), LX_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a);
+    free(b);
+    lx_events_free(&ev);
+    lx_engine_free(&x);
+    lx_engine_free(&y);
+}
+
+static void encode_all(const lx_events *ev, uint8_t *out, size_t *len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ev->n; i++) {
+        size_t k = lx_event_encode(out + n, LX_EVENT_ENC_MAX, &ev->v[i]);
+        assert_true(k > 0);
+        n += k;
+    }
+    *len = n;
+}
+
+static void test_same_behaviour_after_restore(void **state)
+{
+    (void)state;
+    lx_engine *e = busy_engine(0xabcdefu, 2000);
+    uint8_t *snap;
+    size_t n;
+    assert_int_equal(lx_engine_snapshot(e, &snap, &n), LX_OK);
+    lx_engine *r;
+    assert_int_equal(lx_engine_restore(&r, snap, n), LX_OK);
+    free(snap);
+    lx_events ea, eb;
+    lx_events_init(&ea);
+    lx_events_init(&eb);
+    static uint8_t ba[64 * LX_EVENT_ENC_MAX * 4], bb[64 * LX_EVENT_ENC_MAX * 4];
+    uint64_t s = 0x5eed5eedu;
+    size_t fills = 0;
+    for (int i = 0; i < 2000; i++) {
+        lx_cmd c = random_cmd(&s);
+        lx_events_clear(&ea);
+        lx_events_clear(&eb);
+        assert_int_equal(lx_engine_apply(e, &ea, &c), LX_OK);
+        assert_int_equal(lx_engine_apply(r, &eb, &c), LX_OK);
+        assert_int_equal(ea.n, eb.n);
+        assert_true(ea.n < 64 * 4);
+        size_t la, lb;
+        encode_all(&ea, ba, &la);
+        encode_all(&eb, bb, &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(ba, bb, la);
+        for (size_t j = 0; j < ea.n; j++)
+            fills += ea.v[j].type == LX_EV_FILL;
+    }
+    assert_true(fills > 100);
+    uint8_t *a, *b;
+    size_t na, nb;
+    assert_int_equal(lx_engine_snapshot(e, &a, &na), LX_OK);
+    assert_int_equal(lx_engine_snapshot(r, &b, &nb), LX_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a);
+    free(b);
+    lx_events_free(&ea);
+    lx_events_free(&eb);
+    lx_engine_free(&e);
+    lx_engine_free(&r);
+}
+
+static void test_corrupt_and_truncated(void **state)
+{
+    (void)state;
+    lx_engine *e = busy_engine(0x77u, 400);
+    uint8_t *snap;
+    size_t n;
+    assert_int_equal(lx_engine_snapshot(e, &snap, &n), LX_OK);
+    uint8_t *copy = malloc(n);
+    assert_non_null(copy);
+    lx_engine *r = NULL;
+    /* Every single flipped byte is caught by a checksum. */
+    for (size_t i = 0; i < n; i++) {
+        memcpy(copy, snap, n);
+        copy[i] ^= (uint8_t)(1u << (i % 8));
+        assert_int_equal(lx_engine_restore(&r, copy, n), LX_ECORRUPT);
+        assert_null(r);
+    }
+    /* Every truncation is a format error; the copy is exactly len bytes so
+     * the sanitizer catches any read past it. */
+    for (size_t len = 0; len < n; len++) {
+        uint8_t *t = malloc(len ? len : 1);
+        assert_non_null(t);
+        memcpy(t, snap, len);
+        assert_int_equal(lx_engine_restore(&r, t, len), LX_EFORMAT);
+        assert_null(r);
+        free(t);
+    }
+    /* Trailing bytes are a format error too. */
+    uint8_t *longer = malloc(n + 1);
+    assert_non_null(longer);
+    memcpy(longer, snap, n);
+    longer[n] = 0;
+    assert_int_equal(lx_engine_restore(&r, longer, n + 1), LX_EFORMAT);
+    free(longer);
+    free(copy);
+    free(snap);
+    lx_engine_free(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_bytes),
+        cmocka_unit_test(test_empty_engine),
+        cmocka_unit_test(test_canonical),
+        cmocka_unit_test(test_same_behaviour_after_restore),
+        cmocka_unit_test(test_corrupt_and_truncated),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
