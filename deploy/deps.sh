@@ -5,7 +5,7 @@ LX_DEB_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libsecp256k1-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev
   libmicrohttpd-dev libssl-dev
-  iproute2 iptables procps psmisc
+  iproute2 iptables procps psmisc curl
 )
 
 lx_install_deps() {
