@@ -15,9 +15,535 @@ extern "C" {
 
 /* ---- encodings: hex with checksum, cb58, bech32 (bridge/encoding.c) ---- */
 
+/* Every encoder writes a NUL-terminated string into out[0..out_cap) and
+ * returns LX_EINVAL when it does not fit (the *_len helpers give the size to
+ * allocate, NUL included). Every decoder writes at most out_cap bytes, sets
+ * *out_len, and returns LX_EFORMAT for bad characters or lengths, LX_ECORRUPT
+ * for a checksum mismatch, LX_EINVAL for NULL arguments or a too-small out. */
+
+#define LX_ID_LEN 32          /* tx, asset and chain IDs */
+#define LX_ADDR_LEN 20        /* an address: hash160 of a compressed pubkey */
+#define LX_CHECKSUM_LEN 4     /* the last 4 bytes of sha256(bytes) */
+#define LX_CB58_ID_MAX 64     /* room for a cb58 ID, NUL included */
+#define LX_ADDR_STR_MAX 96    /* room for "X-<hrp>1…" (bech32 caps at 90) */
+#define LX_PRIVKEY_STR_MAX 80 /* room for "PrivateKey-<cb58>" */
+
+/* Plain lower-case hex, no prefix, no checksum. Decoding accepts either case
+ * and an optional "0x". */
+size_t lx_hex_len(size_t len);
+lx_err lx_hex_encode(char *out, size_t out_cap, const uint8_t *data, size_t len);
+lx_err lx_hex_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *str);
+
+/* The API's "hex" encoding: "0x" + hex(data || checksum). Decoding requires
+ * the "0x" and checks the checksum; *out_len excludes the checksum. */
+size_t lx_hexcs_len(size_t len);
+lx_err lx_hexcs_encode(char *out, size_t out_cap, const uint8_t *data, size_t len);
+lx_err lx_hexcs_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *str);
+
+/* Base58 with the Bitcoin alphabet; leading zero bytes become '1'. Inputs are
+ * capped at 1024 bytes / 1400 characters (LX_ETOOBIG). */
+size_t lx_base58_len(size_t len);
+lx_err lx_base58_encode(char *out, size_t out_cap, const uint8_t *data, size_t len);
+lx_err lx_base58_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *str);
+
+/* cb58: base58(data || checksum). Decoding checks and strips the checksum. */
+size_t lx_cb58_len(size_t len);
+lx_err lx_cb58_encode(char *out, size_t out_cap, const uint8_t *data, size_t len);
+lx_err lx_cb58_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *str);
+
+/* A 32-byte ID in cb58, e.g. a txID. The decoder requires exactly 32 bytes. */
+lx_err lx_id_to_cb58(char out[LX_CB58_ID_MAX], const uint8_t id[LX_ID_LEN]);
+lx_err lx_id_from_cb58(uint8_t id[LX_ID_LEN], const char *str);
+
+/* BIP-173 bech32 (not bech32m) over 5-bit groups: data5 values are 0..31.
+ * The encoder lower-cases hrp; the decoder accepts one case only, writes the
+ * lower-case hrp to hrp_out, and returns LX_ETOOBIG over 90 characters. */
+lx_err lx_bech32_encode5(char *out, size_t out_cap, const char *hrp, const uint8_t *data5,
+                         size_t len);
+lx_err lx_bech32_decode5(char *hrp_out, size_t hrp_cap, uint8_t *data5, size_t data5_cap,
+                         size_t *data5_len, const char *str);
+
+/* bech32 over bytes (regrouped 8 -> 5 bits with zero padding, and back; the
+ * decoder rejects nonzero or over-long padding with LX_EFORMAT). */
+lx_err lx_bech32_encode(char *out, size_t out_cap, const char *hrp, const uint8_t *data,
+                        size_t len);
+lx_err lx_bech32_decode(char *hrp_out, size_t hrp_cap, uint8_t *out, size_t out_cap,
+                        size_t *out_len, const char *str);
+
+/* Address text "<chain>-<hrp>1…", e.g. "X-local1…". chain NULL writes no
+ * prefix. */
+lx_err lx_address_encode(char *out, size_t out_cap, const char *chain, const char *hrp,
+                         const uint8_t addr[LX_ADDR_LEN]);
+
+/* Parses address text. chain non-NULL requires the "<chain>-" prefix; NULL
+ * requires that there is none (LX_EFORMAT otherwise). hrp non-NULL requires
+ * that HRP (LX_EFORMAT otherwise); NULL accepts any. The payload must be 20
+ * bytes. */
+lx_err lx_address_decode(uint8_t addr[LX_ADDR_LEN], const char *chain, const char *hrp,
+                         const char *str);
+
+/* Address of a compressed public key: hash160(pub). */
+lx_err lx_address_from_pubkey(uint8_t addr[LX_ADDR_LEN], const uint8_t pub[LX_PUBKEY_LEN]);
+
+/* ---- keys and key files (bridge/keys.c) ---- */
+
+/* Address of a key: hash160 of its compressed public key. */
+lx_err lx_key_address(const lx_key *key, uint8_t addr[LX_ADDR_LEN]);
+
+/* "PrivateKey-" + cb58(secret), the form wallets and the node's API use.
+ * The string holds the secret: wipe it with lx_wipe() after use. */
+lx_err lx_privkey_encode(const lx_key *key, char *out, size_t out_cap);
+
+/* Parses "PrivateKey-<cb58>" into a new key owned by the caller. LX_EFORMAT
+ * without the prefix, LX_ECORRUPT on a checksum mismatch, LX_ECRYPTO for a
+ * scalar that is not a valid secret. */
+lx_err lx_privkey_decode(lx_key **key, const char *str);
+
+/* Writes a key file: one line "PrivateKey-<cb58>\n", mode 0600. The file is
+ * written to a temporary name in the same directory, synced, then linked to
+ * path, so path either does not exist or holds the whole key. Never replaces
+ * an existing file: LX_EEXIST. LX_EIO for other file errors. */
+lx_err lx_keyfile_write(const lx_key *key, const char *path);
+
+/* Reads a key file into a new key owned by the caller. The file must be a
+ * regular file with no group or other permission bits (mode & 077 == 0),
+ * otherwise LX_EPERM. It holds "PrivateKey-<cb58>" or 64 hex digits
+ * (optionally "0x"), with surrounding whitespace ignored; anything else is
+ * LX_EFORMAT, over 4096 bytes LX_ETOOBIG, a missing file LX_ENOTFOUND. */
+lx_err lx_keyfile_read(lx_key **key, const char *path);
+
 /* ---- AVM codec: transactions and UTXOs (bridge/codec.c) ---- */
 
+/* Byte-exact, canonical X-Chain (AVM) encoding of BaseTx, ImportTx, ExportTx,
+ * their SECP256K1 credentials, and UTXOs; see docs/xchain-codec.md.
+ *
+ * The plain structs below are views: their pointers are borrowed. To build,
+ * the caller fills them with its own memory and the codec copies it. Objects
+ * returned by the codec (lx_tx, lx_utxo) own their memory; the views they hand
+ * out point into it and stay valid until the object is freed.
+ *
+ * Decoders return LX_EFORMAT for truncated or malformed bytes (bad lengths,
+ * unknown type IDs or codec version, zero amounts, bad thresholds, a #sigs
+ * that does not match the input, trailing bytes), LX_ECANONICAL for order and
+ * uniqueness violations, LX_ETOOBIG for a tx over 64 KiB or a memo over 256
+ * bytes, LX_EUNSUPPORTED for CreateAssetTx, OperationTx and MintOutput. When
+ * why is not NULL it receives a short static reason, also on success ("ok"). */
+
+#define LX_MEMO_MAX 256      /* memo bytes */
+#define LX_TX_MAX 65536      /* signed tx bytes accepted by the mempool */
+#define LX_XFER_OUT_TYPE 7   /* SECP256K1TransferOutput */
+#define LX_XFER_IN_TYPE 5    /* SECP256K1TransferInput */
+#define LX_CREDENTIAL_TYPE 9 /* SECP256K1Credential */
+
+/* A transfer output (TransferableOutput with a SECP256K1TransferOutput). */
+typedef struct lx_xout {
+    uint8_t asset_id[LX_ID_LEN];
+    uint64_t amount;    /* nonzero */
+    uint64_t locktime;  /* unix seconds; 0 = none */
+    uint32_t threshold; /* <= naddrs; 0 only when naddrs == 0 */
+    size_t naddrs;
+    const uint8_t *addrs; /* naddrs * LX_ADDR_LEN bytes */
+} lx_xout;
+
+/* A transfer input: spends UTXO (tx_id, output_index). sig_indices index the
+ * spent output's (sorted) addresses, strictly increasing; one signature per
+ * index, in that order. */
+typedef struct lx_xin {
+    uint8_t tx_id[LX_ID_LEN];
+    uint32_t output_index;
+    uint8_t asset_id[LX_ID_LEN];
+    uint64_t amount; /* nonzero; equals the UTXO's amount */
+    size_t nsigs;
+    const uint32_t *sig_indices;
+} lx_xin;
+
+/* A UTXO as getUTXOs returns it: codec 0, txID, index, asset, output. */
+typedef struct lx_xutxo {
+    uint8_t tx_id[LX_ID_LEN];
+    uint32_t output_index;
+    lx_xout out;
+} lx_xutxo;
+
+typedef enum lx_tx_kind {
+    LX_TX_BASE = 0,   /* BaseTx */
+    LX_TX_IMPORT = 3, /* ImportTx */
+    LX_TX_EXPORT = 4  /* ExportTx */
+} lx_tx_kind;
+
+/* The fields of a tx. other_chain is the destination chain of an ExportTx or
+ * the source chain of an ImportTx (ignored for BaseTx); xouts are an ExportTx's
+ * exported outputs, xins an ImportTx's imported inputs (must be empty
+ * otherwise). */
+typedef struct lx_tx_spec {
+    lx_tx_kind kind;
+    uint32_t network_id;
+    uint8_t blockchain_id[LX_ID_LEN];
+    size_t nouts;
+    const lx_xout *outs;
+    size_t nins;
+    const lx_xin *ins;
+    size_t memo_len;
+    const uint8_t *memo;
+    uint8_t other_chain[LX_ID_LEN];
+    size_t nxouts;
+    const lx_xout *xouts;
+    size_t nxins;
+    const lx_xin *xins;
+} lx_tx_spec;
+
+/* A transaction (opaque): its fields in canonical order, its unsigned bytes,
+ * and one signature slot per sig index of each input. Inputs are numbered
+ * 0..n-1 in credential order: the base inputs, then the imported inputs, each
+ * in their canonical order (as lx_tx_view() shows them). */
+typedef struct lx_tx lx_tx;
+
+/* Builds a tx from spec, sorting it canonically: outputs by (asset, bytes),
+ * inputs by (txID, index), each output's addresses. Does not sort sig_indices.
+ * Returns LX_EINVAL for a bad spec (zero amount, bad threshold, duplicate
+ * address or input, sig_indices not strictly increasing, a kind that is not
+ * one of the three), LX_ETOOBIG for a memo over 256 bytes or a signed size
+ * over 64 KiB, LX_ENOMEM. On success *tx is the caller's; all signature slots
+ * are empty. */
+lx_err lx_tx_build(lx_tx **tx, const lx_tx_spec *spec);
+
+/* Decodes signed tx bytes (with credentials, as issueTx takes them). On
+ * success *tx is the caller's with every signature slot filled. */
+lx_err lx_tx_decode(lx_tx **tx, const char **why, const uint8_t *buf, size_t len);
+
+/* Decodes unsigned tx bytes (no credentials); the slots are empty. */
+lx_err lx_tx_decode_unsigned(lx_tx **tx, const char **why, const uint8_t *buf, size_t len);
+
+void lx_tx_free(lx_tx **tx);
+
+/* The tx's fields, canonical order; borrowed, valid until lx_tx_free(). */
+const lx_tx_spec *lx_tx_view(const lx_tx *tx);
+
+/* Number of inputs (base + imported) and of signature slots of input i. */
+size_t lx_tx_input_count(const lx_tx *tx);
+size_t lx_tx_sig_count(const lx_tx *tx, size_t input);
+
+/* Sizes of the unsigned bytes and of the signed bytes (all slots counted). */
+size_t lx_tx_unsigned_len(const lx_tx *tx);
+size_t lx_tx_signed_len(const lx_tx *tx);
+
+/* Copies the unsigned bytes to out. LX_EINVAL when out_cap is too small. */
+lx_err lx_tx_encode_unsigned(const lx_tx *tx, uint8_t *out, size_t out_cap, size_t *out_len);
+
+/* Writes sha256(unsigned bytes): the hash every signature covers. */
+lx_err lx_tx_hash(const lx_tx *tx, uint8_t hash[LX_SHA256_LEN]);
+
+/* Writes the signed bytes. LX_ESTATE when a signature slot is empty. */
+lx_err lx_tx_encode(const lx_tx *tx, uint8_t *out, size_t out_cap, size_t *out_len);
+
+/* Writes the txID, sha256(signed bytes). LX_ESTATE when a slot is empty. */
+lx_err lx_tx_id(const lx_tx *tx, uint8_t id[LX_ID_LEN]);
+
+/* True when every signature slot is filled. */
+bool lx_tx_is_signed(const lx_tx *tx);
+
+/* Signs with explicit keys: keys[0..nkeys) hold, for input 0, one key per sig
+ * index in order, then input 1, and so on (nkeys = total slots, else
+ * LX_EINVAL). Fills every slot. */
+lx_err lx_tx_sign_keys(lx_tx *tx, const lx_key *const *keys, size_t nkeys);
+
+/* Returns the caller's key for addr, or NULL when it has none. */
+typedef const lx_key *(*lx_key_lookup_fn)(void *arg, const uint8_t addr[LX_ADDR_LEN]);
+
+/* Signs by owner: for each input, finds its UTXO in utxos (by txID and index;
+ * LX_ENOTFOUND if absent), checks asset and amount match (LX_EINVAL), and asks
+ * lookup for the key of each address its sig indices name (LX_EINVAL for an
+ * index past the addresses, LX_ENOTFOUND when lookup returns NULL, LX_ECRYPTO
+ * when the key's address is not the owner). Fills every slot; on error no
+ * slot changes. One key signs the hash once however many slots it fills. */
+lx_err lx_tx_sign_lookup(lx_tx *tx, lx_key_lookup_fn lookup, void *arg, const lx_xutxo *utxos,
+                         size_t nutxos);
+
+/* External signers. lx_tx_set_sig() puts sig into slot (input, slot) without
+ * checking it (LX_EINVAL for a bad position). lx_tx_add_sig() recovers the
+ * signer of sig over lx_tx_hash() and puts sig into every slot whose owner (in
+ * utxos) is that signer; *filled (may be NULL) receives the number of slots.
+ * LX_ECRYPTO for a bad signature, LX_ENOTFOUND when it fills no slot. */
+lx_err lx_tx_set_sig(lx_tx *tx, size_t input, size_t slot, const uint8_t sig[LX_SIG_LEN]);
+lx_err lx_tx_add_sig(lx_tx *tx, size_t *filled, const lx_xutxo *utxos, size_t nutxos,
+                     const uint8_t sig[LX_SIG_LEN]);
+
+/* Copies the signature of slot (input, slot) to sig. LX_EINVAL for a bad
+ * position, LX_ENOTFOUND when the slot is empty. */
+lx_err lx_tx_get_sig(const lx_tx *tx, uint8_t sig[LX_SIG_LEN], size_t input, size_t slot);
+
+/* Checks the tx against the UTXOs it spends, as a node does (except locktime
+ * and fee): each input's UTXO is in utxos (LX_ENOTFOUND), asset and amount
+ * match (LX_EINVAL), #sigs equals the threshold and every sig index is below
+ * #addresses (LX_EINVAL), and each signature recovers to the address its sig
+ * index names (LX_ECRYPTO). LX_ESTATE when a slot is empty. why as above. */
+lx_err lx_tx_verify(const lx_tx *tx, const char **why, const lx_xutxo *utxos, size_t nutxos);
+
+/* Checks value flow per asset: inputs (base + imported) >= outputs (base +
+ * exported), and for fee_asset inputs >= outputs + fee. LX_EINVAL when not,
+ * LX_EOVERFLOW when a sum does not fit 64 bits. */
+lx_err lx_tx_check_fee(const lx_tx *tx, const uint8_t fee_asset[LX_ID_LEN], uint64_t fee);
+
+/* A UTXO (opaque, owned by the caller). */
+typedef struct lx_utxo lx_utxo;
+
+/* Creates a UTXO from a view (copied; addresses sorted). LX_EINVAL for a zero
+ * amount, a bad threshold or duplicate addresses. */
+lx_err lx_utxo_new(lx_utxo **utxo, const lx_xutxo *view);
+
+/* Decodes UTXO bytes (the getUTXOs form, checksum already stripped). */
+lx_err lx_utxo_decode(lx_utxo **utxo, const char **why, const uint8_t *buf, size_t len);
+
+void lx_utxo_free(lx_utxo **utxo);
+
+/* The UTXO's fields; borrowed, valid until lx_utxo_free(). */
+const lx_xutxo *lx_utxo_view(const lx_utxo *utxo);
+
+size_t lx_utxo_encoded_len(const lx_utxo *utxo);
+lx_err lx_utxo_encode(const lx_utxo *utxo, uint8_t *out, size_t out_cap, size_t *out_len);
+
 /* ---- JSON-RPC client (bridge/rpc.c) and submitter (bridge/submit.c) ---- */
+
+/* A JSON-RPC 2.0 client for one node's X-Chain API (docs/xchain-rpc.md).
+ * It POSTs to <base>/ext/bc/<chain>, <base>/ext/info and <base>/ext/bc/P over
+ * one reused keep-alive connection. Transport failures, timeouts, HTTP 5xx and
+ * 429 are retried with exponential backoff plus jitter until max_retries or
+ * the retry deadline; a JSON-RPC error answer is never retried. A handle is
+ * not thread-safe: use one per thread. */
+typedef struct lx_rpc lx_rpc;
+
+/* The method prefix of the chain API: luxd serves xvm.*, avalanchego avm.*. */
+typedef enum lx_rpc_prefix {
+    LX_RPC_PREFIX_AUTO = 0, /* probe with xvm.getHeight, fall back to avm. */
+    LX_RPC_PREFIX_XVM = 1,
+    LX_RPC_PREFIX_AVM = 2
+} lx_rpc_prefix;
+
+typedef struct lx_rpc_options {
+    uint32_t connect_timeout_ms; /* TCP connect, per attempt (default 2000) */
+    uint32_t timeout_ms;         /* one whole attempt (default 10000) */
+    uint32_t retry_deadline_ms;  /* no attempt starts this long after a call
+                                    began (default 30000) */
+    uint32_t max_retries;        /* attempts after the first (default 8) */
+    uint32_t backoff_initial_ms; /* first retry delay, doubling (default 50) */
+    uint32_t backoff_max_ms;     /* cap of the delay (default 2000) */
+    size_t max_response_bytes;   /* larger bodies give LX_ETOOBIG (default 8 MiB) */
+    size_t max_utxos;            /* getUTXOs total cap, LX_ETOOBIG (default 1 << 20) */
+    uint32_t utxo_page_limit;    /* getUTXOs "limit", 1..1024 (default 1024) */
+    uint64_t jitter_seed;        /* backoff jitter PRNG seed; 0 picks one */
+    lx_rpc_prefix prefix;        /* default LX_RPC_PREFIX_AUTO */
+    const char *chain;           /* chain alias or ID in /ext/bc/<chain>
+                                    (default "X"); copied by lx_rpc_new */
+} lx_rpc_options;
+
+/* Fills *o with the defaults above. */
+void lx_rpc_options_init(lx_rpc_options *o);
+
+/* Creates a client for base_url ("http://127.0.0.1:9630", no trailing path).
+ * opts may be NULL for the defaults; it is copied. *out is owned by the
+ * caller: free it with lx_rpc_free. LX_EINVAL for a bad URL or option. */
+lx_err lx_rpc_new(lx_rpc **out, const char *base_url, const lx_rpc_options *opts);
+
+/* Closes the connection, frees *c (NULL is fine) and sets *c to NULL. */
+void lx_rpc_free(lx_rpc **c);
+
+/* The last call's failure. Returns its message: the server's text for a
+ * JSON-RPC error, otherwise a description of the transport, HTTP or format
+ * failure; "" after a success. The string is owned by c and valid until the
+ * next call on c. Writes the JSON-RPC error code (0 if the failure was not a
+ * JSON-RPC error) to *rpc_code and the last HTTP status (0 if no response) to
+ * *http_status; either pointer may be NULL. */
+const char *lx_rpc_last_error(const lx_rpc *c, int64_t *rpc_code, int *http_status);
+
+/* HTTP attempts made by the last call (1 when it was not retried; a call
+ * that first probed the prefix counts the probe too). */
+uint32_t lx_rpc_last_attempts(const lx_rpc *c);
+
+/* Milliseconds on the monotonic clock that lx_rpc_set_deadline uses. */
+uint64_t lx_rpc_now_ms(void);
+
+/* Sets an absolute deadline (lx_rpc_now_ms() time; 0 clears it) that every
+ * later call honours on top of its own retry deadline: no attempt starts
+ * after it and no attempt runs past it. Calls that find it passed return
+ * LX_ETIMEDOUT without sending. */
+void lx_rpc_set_deadline(lx_rpc *c, uint64_t at_ms);
+
+/* The deadline set by lx_rpc_set_deadline, 0 if none. */
+uint64_t lx_rpc_deadline(const lx_rpc *c);
+
+/* Determines the chain method prefix now (xvm.getHeight, then avm.) unless it
+ * is known already. Calls do this on their own the first time it is needed. */
+lx_err lx_rpc_probe(lx_rpc *c);
+
+/* The chain method prefix in use: "xvm", "avm", or NULL before a probe. */
+const char *lx_rpc_prefix_name(const lx_rpc *c);
+
+/* Where a raw call goes. */
+typedef enum lx_rpc_endpoint {
+    LX_RPC_CHAIN = 0,   /* /ext/bc/<chain> */
+    LX_RPC_INFO = 1,    /* /ext/info */
+    LX_RPC_PLATFORM = 2 /* /ext/bc/P */
+} lx_rpc_endpoint;
+
+/* Calls method (in full, e.g. "xvm.getHeight") on endpoint with params_json
+ * (a JSON object as text; NULL sends {}). On success *result_json is the
+ * "result" member as compact JSON text, malloc'd, freed by the caller with
+ * free(). Same retry and error rules as every call. */
+lx_err lx_rpc_call_raw(lx_rpc *c, char **result_json, lx_rpc_endpoint endpoint, const char *method,
+                       const char *params_json);
+
+/* A byte string owned by its holder; free with lx_rpc_blob_free. */
+typedef struct lx_rpc_blob {
+    uint8_t *bytes;
+    size_t len;
+} lx_rpc_blob;
+void lx_rpc_blob_free(lx_rpc_blob *b); /* frees bytes, zeroes *b */
+
+typedef enum lx_tx_status {
+    LX_TX_UNKNOWN = 0,    /* the node does not know the tx */
+    LX_TX_PROCESSING = 1, /* issued, not decided */
+    LX_TX_ACCEPTED = 2,
+    LX_TX_REJECTED = 3
+} lx_tx_status;
+
+/* "Unknown", "Processing", "Accepted", "Rejected"; "?" for other values. */
+const char *lx_tx_status_str(lx_tx_status s);
+
+/* <prefix>.issueTx: sends the signed tx bytes (hex encoding) and writes the
+ * node's txID to tx_id (may be NULL). LX_EEXIST if the node says it has the
+ * tx already (duplicate / already issued); LX_EREJECTED for any other -32000
+ * answer (the tx failed verification; lx_rpc_last_error has the reason). */
+lx_err lx_rpc_issue_tx(lx_rpc *c, uint8_t tx_id[32], const uint8_t *tx, size_t tx_len);
+
+/* <prefix>.getTxStatus. An unexpected status string gives LX_EFORMAT. */
+lx_err lx_rpc_get_tx_status(lx_rpc *c, lx_tx_status *status, const uint8_t tx_id[32]);
+
+/* <prefix>.getTx (hex): the tx's signed bytes, checksum verified, into *tx
+ * (owned by the caller). LX_ERPC if the node does not have it accepted. */
+lx_err lx_rpc_get_tx(lx_rpc *c, lx_rpc_blob *tx, const uint8_t tx_id[32]);
+
+typedef struct lx_rpc_utxos {
+    lx_rpc_blob *v; /* each is one UTXO's bytes (codec version first) */
+    size_t n;
+} lx_rpc_utxos;
+void lx_rpc_utxos_free(lx_rpc_utxos *u); /* frees all, zeroes *u */
+
+/* <prefix>.getUTXOs (hex) of the addresses ("X-lux1…" text), following
+ * endIndex page by page until a page comes back short. More than 1024
+ * addresses are asked in groups of 1024 and the union is returned without
+ * duplicates (then ordered by bytes). source_chain (NULL for none) asks for
+ * UTXOs exported to this chain from that chain. *out is owned by the caller.
+ * LX_ETOOBIG past max_utxos. */
+lx_err lx_rpc_get_utxos(lx_rpc *c, lx_rpc_utxos *out, const char *const *addresses,
+                        size_t n_addresses, const char *source_chain);
+
+typedef struct lx_rpc_utxo_id {
+    uint8_t tx_id[32];
+    uint32_t output_index;
+} lx_rpc_utxo_id;
+
+typedef struct lx_rpc_balance {
+    uint64_t balance;
+    lx_rpc_utxo_id *utxo_ids;
+    size_t n_utxo_ids;
+} lx_rpc_balance;
+void lx_rpc_balance_free(lx_rpc_balance *b); /* frees utxo_ids, zeroes *b */
+
+/* <prefix>.getBalance of one address in one asset. *out owned by the caller. */
+lx_err lx_rpc_get_balance(lx_rpc *c, lx_rpc_balance *out, const char *address,
+                          const uint8_t asset_id[32]);
+
+#define LX_RPC_ASSET_NAME_MAX 129 /* 128 bytes and the NUL */
+#define LX_RPC_ASSET_SYMBOL_MAX 5 /* 4 bytes and the NUL */
+typedef struct lx_rpc_asset {
+    uint8_t asset_id[32];
+    char name[LX_RPC_ASSET_NAME_MAX];
+    char symbol[LX_RPC_ASSET_SYMBOL_MAX];
+    uint8_t denomination; /* 0..32 */
+} lx_rpc_asset;
+
+/* <prefix>.getAssetDescription. Longer names or symbols give LX_EFORMAT. */
+lx_err lx_rpc_get_asset_description(lx_rpc *c, lx_rpc_asset *out, const uint8_t asset_id[32]);
+
+/* <prefix>.getHeight: the last accepted height. */
+lx_err lx_rpc_get_height(lx_rpc *c, uint64_t *height);
+
+/* info.getNetworkID. */
+lx_err lx_rpc_get_network_id(lx_rpc *c, uint32_t *network_id);
+
+/* info.getBlockchainID of alias ("X", "P", ...). */
+lx_err lx_rpc_get_blockchain_id(lx_rpc *c, uint8_t blockchain_id[32], const char *alias);
+
+typedef struct lx_rpc_tx_fee {
+    uint64_t tx_fee;
+    uint64_t create_asset_tx_fee;
+} lx_rpc_tx_fee;
+
+/* info.getTxFee. */
+lx_err lx_rpc_get_tx_fee(lx_rpc *c, lx_rpc_tx_fee *out);
+
+#define LX_RPC_NODE_ID_MAX 64
+typedef struct lx_rpc_validator {
+    char node_id[LX_RPC_NODE_ID_MAX]; /* "NodeID-…" */
+    uint64_t weight;                  /* "weight" (or older "stakeAmount") */
+    uint64_t start_time, end_time;    /* Unix seconds */
+    bool connected;                   /* false when absent */
+} lx_rpc_validator;
+
+typedef struct lx_rpc_validators {
+    lx_rpc_validator *v;
+    size_t n;
+} lx_rpc_validators;
+void lx_rpc_validators_free(lx_rpc_validators *vs); /* frees v, zeroes *vs */
+
+/* platform.getCurrentValidators of the primary network (subnet_id NULL) or of
+ * a subnet (its ID as text). *out owned by the caller. */
+lx_err lx_rpc_get_current_validators(lx_rpc *c, lx_rpc_validators *out, const char *subnet_id);
+
+/* For benchmarks only: POSTs body (Content-Type: application/json) to url
+ * count times over one fresh keep-alive libcurl handle with no retries, caps
+ * or parsing, after one untimed warm-up POST, and writes the time of the
+ * count timed POSTs in nanoseconds. The baseline the client is measured
+ * against (node/tools/lx-bench-rpc.c). LX_EHTTP unless every status is 200. */
+lx_err lx_rpc_bench_bare_posts(uint64_t *elapsed_ns, const char *url, const char *body,
+                               uint32_t count);
+
+/* The idempotent submitter. */
+typedef struct lx_submit_options {
+    uint32_t deadline_ms;        /* the whole submission (default 60000) */
+    uint32_t poll_interval_ms;   /* between getTxStatus polls (default 250) */
+    uint32_t resend_interval_ms; /* re-send the same bytes while the node says
+                                    Unknown this long after the last send
+                                    (default 2000) */
+} lx_submit_options;
+
+/* Fills *o with the defaults above. */
+void lx_submit_options_init(lx_submit_options *o);
+
+typedef struct lx_submit_report {
+    lx_tx_status status; /* the last status the node reported; ACCEPTED
+                            only if the node said Accepted */
+    uint32_t sends;      /* issueTx calls, all with the same bytes */
+    uint32_t polls;      /* getTxStatus calls */
+    uint32_t attempts;   /* HTTP attempts of all those calls, retries too */
+    uint64_t elapsed_ms;
+    lx_err last_err;   /* the last failed call's error, LX_OK if none */
+    char message[256]; /* that failure's message (lx_rpc_last_error) */
+} lx_submit_report;
+
+/* Issues the signed tx (tx_id = sha256(tx), computed by the caller and
+ * checked here) and
+ * tracks it until the node reports Accepted or Rejected, or the deadline.
+ * After an uncertain outcome (timeout, dropped reply, 5xx) it asks
+ * getTxStatus and re-sends the same bytes; "already issued" counts as
+ * issued, and a refusal is checked against getTxStatus before it is
+ * believed, so a tx issued by an earlier attempt (or another submitter) is
+ * seen as Accepted. Returns LX_OK only when the node said Accepted;
+ * LX_EREJECTED if it said Rejected or refused the tx; LX_ETIMEDOUT at the
+ * deadline; LX_EINVAL for bad arguments or when the node names a different
+ * txID; LX_ERPC/LX_EHTTP for a persistent API failure. Writes *report
+ * (may be NULL) in every case. opts may be NULL for the defaults. */
+lx_err lx_submit_tx(lx_rpc *c, lx_submit_report *report, const uint8_t *tx, size_t tx_len,
+                    const uint8_t tx_id[32], const lx_submit_options *opts);
 
 #ifdef __cplusplus
 }

@@ -49,6 +49,561 @@ const char *lx_cmdjson_account_name(const lx_cmdjson *cj, uint64_t account);
 size_t lx_cmdjson_format_event(const lx_cmdjson *cj, const lx_engine *e, char *buf, size_t len,
                                const lx_event *ev);
 
+/* The longest line lx_cmdjson_parse accepts, in bytes; longer is LX_ETOOBIG. */
+#define LX_CMDJSON_LINE_MAX ((size_t)1 << 20)
+/* The longest account name in bytes, without the NUL. */
+#define LX_ACCOUNT_NAME_MAX 63
+
+/* Gives the fee account (id 0) the given name instead of "fees". Returns
+ * LX_ESTATE once any other account has been named, LX_EINVAL for a name that
+ * is not 1..63 bytes or holds a control character. */
+lx_err lx_cmdjson_set_fee_name(lx_cmdjson *cj, const char *name);
+
+/* Notes on lx_cmdjson_format_event. A REJECTED event of a market, deposit or
+ * withdraw command carries no market name or asset symbol, so it takes them
+ * from the last command cj parsed when that command has the event's type:
+ * format the events of each command before parsing the next. An account,
+ * market or asset the context or engine cannot name is written as its numeric
+ * id. An event of unknown type writes nothing and returns 0. */
+
+/* Writes one balance as a JSON line ({"ev":"balance",...}) into buf: returns
+ * the length, or 0 if buf is too small. */
+size_t lx_cmdjson_format_balance(const lx_cmdjson *cj, const lx_engine *e, char *buf, size_t len,
+                                 const lx_balance *b);
+
+/* Writes the depth of one market as a JSON line ({"ev":"book",...}) into buf:
+ * returns the length, or 0 if buf is too small. The levels are written in the
+ * order given, best first as lx_engine_depth returns them. */
+size_t lx_cmdjson_format_book(const lx_engine *e, char *buf, size_t len, uint32_t market,
+                              const lx_level *bids, size_t nbids, const lx_level *asks,
+                              size_t nasks);
+
+/* Writes {"ev":"error","line":N,"reason":...} with '\n' into buf: returns
+ * the length, or 0 if buf is too small. */
+size_t lx_cmdjson_format_error(char *buf, size_t len, uint64_t line, const char *reason);
+
+/* ---------------------------------------------------------------------------
+ * client wire protocol (node/proto.c, docs/protocol.md)
+ *
+ * A frame is one ZeroMQ message: an 18-byte big-endian header, then a body
+ * whose fixed layout depends on the type. Market-data frames (TRADE, L2_DELTA,
+ * published on PUB) are preceded by a 5-byte topic (channel byte, market id)
+ * so that a SUB socket can filter on them.
+ *
+ * The codec is pure: no sockets, no allocation. Decoding validates the whole
+ * frame (magic, version, type, flags, exact body length, counts, enum ranges,
+ * strings) before it returns LX_OK, and never reads past len. Every frame that
+ * decodes re-encodes to the same bytes.
+ * ------------------------------------------------------------------------- */
+
+#define LX_PROTO_MAGIC 0x4C58u /* "LX" */
+#define LX_PROTO_VERSION 1u
+#define LX_PROTO_HDR_LEN 18u      /* header bytes */
+#define LX_PROTO_TOPIC_LEN 5u     /* market-data topic: channel u8, market u32 */
+#define LX_PROTO_FRAME_MAX 32768u /* whole frame, topic included; over it: LX_ETOOBIG */
+#define LX_PROTO_BATCH_MAX 256u   /* orders in one NEW_ORDER_BATCH */
+#define LX_PROTO_DEPTH_MAX 256u   /* levels per side in QUERY_BOOK and BOOK */
+#define LX_PROTO_LIST_MAX 256u    /* entries in BALANCES and MARKETS */
+#define LX_PROTO_ADDR_MAX 64u     /* WITHDRAW destination address bytes */
+#define LX_PROTO_TEXT_MAX 96u     /* ERROR text bytes */
+
+/* Message types (the header's type byte). Requests go DEALER -> ROUTER
+ * (base port + 2); replies come back on the same DEALER; market data is
+ * published on PUB (base port + 0). */
+typedef enum lx_proto_type {
+    /* requests */
+    LX_PROTO_NEW_ORDER = 0x01,
+    LX_PROTO_NEW_ORDER_BATCH = 0x02,
+    LX_PROTO_CANCEL = 0x03,
+    LX_PROTO_REPLACE = 0x04,
+    LX_PROTO_DEPOSIT = 0x05,
+    LX_PROTO_WITHDRAW = 0x06,
+    LX_PROTO_QUERY_BOOK = 0x07,
+    LX_PROTO_QUERY_ORDER = 0x08,
+    LX_PROTO_QUERY_BALANCES = 0x09,
+    LX_PROTO_QUERY_MARKETS = 0x0A,
+    LX_PROTO_PING = 0x0B,
+    /* replies */
+    LX_PROTO_ACK = 0x81,
+    LX_PROTO_REJECT = 0x82,
+    LX_PROTO_FILL = 0x83,
+    LX_PROTO_CANCELLED = 0x84,
+    LX_PROTO_REPLACED = 0x85,
+    LX_PROTO_BATCH_RESULT = 0x86,
+    LX_PROTO_BOOK = 0x87,
+    LX_PROTO_ORDER_STATUS = 0x88,
+    LX_PROTO_BALANCES = 0x89,
+    LX_PROTO_MARKETS = 0x8A,
+    LX_PROTO_PONG = 0x8B,
+    LX_PROTO_ERROR = 0x8C,
+    /* market data */
+    LX_PROTO_TRADE = 0xC1,
+    LX_PROTO_L2_DELTA = 0xC2
+} lx_proto_type;
+
+/* Header flags. Requests and market data carry none; replies may carry
+ * these. Any other bit set is malformed. */
+/* MORE: more replies to the same request follow. UNSOLICITED: not an answer
+ * to a request in flight, e.g. a later fill of a resting order. */
+#define LX_PROTO_F_MORE 0x0001u
+#define LX_PROTO_F_UNSOLICITED 0x0002u
+
+/* Market-data topic channels: the first byte of a TRADE or L2_DELTA frame. */
+#define LX_PROTO_CH_TRADE 0x54u /* 'T' */
+#define LX_PROTO_CH_L2 0x44u    /* 'D' */
+
+/* ERROR reply codes. Decoding failures map to the first five. */
+typedef enum lx_proto_error {
+    LX_PROTO_E_NONE = 0,
+    LX_PROTO_E_MALFORMED = 1,       /* bad magic, length, field or flag */
+    LX_PROTO_E_TRUNCATED = 2,       /* fewer bytes than the header says */
+    LX_PROTO_E_TOO_BIG = 3,         /* over LX_PROTO_FRAME_MAX or a count cap */
+    LX_PROTO_E_BAD_VERSION = 4,     /* a version this node does not speak */
+    LX_PROTO_E_UNKNOWN_TYPE = 5,    /* no such message type (or not a request) */
+    LX_PROTO_E_NOT_LEADER = 6,      /* text may name the leader's endpoint */
+    LX_PROTO_E_UNAVAILABLE = 7,     /* no leader or no quorum right now */
+    LX_PROTO_E_OVERLOADED = 8,      /* backpressure: retry later */
+    LX_PROTO_E_FAUCET_DISABLED = 9, /* DEPOSIT outside test mode */
+    LX_PROTO_E_UNAUTHORIZED = 10,   /* the sender may not act for that account */
+    LX_PROTO_E_INTERNAL = 11,       /* the node failed; the request had no effect */
+    LX_PROTO_E_COUNT
+} lx_proto_error;
+
+/* Returns the snake_case name of code ("too_big"), or "unknown". */
+const char *lx_proto_error_str(lx_proto_error code);
+/* Returns the snake_case name of a message type ("new_order"), or "unknown". */
+const char *lx_proto_type_str(uint8_t type);
+/* 1 if type is a request type, else 0. */
+int lx_proto_is_request(uint8_t type);
+
+typedef struct lx_proto_hdr {
+    uint8_t version;
+    uint8_t type;      /* lx_proto_type */
+    uint16_t flags;    /* LX_PROTO_F_* */
+    uint64_t req_id;   /* chosen by the client, echoed in replies; 0 for market data */
+    uint32_t body_len; /* set by the encoder; the decoder checks it */
+} lx_proto_hdr;
+
+/* DEPOSIT, WITHDRAW. dest is an optional X-Chain address for a withdrawal
+ * (dest_len 0: none) of graphic ASCII bytes; the encoder reads dest_len bytes,
+ * the decoder also NUL-terminates it. A DEPOSIT has no dest. */
+typedef struct lx_proto_transfer {
+    uint64_t account;
+    uint64_t amount;
+    char asset[LX_SYMBOL_MAX];
+    uint8_t dest_len;
+    char dest[LX_PROTO_ADDR_MAX + 1];
+} lx_proto_transfer;
+
+typedef struct lx_proto_ack { /* the command is in the log and durable */
+    uint64_t seq;             /* its log sequence number */
+    uint64_t id;              /* the order id; 0 for a deposit or withdrawal */
+} lx_proto_ack;
+
+typedef struct lx_proto_reject {
+    uint64_t id;    /* the order id; 0 for a deposit or withdrawal */
+    uint8_t reason; /* lx_reason, a reject (1 .. LX_R_BAD_MARKET) */
+} lx_proto_reject;
+
+typedef struct lx_proto_fill {
+    uint64_t seq; /* log sequence number of the command that matched */
+    uint32_t market;
+    uint64_t maker, taker; /* order ids */
+    uint64_t price, qty;
+    uint64_t maker_fee, taker_fee;
+    uint8_t taker_side; /* lx_side */
+    uint8_t role;       /* this client's side of the fill: 0 maker, 1 taker */
+} lx_proto_fill;
+
+typedef struct lx_proto_cancelled {
+    uint64_t seq;
+    uint64_t id;
+    uint64_t remaining; /* lots removed from the book */
+    uint8_t reason;     /* lx_reason, a cancel reason (LX_R_USER .. LX_R_REPLACE) */
+} lx_proto_cancelled;
+
+typedef struct lx_proto_replaced { /* replaced in place, keeping priority */
+    uint64_t seq;
+    uint64_t id;
+    uint64_t price, qty; /* qty: the new remaining lots */
+} lx_proto_replaced;
+
+typedef struct lx_proto_batch_item { /* one order of a BATCH_RESULT */
+    uint64_t id;
+    uint64_t seq;   /* log sequence number if accepted, 0 if rejected */
+    uint8_t reason; /* LX_R_NONE if accepted, else the reject reason */
+} lx_proto_batch_item;
+
+typedef struct lx_proto_balance { /* one asset of a BALANCES reply */
+    char asset[LX_SYMBOL_MAX];
+    uint64_t available, reserved;
+} lx_proto_balance;
+
+typedef struct lx_proto_market { /* one market of a MARKETS reply */
+    uint32_t id;
+    lx_market_spec spec;
+} lx_proto_market;
+
+typedef struct lx_proto_pong {
+    uint64_t seq;   /* the last log sequence number this node applied */
+    uint8_t leader; /* 1 if this node sequences orders, else 0 */
+} lx_proto_pong;
+
+typedef struct lx_proto_errmsg {
+    uint16_t code; /* lx_proto_error */
+    uint8_t text_len;
+    char text[LX_PROTO_TEXT_MAX + 1]; /* text_len printable ASCII bytes; the decoder
+                                         NUL-terminates it */
+} lx_proto_errmsg;
+
+typedef struct lx_proto_trade { /* market data: one fill */
+    uint32_t market;
+    uint64_t seq; /* per market on the trade channel: 1, 2, 3 ... */
+    uint64_t price, qty;
+    uint8_t taker_side;
+} lx_proto_trade;
+
+typedef struct lx_proto_l2 { /* market data: one price level changed */
+    uint32_t market;
+    uint64_t seq; /* per market on the L2 channel: 1, 2, 3 ... */
+    uint8_t side;
+    uint64_t price;
+    uint64_t qty; /* new total lots at the level; 0: the level is gone */
+} lx_proto_l2;
+
+/* A decoded frame. List messages (NEW_ORDER_BATCH, BATCH_RESULT, BOOK,
+ * BALANCES, MARKETS) keep a pointer into the decoded buffer, which must
+ * outlive the message; read their entries with the lx_proto_*_get functions. */
+typedef struct lx_proto_msg {
+    lx_proto_hdr hdr;
+    union {
+        lx_order_cmd order;         /* NEW_ORDER */
+        lx_cancel_cmd cancel;       /* CANCEL */
+        lx_replace_cmd replace;     /* REPLACE */
+        lx_proto_transfer transfer; /* DEPOSIT, WITHDRAW */
+        struct {
+            uint32_t market;
+            uint16_t depth; /* 1 .. LX_PROTO_DEPTH_MAX levels per side */
+        } query_book;
+        uint64_t query_order;    /* QUERY_ORDER: the order id */
+        uint64_t query_balances; /* QUERY_BALANCES: the account */
+        lx_proto_ack ack;
+        lx_proto_reject reject;
+        lx_proto_fill fill;
+        lx_proto_cancelled cancelled;
+        lx_proto_replaced replaced;
+        lx_order_info order_status; /* ORDER_STATUS */
+        lx_proto_pong pong;
+        lx_proto_errmsg error;
+        lx_proto_trade trade;
+        lx_proto_l2 l2;
+        struct {
+            uint16_t count;
+            const uint8_t *p;
+        } batch; /* NEW_ORDER_BATCH, BATCH_RESULT */
+        struct {
+            uint32_t market;
+            uint64_t seq; /* the L2 channel's sequence this book reflects */
+            uint16_t nbids, nasks;
+            const uint8_t *p;
+        } book;
+        struct {
+            uint64_t account;
+            uint16_t count;
+            const uint8_t *p;
+        } balances;
+        struct {
+            uint16_t count;
+            const uint8_t *p;
+        } markets;
+    } u;
+} lx_proto_msg;
+
+/* Decodes one frame of len bytes. Returns LX_OK and fills *out, or:
+ *   LX_ETOOBIG      frame over LX_PROTO_FRAME_MAX, or a count over its cap
+ *   LX_EUNSUPPORTED a version other than LX_PROTO_VERSION
+ *   LX_EFORMAT      anything else wrong (malformed, truncated, unknown type)
+ * *code (may be NULL) gets the lx_proto_error to reply with, LX_PROTO_E_NONE
+ * on success. On failure out->hdr holds what was read before the fault, so
+ * out->hdr.req_id can be echoed in the ERROR reply (0 if unread), and out->u
+ * is unspecified. Allocates nothing. */
+lx_err lx_proto_decode(lx_proto_msg *out, lx_proto_error *code, const uint8_t *buf, size_t len);
+
+/* Entry i of a decoded list message, already validated by lx_proto_decode.
+ * LX_EINVAL for the wrong message type or i out of range. */
+lx_err lx_proto_batch_get(const lx_proto_msg *m, lx_order_cmd *out, size_t i);
+lx_err lx_proto_batch_result_get(const lx_proto_msg *m, lx_proto_batch_item *out, size_t i);
+/* side LX_BUY: bids, best first; LX_SELL: asks, best first. */
+lx_err lx_proto_book_get(const lx_proto_msg *m, lx_level *out, uint8_t side, size_t i);
+lx_err lx_proto_balances_get(const lx_proto_msg *m, lx_proto_balance *out, size_t i);
+lx_err lx_proto_markets_get(const lx_proto_msg *m, lx_proto_market *out, size_t i);
+
+/* Encoders. Each writes one whole frame (the topic too, for market data) into
+ * buf (cap bytes) and its length to *written. Returns LX_OK; LX_EINVAL for a
+ * field the decoder would reject (an enum out of range, a bad string, flags
+ * not allowed for the type); LX_ETOOBIG for a count over its cap or a buffer
+ * too small. On failure buf holds nothing useful. LX_PROTO_FRAME_MAX bytes
+ * are always enough. */
+
+/* Every type that is not a list: m->hdr.type selects the body from m->u;
+ * m->hdr.version and m->hdr.body_len are ignored. */
+lx_err lx_proto_encode(uint8_t *buf, size_t cap, size_t *written, const lx_proto_msg *m);
+
+lx_err lx_proto_encode_batch(uint8_t *buf, size_t cap, size_t *written, uint64_t req_id,
+                             const lx_order_cmd *orders, size_t n);
+lx_err lx_proto_encode_batch_result(uint8_t *buf, size_t cap, size_t *written, uint64_t req_id,
+                                    uint16_t flags, const lx_proto_batch_item *items, size_t n);
+lx_err lx_proto_encode_book(uint8_t *buf, size_t cap, size_t *written, uint64_t req_id,
+                            uint16_t flags, uint32_t market, uint64_t seq, const lx_level *bids,
+                            size_t nbids, const lx_level *asks, size_t nasks);
+lx_err lx_proto_encode_balances(uint8_t *buf, size_t cap, size_t *written, uint64_t req_id,
+                                uint16_t flags, uint64_t account, const lx_proto_balance *bals,
+                                size_t n);
+lx_err lx_proto_encode_markets(uint8_t *buf, size_t cap, size_t *written, uint64_t req_id,
+                               uint16_t flags, const lx_proto_market *mkts, size_t n);
+
+/* Writes the SUB filter for one market's channel (LX_PROTO_CH_TRADE or
+ * LX_PROTO_CH_L2) into topic. Subscribe to the first byte alone for every
+ * market of a channel. */
+void lx_proto_topic(uint8_t topic[LX_PROTO_TOPIC_LEN], uint8_t channel, uint32_t market);
+
+/* ---------------------------------------------------------------------------
+ * log blocks (node/block.c, docs/journal.md)
+ *
+ * The sequenced log is a chain of blocks. A block carries a header and a list
+ * of entries; an entry is a market definition or an engine command. The
+ * encoding is canonical: fixed big-endian layouts, string fields NUL-padded
+ * to their size, so a block that decodes re-encodes to the same bytes. The
+ * decoder never reads past len and checks enum ranges and string fields.
+ *
+ * The running state hash, from 32 zero bytes before block 1:
+ *   state_n = sha256(state_{n-1} || be64(seq_n) || sha256(E_n))
+ * where E_n is the concatenation of lx_event_encode of every event block n
+ * produced, in order. lx_block_apply is the one place that computes it.
+ * ------------------------------------------------------------------------- */
+
+#define LX_BLOCK_VERSION 1u         /* the header's first byte */
+#define LX_BLOCK_HDR_LEN 37u        /* encoded header bytes */
+#define LX_ENTRY_ENC_MAX 73u        /* the largest entry (a market) */
+#define LX_BLOCK_ENTRIES_MAX 16384u /* entries per block; over it: LX_ETOOBIG */
+#define LX_BLOCK_BYTES_MAX (LX_BLOCK_HDR_LEN + LX_BLOCK_ENTRIES_MAX * LX_ENTRY_ENC_MAX)
+#define LX_STATE_HASH_LEN 32u
+
+/* One log entry: a market definition (is_market) or an engine command. Its
+ * kind byte on the wire is the lx_cmd_type (LX_CMD_MARKET for a market). */
+typedef struct lx_entry {
+    int is_market;
+    lx_market_spec market; /* when is_market */
+    lx_cmd cmd;            /* otherwise */
+} lx_entry;
+
+typedef struct lx_block_hdr {
+    uint64_t seq;          /* block sequence number: from 1, contiguous */
+    uint64_t term;         /* the leader's term */
+    uint64_t timestamp_us; /* the leader's clock when it cut the block, as data */
+    uint64_t first_index;  /* global index of the first entry (entries count from 1) */
+    uint32_t count;        /* number of entries */
+} lx_block_hdr;
+
+/* A decoded block. Reusable: lx_block_decode grows entries as needed. The
+ * caller owns it; lx_block_free releases the entries. */
+typedef struct lx_block {
+    lx_block_hdr hdr;
+    lx_entry *entries; /* hdr.count of them */
+    size_t cap;
+} lx_block;
+
+void lx_block_init(lx_block *b);
+void lx_block_free(lx_block *b); /* frees the entries and re-inits */
+
+/* Encodes one entry into buf: returns the bytes written (at most
+ * LX_ENTRY_ENC_MAX), or 0 if len is too small or the entry is invalid (an
+ * unknown command type, an enum out of range, a string with no NUL). */
+size_t lx_entry_encode(uint8_t *buf, size_t len, const lx_entry *ent);
+
+/* Decodes one entry from the front of buf and writes its size to *used.
+ * LX_EFORMAT for a truncated entry, an unknown kind or an enum out of range;
+ * LX_ECANONICAL for a string with bytes after its NUL. */
+lx_err lx_entry_decode(lx_entry *out, size_t *used, const uint8_t *buf, size_t len);
+
+/* The encoded size of a block of these n entries, or 0 if one is invalid or
+ * n is over LX_BLOCK_ENTRIES_MAX. */
+size_t lx_block_encoded_len(const lx_entry *entries, size_t n);
+
+/* Encodes a block into buf (len bytes) and writes its size to *out_len.
+ * hdr->count is ignored: n is written. LX_ETOOBIG for n over the cap;
+ * LX_EINVAL for seq 0, an invalid entry or a buffer too small. */
+lx_err lx_block_encode(uint8_t *buf, size_t len, size_t *out_len, const lx_block_hdr *hdr,
+                       const lx_entry *entries, size_t n);
+
+/* Reads and checks a block's header only (version, seq nonzero, count under
+ * the cap and not more than len could hold). LX_ETOOBIG if len is over
+ * LX_BLOCK_BYTES_MAX or count over the cap; LX_EFORMAT otherwise. */
+lx_err lx_block_peek(lx_block_hdr *out, const uint8_t *buf, size_t len);
+
+/* Decodes a whole block into b, which must have been initialised. Errors as
+ * lx_block_peek and lx_entry_decode; trailing bytes are LX_EFORMAT. On error
+ * b's contents are unspecified but it stays valid for reuse and free. */
+lx_err lx_block_decode(lx_block *b, const uint8_t *buf, size_t len);
+
+/* Advances state_hash (32 bytes, in and out) over block seq and the n events
+ * it produced. LX_ENOMEM or LX_ECRYPTO if hashing failed (state_hash is then
+ * unchanged). */
+lx_err lx_state_hash_next(uint8_t state_hash[LX_STATE_HASH_LEN], uint64_t seq, const lx_event *evs,
+                          size_t n);
+
+/* Applies every entry of b to e in order, appends the events to evs (what was
+ * already in evs stays) and advances state_hash over the events this block
+ * appended. The leader, followers, recovery and lx-journal all go through
+ * this. An error other than LX_EINVAL (LX_ENOMEM from the engine or the hash)
+ * may leave e with part of the block applied: the replica must stop. */
+lx_err lx_block_apply(lx_engine *e, lx_events *evs, uint8_t state_hash[LX_STATE_HASH_LEN],
+                      const lx_block *b);
+
+/* ---------------------------------------------------------------------------
+ * journal and snapshots (node/journal.c, node/snapshot.c, node/recover.c,
+ * docs/journal.md)
+ *
+ * DATA_DIR/journal/ holds segment files named by the seq of their first block
+ * (20 decimal digits, ".log"); each record is be32 length | be32 crc32c of the
+ * payload | payload, one encoded block. DATA_DIR/snapshots/ holds engine
+ * snapshots named by block seq (".snap"), written atomically.
+ *
+ * A journal handle is used by one thread at a time.
+ * ------------------------------------------------------------------------- */
+
+#define LX_JOURNAL_SEGMENT_DEFAULT ((uint64_t)64 << 20) /* rotate at 64 MiB */
+
+typedef struct lx_journal lx_journal;
+
+typedef struct lx_journal_opts {
+    uint64_t segment_bytes; /* start a new segment past this size; 0: the default */
+    /* 1: lx_journal_sync writes to the kernel but skips fdatasync. A crash
+     * of the process loses nothing synced; a crash of the machine or a power
+     * loss may lose blocks that were acknowledged. */
+    int no_fsync;
+    /* 1: open without creating, truncating or appending (for tools). A torn
+     * tail is reported in the info but left on disk and not served. */
+    int read_only;
+} lx_journal_opts;
+
+/* What lx_journal_open found. */
+typedef struct lx_journal_info {
+    uint64_t segments;     /* segment files after open */
+    uint64_t blocks;       /* valid blocks */
+    uint64_t torn_records; /* torn tail records cut away (0 or 1) */
+    uint64_t torn_bytes;   /* bytes cut away with them */
+    /* on LX_ECORRUPT or LX_EIO: the file concerned, the byte offset of the
+     * bad record, and what was wrong */
+    char path[4096];
+    uint64_t offset;
+    char reason[128];
+} lx_journal_info;
+
+/* Opens DATA_DIR/journal (creating DATA_DIR and the journal and snapshots
+ * folders unless read_only), scans and verifies every record and builds the
+ * seq index. A torn last record of the last segment (short header, short
+ * payload, a bad checksum running to the end of the file, or an all-zero
+ * tail) is truncated away and counted in info. Any other bad record (a bad
+ * checksum, an undecodable header, a seq or entry index out of sequence, a
+ * segment named after another seq) is LX_ECORRUPT with info->path,
+ * info->offset and info->reason set, and nothing is opened. LX_EIO for a
+ * file error (info->path and info->reason say which), LX_ENOTFOUND for a read_only open of a
+ * missing journal. opts may be NULL for the defaults. info may be NULL. */
+lx_err lx_journal_open(lx_journal **out, lx_journal_info *info, const char *data_dir,
+                       const lx_journal_opts *opts);
+
+/* Writes out buffered blocks, syncs them (unless no_fsync), closes and frees
+ * *p, and sets it to NULL. NULL is fine. Call lx_journal_sync first to see
+ * errors. */
+void lx_journal_free(lx_journal **p);
+
+/* Appends one encoded block (as lx_block_encode wrote it) to the write
+ * buffer. Its seq must be lx_journal_last_seq + 1 and its first_index must
+ * be lx_journal_next_index (any seq and index if the journal is empty).
+ * LX_ESTATE otherwise or when read_only; LX_EFORMAT/LX_ETOOBIG for a bad
+ * header; LX_EIO if a write failed. Not durable until lx_journal_sync. */
+lx_err lx_journal_append(lx_journal *j, const uint8_t *block, size_t len);
+
+/* Group commit: writes out everything appended since the last sync and makes
+ * it durable with one fdatasync (a segment rotated since also gets its own
+ * fdatasync and the folder an fsync). LX_EIO on failure, after which the
+ * journal refuses further appends (LX_ESTATE): reopen it. */
+lx_err lx_journal_sync(lx_journal *j);
+
+uint64_t lx_journal_first_seq(const lx_journal *j);  /* 0 if empty */
+uint64_t lx_journal_last_seq(const lx_journal *j);   /* 0 if empty */
+uint64_t lx_journal_synced_seq(const lx_journal *j); /* the last block synced; 0 if none */
+/* The first_index the next block must carry: last block's first_index + count. */
+uint64_t lx_journal_next_index(const lx_journal *j);
+uint64_t lx_journal_segment_count(const lx_journal *j);
+
+/* Reads block seq: *data points at its encoded bytes, owned by the journal
+ * and valid until the next call on j. Re-verifies the checksum. LX_ENOTFOUND
+ * outside [first_seq, last_seq]; LX_ECORRUPT if the bytes changed on disk. */
+lx_err lx_journal_read(lx_journal *j, const uint8_t **data, size_t *len, uint64_t seq);
+
+/* Calls fn for every block from seq `from` to `to` (inclusive, clamped to
+ * what the journal holds) in order. Stops at and returns the first nonzero
+ * value fn returns, or a read error. */
+typedef lx_err (*lx_journal_fn)(void *arg, uint64_t seq, const uint8_t *data, size_t len);
+lx_err lx_journal_foreach(lx_journal *j, uint64_t from, uint64_t to, lx_journal_fn fn, void *arg);
+
+/* Removes every block after seq, durably (a seq below first_seq empties the
+ * journal; at or past last_seq it does nothing). LX_ESTATE when read_only. */
+lx_err lx_journal_truncate_after(lx_journal *j, uint64_t seq);
+
+/* Removes every segment whose blocks all have seq <= snapshot_seq, except
+ * the last segment, and writes how many went to *removed (may be NULL).
+ * Keep blocks after the oldest snapshot you may fall back to. */
+lx_err lx_journal_compact(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq);
+
+/* A snapshot's header: the state after applying block seq. */
+typedef struct lx_snapshot_meta {
+    uint64_t seq;                          /* last block applied */
+    uint64_t next_index;                   /* first_index of block seq + 1 */
+    uint8_t state_hash[LX_STATE_HASH_LEN]; /* state hash after block seq */
+} lx_snapshot_meta;
+
+/* Writes DATA_DIR/snapshots/<seq>.snap (creating the folders) atomically (a temporary file, fsync,
+ * rename, fsync of the folder) with a CRC32C over the whole file. engine is
+ * lx_engine_snapshot's output. An existing snapshot of that seq is replaced.
+ * LX_EIO on failure (nothing half-written is left under the final name). */
+lx_err lx_snapshot_write(const char *data_dir, const lx_snapshot_meta *meta, const uint8_t *engine,
+                         size_t len);
+
+/* Loads the newest valid snapshot with seq <= max_seq: writes its header to
+ * *meta and the engine bytes to *engine (malloc'd, the caller frees). Files
+ * that fail their checks are skipped and counted in *skipped (may be NULL).
+ * LX_ENOTFOUND if none is valid. */
+lx_err lx_snapshot_load(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, uint64_t *skipped,
+                        const char *data_dir, uint64_t max_seq);
+
+/* Keeps the newest keep (>= 1) snapshots that pass their checks and removes
+ * every other snapshot file, invalid ones included. */
+lx_err lx_snapshot_prune(const char *data_dir, size_t keep);
+
+/* What lx_recover rebuilt. */
+typedef struct lx_recovery {
+    lx_engine *engine;                     /* owned by the caller */
+    uint64_t last_seq;                     /* last block applied; 0 for none */
+    uint64_t next_index;                   /* first_index for the next block */
+    uint8_t state_hash[LX_STATE_HASH_LEN]; /* state hash after last_seq */
+    uint64_t snapshot_seq;                 /* the snapshot started from; 0 if none */
+    uint64_t blocks_replayed;              /* journal blocks applied after it */
+    uint64_t snapshots_skipped;            /* invalid snapshots passed over */
+    uint64_t torn_records;                 /* torn journal tail records cut */
+} lx_recovery;
+
+/* Restart recovery: opens the journal, restores the newest valid snapshot
+ * that the journal continues (or starts from an empty engine made with cfg),
+ * and applies every later block through lx_block_apply. On success *jout is
+ * the open journal (caller frees) and out is filled. LX_ECORRUPT if the
+ * journal is corrupt or does not continue any snapshot (a gap); err (errlen
+ * bytes, NUL-terminated; may be NULL) says where. */
+lx_err lx_recover(lx_journal **jout, lx_recovery *out, char *err, size_t errlen,
+                  const char *data_dir, const lx_journal_opts *opts, const lx_engine_config *cfg);
+
 #ifdef __cplusplus
 }
 #endif
