@@ -604,6 +604,101 @@ typedef struct lx_recovery {
 lx_err lx_recover(lx_journal **jout, lx_recovery *out, char *err, size_t errlen,
                   const char *data_dir, const lx_journal_opts *opts, const lx_engine_config *cfg);
 
+/* ---------------------------------------------------------------------------
+ * Transport: the ZeroMQ adapter (node/transport.c) and the clock
+ * (node/clock.c). Nothing else includes zmq.h.
+ * ------------------------------------------------------------------------- */
+
+/* Microseconds and nanoseconds of CLOCK_MONOTONIC. */
+uint64_t lx_now_us(void);
+uint64_t lx_now_ns(void);
+/* Microseconds since the Unix epoch (CLOCK_REALTIME), for log lines only. */
+uint64_t lx_wall_us(void);
+
+typedef struct lx_zctx lx_zctx;
+typedef struct lx_zsock lx_zsock;
+
+typedef enum lx_zsock_type {
+    LX_ZPUB = 0,
+    LX_ZSUB = 1,
+    LX_ZROUTER = 2,
+    LX_ZDEALER = 3,
+    LX_ZPAIR = 4
+} lx_zsock_type;
+
+#define LX_ZHWM_DEFAULT 10000
+#define LX_ZLINGER_DEFAULT 1000
+
+typedef struct lx_zsock_opts {
+    int sndhwm;           /* messages; 0 means LX_ZHWM_DEFAULT */
+    int rcvhwm;           /* messages; 0 means LX_ZHWM_DEFAULT */
+    int linger_ms;        /* -1 means LX_ZLINGER_DEFAULT */
+    bool tcp_keepalive;   /* TCP keepalive with a 300 s idle time */
+    bool immediate;       /* queue only to completed connections */
+    bool router_mandatory; /* ROUTER: an unroutable send fails (LX_ENOTFOUND) */
+    const char *identity; /* routing id of this socket, or NULL */
+} lx_zsock_opts;
+
+/* Fills o with the defaults: HWM 10000, linger 1 s, TCP keepalive on. */
+void lx_zsock_opts_init(lx_zsock_opts *o);
+
+/* A context owns the I/O threads. Free it after all its sockets. */
+lx_err lx_zctx_new(lx_zctx **out, int io_threads);
+void lx_zctx_free(lx_zctx **c);
+
+/* Creates a socket; o may be NULL for the defaults. Free with lx_zsock_free. */
+lx_err lx_zsock_new(lx_zsock **out, lx_zctx *c, lx_zsock_type type, const lx_zsock_opts *o);
+void lx_zsock_free(lx_zsock **s);
+
+/* Endpoints are ZeroMQ's: "tcp://127.0.0.1:5000", "inproc://name". Bind
+ * returns LX_EEXIST when the address is in use, LX_EINVAL for a bad one. */
+lx_err lx_zsock_bind(lx_zsock *s, const char *endpoint);
+lx_err lx_zsock_connect(lx_zsock *s, const char *endpoint);
+lx_err lx_zsock_disconnect(lx_zsock *s, const char *endpoint);
+/* SUB only: receive messages whose first part starts with prefix. */
+lx_err lx_zsock_subscribe(lx_zsock *s, const void *prefix, size_t len);
+
+typedef struct lx_zpart {
+    const void *data;
+    size_t len;
+} lx_zpart;
+
+#define LX_ZMSG_PARTS 4
+#define LX_ZDONTWAIT 1
+
+/* Sends one message of nparts parts. With LX_ZDONTWAIT, LX_EAGAIN means the
+ * high-water mark is reached (nothing was sent). LX_ENOTFOUND: a ROUTER with
+ * router_mandatory could not route to the first part's identity. */
+lx_err lx_zsock_send(lx_zsock *s, const lx_zpart *parts, size_t nparts, int flags);
+
+/* A received message: part[i] points into storage owned by the message until
+ * lx_zmsg_close. */
+typedef struct lx_zmsg {
+    size_t n;
+    lx_zpart part[LX_ZMSG_PARTS];
+    _Alignas(8) unsigned char store[LX_ZMSG_PARTS][64];
+} lx_zmsg;
+
+/* Receives one message. LX_EAGAIN with LX_ZDONTWAIT when none is waiting;
+ * LX_ETOOBIG when it had more than LX_ZMSG_PARTS parts (the rest is drained
+ * and dropped; the message is closed). On LX_OK close it with lx_zmsg_close. */
+lx_err lx_zsock_recv(lx_zsock *s, lx_zmsg *m, int flags);
+void lx_zmsg_close(lx_zmsg *m);
+
+#define LX_ZPOLLIN 1
+#define LX_ZPOLLOUT 2
+
+typedef struct lx_zpollitem {
+    lx_zsock *sock; /* or NULL to poll fd */
+    int fd;
+    short events;  /* LX_ZPOLLIN | LX_ZPOLLOUT */
+    short revents; /* written by lx_zpoll */
+} lx_zpollitem;
+
+/* Waits up to timeout_ms (-1 forever, 0 not at all) for any item to be ready;
+ * writes the number ready to *nready. LX_EAGAIN if a signal interrupted it. */
+lx_err lx_zpoll(int *nready, lx_zpollitem *items, size_t n, long timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,28 @@
+/* The node's clocks: monotonic time for deadlines and latency, wall time for
+ * log lines. Only the node reads clocks; the engine never does. */
+#define _POSIX_C_SOURCE 200809L
+#include <time.h>
+
+#include "lx/node.h"
+
+static uint64_t read_clock(clockid_t id, uint64_t div)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) / div;
+}
+
+uint64_t lx_now_ns(void)
+{
+    return read_clock(CLOCK_MONOTONIC, 1);
+}
+
+uint64_t lx_now_us(void)
+{
+    return read_clock(CLOCK_MONOTONIC, 1000);
+}
+
+uint64_t lx_wall_us(void)
+{
+    return read_clock(CLOCK_REALTIME, 1000);
+}
