@@ -78,11 +78,11 @@ typedef struct m_market {
 } m_market;
 
 typedef struct m_order {
-    uint64_t id, account, price, qty, filled, seq;
+    uint64_t id, account, price, qty, seq;
+    uint64_t filled; /* over the order's whole life, across replaces */
     uint32_t market;
     uint8_t side, stp;
     bool post_only;
-    bool replaced; /* lost priority at least once */
 } m_order;
 
 typedef struct m_balance {
@@ -573,7 +573,6 @@ static void m_replace_cmd(model *m, const lx_replace_cmd *c)
     m_remove(m, i);
     t.price = c->price;
     t.qty = c->qty;
-    t.replaced = true;
     m_order_event(m, LX_EV_ACCEPTED, 0, &t);
     m_match(m, t, LX_LIMIT, LX_GTC);
 }
@@ -588,9 +587,9 @@ static void m_balance_event(model *m, uint64_t account, uint32_t asset, uint64_t
     ev->u.balance.reserved = m_reserved(m, account, asset);
 }
 
-/* Deposit overflow: the account's balance after the deposit must fit. The
- * generator only makes deposits that overflow even the available part, so
- * that "balance" read as available or as available + reserved agree. */
+/* Deposit overflow: the account's balance after the deposit must fit, where
+ * the balance is read as available + reserved. Deposits that would bring it
+ * to exactly 2^63 - 1 are never made, so that no later fill can overflow. */
 static void m_transfer_cmd(model *m, uint8_t type, const lx_transfer_cmd *c)
 {
     m->cmd = type;
@@ -894,7 +893,7 @@ static void h_check_order(harness *h, uint64_t id)
     if (rc != LX_OK || info.id != o->id || info.account != o->account || info.market != o->market ||
         info.side != o->side || info.tif != LX_GTC || info.stp != o->stp ||
         info.post_only != o->post_only || info.price != o->price || info.qty != o->qty ||
-        (!o->replaced && info.filled != o->filled)) {
+        info.filled != o->filled) {
         h_where(h);
         printf("  engine rc=%d id=%" PRIu64 " account=%" PRIu64 " market=%" PRIu32
                " side=%u tif=%u stp=%u post_only=%d price=%" PRIu64 " qty=%" PRIu64
@@ -1370,8 +1369,8 @@ static lx_cmd gen_transfer(gen *g, const model *m)
     } else if (r < 4) {
         amount = 0;
     } else if (r < 5 && type == LX_CMD_DEPOSIT) {
-        /* Over the top even of the available part alone. */
-        amount = I63 - avail + 1 + rng_below(&g->r, 1000);
+        /* Just over the top: available + reserved + amount = 2^63. */
+        amount = I63 - m_total(m, account, asset) + 1 + rng_below(&g->r, 2);
     } else if (r < 6) {
         amount = rng_pct(&g->r, 50) ? UINT64_MAX : I63 + 1;
     }
@@ -1994,6 +1993,29 @@ static void test_reject_order(void **state)
     scenario_end(h);
 }
 
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    lx_market_spec s = spec("A-U", "A", "U", 1, 1, 1, 0, 0);
+    harness *h = scenario(99, &s);
+    lx_cmd c = transfer(LX_CMD_DEPOSIT, 1, "U", 5);
+    lx_events_clear(&h->evs);
+    assert_int_equal(lx_engine_apply(NULL, &h->evs, &c), LX_EINVAL);
+    assert_int_equal(lx_engine_apply(h->e, NULL, &c), LX_EINVAL);
+    assert_int_equal(lx_engine_apply(h->e, &h->evs, NULL), LX_EINVAL);
+    c.type = 77;
+    assert_int_equal(lx_engine_apply(h->e, &h->evs, &c), LX_EINVAL);
+    assert_int_equal(lx_engine_add_market(h->e, &h->evs, NULL), LX_EINVAL);
+    assert_int_equal(h->evs.n, 0);
+    assert_int_equal(lx_engine_new(NULL, NULL), LX_EINVAL);
+    lx_engine *none = NULL;
+    lx_engine_free(&none);
+    /* Nothing changed: the next command still sees an empty account. */
+    run(h, transfer(LX_CMD_WITHDRAW, 1, "U", 1));
+    assert_int_equal(ev_at(h, 0)->reason, LX_R_INSUFFICIENT_BALANCE);
+    scenario_end(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2004,6 +2026,7 @@ int main(void)
         cmocka_unit_test(test_market_buy_refund_with_fees),
         cmocka_unit_test(test_plus_q_rounding),
         cmocka_unit_test(test_reject_order),
+        cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
