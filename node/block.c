@@ -6,6 +6,7 @@
 
 #include "logio.h"
 #include "lx/node.h"
+#include "node_int.h"
 
 /* Encoded sizes of each entry kind, type byte included. */
 #define ENC_MARKET (1 + LX_NAME_MAX + 2 * LX_SYMBOL_MAX + 3 * 8 + 2 * 4)
@@ -360,8 +361,8 @@ lx_err lx_state_hash_next(uint8_t state_hash[LX_STATE_HASH_LEN], uint64_t seq, c
     return rc;
 }
 
-lx_err lx_block_apply(lx_engine *e, lx_events *evs, uint8_t state_hash[LX_STATE_HASH_LEN],
-                      const lx_block *b)
+lx_err lx__block_apply_ends(lx_engine *e, lx_events *evs, uint8_t state_hash[LX_STATE_HASH_LEN],
+                            const lx_block *b, size_t *ends)
 {
     if (!e || !evs || !state_hash || !b || (!b->entries && b->hdr.count))
         return LX_EINVAL;
@@ -372,7 +373,15 @@ lx_err lx_block_apply(lx_engine *e, lx_events *evs, uint8_t state_hash[LX_STATE_
                                    : lx_engine_apply(e, evs, &ent->cmd);
         if (rc != LX_OK)
             return rc;
+        if (ends)
+            ends[i] = evs->n;
     }
     const lx_event *mine = evs->n > first ? evs->v + first : NULL;
     return lx_state_hash_next(state_hash, b->hdr.seq, mine, evs->n - first);
+}
+
+lx_err lx_block_apply(lx_engine *e, lx_events *evs, uint8_t state_hash[LX_STATE_HASH_LEN],
+                      const lx_block *b)
+{
+    return lx__block_apply_ends(e, evs, state_hash, b, NULL);
 }

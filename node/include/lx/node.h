@@ -699,6 +699,161 @@ typedef struct lx_zpollitem {
  * writes the number ready to *nready. LX_EAGAIN if a signal interrupted it. */
 lx_err lx_zpoll(int *nready, lx_zpollitem *items, size_t n, long timeout_ms);
 
+/* ---------------------------------------------------------------------------
+ * load generation (node/loadgen.c, docs/test-client.md)
+ *
+ * The pure parts of test-client: a latency histogram, the open-loop send
+ * schedule, the order generator, malformed test frames, duration parsing and
+ * the summary JSON. No sockets, no clock reads.
+ * ------------------------------------------------------------------------- */
+
+/* A log-linear histogram of uint64 values (HDR-like): values below
+ * LX_HIST_SUB are counted exactly; above, each power of two is split into
+ * LX_HIST_SUB buckets, so a reported value is within 1/LX_HIST_SUB (0.8%) of
+ * the true one. Recording is O(1); percentiles scan the buckets, never the
+ * samples. One thread at a time. */
+#define LX_HIST_SUB 128u
+
+typedef struct lx_hist lx_hist;
+
+/* Creates an empty histogram; free it with lx_hist_free. LX_ENOMEM. */
+lx_err lx_hist_new(lx_hist **out);
+void lx_hist_free(lx_hist **p); /* NULL is fine; sets *p to NULL */
+void lx_hist_reset(lx_hist *h);
+void lx_hist_record(lx_hist *h, uint64_t v);
+/* Adds every count of src to dst. LX_EINVAL for a NULL argument. */
+lx_err lx_hist_merge(lx_hist *dst, const lx_hist *src);
+uint64_t lx_hist_count(const lx_hist *h);
+uint64_t lx_hist_min(const lx_hist *h); /* exact; 0 when empty */
+uint64_t lx_hist_max(const lx_hist *h); /* exact; 0 when empty */
+double lx_hist_mean(const lx_hist *h);  /* of the bucket values; 0 when empty */
+/* The q-th percentile (q in [0, 100]): the smallest bucket value v such that
+ * at least q% of the samples are <= v (at least one sample), where a bucket's
+ * value is its highest value, capped at the exact max. 0 when empty. */
+uint64_t lx_hist_percentile(const lx_hist *h, double q);
+
+/* The open-loop schedule: request k (from 0) is due at start_ns + k / rate
+ * seconds whatever happened before it, so a stall of the sender shows up as
+ * latency of the requests that were due meanwhile. rate is per second, > 0. */
+uint64_t lx_pace_time(uint64_t start_ns, double rate, uint64_t k);
+/* How many requests are due by now_ns: the number of k with
+ * lx_pace_time(k) <= now_ns (0 before start_ns). */
+uint64_t lx_pace_due(uint64_t start_ns, double rate, uint64_t now_ns);
+
+/* The order generator: limit GTC buys and sells around a mid price per
+ * market that drifts by a tick now and then, spread over a few ticks so that
+ * a good share crosses, qty min_qty .. min_qty + 9 lots. Order ids are
+ * (id_base << LX_ORDERGEN_ID_BITS) | (k + 1) for the k-th order generated, so
+ * ids are unique and lx_ordergen_index maps an id back to k. Deterministic
+ * for a seed. */
+#define LX_ORDERGEN_ID_BITS 40u
+#define LX_ORDERGEN_ID_BASE_MAX ((1u << 23) - 1u) /* keeps ids below 2^63 */
+#define LX_ORDERGEN_MID_TICKS 10000u             /* the starting mid, in ticks */
+#define LX_ORDERGEN_SPREAD_TICKS 8u              /* prices are mid +- this */
+#define LX_ORDERGEN_QTY_SPAN 10u                 /* qty is min_qty + 0 .. 9 */
+
+typedef struct lx_ordergen lx_ordergen;
+
+typedef struct lx_ordergen_opts {
+    uint64_t seed;
+    uint64_t id_base;       /* 1 .. LX_ORDERGEN_ID_BASE_MAX */
+    uint64_t account_first; /* accounts are account_first .. + accounts - 1 */
+    uint64_t accounts;      /* >= 1 */
+    const lx_proto_market *markets; /* copied; 1 .. LX_PROTO_LIST_MAX */
+    size_t nmarkets;
+} lx_ordergen_opts;
+
+/* Creates a generator. LX_EINVAL for a bad option, or a market whose tick,
+ * lot or min_qty is 0 or so large that an order's price, qty or cost could
+ * overflow 63 bits; LX_ENOMEM. Free with lx_ordergen_free. */
+lx_err lx_ordergen_new(lx_ordergen **out, const lx_ordergen_opts *o);
+void lx_ordergen_free(lx_ordergen **p);
+
+/* Writes the next order to *out. Its account is one of group g of ngroups:
+ * the accounts a with (a - account_first) % ngroups == g, or any account if
+ * that group is empty (ngroups 0 counts as 1). */
+void lx_ordergen_next(lx_ordergen *g, lx_order_cmd *out, uint32_t group, uint32_t ngroups);
+
+/* The schedule index k of an order id this generator made, or UINT64_MAX
+ * if the id has another id_base or was never generated. */
+uint64_t lx_ordergen_index(const lx_ordergen *g, uint64_t id);
+
+/* A uniform random number from the generator's stream, and a draw that is 1
+ * with probability p. */
+uint64_t lx_ordergen_random(lx_ordergen *g);
+int lx_ordergen_chance(lx_ordergen *g, double p);
+
+/* The amount of asset to deposit into each account so that orders_per_account
+ * orders can all rest at once (whatever their side and price), capped so the
+ * sum over every account stays under 2^62. 0 if no market uses the asset. */
+uint64_t lx_ordergen_deposit(const lx_ordergen *g, const char *asset,
+                             uint64_t orders_per_account);
+
+/* Malformed frames for checking a node's validation (docs/protocol.md,
+ * "Validation"). Each kind is one way to break a frame. */
+typedef enum lx_malformed_kind {
+    LX_MAL_EMPTY = 0,       /* zero bytes: truncated */
+    LX_MAL_BAD_MAGIC,       /* malformed */
+    LX_MAL_BAD_VERSION,     /* bad_version */
+    LX_MAL_SHORT_HEADER,    /* 10 header bytes: truncated */
+    LX_MAL_SHORT_BODY,      /* body shorter than body_len: truncated */
+    LX_MAL_LONG_BODY,       /* body longer than body_len: malformed */
+    LX_MAL_OVERSIZED,       /* a frame over LX_PROTO_FRAME_MAX: too_big */
+    LX_MAL_BODY_LEN_HUGE,   /* body_len past the frame cap: too_big */
+    LX_MAL_UNKNOWN_TYPE,    /* type 0x3F: unknown_type */
+    LX_MAL_REPLY_TYPE,      /* a valid ACK sent as a request: unknown_type */
+    LX_MAL_BAD_FLAGS,       /* a request with flags: malformed */
+    LX_MAL_BAD_ENUM,        /* NEW_ORDER with side 2: malformed */
+    LX_MAL_BAD_BOOL,        /* NEW_ORDER with post_only 2: malformed */
+    LX_MAL_BATCH_COUNT,     /* batch count 3 with 2 orders: malformed */
+    LX_MAL_BATCH_ZERO,      /* batch count 0: malformed */
+    LX_MAL_BATCH_OVER_CAP,  /* batch count 257: too_big */
+    LX_MAL_BAD_SYMBOL,      /* DEPOSIT asset with a byte after its NUL: malformed */
+    LX_MAL_COUNT
+} lx_malformed_kind;
+
+/* Bytes enough for any malformed frame. */
+#define LX_MALFORMED_MAX (LX_PROTO_FRAME_MAX + 64u)
+
+/* The kind's name ("bad_magic"), or "unknown". */
+const char *lx_malformed_name(lx_malformed_kind kind);
+
+/* Writes a frame of the kind with req_id into buf (cap bytes, at least
+ * LX_MALFORMED_MAX) and its length to *written; *code gets the ERROR code a
+ * node must answer with, and *echo the req_id that answer must carry (req_id,
+ * or 0 when the header is too short or the frame too big to read it).
+ * LX_EINVAL for a NULL argument, an unknown kind or cap too small. */
+lx_err lx_malformed_frame(uint8_t *buf, size_t cap, size_t *written, lx_proto_error *code,
+                          uint64_t *echo, lx_malformed_kind kind, uint64_t req_id);
+
+/* Parses a duration: a decimal number with an optional unit ns, us, ms, s
+ * (the default), m or h ("30s", "1.5m", "250ms"). Writes nanoseconds to *ns.
+ * LX_EINVAL for anything else, a negative value or one over 10^7 s. */
+lx_err lx_parse_duration(uint64_t *ns, const char *s);
+
+/* The result of a load run. Latencies are in microseconds. */
+typedef struct lx_loadgen_summary {
+    double duration_s;  /* the timed phase */
+    double target_rate; /* orders per second asked for */
+    uint64_t sent, acked, rejected, errors, fills;
+    double throughput; /* acked per second of the timed phase */
+    uint64_t p50, p90, p99, p999, max;
+    /* extra keys */
+    uint64_t nodes, timeouts, maker_fills, cancels_sent, cancelled, cancel_misses;
+    uint64_t frames, batch, seed, id_base;
+    uint64_t max_send_lag_us; /* how far sending fell behind the schedule */
+} lx_loadgen_summary;
+
+/* Fills the latency fields of s from h. */
+void lx_loadgen_summary_latency(lx_loadgen_summary *s, const lx_hist *h);
+
+/* Writes s as one JSON object with no newline into buf (len bytes): returns
+ * the length, or 0 if buf is too small. The keys are duration_s, target_rate,
+ * sent, acked, rejected, errors, fills, throughput, latency_us {p50, p90,
+ * p99, p999, max}, then nodes, timeouts, maker_fills, cancels_sent,
+ * cancelled, cancel_misses, frames, batch, seed, id_base, max_send_lag_us. */
+size_t lx_loadgen_summary_json(char *buf, size_t len, const lx_loadgen_summary *s);
+
 #ifdef __cplusplus
 }
 #endif

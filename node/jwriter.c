@@ -1,0 +1,295 @@
+/* The journal writer thread: owns the node's journal, appends the blocks the
+ * main thread hands it, group-commits them (one lx_journal_sync for all the
+ * blocks that queued up while the previous sync ran), writes snapshots and
+ * reads blocks back for gap requests. Messages go over an inproc PAIR. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logio.h"
+#include "node_int.h"
+
+struct lx__jw {
+    lx_zsock *main_end, *thread_end;
+    lx_journal *j;
+    char data_dir[LX__PATH_MAX];
+    char node_id[LX__NODE_ID_MAX + 1];
+    pthread_t thread;
+    int started;
+    int failed;
+    uint8_t *buf; /* gap responses are built here */
+    uint8_t *list;
+};
+
+typedef struct snap_msg {
+    lx_snapshot_meta meta;
+    uint8_t *engine;
+    size_t len;
+} snap_msg;
+
+static void send_err(lx__jw *w, lx_err rc, const char *what)
+{
+    uint8_t msg[160];
+    msg[0] = 'E';
+    lx__put_u32(msg + 1, (uint32_t)rc);
+    int n = snprintf((char *)msg + 5, sizeof msg - 5, "%s: %s", what, lx_strerror(rc));
+    size_t len = 5 + (n > 0 ? (size_t)n : 0);
+    if (len > sizeof msg - 1)
+        len = sizeof msg - 1;
+    lx_zpart part = {msg, len};
+    lx_zsock_send(w->thread_end, &part, 1, 0);
+    w->failed = 1;
+}
+
+static void send_synced(lx__jw *w)
+{
+    uint8_t msg[9];
+    msg[0] = 'Y';
+    lx__put_u64(msg + 1, lx_journal_synced_seq(w->j));
+    lx_zpart part = {msg, sizeof msg};
+    lx_zsock_send(w->thread_end, &part, 1, 0);
+}
+
+static int sync_now(lx__jw *w)
+{
+    lx_err rc = lx_journal_sync(w->j);
+    if (rc != LX_OK) {
+        send_err(w, rc, "journal sync");
+        return 0;
+    }
+    send_synced(w);
+    return 1;
+}
+
+/* Answers a read with a GAP_RESP peer message for the main thread to send:
+ * the durable blocks from `from`, up to `to`, within the size bounds. */
+static void serve_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to)
+{
+    uint64_t synced = lx_journal_synced_seq(w->j);
+    uint64_t first = lx_journal_first_seq(w->j);
+    size_t off = 0;
+    uint16_t count = 0;
+    if (to > synced)
+        to = synced;
+    if (first && from < first)
+        from = first; /* compacted away: the follower must resync from a snapshot */
+    for (uint64_t s = from; first && s <= to && count < LX__GAP_BLOCKS_MAX; s++) {
+        const uint8_t *data;
+        size_t len;
+        if (lx_journal_read(w->j, &data, &len, s) != LX_OK)
+            break;
+        if (count > 0 && off + 4 + len > LX__GAP_BYTES_SOFT)
+            break;
+        if (lx__peer_list_put(w->list, LX__PEER_MSG_MAX - 256, &off, data, len) != LX_OK)
+            break;
+        count++;
+    }
+    lx__peer_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LX__P_GAP_RESP;
+    snprintf(m.from, sizeof m.from, "%s", w->node_id);
+    m.u.gap_resp.leader_last = synced;
+    m.u.gap_resp.count = count;
+    m.u.gap_resp.list = w->list;
+    m.u.gap_resp.list_len = off;
+    size_t n;
+    w->buf[0] = 'G';
+    lx__put_u32(w->buf + 1, slot);
+    if (lx__peer_encode(w->buf + 5, LX__PEER_MSG_MAX, &n, &m) != LX_OK)
+        return;
+    lx_zpart part = {w->buf, n + 5};
+    lx_zsock_send(w->thread_end, &part, 1, 0);
+}
+
+/* Handles one message; returns 0 on quit. *dirty is set by appends. */
+static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
+{
+    if (m->n != 1 || m->part[0].len < 1)
+        return 1;
+    const uint8_t *p = m->part[0].data;
+    size_t len = m->part[0].len;
+    switch (p[0]) {
+    case 'A':
+        if (!w->failed) {
+            lx_err rc = lx_journal_append(w->j, p + 1, len - 1);
+            if (rc != LX_OK)
+                send_err(w, rc, "journal append");
+            else
+                *dirty = 1;
+        }
+        return 1;
+    case 'S': {
+        snap_msg s;
+        if (len != 1 + sizeof s)
+            return 1;
+        memcpy(&s, p + 1, sizeof s);
+        if (!w->failed && *dirty && sync_now(w))
+            *dirty = 0;
+        if (!w->failed && s.meta.seq <= lx_journal_synced_seq(w->j)) {
+            lx_err rc = lx_snapshot_write(w->data_dir, &s.meta, s.engine, s.len);
+            if (rc == LX_OK)
+                lx_snapshot_prune(w->data_dir, 2);
+            else
+                fprintf(stderr, "%s snapshot at seq %llu failed: %s\n", w->node_id,
+                        (unsigned long long)s.meta.seq, lx_strerror(rc));
+        }
+        free(s.engine);
+        return 1;
+    }
+    case 'R':
+        if (len == 1 + 4 + 16 && !w->failed) {
+            if (*dirty && sync_now(w))
+                *dirty = 0;
+            serve_read(w, lx__get_u32(p + 1), lx__get_u64(p + 5), lx__get_u64(p + 13));
+        }
+        return 1;
+    case 'Q':
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+static void *run(void *arg)
+{
+    lx__jw *w = arg;
+    int live = 1;
+    while (live) {
+        lx_zmsg m;
+        lx_err rc = lx_zsock_recv(w->thread_end, &m, 0);
+        if (rc == LX_EAGAIN)
+            continue;
+        if (rc != LX_OK)
+            break;
+        int dirty = 0;
+        live = handle(w, &m, &dirty);
+        lx_zmsg_close(&m);
+        /* Everything that queued up while we were busy joins this group. */
+        while (live && lx_zsock_recv(w->thread_end, &m, LX_ZDONTWAIT) == LX_OK) {
+            live = handle(w, &m, &dirty);
+            lx_zmsg_close(&m);
+        }
+        if (dirty && !w->failed)
+            sync_now(w);
+    }
+    if (!w->failed)
+        lx_journal_sync(w->j);
+    return NULL;
+}
+
+lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_dir,
+                    const char *node_id)
+{
+    static int counter;
+    if (!out || !ctx || !j || !data_dir || !node_id) {
+        lx_journal_free(&j);
+        return LX_EINVAL;
+    }
+    *out = NULL;
+    lx__jw *w = calloc(1, sizeof *w);
+    if (!w) {
+        lx_journal_free(&j);
+        return LX_ENOMEM;
+    }
+    w->j = j;
+    snprintf(w->data_dir, sizeof w->data_dir, "%s", data_dir);
+    snprintf(w->node_id, sizeof w->node_id, "%s", node_id);
+    w->buf = malloc(LX__PEER_MSG_MAX + 8);
+    w->list = malloc(LX__PEER_MSG_MAX);
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://lx-journal-%d", counter++);
+    lx_zsock_opts o;
+    lx_zsock_opts_init(&o);
+    o.sndhwm = o.rcvhwm = 1000000;
+    o.linger_ms = 0;
+    o.tcp_keepalive = false;
+    lx_err rc = (!w->buf || !w->list) ? LX_ENOMEM : LX_OK;
+    if (rc == LX_OK)
+        rc = lx_zsock_new(&w->thread_end, ctx, LX_ZPAIR, &o);
+    if (rc == LX_OK)
+        rc = lx_zsock_new(&w->main_end, ctx, LX_ZPAIR, &o);
+    if (rc == LX_OK)
+        rc = lx_zsock_bind(w->thread_end, ep);
+    if (rc == LX_OK)
+        rc = lx_zsock_connect(w->main_end, ep);
+    if (rc == LX_OK && pthread_create(&w->thread, NULL, run, w) != 0)
+        rc = LX_ENOMEM;
+    if (rc != LX_OK) {
+        lx_zsock_free(&w->thread_end);
+        lx_zsock_free(&w->main_end);
+        lx_journal_free(&w->j);
+        free(w->buf);
+        free(w->list);
+        free(w);
+        return rc;
+    }
+    w->started = 1;
+    *out = w;
+    return LX_OK;
+}
+
+void lx__jw_stop(lx__jw **p)
+{
+    if (!p || !*p)
+        return;
+    lx__jw *w = *p;
+    if (w->started) {
+        uint8_t q = 'Q';
+        lx_zpart part = {&q, 1};
+        lx_zsock_send(w->main_end, &part, 1, 0);
+        pthread_join(w->thread, NULL);
+    }
+    lx_zsock_free(&w->thread_end);
+    lx_zsock_free(&w->main_end);
+    lx_journal_free(&w->j);
+    free(w->buf);
+    free(w->list);
+    free(w);
+    *p = NULL;
+}
+
+lx_zsock *lx__jw_sock(lx__jw *w)
+{
+    return w->main_end;
+}
+
+lx_err lx__jw_append(lx__jw *w, const uint8_t *block, size_t len)
+{
+    uint8_t tag = 'A';
+    /* One message: the tag is copied in front of the block. */
+    uint8_t *msg = malloc(len + 1);
+    if (!msg)
+        return LX_ENOMEM;
+    msg[0] = tag;
+    memcpy(msg + 1, block, len);
+    lx_zpart part = {msg, len + 1};
+    lx_err rc = lx_zsock_send(w->main_end, &part, 1, 0);
+    free(msg);
+    return rc;
+}
+
+lx_err lx__jw_snapshot(lx__jw *w, const lx_snapshot_meta *meta, uint8_t *engine, size_t len)
+{
+    uint8_t msg[1 + sizeof(snap_msg)];
+    snap_msg s = {*meta, engine, len};
+    msg[0] = 'S';
+    memcpy(msg + 1, &s, sizeof s);
+    lx_zpart part = {msg, sizeof msg};
+    lx_err rc = lx_zsock_send(w->main_end, &part, 1, 0);
+    if (rc != LX_OK)
+        free(engine);
+    return rc;
+}
+
+lx_err lx__jw_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to)
+{
+    uint8_t msg[1 + 4 + 16];
+    msg[0] = 'R';
+    lx__put_u32(msg + 1, slot);
+    lx__put_u64(msg + 5, from);
+    lx__put_u64(msg + 13, to);
+    lx_zpart part = {msg, sizeof msg};
+    return lx_zsock_send(w->main_end, &part, 1, 0);
+}

@@ -1,0 +1,493 @@
+/* Private interface of the multi-node daemon: configuration, the block
+ * batcher, peer messages, the journal writer thread, heartbeats, metrics and
+ * the node state shared by the server, sequencer and replica modules. */
+#ifndef LX_NODE_INT_H
+#define LX_NODE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lx/node.h"
+
+/* ---------------------------------------------------------------------------
+ * Configuration (node/config.c, docs/multi-node.md)
+ * ------------------------------------------------------------------------- */
+
+#define LX__PEERS_MAX 16
+#define LX__NODE_ID_MAX 31 /* bytes, without the NUL */
+#define LX__HOST_MAX 255
+#define LX__PATH_MAX 1024
+#define LX__MARKETS_MAX LX_PROTO_LIST_MAX
+
+typedef struct lx__peer_addr {
+    char host[LX__HOST_MAX + 1];
+    unsigned port; /* the peer's base port */
+} lx__peer_addr;
+
+typedef struct lx__config {
+    char node_id[LX__NODE_ID_MAX + 1];
+    unsigned base_port;
+    size_t npeers;
+    lx__peer_addr peers[LX__PEERS_MAX];
+    int is_leader;
+    char consensus[16];
+    char data_dir[LX__PATH_MAX];
+    char markets_file[LX__PATH_MAX]; /* empty: the default markets */
+    size_t nmarkets;
+    lx_market_spec markets[LX__MARKETS_MAX];
+    char log_file[LX__PATH_MAX]; /* empty: standard error only */
+    uint64_t metrics_interval_us;
+    char bind[LX__HOST_MAX + 1];
+    int hwm;
+    uint32_t block_max_orders;
+    uint64_t block_max_us;
+    int fsync;
+    int dev_faucet;
+    uint32_t heartbeat_ms;
+    uint64_t snapshot_every; /* blocks; 0: never */
+    int help;                /* --help was given: print the usage, exit 0 */
+} lx__config;
+
+/* Reads a variable of the environment; NULL when unset. */
+typedef const char *(*lx__getenv_fn)(const char *name);
+
+/* Fills cfg from the defaults, then the environment (env, or getenv when
+ * NULL), then argv (argv[0] is skipped); a flag wins over its variable. Loads
+ * and checks the markets file. LX_EINVAL for a bad flag or value, with a
+ * one-line message in err (errlen bytes, NUL-terminated); LX_EUNSUPPORTED for
+ * a consensus mode this version does not run. */
+lx_err lx__config_parse(lx__config *cfg, char *err, size_t errlen, int argc, char **argv,
+                        lx__getenv_fn env);
+
+/* Parses a duration: "10s", "500ms", "250us", "2m" or plain seconds ("10").
+ * 0 for a malformed value. */
+uint64_t lx__parse_duration_us(const char *s);
+
+/* Parses the markets file (a JSON array of market objects): LX_EINVAL with a
+ * message in err for anything wrong, including a market the engine would
+ * reject. */
+lx_err lx__markets_load(lx_market_spec *out, size_t *n, size_t cap, char *err, size_t errlen,
+                        const char *path);
+
+/* The default markets, BTC-USD and ETH-USD: lot 1, tick 1, min_qty 1, no fees. */
+size_t lx__markets_default(lx_market_spec *out, size_t cap);
+
+extern const char lx__usage[];
+
+/* ---------------------------------------------------------------------------
+ * Requests in a block, and the batcher that cuts blocks (node/batcher.c)
+ * ------------------------------------------------------------------------- */
+
+#define LX__ROUTING_MAX 255 /* a ZeroMQ routing id */
+#define LX__LOCAL (-1)      /* origin slot of a request from this node's ROUTER */
+
+/* Where the replies of a request go: this node's ROUTER (slot LX__LOCAL) or
+ * the peer in that outbound slot, which relays them (token is its handle). */
+typedef struct lx__origin {
+    int slot;
+    uint64_t token;
+    uint8_t rid_len;
+    uint8_t rid[LX__ROUTING_MAX];
+} lx__origin;
+
+/* One client request in a block: its entries are entries[first, first+n). */
+typedef struct lx__req {
+    lx__origin from;
+    uint8_t type; /* lx_proto_type */
+    uint64_t req_id;
+    uint64_t recv_us; /* when this node received it (local requests) */
+    uint32_t first, n;
+} lx__req;
+
+/* Collects requests until a block is due: max_entries entries or max_us
+ * microseconds after the first entry, whichever comes first. A request's
+ * entries are never split across blocks. */
+typedef struct lx__batcher {
+    uint32_t max_entries;
+    uint64_t max_us;
+    lx_entry *entries;
+    uint32_t n, cap;
+    lx__req *reqs;
+    uint32_t nreq, reqcap;
+    uint64_t opened_us; /* when the first entry came */
+} lx__batcher;
+
+/* max_entries 1 .. LX_BLOCK_ENTRIES_MAX, max_us >= 1; LX_EINVAL otherwise. */
+lx_err lx__batcher_init(lx__batcher *b, uint32_t max_entries, uint64_t max_us);
+void lx__batcher_free(lx__batcher *b);
+/* 1 if n more entries can join the open block: it is empty, or it stays
+ * within max_entries. A request bigger than max_entries goes alone. */
+int lx__batcher_fits(const lx__batcher *b, uint32_t n);
+/* Adds a request (r->first and r->n are set here) with its n entries.
+ * LX_ETOOBIG if it does not fit (see lx__batcher_fits) or n is over
+ * LX_BLOCK_ENTRIES_MAX; LX_ENOMEM. */
+lx_err lx__batcher_add(lx__batcher *b, const lx__req *r, const lx_entry *entries, uint32_t n,
+                       uint64_t now_us);
+/* 1 if the open block should be cut now. */
+int lx__batcher_due(const lx__batcher *b, uint64_t now_us);
+/* When the open block falls due by time; UINT64_MAX when it is empty. */
+uint64_t lx__batcher_deadline(const lx__batcher *b);
+/* Empties the batcher (after the block was taken). */
+void lx__batcher_clear(lx__batcher *b);
+
+/* ---------------------------------------------------------------------------
+ * Peer messages over the base+3 links (node/peer.c, docs/ports.md)
+ * ------------------------------------------------------------------------- */
+
+#define LX__PEER_MAGIC 0x4C50u /* "LP" */
+#define LX__PEER_VERSION 1u
+#define LX__PEER_MSG_MAX ((size_t)4 << 20)   /* one message; over it: LX_ETOOBIG */
+#define LX__GAP_BYTES_SOFT ((size_t)1 << 20) /* a gap response stops growing here */
+#define LX__GAP_BLOCKS_MAX 1024u
+#define LX__RESULT_FRAMES_MAX 1024u
+
+typedef enum lx__peer_type {
+    LX__P_HELLO = 1,     /* "which of my links reaches you?" */
+    LX__P_HELLO_ACK = 2, /* sent on every link; only the addressee keeps it */
+    LX__P_FORWARD = 3,   /* a client request for the leader */
+    LX__P_RESULT = 4,    /* reply frames for the origin's client */
+    LX__P_GAP_REQ = 5,   /* send me blocks [from, to] */
+    LX__P_GAP_RESP = 6   /* blocks from the leader's journal */
+} lx__peer_type;
+
+typedef struct lx__peer_msg {
+    uint8_t type;
+    char from[LX__NODE_ID_MAX + 1];
+    union {
+        struct {
+            uint32_t slot;
+        } hello;
+        struct {
+            char to[LX__NODE_ID_MAX + 1];
+            uint32_t slot;
+        } hello_ack;
+        struct {
+            uint64_t token;
+            uint8_t rid_len;
+            const uint8_t *rid;
+            const uint8_t *frame;
+            uint32_t frame_len;
+        } forward;
+        struct {
+            uint64_t token; /* 0: unsolicited */
+            uint8_t last;   /* 1: no more results for this token */
+            uint8_t rid_len;
+            const uint8_t *rid;
+            uint16_t count;      /* frames */
+            const uint8_t *list; /* count of (be32 len, bytes) */
+            size_t list_len;
+        } result;
+        struct {
+            uint64_t from_seq, to_seq;
+        } gap_req;
+        struct {
+            uint64_t leader_last; /* the leader's last durable block */
+            uint16_t count;       /* blocks */
+            const uint8_t *list;  /* count of (be32 len, bytes) */
+            size_t list_len;
+        } gap_resp;
+    } u;
+} lx__peer_msg;
+
+/* 1 if s is a valid node id: 1..31 bytes of [A-Za-z0-9._-]. */
+int lx__node_id_ok(const char *s);
+
+/* Decodes one peer message, checking every length and field; pointers in
+ * out point into buf. LX_EFORMAT, LX_ETOOBIG or LX_EUNSUPPORTED (version). */
+lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len);
+/* Encodes m into buf (cap bytes). For RESULT and GAP_RESP the list is copied
+ * as given (build it with lx__peer_list_put). LX_EINVAL for a bad field,
+ * LX_ETOOBIG if it does not fit. */
+lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer_msg *m);
+/* Appends one (be32 len, bytes) item to a list at buf+*off (cap bytes in
+ * all): LX_ETOOBIG if it does not fit. */
+lx_err lx__peer_list_put(uint8_t *buf, size_t cap, size_t *off, const uint8_t *p, size_t len);
+/* Reads the item at *off of a validated list and advances *off. 0 at the end. */
+int lx__peer_list_next(const uint8_t *list, size_t list_len, size_t *off, const uint8_t **p,
+                       size_t *len);
+
+/* ---------------------------------------------------------------------------
+ * Replication stream on PUB (node/heartbeat.c)
+ * ------------------------------------------------------------------------- */
+
+#define LX__TOPIC_BLOCK 'B'
+#define LX__TOPIC_HEARTBEAT 'H'
+#define LX__ROLE_FOLLOWER 0
+#define LX__ROLE_LEADER 1
+
+typedef struct lx__heartbeat {
+    char node[LX__NODE_ID_MAX + 1];
+    uint8_t role;
+    uint64_t term;
+    uint64_t seq;
+    uint8_t hash[LX_STATE_HASH_LEN];
+} lx__heartbeat;
+
+size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb);
+lx_err lx__heartbeat_decode(lx__heartbeat *out, const uint8_t *buf, size_t len);
+
+/* A block message: 'B', version, the state hash after the block, the block. */
+#define LX__BLOCK_MSG_HDR (2 + LX_STATE_HASH_LEN)
+void lx__block_msg_header(uint8_t out[LX__BLOCK_MSG_HDR], const uint8_t hash[LX_STATE_HASH_LEN]);
+lx_err lx__block_msg_decode(const uint8_t **hash, const uint8_t **block, size_t *block_len,
+                            const uint8_t *buf, size_t len);
+
+/* Recent (seq, state hash) pairs, to compare ours with the leader's. */
+#define LX__HASH_RING 4096u
+typedef struct lx__hash_ring {
+    uint64_t seq[LX__HASH_RING]; /* 0: empty */
+    uint8_t hash[LX__HASH_RING][LX_STATE_HASH_LEN];
+} lx__hash_ring;
+
+void lx__hash_ring_put(lx__hash_ring *r, uint64_t seq, const uint8_t hash[LX_STATE_HASH_LEN]);
+/* The hash recorded for seq, or NULL. */
+const uint8_t *lx__hash_ring_get(const lx__hash_ring *r, uint64_t seq);
+
+void lx__hex(char *out, const uint8_t *p, size_t n); /* out: 2n+1 bytes */
+
+/* ---------------------------------------------------------------------------
+ * Metrics (node/metrics.c)
+ * ------------------------------------------------------------------------- */
+
+/* A latency histogram in microseconds: exact below 64, then 16 buckets per
+ * power of two (at most 1/16 relative error). */
+#define LX__HIST_BUCKETS (64 + 16 * 40)
+typedef struct lx__hist {
+    uint64_t n;
+    uint64_t b[LX__HIST_BUCKETS];
+} lx__hist;
+
+void lx__hist_add(lx__hist *h, uint64_t us);
+/* The q-th quantile (0 < q <= 1) in microseconds; 0 when empty. */
+uint64_t lx__hist_quantile(const lx__hist *h, double q);
+
+typedef struct lx__metrics {
+    uint64_t orders;          /* order commands applied to this replica */
+    uint64_t trades;          /* fills applied */
+    uint64_t msgs_in;         /* messages received, every socket */
+    uint64_t msgs_out;        /* messages sent, every socket */
+    uint64_t bad_frames;      /* client frames answered with a decoding ERROR */
+    uint64_t replies_dropped; /* replies a client's full or gone pipe refused */
+    uint64_t hash_mismatches;
+    uint64_t gap_requests;
+    uint64_t overloaded;   /* requests answered ERROR overloaded */
+    lx__hist ack_total;    /* receive-to-reply, since start */
+    lx__hist ack_interval; /* the same, since the last metrics line */
+} lx__metrics;
+
+/* ---------------------------------------------------------------------------
+ * The journal writer thread (node/jwriter.c)
+ *
+ * It owns the journal: appends, group commits (one lx_journal_sync for every
+ * block that arrived while the previous sync ran), snapshot writes and the
+ * reads that serve gap requests. It talks to the main thread over an inproc
+ * PAIR socket:
+ *   main -> writer: 'A' block bytes | 'S' snapshot | 'R' read | 'Q' quit
+ *   writer -> main: 'Y' be64 synced seq | 'G' be32 slot, peer message |
+ *                   'E' be32 lx_err, text
+ * ------------------------------------------------------------------------- */
+
+typedef struct lx__jw lx__jw;
+
+/* Starts the thread. It takes j (even on failure). node_id names it in the
+ * gap responses it builds. */
+lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_dir,
+                    const char *node_id);
+/* Flushes, stops and joins the thread, frees the journal, sets *p to NULL. */
+void lx__jw_stop(lx__jw **p);
+lx_zsock *lx__jw_sock(lx__jw *w); /* the main thread's end, to poll */
+lx_err lx__jw_append(lx__jw *w, const uint8_t *block, size_t len);
+/* Takes ownership of engine (malloc'd): the thread syncs, writes the
+ * snapshot and frees it. */
+lx_err lx__jw_snapshot(lx__jw *w, const lx_snapshot_meta *meta, uint8_t *engine, size_t len);
+lx_err lx__jw_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to);
+
+/* ---------------------------------------------------------------------------
+ * Block application with per-entry event boundaries (node/block.c)
+ * ------------------------------------------------------------------------- */
+
+/* lx_block_apply that also writes, for every entry i, the number of events in
+ * evs after entry i was applied to ends[i] (hdr.count of them; may be NULL). */
+lx_err lx__block_apply_ends(lx_engine *e, lx_events *evs, uint8_t state_hash[LX_STATE_HASH_LEN],
+                            const lx_block *b, size_t *ends);
+
+/* ---------------------------------------------------------------------------
+ * The node (node/server.c, node/sequencer.c, node/replica.c,
+ * node/marketdata.c)
+ * ------------------------------------------------------------------------- */
+
+/* Order id -> who placed it, for unsolicited fills (open addressing). */
+typedef struct lx__owner {
+    uint64_t id; /* 0: empty */
+    uint64_t req_id;
+    lx__origin from;
+} lx__owner;
+
+typedef struct lx__owners {
+    lx__owner *v;
+    size_t cap, n; /* cap a power of two */
+} lx__owners;
+
+#define LX__OWNERS_MAX ((size_t)1 << 20)
+
+/* A cut block waiting for its fsync. */
+typedef struct lx__inflight {
+    uint64_t seq;
+    uint8_t *bytes;
+    size_t len;
+    lx__req *reqs;
+    uint32_t nreq;
+} lx__inflight;
+
+#define LX__INFLIGHT_MAX 256u
+#define LX__PENDING_ENTRIES_MAX 65536u /* queued entries before backpressure */
+
+/* A request this follower forwarded and has not had the last result for. */
+typedef struct lx__fwd {
+    uint64_t token; /* 0: free */
+    uint64_t recv_us;
+} lx__fwd;
+
+#define LX__FWD_MAX 65536u
+#define LX__FWD_EXPIRE_US 30000000u
+
+/* Market data state (node/marketdata.c) */
+typedef struct lx__md lx__md;
+
+typedef struct lx__node {
+    lx__config cfg;
+    FILE *logf;
+    volatile int *stop; /* set by the signal handler */
+
+    lx_zctx *ctx;
+    lx_zsock *pub, *sub, *router, *inbox;
+    lx_zsock *out[LX__PEERS_MAX];                     /* connected to each peer's base+3 */
+    char peer_id[LX__PEERS_MAX][LX__NODE_ID_MAX + 1]; /* learnt by HELLO; "" unknown */
+    uint64_t hello_us;
+    lx__jw *jw;
+
+    /* the replica */
+    lx_engine *engine;
+    lx_events evs;
+    lx_block blk;
+    size_t *ends;
+    size_t ends_cap;
+    uint64_t seq;        /* last block applied */
+    uint64_t next_index; /* first_index of the next block */
+    uint8_t hash[LX_STATE_HASH_LEN];
+    uint64_t term;
+    int is_leader;
+    uint64_t last_snapshot_seq;
+    lx__md *md;
+
+    /* what we know of the leader */
+    char leader_id[LX__NODE_ID_MAX + 1];
+    int leader_slot;     /* out[] slot reaching it; -1 unknown */
+    uint64_t leader_seq; /* its last seq, from heartbeats and blocks */
+    uint64_t leader_seen_us;
+    lx__hash_ring leader_hashes, own_hashes;
+    uint64_t last_compared_seq;
+
+    /* leader: sequencing */
+    lx__batcher batch;
+    uint64_t cut_seq; /* last block cut */
+    uint64_t cut_index;
+    lx__inflight inflight[LX__INFLIGHT_MAX];
+    uint32_t inflight_head, inflight_n;
+    uint64_t synced_seq;
+    lx__owners owners;
+    int journal_failed;
+
+    /* follower: replication */
+    uint8_t **stash; /* out-of-order blocks, by seq % LX__STASH */
+    size_t *stash_len;
+    uint64_t *stash_seq;
+    uint64_t gap_sent_us, gap_want;
+    lx__fwd *fwd;
+    uint64_t fwd_next_token;
+    size_t fwd_n;
+
+    lx__metrics m;
+    uint64_t next_metrics_us, next_status_us, next_hb_us;
+
+    uint8_t *scratch;  /* LX__PEER_MSG_MAX bytes for building messages */
+    uint8_t *scratch2; /* reply frames and query answers */
+    uint8_t *scratch3; /* RESULT messages */
+} lx__node;
+
+#define LX__STASH 1024u
+
+/* Logging: "<node> <text>" to standard error and the log file. */
+void lx__log(lx__node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* server.c */
+lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code);
+/* Sends [rid][frame] on the ROUTER; counts a refused reply. */
+void lx__reply_local(lx__node *n, const uint8_t *rid, size_t rid_len, const uint8_t *frame,
+                     size_t len);
+/* Sends a peer message on out[slot]: LX_OK, or why not (counted). */
+lx_err lx__send_peer(lx__node *n, int slot, const uint8_t *msg, size_t len);
+/* Sends an ERROR reply to an origin. */
+void lx__reply_error(lx__node *n, const lx__origin *o, uint64_t req_id, lx_proto_error code,
+                     const char *text);
+/* Sends reply frames (back to back in frames, lens[i] each) to an origin;
+ * last: the request is finished (a relaying follower forgets it). */
+void lx__reply_frames(lx__node *n, const lx__origin *o, const uint8_t *frames, const size_t *lens,
+                      size_t count, int last);
+void lx__write_status(lx__node *n);
+/* Logs the metrics line and starts a new interval (metrics.c). */
+void lx__metrics_line(lx__node *n);
+/* Records the hash of the block just applied and compares it (replica.c). */
+void lx__replica_applied(lx__node *n);
+/* Applies one decoded block to the replica (n->blk), records its hash,
+ * publishes its market data and counts it. ends may be NULL. */
+lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **ends);
+/* Answers a query or PING from the local replica. */
+void lx__answer_query(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uint64_t recv_us);
+/* Checks a (seq, hash) pair the leader announced against ours. */
+void lx__check_hash(lx__node *n, uint64_t seq, const uint8_t hash[LX_STATE_HASH_LEN]);
+
+/* sequencer.c (leader) */
+lx_err lx__seq_init(lx__node *n);
+void lx__seq_free(lx__node *n);
+/* Takes a decoded sequenced request (order, batch, cancel, replace,
+ * deposit) from an origin: validates it and queues it, or answers it. */
+void lx__seq_submit(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uint64_t recv_us);
+/* Cuts due blocks and hands them to the journal writer. */
+void lx__seq_tick(lx__node *n, uint64_t now_us, int force);
+/* The journal writer made everything up to seq durable. */
+void lx__seq_synced(lx__node *n, uint64_t seq);
+/* 1 if the ROUTER should not be read now (backpressure). */
+int lx__seq_busy(const lx__node *n);
+uint64_t lx__seq_deadline(const lx__node *n);
+int lx__seq_idle(const lx__node *n); /* nothing queued or in flight */
+
+/* replica.c (follower) */
+lx_err lx__replica_init(lx__node *n);
+void lx__replica_free(lx__node *n);
+void lx__replica_block(lx__node *n, const uint8_t *bytes, size_t len, const uint8_t *leader_hash);
+void lx__replica_gap_resp(lx__node *n, const lx__peer_msg *m);
+void lx__replica_tick(lx__node *n, uint64_t now_us);
+/* Forwards a sequenced request to the leader, or answers ERROR. */
+void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const lx_proto_msg *m,
+                         const uint8_t *frame, size_t len, uint64_t recv_us);
+void lx__replica_result(lx__node *n, const lx__peer_msg *m);
+int lx__replica_idle(const lx__node *n);
+
+/* owners (sequencer.c) */
+void lx__owners_put(lx__owners *o, uint64_t id, uint64_t req_id, const lx__origin *from);
+const lx__owner *lx__owners_get(const lx__owners *o, uint64_t id);
+void lx__owners_del(lx__owners *o, uint64_t id);
+
+/* marketdata.c: TRADE and L2_DELTA frames from applied blocks */
+lx_err lx__md_new(lx__md **out);
+void lx__md_free(lx__md **p);
+/* Before a block is applied: remembers the depth of the markets it touches. */
+void lx__md_before(lx__md *md, const lx_engine *e, const lx_block *b);
+/* After: publishes TRADEs and L2_DELTAs for the block's events on pub. */
+void lx__md_after(lx__md *md, lx__node *n, const lx_event *evs, size_t nev);
+uint64_t lx__md_l2_seq(const lx__md *md, uint32_t market);
+
+#endif /* LX_NODE_INT_H */

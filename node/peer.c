@@ -1,0 +1,316 @@
+/* Node-to-node unicast messages over the base+3 links: HELLO, HELLO_ACK,
+ * FORWARD, RESULT, GAP_REQ, GAP_RESP. Big-endian, every length checked; the
+ * layout is in docs/ports.md. */
+#include <string.h>
+
+#include "logio.h"
+#include "node_int.h"
+
+int lx__node_id_ok(const char *s)
+{
+    if (!s)
+        return 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > LX__NODE_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* A bounds-checked reader. */
+typedef struct rd {
+    const uint8_t *p;
+    size_t len, off;
+    int bad;
+} rd;
+
+static const uint8_t *take(rd *r, size_t n)
+{
+    if (r->bad || r->len - r->off < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+static uint8_t u8(rd *r)
+{
+    const uint8_t *p = take(r, 1);
+    return p ? p[0] : 0;
+}
+
+static uint16_t u16(rd *r)
+{
+    const uint8_t *p = take(r, 2);
+    return p ? (uint16_t)((unsigned)p[0] << 8 | p[1]) : 0;
+}
+
+static uint32_t u32(rd *r)
+{
+    const uint8_t *p = take(r, 4);
+    return p ? lx__get_u32(p) : 0;
+}
+
+static uint64_t u64(rd *r)
+{
+    const uint8_t *p = take(r, 8);
+    return p ? lx__get_u64(p) : 0;
+}
+
+static int node_id(rd *r, char out[LX__NODE_ID_MAX + 1])
+{
+    uint8_t n = u8(r);
+    const uint8_t *p = take(r, n);
+    if (!p || n == 0 || n > LX__NODE_ID_MAX)
+        return 0;
+    memcpy(out, p, n);
+    out[n] = 0;
+    return lx__node_id_ok(out);
+}
+
+/* A list of count (be32 len, bytes) items with each len in [lo, hi]. */
+static const uint8_t *list(rd *r, size_t *list_len, uint16_t count, size_t lo, size_t hi)
+{
+    size_t start = r->off;
+    for (uint16_t i = 0; i < count; i++) {
+        uint32_t n = u32(r);
+        if (r->bad || n < lo || n > hi || !take(r, n)) {
+            r->bad = 1;
+            return NULL;
+        }
+    }
+    *list_len = r->off - start;
+    return r->p + start;
+}
+
+lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
+{
+    if (!out || (!buf && len))
+        return LX_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (len > LX__PEER_MSG_MAX)
+        return LX_ETOOBIG;
+    rd r = {buf, len, 0, 0};
+    if (u16(&r) != LX__PEER_MAGIC)
+        return LX_EFORMAT;
+    uint8_t ver = u8(&r);
+    if (r.bad)
+        return LX_EFORMAT;
+    if (ver != LX__PEER_VERSION)
+        return LX_EUNSUPPORTED;
+    out->type = u8(&r);
+    if (!node_id(&r, out->from))
+        return LX_EFORMAT;
+    switch (out->type) {
+    case LX__P_HELLO:
+        out->u.hello.slot = u32(&r);
+        break;
+    case LX__P_HELLO_ACK:
+        if (!node_id(&r, out->u.hello_ack.to))
+            return LX_EFORMAT;
+        out->u.hello_ack.slot = u32(&r);
+        break;
+    case LX__P_FORWARD:
+        out->u.forward.token = u64(&r);
+        out->u.forward.rid_len = u8(&r);
+        out->u.forward.rid = take(&r, out->u.forward.rid_len);
+        out->u.forward.frame_len = u32(&r);
+        if (out->u.forward.token == 0 || out->u.forward.rid_len == 0 ||
+            out->u.forward.frame_len == 0 || out->u.forward.frame_len > LX_PROTO_FRAME_MAX)
+            return LX_EFORMAT;
+        out->u.forward.frame = take(&r, out->u.forward.frame_len);
+        break;
+    case LX__P_RESULT:
+        out->u.result.token = u64(&r);
+        out->u.result.last = u8(&r);
+        out->u.result.rid_len = u8(&r);
+        out->u.result.rid = take(&r, out->u.result.rid_len);
+        out->u.result.count = u16(&r);
+        if (r.bad || out->u.result.last > 1 || out->u.result.rid_len == 0 ||
+            out->u.result.count > LX__RESULT_FRAMES_MAX)
+            return LX_EFORMAT;
+        out->u.result.list = list(&r, &out->u.result.list_len, out->u.result.count,
+                                  LX_PROTO_HDR_LEN, LX_PROTO_FRAME_MAX);
+        break;
+    case LX__P_GAP_REQ:
+        out->u.gap_req.from_seq = u64(&r);
+        out->u.gap_req.to_seq = u64(&r);
+        if (out->u.gap_req.from_seq == 0 || out->u.gap_req.to_seq < out->u.gap_req.from_seq)
+            return LX_EFORMAT;
+        break;
+    case LX__P_GAP_RESP:
+        out->u.gap_resp.leader_last = u64(&r);
+        out->u.gap_resp.count = u16(&r);
+        if (r.bad || out->u.gap_resp.count > LX__GAP_BLOCKS_MAX)
+            return LX_EFORMAT;
+        out->u.gap_resp.list = list(&r, &out->u.gap_resp.list_len, out->u.gap_resp.count,
+                                    LX_BLOCK_HDR_LEN, LX_BLOCK_BYTES_MAX);
+        break;
+    default:
+        return LX_EFORMAT;
+    }
+    if (r.bad || r.off != len)
+        return LX_EFORMAT;
+    return LX_OK;
+}
+
+/* A bounds-checked writer. */
+typedef struct wr {
+    uint8_t *p;
+    size_t cap, off;
+    int full;
+} wr;
+
+static uint8_t *room(wr *w, size_t n)
+{
+    if (w->full || w->cap - w->off < n) {
+        w->full = 1;
+        return NULL;
+    }
+    uint8_t *p = w->p + w->off;
+    w->off += n;
+    return p;
+}
+
+static void put8(wr *w, uint8_t v)
+{
+    uint8_t *p = room(w, 1);
+    if (p)
+        p[0] = v;
+}
+
+static void put16(wr *w, uint16_t v)
+{
+    uint8_t *p = room(w, 2);
+    if (p) {
+        p[0] = (uint8_t)(v >> 8);
+        p[1] = (uint8_t)v;
+    }
+}
+
+static void put32(wr *w, uint32_t v)
+{
+    uint8_t *p = room(w, 4);
+    if (p)
+        lx__put_u32(p, v);
+}
+
+static void put64(wr *w, uint64_t v)
+{
+    uint8_t *p = room(w, 8);
+    if (p)
+        lx__put_u64(p, v);
+}
+
+static void putb(wr *w, const void *src, size_t n)
+{
+    uint8_t *p = room(w, n);
+    if (p && n)
+        memcpy(p, src, n);
+}
+
+static void put_id(wr *w, const char *id)
+{
+    size_t n = strlen(id);
+    put8(w, (uint8_t)n);
+    putb(w, id, n);
+}
+
+lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer_msg *m)
+{
+    if (!buf || !written || !m || !lx__node_id_ok(m->from))
+        return LX_EINVAL;
+    wr w = {buf, cap, 0, 0};
+    put16(&w, LX__PEER_MAGIC);
+    put8(&w, LX__PEER_VERSION);
+    put8(&w, m->type);
+    put_id(&w, m->from);
+    switch (m->type) {
+    case LX__P_HELLO:
+        put32(&w, m->u.hello.slot);
+        break;
+    case LX__P_HELLO_ACK:
+        if (!lx__node_id_ok(m->u.hello_ack.to))
+            return LX_EINVAL;
+        put_id(&w, m->u.hello_ack.to);
+        put32(&w, m->u.hello_ack.slot);
+        break;
+    case LX__P_FORWARD:
+        if (m->u.forward.token == 0 || m->u.forward.rid_len == 0 || !m->u.forward.rid ||
+            m->u.forward.frame_len == 0 || m->u.forward.frame_len > LX_PROTO_FRAME_MAX ||
+            !m->u.forward.frame)
+            return LX_EINVAL;
+        put64(&w, m->u.forward.token);
+        put8(&w, m->u.forward.rid_len);
+        putb(&w, m->u.forward.rid, m->u.forward.rid_len);
+        put32(&w, m->u.forward.frame_len);
+        putb(&w, m->u.forward.frame, m->u.forward.frame_len);
+        break;
+    case LX__P_RESULT:
+        if (m->u.result.last > 1 || m->u.result.rid_len == 0 || !m->u.result.rid ||
+            m->u.result.count > LX__RESULT_FRAMES_MAX ||
+            (!m->u.result.list && m->u.result.list_len))
+            return LX_EINVAL;
+        put64(&w, m->u.result.token);
+        put8(&w, m->u.result.last);
+        put8(&w, m->u.result.rid_len);
+        putb(&w, m->u.result.rid, m->u.result.rid_len);
+        put16(&w, m->u.result.count);
+        putb(&w, m->u.result.list, m->u.result.list_len);
+        break;
+    case LX__P_GAP_REQ:
+        if (m->u.gap_req.from_seq == 0 || m->u.gap_req.to_seq < m->u.gap_req.from_seq)
+            return LX_EINVAL;
+        put64(&w, m->u.gap_req.from_seq);
+        put64(&w, m->u.gap_req.to_seq);
+        break;
+    case LX__P_GAP_RESP:
+        if (m->u.gap_resp.count > LX__GAP_BLOCKS_MAX ||
+            (!m->u.gap_resp.list && m->u.gap_resp.list_len))
+            return LX_EINVAL;
+        put64(&w, m->u.gap_resp.leader_last);
+        put16(&w, m->u.gap_resp.count);
+        putb(&w, m->u.gap_resp.list, m->u.gap_resp.list_len);
+        break;
+    default:
+        return LX_EINVAL;
+    }
+    if (w.full || w.off > LX__PEER_MSG_MAX)
+        return LX_ETOOBIG;
+    *written = w.off;
+    return LX_OK;
+}
+
+lx_err lx__peer_list_put(uint8_t *buf, size_t cap, size_t *off, const uint8_t *p, size_t len)
+{
+    if (!buf || !off || (!p && len) || len > UINT32_MAX)
+        return LX_EINVAL;
+    if (*off > cap || cap - *off < 4 + len)
+        return LX_ETOOBIG;
+    lx__put_u32(buf + *off, (uint32_t)len);
+    if (len)
+        memcpy(buf + *off + 4, p, len);
+    *off += 4 + len;
+    return LX_OK;
+}
+
+int lx__peer_list_next(const uint8_t *list, size_t list_len, size_t *off, const uint8_t **p,
+                       size_t *len)
+{
+    if (!list || *off + 4 > list_len)
+        return 0;
+    uint32_t n = lx__get_u32(list + *off);
+    if (list_len - *off - 4 < n)
+        return 0;
+    *p = list + *off + 4;
+    *len = n;
+    *off += 4 + (size_t)n;
+    return 1;
+}

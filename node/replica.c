@@ -1,0 +1,263 @@
+/* The follower side of replication: applies the leader's blocks in seq order
+ * (stashing early ones), asks the leader for missing ranges over the peer
+ * link, checks state hashes, forwards client requests to the leader and
+ * relays the results back to the clients. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logio.h"
+#include "node_int.h"
+
+#define GAP_RETRY_US 200000u
+
+lx_err lx__replica_init(lx__node *n)
+{
+    n->stash = calloc(LX__STASH, sizeof *n->stash);
+    n->stash_len = calloc(LX__STASH, sizeof *n->stash_len);
+    n->stash_seq = calloc(LX__STASH, sizeof *n->stash_seq);
+    n->fwd = calloc(LX__FWD_MAX, sizeof *n->fwd);
+    n->fwd_next_token = 1;
+    if (!n->stash || !n->stash_len || !n->stash_seq || !n->fwd)
+        return LX_ENOMEM;
+    return LX_OK;
+}
+
+void lx__replica_free(lx__node *n)
+{
+    if (n->stash)
+        for (size_t i = 0; i < LX__STASH; i++)
+            free(n->stash[i]);
+    free(n->stash);
+    free(n->stash_len);
+    free(n->stash_seq);
+    free(n->fwd);
+    n->stash = NULL;
+    n->stash_len = NULL;
+    n->stash_seq = NULL;
+    n->fwd = NULL;
+}
+
+int lx__replica_idle(const lx__node *n)
+{
+    return n->fwd_n == 0;
+}
+
+static void compare(lx__node *n, uint64_t seq, const uint8_t *leader, const uint8_t *own)
+{
+    if (seq <= n->last_compared_seq)
+        return;
+    n->last_compared_seq = seq;
+    if (memcmp(leader, own, LX_STATE_HASH_LEN) == 0)
+        return;
+    char a[2 * LX_STATE_HASH_LEN + 1], b[2 * LX_STATE_HASH_LEN + 1];
+    lx__hex(a, leader, LX_STATE_HASH_LEN);
+    lx__hex(b, own, LX_STATE_HASH_LEN);
+    n->m.hash_mismatches++;
+    lx__log(n, "STATE HASH MISMATCH at seq %" PRIu64 ": leader %s local %s", seq, a, b);
+}
+
+void lx__check_hash(lx__node *n, uint64_t seq, const uint8_t hash[LX_STATE_HASH_LEN])
+{
+    lx__hash_ring_put(&n->leader_hashes, seq, hash);
+    const uint8_t *own = lx__hash_ring_get(&n->own_hashes, seq);
+    if (own)
+        compare(n, seq, hash, own);
+}
+
+/* Called by lx__apply_block after every block this replica applies. */
+void lx__replica_applied(lx__node *n)
+{
+    lx__hash_ring_put(&n->own_hashes, n->seq, n->hash);
+    const uint8_t *l = lx__hash_ring_get(&n->leader_hashes, n->seq);
+    if (l)
+        compare(n, n->seq, l, n->hash);
+}
+
+static void request_gap(lx__node *n, uint64_t to, uint64_t now)
+{
+    if (n->leader_slot < 0 || to <= n->seq)
+        return;
+    if (n->gap_sent_us && now - n->gap_sent_us < GAP_RETRY_US)
+        return;
+    lx__peer_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LX__P_GAP_REQ;
+    snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    m.u.gap_req.from_seq = n->seq + 1;
+    m.u.gap_req.to_seq = to;
+    uint8_t buf[128];
+    size_t len;
+    if (lx__peer_encode(buf, sizeof buf, &len, &m) != LX_OK)
+        return;
+    if (lx__send_peer(n, n->leader_slot, buf, len) == LX_OK) {
+        n->gap_sent_us = now ? now : 1;
+        n->gap_want = to;
+        n->m.gap_requests++;
+    }
+}
+
+static int apply_one(lx__node *n, const uint8_t *bytes, size_t len)
+{
+    /* The journal copy goes first so a snapshot taken after this block
+     * never gets ahead of the journal. */
+    lx_err rc = lx__jw_append(n->jw, bytes, len);
+    if (rc == LX_OK)
+        rc = lx__apply_block(n, bytes, len, NULL);
+    if (rc != LX_OK) {
+        lx__log(n, "FATAL: applying block %" PRIu64 ": %s", n->seq + 1, lx_strerror(rc));
+        *n->stop = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static void drain_stash(lx__node *n)
+{
+    for (;;) {
+        size_t k = (n->seq + 1) % LX__STASH;
+        if (!n->stash[k] || n->stash_seq[k] != n->seq + 1)
+            return;
+        uint8_t *b = n->stash[k];
+        size_t len = n->stash_len[k];
+        n->stash[k] = NULL;
+        n->stash_seq[k] = 0;
+        int ok = apply_one(n, b, len);
+        free(b);
+        if (!ok)
+            return;
+    }
+}
+
+void lx__replica_block(lx__node *n, const uint8_t *bytes, size_t len, const uint8_t *leader_hash)
+{
+    lx_block_hdr h;
+    if (lx_block_peek(&h, bytes, len) != LX_OK) {
+        lx__log(n, "dropping a malformed block message");
+        return;
+    }
+    if (h.seq > n->leader_seq)
+        n->leader_seq = h.seq;
+    if (leader_hash)
+        lx__check_hash(n, h.seq, leader_hash);
+    if (h.seq <= n->seq)
+        return; /* already have it */
+    if (h.seq == n->seq + 1) {
+        if (apply_one(n, bytes, len))
+            drain_stash(n);
+        return;
+    }
+    /* Early: keep it if it is near, and ask for what is missing. */
+    if (h.seq - n->seq < LX__STASH) {
+        size_t k = h.seq % LX__STASH;
+        if (!n->stash[k] || n->stash_seq[k] != h.seq) {
+            uint8_t *copy = malloc(len);
+            if (copy) {
+                memcpy(copy, bytes, len);
+                free(n->stash[k]);
+                n->stash[k] = copy;
+                n->stash_len[k] = len;
+                n->stash_seq[k] = h.seq;
+            }
+        }
+    }
+    request_gap(n, h.seq - 1, lx_now_us());
+}
+
+void lx__replica_gap_resp(lx__node *n, const lx__peer_msg *m)
+{
+    if (m->u.gap_resp.leader_last > n->leader_seq)
+        n->leader_seq = m->u.gap_resp.leader_last;
+    size_t off = 0;
+    const uint8_t *p;
+    size_t len;
+    while (lx__peer_list_next(m->u.gap_resp.list, m->u.gap_resp.list_len, &off, &p, &len))
+        lx__replica_block(n, p, len, NULL);
+    n->gap_sent_us = 0;
+    if (n->leader_seq > n->seq)
+        request_gap(n, n->leader_seq, lx_now_us());
+}
+
+void lx__replica_tick(lx__node *n, uint64_t now_us)
+{
+    if (n->leader_seq > n->seq)
+        request_gap(n, n->leader_seq, now_us);
+    /* A forwarded request whose result never came (the leader restarted
+     * before the block was durable) is forgotten after a while; the client
+     * can find out with QUERY_ORDER. */
+    static size_t sweep;
+    for (int i = 0; i < 256 && n->fwd_n; i++) {
+        lx__fwd *f = &n->fwd[sweep];
+        if (f->token && now_us - f->recv_us > LX__FWD_EXPIRE_US) {
+            f->token = 0;
+            n->fwd_n--;
+        }
+        sweep = (sweep + 1) % LX__FWD_MAX;
+    }
+}
+
+void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const lx_proto_msg *m,
+                         const uint8_t *frame, size_t len, uint64_t recv_us)
+{
+    lx__origin o;
+    memset(&o, 0, sizeof o);
+    o.slot = LX__LOCAL;
+    o.rid_len = (uint8_t)rid_len;
+    memcpy(o.rid, rid, rid_len);
+    uint64_t req_id = m->hdr.req_id;
+    if (m->hdr.type == LX_PROTO_DEPOSIT && !n->cfg.dev_faucet) {
+        lx__reply_error(n, &o, req_id, LX_PROTO_E_FAUCET_DISABLED,
+                        "deposits need a node started with --dev-faucet");
+        return;
+    }
+    if (n->leader_slot < 0) {
+        lx__reply_error(n, &o, req_id, LX_PROTO_E_UNAVAILABLE, "no leader reachable");
+        return;
+    }
+    uint64_t token = n->fwd_next_token;
+    lx__fwd *f = &n->fwd[token % LX__FWD_MAX];
+    if (f->token) {
+        n->m.overloaded++;
+        lx__reply_error(n, &o, req_id, LX_PROTO_E_OVERLOADED, "too many forwarded requests");
+        return;
+    }
+    lx__peer_msg pm;
+    memset(&pm, 0, sizeof pm);
+    pm.type = LX__P_FORWARD;
+    snprintf(pm.from, sizeof pm.from, "%s", n->cfg.node_id);
+    pm.u.forward.token = token;
+    pm.u.forward.rid_len = (uint8_t)rid_len;
+    pm.u.forward.rid = rid;
+    pm.u.forward.frame = frame;
+    pm.u.forward.frame_len = (uint32_t)len;
+    size_t w;
+    if (lx__peer_encode(n->scratch, LX__PEER_MSG_MAX, &w, &pm) != LX_OK ||
+        lx__send_peer(n, n->leader_slot, n->scratch, w) != LX_OK) {
+        lx__reply_error(n, &o, req_id, LX_PROTO_E_UNAVAILABLE, "cannot reach the leader");
+        return;
+    }
+    n->fwd_next_token++;
+    f->token = token;
+    f->recv_us = recv_us;
+    n->fwd_n++;
+}
+
+void lx__replica_result(lx__node *n, const lx__peer_msg *m)
+{
+    size_t off = 0;
+    const uint8_t *p;
+    size_t len;
+    while (lx__peer_list_next(m->u.result.list, m->u.result.list_len, &off, &p, &len))
+        lx__reply_local(n, m->u.result.rid, m->u.result.rid_len, p, len);
+    uint64_t t = m->u.result.token;
+    if (t && m->u.result.last) {
+        lx__fwd *f = &n->fwd[t % LX__FWD_MAX];
+        if (f->token == t) {
+            uint64_t d = lx_now_us() - f->recv_us;
+            lx__hist_add(&n->m.ack_total, d);
+            lx__hist_add(&n->m.ack_interval, d);
+            f->token = 0;
+            n->fwd_n--;
+        }
+    }
+}

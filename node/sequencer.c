@@ -1,0 +1,562 @@
+/* The leader's sequencer: takes validated requests (local or forwarded),
+ * batches them into blocks, hands each block to the journal writer, and once
+ * a block is durable applies it, publishes it and sends every reply (ACK,
+ * REJECT, BATCH_RESULT, FILL, CANCELLED, REPLACED, and unsolicited fills and
+ * cancels to the owners of resting orders). */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logio.h"
+#include "node_int.h"
+
+/* ---- owners: order id -> who placed it ---- */
+
+static size_t slot_of(uint64_t id, size_t cap)
+{
+    uint64_t h = id * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 20) & (cap - 1);
+}
+
+static int owners_grow(lx__owners *o)
+{
+    size_t cap = o->cap ? o->cap * 2 : 1024;
+    lx__owner *v = calloc(cap, sizeof *v);
+    if (!v)
+        return 0;
+    for (size_t i = 0; i < o->cap; i++) {
+        if (!o->v[i].id)
+            continue;
+        size_t k = slot_of(o->v[i].id, cap);
+        while (v[k].id)
+            k = (k + 1) & (cap - 1);
+        v[k] = o->v[i];
+    }
+    free(o->v);
+    o->v = v;
+    o->cap = cap;
+    return 1;
+}
+
+void lx__owners_put(lx__owners *o, uint64_t id, uint64_t req_id, const lx__origin *from)
+{
+    if (id == 0)
+        return;
+    if ((o->n + 1) * 4 > o->cap * 3) {
+        if (o->n >= LX__OWNERS_MAX || !owners_grow(o))
+            return; /* full: this order gets no unsolicited replies */
+    }
+    size_t k = slot_of(id, o->cap);
+    while (o->v[k].id && o->v[k].id != id)
+        k = (k + 1) & (o->cap - 1);
+    if (!o->v[k].id)
+        o->n++;
+    o->v[k].id = id;
+    o->v[k].req_id = req_id;
+    o->v[k].from = *from;
+    o->v[k].from.token = 0;
+}
+
+const lx__owner *lx__owners_get(const lx__owners *o, uint64_t id)
+{
+    if (!o->cap || id == 0)
+        return NULL;
+    size_t k = slot_of(id, o->cap);
+    while (o->v[k].id) {
+        if (o->v[k].id == id)
+            return &o->v[k];
+        k = (k + 1) & (o->cap - 1);
+    }
+    return NULL;
+}
+
+void lx__owners_del(lx__owners *o, uint64_t id)
+{
+    if (!o->cap || id == 0)
+        return;
+    size_t k = slot_of(id, o->cap);
+    while (o->v[k].id && o->v[k].id != id)
+        k = (k + 1) & (o->cap - 1);
+    if (!o->v[k].id)
+        return;
+    /* Backward-shift deletion keeps every probe chain unbroken. */
+    size_t hole = k;
+    for (size_t j = (k + 1) & (o->cap - 1); o->v[j].id; j = (j + 1) & (o->cap - 1)) {
+        size_t home = slot_of(o->v[j].id, o->cap);
+        if (((j - home) & (o->cap - 1)) >= ((j - hole) & (o->cap - 1))) {
+            o->v[hole] = o->v[j];
+            hole = j;
+        }
+    }
+    memset(&o->v[hole], 0, sizeof o->v[hole]);
+    o->n--;
+}
+
+/* ---- setup ---- */
+
+lx_err lx__seq_init(lx__node *n)
+{
+    lx_err rc = lx__batcher_init(&n->batch, n->cfg.block_max_orders, n->cfg.block_max_us);
+    if (rc != LX_OK)
+        return rc;
+    n->cut_seq = n->seq;
+    n->cut_index = n->next_index;
+    n->synced_seq = n->seq;
+    if (n->seq == 0) {
+        /* An empty log: block 1 holds the markets, so every replica's log
+         * is self-contained. */
+        lx_entry ents[LX__MARKETS_MAX];
+        for (size_t i = 0; i < n->cfg.nmarkets; i++) {
+            memset(&ents[i], 0, sizeof ents[i]);
+            ents[i].is_market = 1;
+            ents[i].market = n->cfg.markets[i];
+        }
+        lx__req r;
+        memset(&r, 0, sizeof r);
+        r.from.slot = LX__LOCAL;
+        if ((rc = lx__batcher_add(&n->batch, &r, ents, (uint32_t)n->cfg.nmarkets, lx_now_us())) !=
+            LX_OK)
+            return rc;
+        lx__seq_tick(n, lx_now_us(), 1);
+    }
+    return LX_OK;
+}
+
+void lx__seq_free(lx__node *n)
+{
+    while (n->inflight_n) {
+        lx__inflight *f = &n->inflight[n->inflight_head];
+        free(f->bytes);
+        free(f->reqs);
+        n->inflight_head = (n->inflight_head + 1) % LX__INFLIGHT_MAX;
+        n->inflight_n--;
+    }
+    lx__batcher_free(&n->batch);
+    free(n->owners.v);
+    memset(&n->owners, 0, sizeof n->owners);
+}
+
+int lx__seq_busy(const lx__node *n)
+{
+    return n->inflight_n >= LX__INFLIGHT_MAX && n->batch.nreq > 0;
+}
+
+uint64_t lx__seq_deadline(const lx__node *n)
+{
+    return lx__batcher_deadline(&n->batch);
+}
+
+int lx__seq_idle(const lx__node *n)
+{
+    return n->batch.nreq == 0 && n->inflight_n == 0;
+}
+
+/* ---- cutting ---- */
+
+static int cut(lx__node *n)
+{
+    lx__batcher *b = &n->batch;
+    if (b->nreq == 0 || n->inflight_n >= LX__INFLIGHT_MAX || n->journal_failed)
+        return 0;
+    lx_block_hdr h = {.seq = n->cut_seq + 1,
+                      .term = n->term,
+                      .timestamp_us = lx_wall_us(),
+                      .first_index = n->cut_index,
+                      .count = b->n};
+    size_t need = lx_block_encoded_len(b->entries, b->n);
+    if (b->n == 0)
+        need = LX_BLOCK_HDR_LEN;
+    uint8_t *bytes = malloc(need ? need : 1);
+    lx__req *reqs = malloc((size_t)b->nreq * sizeof *reqs);
+    size_t len = 0;
+    lx_err rc = (!bytes || !reqs || need == 0)
+                    ? LX_ENOMEM
+                    : lx_block_encode(bytes, need, &len, &h, b->entries, b->n);
+    if (rc == LX_OK)
+        rc = lx__jw_append(n->jw, bytes, len);
+    if (rc != LX_OK) {
+        /* Every entry was checked on the way in, so this is a failure of
+         * the node itself: nothing was logged, say so to each client. */
+        lx__log(n, "cannot cut block %" PRIu64 ": %s", h.seq, lx_strerror(rc));
+        for (uint32_t i = 0; i < b->nreq; i++)
+            if (b->reqs[i].type)
+                lx__reply_error(n, &b->reqs[i].from, b->reqs[i].req_id, LX_PROTO_E_INTERNAL,
+                                "block could not be logged");
+        free(bytes);
+        free(reqs);
+        lx__batcher_clear(b);
+        return 0;
+    }
+    memcpy(reqs, b->reqs, (size_t)b->nreq * sizeof *reqs);
+    uint32_t tail = (n->inflight_head + n->inflight_n) % LX__INFLIGHT_MAX;
+    n->inflight[tail] = (lx__inflight){h.seq, bytes, len, reqs, b->nreq};
+    n->inflight_n++;
+    n->cut_seq = h.seq;
+    n->cut_index += b->n;
+    lx__batcher_clear(b);
+    return 1;
+}
+
+void lx__seq_tick(lx__node *n, uint64_t now_us, int force)
+{
+    if (n->batch.nreq && (force || lx__batcher_due(&n->batch, now_us)))
+        cut(n);
+}
+
+/* ---- intake ---- */
+
+void lx__seq_submit(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uint64_t recv_us)
+{
+    static lx_entry ents[LX_PROTO_BATCH_MAX];
+    uint32_t count = 0;
+    uint64_t req_id = m->hdr.req_id;
+    switch (m->hdr.type) {
+    case LX_PROTO_NEW_ORDER:
+        ents[0] = (lx_entry){0};
+        ents[0].cmd.type = LX_CMD_ORDER;
+        ents[0].cmd.u.order = m->u.order;
+        count = 1;
+        break;
+    case LX_PROTO_NEW_ORDER_BATCH:
+        for (uint32_t i = 0; i < m->u.batch.count; i++) {
+            ents[i] = (lx_entry){0};
+            ents[i].cmd.type = LX_CMD_ORDER;
+            if (lx_proto_batch_get(m, &ents[i].cmd.u.order, i) != LX_OK) {
+                lx__reply_error(n, o, req_id, LX_PROTO_E_MALFORMED, "bad batch entry");
+                return;
+            }
+        }
+        count = m->u.batch.count;
+        break;
+    case LX_PROTO_CANCEL:
+        ents[0] = (lx_entry){0};
+        ents[0].cmd.type = LX_CMD_CANCEL;
+        ents[0].cmd.u.cancel = m->u.cancel;
+        count = 1;
+        break;
+    case LX_PROTO_REPLACE:
+        ents[0] = (lx_entry){0};
+        ents[0].cmd.type = LX_CMD_REPLACE;
+        ents[0].cmd.u.replace = m->u.replace;
+        count = 1;
+        break;
+    case LX_PROTO_DEPOSIT:
+        if (!n->cfg.dev_faucet) {
+            lx__reply_error(n, o, req_id, LX_PROTO_E_FAUCET_DISABLED,
+                            "deposits need a node started with --dev-faucet");
+            return;
+        }
+        ents[0] = (lx_entry){0};
+        ents[0].cmd.type = LX_CMD_DEPOSIT;
+        ents[0].cmd.u.transfer.account = m->u.transfer.account;
+        ents[0].cmd.u.transfer.amount = m->u.transfer.amount;
+        memcpy(ents[0].cmd.u.transfer.asset, m->u.transfer.asset, LX_SYMBOL_MAX);
+        count = 1;
+        break;
+    case LX_PROTO_WITHDRAW:
+        lx__reply_error(n, o, req_id, LX_PROTO_E_UNAVAILABLE,
+                        "withdrawals are not available in this version");
+        return;
+    default:
+        lx__reply_error(n, o, req_id, LX_PROTO_E_UNKNOWN_TYPE, "not a sequenced request");
+        return;
+    }
+    if (n->journal_failed) {
+        lx__reply_error(n, o, req_id, LX_PROTO_E_UNAVAILABLE, "the leader's journal failed");
+        return;
+    }
+    /* Nothing unencodable may enter a block: one bad entry would make the
+     * whole block unloggable. */
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t tmp[LX_ENTRY_ENC_MAX];
+        if (lx_entry_encode(tmp, sizeof tmp, &ents[i]) == 0) {
+            lx__reply_error(n, o, req_id, LX_PROTO_E_MALFORMED, "a field is out of range");
+            return;
+        }
+    }
+    uint64_t now = lx_now_us();
+    if (!lx__batcher_fits(&n->batch, count))
+        cut(n);
+    if (!lx__batcher_fits(&n->batch, count)) {
+        n->m.overloaded++;
+        lx__reply_error(n, o, req_id, LX_PROTO_E_OVERLOADED, "sequencer queue full, retry");
+        return;
+    }
+    lx__req r;
+    memset(&r, 0, sizeof r);
+    r.from = *o;
+    r.type = m->hdr.type;
+    r.req_id = req_id;
+    r.recv_us = recv_us;
+    if (lx__batcher_add(&n->batch, &r, ents, count, now) != LX_OK) {
+        lx__reply_error(n, o, req_id, LX_PROTO_E_INTERNAL, "out of memory");
+        return;
+    }
+    if (lx__batcher_due(&n->batch, now))
+        cut(n);
+}
+
+/* ---- replies ---- */
+
+/* Builds the reply frames of one request: every frame but the last gets
+ * MORE, and full chunks are sent as they fill. */
+typedef struct rb {
+    lx__node *n;
+    const lx__origin *o;
+    uint8_t *buf;
+    size_t off;
+    size_t lens[LX__RESULT_FRAMES_MAX];
+    size_t count;
+    int sent_any;
+    uint64_t req_id;
+} rb;
+
+#define RB_BYTES (LX__PEER_MSG_MAX / 2)
+
+static void rb_flush(rb *r, int last)
+{
+    if (r->count == 0)
+        return;
+    lx__reply_frames(r->n, r->o, r->buf, r->lens, r->count, last);
+    r->off = 0;
+    r->count = 0;
+    r->sent_any = 1;
+}
+
+static void set_more(uint8_t *frame)
+{
+    frame[5] |= (uint8_t)LX_PROTO_F_MORE;
+}
+
+/* Makes room for one more frame: a full chunk goes out first, its last
+ * frame marked MORE because this one follows. */
+static void rb_room(rb *r)
+{
+    if (r->count < LX__RESULT_FRAMES_MAX && r->off + LX_PROTO_FRAME_MAX <= RB_BYTES)
+        return;
+    set_more(r->buf + r->off - r->lens[r->count - 1]);
+    lx__reply_frames(r->n, r->o, r->buf, r->lens, r->count, 0);
+    r->off = 0;
+    r->count = 0;
+    r->sent_any = 1;
+}
+
+/* Adds the frame encoded at r->buf + r->off (len bytes). */
+static void rb_commit(rb *r, size_t len)
+{
+    if (r->count > 0)
+        set_more(r->buf + r->off - r->lens[r->count - 1]);
+    r->lens[r->count++] = len;
+    r->off += len;
+}
+
+static void rb_msg(rb *r, lx_proto_msg *m)
+{
+    size_t w;
+    rb_room(r);
+    m->hdr.req_id = r->req_id;
+    if (lx_proto_encode(r->buf + r->off, RB_BYTES - r->off, &w, m) == LX_OK)
+        rb_commit(r, w);
+}
+
+static void unsolicited(lx__node *n, const lx__owner *ow, lx_proto_msg *m)
+{
+    uint8_t frame[128];
+    size_t w;
+    m->hdr.flags = LX_PROTO_F_UNSOLICITED;
+    m->hdr.req_id = ow->req_id;
+    if (lx_proto_encode(frame, sizeof frame, &w, m) == LX_OK)
+        lx__reply_frames(n, &ow->from, frame, &w, 1, 1);
+}
+
+static void fill_msg(lx_proto_msg *m, uint64_t seq, const lx_event *ev, uint8_t role)
+{
+    memset(m, 0, sizeof *m);
+    m->hdr.type = LX_PROTO_FILL;
+    m->u.fill = (lx_proto_fill){seq,
+                                ev->market,
+                                ev->u.fill.maker,
+                                ev->id,
+                                ev->u.fill.price,
+                                ev->u.fill.qty,
+                                ev->u.fill.maker_fee,
+                                ev->u.fill.taker_fee,
+                                ev->side,
+                                role};
+}
+
+static void cancelled_msg(lx_proto_msg *m, uint64_t seq, const lx_event *ev)
+{
+    memset(m, 0, sizeof *m);
+    m->hdr.type = LX_PROTO_CANCELLED;
+    m->u.cancelled = (lx_proto_cancelled){seq, ev->id, ev->u.cancel.remaining, ev->reason};
+}
+
+/* The order id an entry is about (0 for transfers and markets). */
+static uint64_t entry_id(const lx_entry *e)
+{
+    if (e->is_market)
+        return 0;
+    switch (e->cmd.type) {
+    case LX_CMD_ORDER:
+        return e->cmd.u.order.id;
+    case LX_CMD_CANCEL:
+        return e->cmd.u.cancel.id;
+    case LX_CMD_REPLACE:
+        return e->cmd.u.replace.id;
+    default:
+        return 0;
+    }
+}
+
+/* Replies for the events [s, e) of one entry of request q. */
+static void entry_replies(lx__node *n, rb *r, const lx__req *q, uint64_t seq, const lx_entry *ent,
+                          const lx_event *ev, size_t s, size_t e)
+{
+    uint64_t own = entry_id(ent);
+    int batch = q->type == LX_PROTO_NEW_ORDER_BATCH;
+    lx_proto_msg m;
+    for (size_t i = s; i < e; i++) {
+        const lx_event *x = &ev[i];
+        memset(&m, 0, sizeof m);
+        switch (x->type) {
+        case LX_EV_ACCEPTED:
+            lx__owners_put(&n->owners, x->id, q->req_id, &q->from);
+            if (!batch) {
+                m.hdr.type = LX_PROTO_ACK;
+                m.u.ack = (lx_proto_ack){seq, x->id};
+                rb_msg(r, &m);
+            }
+            break;
+        case LX_EV_REJECTED:
+            if (!batch) {
+                m.hdr.type = LX_PROTO_REJECT;
+                m.u.reject = (lx_proto_reject){
+                    (ent->cmd.type == LX_CMD_DEPOSIT || ent->cmd.type == LX_CMD_WITHDRAW) ? 0
+                                                                                          : x->id,
+                    x->reason};
+                rb_msg(r, &m);
+            }
+            break;
+        case LX_EV_FILL: {
+            fill_msg(&m, seq, x, 1);
+            rb_msg(r, &m);
+            const lx__owner *ow = lx__owners_get(&n->owners, x->u.fill.maker);
+            if (ow) {
+                fill_msg(&m, seq, x, 0);
+                unsolicited(n, ow, &m);
+            }
+            break;
+        }
+        case LX_EV_CANCELLED:
+            cancelled_msg(&m, seq, x);
+            if (x->id == own) {
+                rb_msg(r, &m);
+            } else {
+                const lx__owner *ow = lx__owners_get(&n->owners, x->id);
+                if (ow)
+                    unsolicited(n, ow, &m);
+            }
+            break;
+        case LX_EV_REPLACED:
+            m.hdr.type = LX_PROTO_REPLACED;
+            m.u.replaced = (lx_proto_replaced){seq, x->id, x->u.order.price, x->u.order.qty};
+            rb_msg(r, &m);
+            break;
+        case LX_EV_BALANCE:
+            m.hdr.type = LX_PROTO_ACK;
+            m.u.ack = (lx_proto_ack){seq, 0};
+            rb_msg(r, &m);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void request_replies(lx__node *n, const lx__req *q, uint64_t seq, const size_t *ends)
+{
+    const lx_event *ev = n->evs.v;
+    rb r = {.n = n, .o = &q->from, .buf = n->scratch2, .req_id = q->req_id};
+    if (q->type == LX_PROTO_NEW_ORDER_BATCH) {
+        lx_proto_batch_item items[LX_PROTO_BATCH_MAX];
+        for (uint32_t i = 0; i < q->n; i++) {
+            uint32_t k = q->first + i;
+            size_t s = k ? ends[k - 1] : 0;
+            const lx_event *x = &ev[s];
+            int ok = ends[k] > s && x->type != LX_EV_REJECTED;
+            items[i] = (lx_proto_batch_item){n->blk.entries[k].cmd.u.order.id, ok ? seq : 0,
+                                             ok ? (uint8_t)LX_R_NONE : x->reason};
+        }
+        size_t w;
+        if (lx_proto_encode_batch_result(r.buf, RB_BYTES, &w, q->req_id, 0, items, q->n) == LX_OK)
+            rb_commit(&r, w);
+    }
+    for (uint32_t i = 0; i < q->n; i++) {
+        uint32_t k = q->first + i;
+        entry_replies(n, &r, q, seq, &n->blk.entries[k], ev, k ? ends[k - 1] : 0, ends[k]);
+    }
+    if (r.count == 0 && !r.sent_any) {
+        lx__reply_error(n, &q->from, q->req_id, LX_PROTO_E_INTERNAL, "no result");
+        return;
+    }
+    rb_flush(&r, 1);
+    if (q->from.slot == LX__LOCAL) {
+        uint64_t d = lx_now_us() - q->recv_us;
+        lx__hist_add(&n->m.ack_total, d);
+        lx__hist_add(&n->m.ack_interval, d);
+    }
+}
+
+/* Drops owners of orders that are no longer open after the block. */
+static void owners_sweep(lx__node *n)
+{
+    lx_order_info oi;
+    for (size_t i = 0; i < n->evs.n; i++) {
+        const lx_event *x = &n->evs.v[i];
+        uint64_t id = x->type == LX_EV_FILL        ? x->u.fill.maker
+                      : x->type == LX_EV_CANCELLED ? x->id
+                      : x->type == LX_EV_ACCEPTED  ? x->id
+                                                   : 0;
+        if (x->type == LX_EV_FILL && lx_engine_order(n->engine, &oi, x->id) != LX_OK)
+            lx__owners_del(&n->owners, x->id);
+        if (id && lx_engine_order(n->engine, &oi, id) != LX_OK)
+            lx__owners_del(&n->owners, id);
+    }
+}
+
+void lx__seq_synced(lx__node *n, uint64_t seq)
+{
+    if (seq > n->synced_seq)
+        n->synced_seq = seq;
+    while (n->inflight_n && n->inflight[n->inflight_head].seq <= n->synced_seq) {
+        lx__inflight *f = &n->inflight[n->inflight_head];
+        size_t *ends = NULL;
+        lx_err rc = lx__apply_block(n, f->bytes, f->len, &ends);
+        if (rc != LX_OK) {
+            /* The engine may hold part of the block: this replica is unusable. */
+            lx__log(n, "FATAL: applying block %" PRIu64 ": %s", f->seq, lx_strerror(rc));
+            n->journal_failed = 1;
+            *n->stop = 1;
+            return;
+        }
+        /* Replicate, then answer: the block is durable in our journal. */
+        uint8_t hdr[LX__BLOCK_MSG_HDR];
+        lx__block_msg_header(hdr, n->hash);
+        lx_zpart parts[1];
+        uint8_t *msg = n->scratch;
+        memcpy(msg, hdr, sizeof hdr);
+        memcpy(msg + sizeof hdr, f->bytes, f->len);
+        parts[0] = (lx_zpart){msg, sizeof hdr + f->len};
+        if (lx_zsock_send(n->pub, parts, 1, LX_ZDONTWAIT) == LX_OK)
+            n->m.msgs_out++;
+        for (uint32_t i = 0; i < f->nreq; i++)
+            if (f->reqs[i].type)
+                request_replies(n, &f->reqs[i], f->seq, ends);
+        owners_sweep(n);
+        free(f->bytes);
+        free(f->reqs);
+        n->inflight_head = (n->inflight_head + 1) % LX__INFLIGHT_MAX;
+        n->inflight_n--;
+    }
+}

@@ -1,0 +1,774 @@
+/* The multi-node daemon's event loop: recovery, the four bound sockets and
+ * the peer links, client request intake, the replication stream, heartbeats,
+ * peer discovery, metrics and a clean shutdown. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "logio.h"
+#include "node_int.h"
+
+#define RECV_BURST 256         /* messages per socket per loop turn */
+#define HELLO_FAST_US 300000u  /* while a peer is unknown */
+#define HELLO_SLOW_US 5000000u /* afterwards */
+#define STATUS_US 1000000u
+#define SHUTDOWN_WAIT_US 5000000u
+
+void lx__log(lx__node *n, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s %s\n", n->cfg.node_id, line);
+    if (n->logf) {
+        fprintf(n->logf, "%s %s\n", n->cfg.node_id, line);
+        fflush(n->logf);
+    }
+}
+
+/* ---- sending ---- */
+
+void lx__reply_local(lx__node *n, const uint8_t *rid, size_t rid_len, const uint8_t *frame,
+                     size_t len)
+{
+    lx_zpart parts[2] = {{rid, rid_len}, {frame, len}};
+    if (lx_zsock_send(n->router, parts, 2, LX_ZDONTWAIT) == LX_OK)
+        n->m.msgs_out++;
+    else
+        n->m.replies_dropped++; /* the client is gone or does not read */
+}
+
+lx_err lx__send_peer(lx__node *n, int slot, const uint8_t *msg, size_t len)
+{
+    if (slot < 0 || (size_t)slot >= n->cfg.npeers)
+        return LX_EINVAL;
+    lx_zpart p = {msg, len};
+    lx_err rc = lx_zsock_send(n->out[slot], &p, 1, LX_ZDONTWAIT);
+    if (rc == LX_OK)
+        n->m.msgs_out++;
+    return rc;
+}
+
+void lx__reply_frames(lx__node *n, const lx__origin *o, const uint8_t *frames, const size_t *lens,
+                      size_t count, int last)
+{
+    if (o->slot == LX__LOCAL) {
+        size_t off = 0;
+        for (size_t i = 0; i < count; i++) {
+            lx__reply_local(n, o->rid, o->rid_len, frames + off, lens[i]);
+            off += lens[i];
+        }
+        return;
+    }
+    size_t off = 0, loff = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (lx__peer_list_put(n->scratch, LX__PEER_MSG_MAX, &loff, frames + off, lens[i]) != LX_OK)
+            return;
+        off += lens[i];
+    }
+    lx__peer_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LX__P_RESULT;
+    snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    m.u.result.token = o->token;
+    m.u.result.last = (uint8_t)(last ? 1 : 0);
+    m.u.result.rid_len = o->rid_len;
+    m.u.result.rid = o->rid;
+    m.u.result.count = (uint16_t)count;
+    m.u.result.list = n->scratch;
+    m.u.result.list_len = loff;
+    size_t w;
+    if (lx__peer_encode(n->scratch3, LX__PEER_MSG_MAX, &w, &m) != LX_OK ||
+        lx__send_peer(n, o->slot, n->scratch3, w) != LX_OK)
+        n->m.replies_dropped += count; /* the origin node is down or not reading */
+}
+
+void lx__reply_error(lx__node *n, const lx__origin *o, uint64_t req_id, lx_proto_error code,
+                     const char *text)
+{
+    lx_proto_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.type = LX_PROTO_ERROR;
+    m.hdr.req_id = req_id;
+    m.u.error.code = (uint16_t)code;
+    size_t tl = text ? strlen(text) : 0;
+    if (tl > LX_PROTO_TEXT_MAX)
+        tl = LX_PROTO_TEXT_MAX;
+    memcpy(m.u.error.text, text, tl);
+    m.u.error.text_len = (uint8_t)tl;
+    uint8_t buf[LX_PROTO_HDR_LEN + 3 + LX_PROTO_TEXT_MAX];
+    size_t w;
+    if (lx_proto_encode(buf, sizeof buf, &w, &m) == LX_OK)
+        lx__reply_frames(n, o, buf, &w, 1, 1);
+}
+
+/* ---- the replica ---- */
+
+lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **ends)
+{
+    lx_err rc = lx_block_decode(&n->blk, bytes, len);
+    if (rc != LX_OK)
+        return rc;
+    if (n->blk.hdr.seq != n->seq + 1)
+        return LX_ESTATE;
+    if (n->blk.hdr.count > n->ends_cap) {
+        size_t *e = realloc(n->ends, n->blk.hdr.count * sizeof *e);
+        if (!e)
+            return LX_ENOMEM;
+        n->ends = e;
+        n->ends_cap = n->blk.hdr.count;
+    }
+    lx__md_before(n->md, n->engine, &n->blk);
+    lx_events_clear(&n->evs);
+    if ((rc = lx__block_apply_ends(n->engine, &n->evs, n->hash, &n->blk, n->ends)) != LX_OK)
+        return rc;
+    n->seq = n->blk.hdr.seq;
+    n->next_index = n->blk.hdr.first_index + n->blk.hdr.count;
+    for (uint32_t i = 0; i < n->blk.hdr.count; i++)
+        if (!n->blk.entries[i].is_market && n->blk.entries[i].cmd.type == LX_CMD_ORDER)
+            n->m.orders++;
+    for (size_t i = 0; i < n->evs.n; i++)
+        if (n->evs.v[i].type == LX_EV_FILL)
+            n->m.trades++;
+    lx__md_after(n->md, n, n->evs.v, n->evs.n);
+    lx__replica_applied(n);
+    if (n->cfg.snapshot_every && n->seq % n->cfg.snapshot_every == 0) {
+        uint8_t *snap;
+        size_t slen;
+        if (lx_engine_snapshot(n->engine, &snap, &slen) == LX_OK) {
+            lx_snapshot_meta meta = {n->seq, n->next_index, {0}};
+            memcpy(meta.state_hash, n->hash, LX_STATE_HASH_LEN);
+            lx__jw_snapshot(n->jw, &meta, snap, slen);
+            n->last_snapshot_seq = n->seq;
+        }
+    }
+    if (ends)
+        *ends = n->ends;
+    return LX_OK;
+}
+
+/* ---- queries ---- */
+
+void lx__answer_query(lx__node *n, const lx__origin *o, const lx_proto_msg *q, uint64_t recv_us)
+{
+    static lx_level bids[LX_PROTO_DEPTH_MAX], asks[LX_PROTO_DEPTH_MAX];
+    uint8_t *buf = n->scratch2;
+    size_t cap = LX_PROTO_FRAME_MAX, w = 0;
+    uint64_t req_id = q->hdr.req_id;
+    lx_proto_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.req_id = req_id;
+    lx_err rc = LX_EINVAL;
+    switch (q->hdr.type) {
+    case LX_PROTO_PING:
+        m.hdr.type = LX_PROTO_PONG;
+        m.u.pong = (lx_proto_pong){n->seq, (uint8_t)(n->is_leader ? 1 : 0)};
+        rc = lx_proto_encode(buf, cap, &w, &m);
+        break;
+    case LX_PROTO_QUERY_ORDER: {
+        lx_order_info oi;
+        if (lx_engine_order(n->engine, &oi, q->u.query_order) == LX_OK) {
+            m.hdr.type = LX_PROTO_ORDER_STATUS;
+            m.u.order_status = oi;
+        } else {
+            m.hdr.type = LX_PROTO_REJECT;
+            m.u.reject = (lx_proto_reject){q->u.query_order, LX_R_UNKNOWN_ORDER};
+        }
+        rc = lx_proto_encode(buf, cap, &w, &m);
+        break;
+    }
+    case LX_PROTO_QUERY_BOOK: {
+        size_t nb = 0, na = 0;
+        uint32_t mk = q->u.query_book.market;
+        if (lx_engine_depth(n->engine, bids, &nb, asks, &na, mk, q->u.query_book.depth) == LX_OK) {
+            rc = lx_proto_encode_book(buf, cap, &w, req_id, 0, mk, lx__md_l2_seq(n->md, mk), bids,
+                                      nb, asks, na);
+        } else {
+            m.hdr.type = LX_PROTO_REJECT;
+            m.u.reject = (lx_proto_reject){0, LX_R_UNKNOWN_MARKET};
+            rc = lx_proto_encode(buf, cap, &w, &m);
+        }
+        break;
+    }
+    case LX_PROTO_QUERY_BALANCES: {
+        static lx_proto_balance bals[LX_PROTO_LIST_MAX];
+        size_t k = 0, na = lx_engine_asset_count(n->engine);
+        for (uint32_t a = 0; a < na && k < LX_PROTO_LIST_MAX; a++) {
+            lx_balance b;
+            if (lx_engine_balance(n->engine, &b, q->u.query_balances, a) != LX_OK ||
+                (b.available == 0 && b.reserved == 0))
+                continue;
+            memset(&bals[k], 0, sizeof bals[k]);
+            snprintf(bals[k].asset, sizeof bals[k].asset, "%s",
+                     lx_engine_asset_symbol(n->engine, a));
+            bals[k].available = b.available;
+            bals[k].reserved = b.reserved;
+            k++;
+        }
+        rc = lx_proto_encode_balances(buf, cap, &w, req_id, 0, q->u.query_balances, bals, k);
+        break;
+    }
+    case LX_PROTO_QUERY_MARKETS: {
+        static lx_proto_market mk[LX_PROTO_LIST_MAX];
+        size_t k = 0, nm = lx_engine_market_count(n->engine);
+        for (uint32_t i = 0; i < nm && k < LX_PROTO_LIST_MAX; i++) {
+            if (lx_engine_market_info(n->engine, &mk[k].spec, i) == LX_OK)
+                mk[k++].id = i;
+        }
+        rc = lx_proto_encode_markets(buf, cap, &w, req_id, 0, mk, k);
+        break;
+    }
+    default:
+        break;
+    }
+    if (rc != LX_OK) {
+        lx__reply_error(n, o, req_id, LX_PROTO_E_INTERNAL, "cannot encode the answer");
+        return;
+    }
+    lx__reply_frames(n, o, buf, &w, 1, 1);
+    uint64_t d = lx_now_us() - recv_us;
+    lx__hist_add(&n->m.ack_total, d);
+    lx__hist_add(&n->m.ack_interval, d);
+}
+
+/* ---- intake ---- */
+
+static int is_sequenced(uint8_t t)
+{
+    return t == LX_PROTO_NEW_ORDER || t == LX_PROTO_NEW_ORDER_BATCH || t == LX_PROTO_CANCEL ||
+           t == LX_PROTO_REPLACE || t == LX_PROTO_DEPOSIT || t == LX_PROTO_WITHDRAW;
+}
+
+static void on_client(lx__node *n, const lx_zmsg *zm)
+{
+    uint64_t now = lx_now_us();
+    n->m.msgs_in++;
+    if (zm->n != 2 || zm->part[0].len == 0 || zm->part[0].len > LX__ROUTING_MAX)
+        return; /* not a DEALER client: nothing to answer */
+    lx__origin o;
+    memset(&o, 0, sizeof o);
+    o.slot = LX__LOCAL;
+    o.rid_len = (uint8_t)zm->part[0].len;
+    memcpy(o.rid, zm->part[0].data, o.rid_len);
+    const uint8_t *frame = zm->part[1].data;
+    size_t len = zm->part[1].len;
+    lx_proto_msg m;
+    lx_proto_error code;
+    if (lx_proto_decode(&m, &code, frame, len) != LX_OK) {
+        n->m.bad_frames++;
+        lx__reply_error(n, &o, m.hdr.req_id, code, "bad frame");
+        return;
+    }
+    if (!lx_proto_is_request(m.hdr.type)) {
+        n->m.bad_frames++;
+        lx__reply_error(n, &o, m.hdr.req_id, LX_PROTO_E_UNKNOWN_TYPE, "not a request type");
+        return;
+    }
+    if (!is_sequenced(m.hdr.type)) {
+        lx__answer_query(n, &o, &m, now);
+        return;
+    }
+    if (n->is_leader)
+        lx__seq_submit(n, &o, &m, now);
+    else
+        lx__replica_forward(n, o.rid, o.rid_len, &m, frame, len, now);
+}
+
+static int slot_of_peer(const lx__node *n, const char *id)
+{
+    for (size_t i = 0; i < n->cfg.npeers; i++)
+        if (strcmp(n->peer_id[i], id) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void send_hello(lx__node *n, int ack, const char *to, uint32_t slot)
+{
+    lx__peer_msg m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    uint8_t buf[128];
+    size_t w;
+    if (ack) {
+        /* We do not know which link reaches the asker: try them all, only
+         * the addressee keeps it. */
+        m.type = LX__P_HELLO_ACK;
+        snprintf(m.u.hello_ack.to, sizeof m.u.hello_ack.to, "%s", to);
+        m.u.hello_ack.slot = slot;
+        if (lx__peer_encode(buf, sizeof buf, &w, &m) == LX_OK)
+            for (size_t i = 0; i < n->cfg.npeers; i++)
+                lx__send_peer(n, (int)i, buf, w);
+        return;
+    }
+    m.type = LX__P_HELLO;
+    m.u.hello.slot = slot;
+    if (lx__peer_encode(buf, sizeof buf, &w, &m) == LX_OK)
+        lx__send_peer(n, (int)slot, buf, w);
+}
+
+static void learn_leader(lx__node *n, const char *id)
+{
+    if (strcmp(n->leader_id, id) != 0) {
+        snprintf(n->leader_id, sizeof n->leader_id, "%s", id);
+        lx__log(n, "leader is %s", id);
+    }
+    n->leader_slot = slot_of_peer(n, id);
+}
+
+static void on_peer(lx__node *n, const lx_zmsg *zm)
+{
+    n->m.msgs_in++;
+    if (zm->n != 1)
+        return;
+    lx__peer_msg m;
+    if (lx__peer_decode(&m, zm->part[0].data, zm->part[0].len) != LX_OK) {
+        lx__log(n, "dropping a malformed peer message (%zu bytes)", zm->part[0].len);
+        return;
+    }
+    int slot = slot_of_peer(n, m.from);
+    switch (m.type) {
+    case LX__P_HELLO:
+        send_hello(n, 1, m.from, m.u.hello.slot);
+        return;
+    case LX__P_HELLO_ACK:
+        if (strcmp(m.u.hello_ack.to, n->cfg.node_id) != 0 || m.u.hello_ack.slot >= n->cfg.npeers)
+            return;
+        if (strcmp(n->peer_id[m.u.hello_ack.slot], m.from) != 0) {
+            snprintf(n->peer_id[m.u.hello_ack.slot], sizeof n->peer_id[0], "%s", m.from);
+            lx__log(n, "peer %s reached via tcp://%s:%u", m.from,
+                    n->cfg.peers[m.u.hello_ack.slot].host, n->cfg.peers[m.u.hello_ack.slot].port);
+        }
+        if (n->leader_id[0] && strcmp(n->leader_id, m.from) == 0)
+            n->leader_slot = (int)m.u.hello_ack.slot;
+        return;
+    case LX__P_FORWARD: {
+        if (slot < 0) {
+            lx__log(n, "dropping a request forwarded by %s: no link to it yet", m.from);
+            return;
+        }
+        lx__origin o;
+        memset(&o, 0, sizeof o);
+        o.slot = slot;
+        o.token = m.u.forward.token;
+        o.rid_len = m.u.forward.rid_len;
+        memcpy(o.rid, m.u.forward.rid, o.rid_len);
+        lx_proto_msg pm;
+        lx_proto_error code;
+        if (lx_proto_decode(&pm, &code, m.u.forward.frame, m.u.forward.frame_len) != LX_OK) {
+            lx__reply_error(n, &o, pm.hdr.req_id, code, "bad frame");
+            return;
+        }
+        if (!n->is_leader) {
+            lx__reply_error(n, &o, pm.hdr.req_id, LX_PROTO_E_NOT_LEADER, "not the leader");
+            return;
+        }
+        if (!is_sequenced(pm.hdr.type)) {
+            lx__reply_error(n, &o, pm.hdr.req_id, LX_PROTO_E_UNKNOWN_TYPE,
+                            "not a sequenced request");
+            return;
+        }
+        lx__seq_submit(n, &o, &pm, lx_now_us());
+        return;
+    }
+    case LX__P_RESULT:
+        if (!n->is_leader)
+            lx__replica_result(n, &m);
+        return;
+    case LX__P_GAP_REQ:
+        if (n->is_leader && slot >= 0)
+            lx__jw_read(n->jw, (uint32_t)slot, m.u.gap_req.from_seq, m.u.gap_req.to_seq);
+        return;
+    case LX__P_GAP_RESP:
+        if (!n->is_leader)
+            lx__replica_gap_resp(n, &m);
+        return;
+    default:
+        return;
+    }
+}
+
+static void on_stream(lx__node *n, const lx_zmsg *zm)
+{
+    n->m.msgs_in++;
+    if (zm->n != 1 || zm->part[0].len == 0)
+        return;
+    const uint8_t *p = zm->part[0].data;
+    size_t len = zm->part[0].len;
+    if (p[0] == LX__TOPIC_BLOCK) {
+        const uint8_t *hash, *block;
+        size_t blen;
+        if (n->is_leader || lx__block_msg_decode(&hash, &block, &blen, p, len) != LX_OK)
+            return;
+        lx__replica_block(n, block, blen, hash);
+        return;
+    }
+    if (p[0] == LX__TOPIC_HEARTBEAT) {
+        lx__heartbeat hb;
+        if (lx__heartbeat_decode(&hb, p, len) != LX_OK || hb.role != LX__ROLE_LEADER ||
+            strcmp(hb.node, n->cfg.node_id) == 0)
+            return;
+        if (n->is_leader) {
+            static int warned;
+            if (!warned++)
+                lx__log(n, "WARNING: %s also claims to lead (term %" PRIu64 ")", hb.node, hb.term);
+            return;
+        }
+        learn_leader(n, hb.node);
+        n->leader_seen_us = lx_now_us();
+        if (hb.seq > n->leader_seq)
+            n->leader_seq = hb.seq;
+        if (hb.seq)
+            lx__check_hash(n, hb.seq, hb.hash);
+    }
+}
+
+static void on_journal(lx__node *n, const lx_zmsg *zm)
+{
+    if (zm->n != 1 || zm->part[0].len < 1)
+        return;
+    const uint8_t *p = zm->part[0].data;
+    size_t len = zm->part[0].len;
+    switch (p[0]) {
+    case 'Y':
+        if (len == 9 && n->is_leader)
+            lx__seq_synced(n, lx__get_u64(p + 1));
+        return;
+    case 'G':
+        if (len > 5)
+            lx__send_peer(n, (int)lx__get_u32(p + 1), p + 5, len - 5);
+        return;
+    case 'E':
+        n->journal_failed = 1;
+        lx__log(n, "FATAL: %.*s; no further blocks will be acknowledged",
+                (int)(len > 5 ? len - 5 : 0), (const char *)p + 5);
+        *n->stop = 1;
+        return;
+    default:
+        return;
+    }
+}
+
+/* ---- timers ---- */
+
+static void heartbeat(lx__node *n)
+{
+    lx__heartbeat hb;
+    memset(&hb, 0, sizeof hb);
+    snprintf(hb.node, sizeof hb.node, "%s", n->cfg.node_id);
+    hb.role = n->is_leader ? LX__ROLE_LEADER : LX__ROLE_FOLLOWER;
+    hb.term = n->term;
+    hb.seq = n->seq;
+    memcpy(hb.hash, n->hash, LX_STATE_HASH_LEN);
+    uint8_t buf[128];
+    size_t w = lx__heartbeat_encode(buf, sizeof buf, &hb);
+    lx_zpart p = {buf, w};
+    if (w && lx_zsock_send(n->pub, &p, 1, LX_ZDONTWAIT) == LX_OK)
+        n->m.msgs_out++;
+}
+
+static void timers(lx__node *n, uint64_t now)
+{
+    if (n->is_leader)
+        lx__seq_tick(n, now, 0);
+    else
+        lx__replica_tick(n, now);
+    if (now >= n->next_hb_us) {
+        heartbeat(n);
+        n->next_hb_us = now + (uint64_t)n->cfg.heartbeat_ms * 1000;
+    }
+    if (now >= n->hello_us) {
+        int unknown = 0;
+        for (size_t i = 0; i < n->cfg.npeers; i++) {
+            if (!n->peer_id[i][0])
+                unknown = 1;
+            send_hello(n, 0, NULL, (uint32_t)i);
+        }
+        n->hello_us = now + (unknown ? HELLO_FAST_US : HELLO_SLOW_US);
+    }
+    if (now >= n->next_metrics_us) {
+        lx__metrics_line(n);
+        lx__write_status(n);
+        n->next_metrics_us = now + n->cfg.metrics_interval_us;
+        n->next_status_us = now + STATUS_US;
+    }
+    if (now >= n->next_status_us) {
+        lx__write_status(n);
+        n->next_status_us = now + STATUS_US;
+    }
+}
+
+static uint64_t next_deadline(const lx__node *n)
+{
+    uint64_t t = n->next_hb_us;
+    if (n->hello_us < t)
+        t = n->hello_us;
+    if (n->next_metrics_us < t)
+        t = n->next_metrics_us;
+    if (n->next_status_us < t)
+        t = n->next_status_us;
+    if (n->is_leader && lx__seq_deadline(n) < t)
+        t = lx__seq_deadline(n);
+    return t;
+}
+
+/* ---- setup and teardown ---- */
+
+/* mkdir -p */
+static lx_err make_dirs(const char *path)
+{
+    char p[LX__PATH_MAX];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0755) != 0 && errno != EEXIST)
+            return LX_EIO;
+        *s = '/';
+    }
+    if (mkdir(p, 0755) != 0 && errno != EEXIST)
+        return LX_EIO;
+    return LX_OK;
+}
+
+static lx_err open_sockets(lx__node *n, int *exit_code)
+{
+    const lx__config *c = &n->cfg;
+    lx_zsock_opts o;
+    lx_zsock_opts_init(&o);
+    o.sndhwm = o.rcvhwm = c->hwm;
+    o.linger_ms = 200;
+    lx_err rc = lx_zctx_new(&n->ctx, 1);
+    if (rc != LX_OK)
+        return rc;
+    lx_zsock_opts ro = o;
+    ro.router_mandatory = true;
+    if ((rc = lx_zsock_new(&n->pub, n->ctx, LX_ZPUB, &o)) != LX_OK ||
+        (rc = lx_zsock_new(&n->sub, n->ctx, LX_ZSUB, &o)) != LX_OK ||
+        (rc = lx_zsock_new(&n->router, n->ctx, LX_ZROUTER, &ro)) != LX_OK ||
+        (rc = lx_zsock_new(&n->inbox, n->ctx, LX_ZDEALER, &o)) != LX_OK)
+        return rc;
+    lx_zsock *bound[4] = {n->pub, n->sub, n->router, n->inbox};
+    for (unsigned i = 0; i < 4; i++) {
+        char ep[LX__HOST_MAX + 32];
+        snprintf(ep, sizeof ep, "tcp://%s:%u", c->bind, c->base_port + i);
+        rc = lx_zsock_bind(bound[i], ep);
+        if (rc == LX_EEXIST) {
+            lx__log(n, "port %u is already in use (%s); is another node running?", c->base_port + i,
+                    ep);
+            *exit_code = 3;
+            return rc;
+        }
+        if (rc != LX_OK) {
+            lx__log(n, "cannot bind %s: %s", ep, lx_strerror(rc));
+            *exit_code = 2;
+            return rc;
+        }
+    }
+    uint8_t topic = LX__TOPIC_BLOCK;
+    if ((rc = lx_zsock_subscribe(n->sub, &topic, 1)) != LX_OK)
+        return rc;
+    topic = LX__TOPIC_HEARTBEAT;
+    if ((rc = lx_zsock_subscribe(n->sub, &topic, 1)) != LX_OK)
+        return rc;
+    lx_zsock_opts po = o;
+    po.immediate = true; /* a send to a peer that is down fails instead of queueing */
+    for (size_t i = 0; i < c->npeers; i++) {
+        char ep[LX__HOST_MAX + 32];
+        snprintf(ep, sizeof ep, "tcp://%s:%u", c->peers[i].host, c->peers[i].port + 1);
+        if ((rc = lx_zsock_connect(n->pub, ep)) != LX_OK) {
+            lx__log(n, "cannot connect to %s: %s", ep, lx_strerror(rc));
+            *exit_code = 2;
+            return rc;
+        }
+        if ((rc = lx_zsock_new(&n->out[i], n->ctx, LX_ZDEALER, &po)) != LX_OK)
+            return rc;
+        snprintf(ep, sizeof ep, "tcp://%s:%u", c->peers[i].host, c->peers[i].port + 3);
+        if ((rc = lx_zsock_connect(n->out[i], ep)) != LX_OK) {
+            lx__log(n, "cannot connect to %s: %s", ep, lx_strerror(rc));
+            *exit_code = 2;
+            return rc;
+        }
+    }
+    return LX_OK;
+}
+
+static void close_all(lx__node *n)
+{
+    lx__jw_stop(&n->jw);
+    for (size_t i = 0; i < LX__PEERS_MAX; i++)
+        lx_zsock_free(&n->out[i]);
+    lx_zsock_free(&n->pub);
+    lx_zsock_free(&n->sub);
+    lx_zsock_free(&n->router);
+    lx_zsock_free(&n->inbox);
+    lx_zctx_free(&n->ctx);
+    lx__seq_free(n);
+    lx__replica_free(n);
+    lx__md_free(&n->md);
+    lx_engine_free(&n->engine);
+    lx_events_free(&n->evs);
+    lx_block_free(&n->blk);
+    free(n->ends);
+    free(n->scratch);
+    free(n->scratch2);
+    free(n->scratch3);
+    if (n->logf)
+        fclose(n->logf);
+}
+
+/* Reads every ready message of the polled sockets. */
+static void pump(lx__node *n, long timeout_ms, int read_clients)
+{
+    lx_zpollitem it[4];
+    size_t k = 0;
+    it[k++] = (lx_zpollitem){lx__jw_sock(n->jw), 0, LX_ZPOLLIN, 0};
+    it[k++] = (lx_zpollitem){n->sub, 0, LX_ZPOLLIN, 0};
+    it[k++] = (lx_zpollitem){n->inbox, 0, LX_ZPOLLIN, 0};
+    if (read_clients)
+        it[k++] = (lx_zpollitem){n->router, 0, LX_ZPOLLIN, 0};
+    int ready;
+    if (lx_zpoll(&ready, it, k, timeout_ms) != LX_OK || ready == 0)
+        return;
+    void (*handler[4])(lx__node *, const lx_zmsg *) = {on_journal, on_stream, on_peer, on_client};
+    for (size_t i = 0; i < k; i++) {
+        if (!(it[i].revents & LX_ZPOLLIN))
+            continue;
+        for (int b = 0; b < RECV_BURST; b++) {
+            if (i == 3 && (!read_clients || (n->is_leader && lx__seq_busy(n))))
+                break;
+            lx_zmsg zm;
+            lx_err rc = lx_zsock_recv(it[i].sock, &zm, LX_ZDONTWAIT);
+            if (rc == LX_ETOOBIG)
+                continue;
+            if (rc != LX_OK)
+                break;
+            handler[i](n, &zm);
+            lx_zmsg_close(&zm);
+        }
+    }
+}
+
+lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
+{
+    *exit_code = 1;
+    lx__node *n = calloc(1, sizeof *n);
+    if (!n)
+        return LX_ENOMEM;
+    n->cfg = *cfg;
+    n->stop = stop;
+    n->term = 1;
+    n->is_leader = cfg->is_leader;
+    n->leader_slot = -1;
+    lx_events_init(&n->evs);
+    lx_block_init(&n->blk);
+    lx_err rc = LX_OK;
+    if (cfg->log_file[0] && !(n->logf = fopen(cfg->log_file, "a"))) {
+        fprintf(stderr, "%s cannot open log file %s: %s\n", cfg->node_id, cfg->log_file,
+                strerror(errno));
+        *exit_code = 2;
+        rc = LX_EIO;
+        goto out;
+    }
+    n->scratch = malloc(LX__PEER_MSG_MAX);
+    n->scratch2 = malloc(LX__PEER_MSG_MAX);
+    n->scratch3 = malloc(LX__PEER_MSG_MAX + 64);
+    if (!n->scratch || !n->scratch2 || !n->scratch3 || lx__md_new(&n->md) != LX_OK) {
+        rc = LX_ENOMEM;
+        goto out;
+    }
+    if ((rc = make_dirs(cfg->data_dir)) != LX_OK) {
+        lx__log(n, "cannot create %s: %s", cfg->data_dir, strerror(errno));
+        goto out;
+    }
+
+    /* Recovery: snapshot plus journal, to the same state hash as before. */
+    lx_journal *j = NULL;
+    lx_recovery rec;
+    char why[512];
+    lx_journal_opts jo = {0, cfg->fsync ? 0 : 1, 0};
+    lx_engine_config ec = {0};
+    if ((rc = lx_recover(&j, &rec, why, sizeof why, cfg->data_dir, &jo, &ec)) != LX_OK) {
+        lx__log(n, "recovery of %s failed: %s", cfg->data_dir, why);
+        goto out;
+    }
+    n->engine = rec.engine;
+    n->seq = rec.last_seq;
+    n->next_index = rec.next_index;
+    memcpy(n->hash, rec.state_hash, LX_STATE_HASH_LEN);
+    if (n->seq) {
+        char hx[2 * LX_STATE_HASH_LEN + 1];
+        lx__hex(hx, n->hash, LX_STATE_HASH_LEN);
+        lx__log(n,
+                "recovered seq %" PRIu64 " (snapshot %" PRIu64 ", %" PRIu64
+                " blocks replayed) state hash %s",
+                n->seq, rec.snapshot_seq, rec.blocks_replayed, hx);
+    }
+    if (rec.torn_records)
+        lx__log(n, "cut a torn journal tail (%" PRIu64 " record)", rec.torn_records);
+    lx__hash_ring_put(&n->own_hashes, n->seq, n->hash);
+
+    if ((rc = open_sockets(n, exit_code)) != LX_OK) {
+        lx_journal_free(&j);
+        if (*exit_code == 1)
+            lx__log(n, "cannot set up sockets: %s", lx_strerror(rc));
+        goto out;
+    }
+    if ((rc = lx__jw_start(&n->jw, n->ctx, j, cfg->data_dir, cfg->node_id)) != LX_OK) {
+        lx__log(n, "cannot start the journal writer: %s", lx_strerror(rc));
+        goto out;
+    }
+    rc = n->is_leader ? lx__seq_init(n) : lx__replica_init(n);
+    if (rc != LX_OK) {
+        lx__log(n, "cannot start: %s", lx_strerror(rc));
+        goto out;
+    }
+    uint64_t now = lx_now_us();
+    n->next_metrics_us = now + cfg->metrics_interval_us;
+    n->next_status_us = now;
+    n->next_hb_us = now;
+    n->hello_us = now;
+    lx__write_status(n);
+    lx__log(n, "ready: role %s, seq %" PRIu64 ", ports %u-%u, %zu peers, data %s",
+            n->is_leader ? "leader" : "follower", n->seq, cfg->base_port, cfg->base_port + 3,
+            cfg->npeers, cfg->data_dir);
+
+    while (!*stop) {
+        now = lx_now_us();
+        uint64_t t = next_deadline(n);
+        long ms = t <= now ? 0 : (long)((t - now + 999) / 1000);
+        if (ms > 100)
+            ms = 100;
+        pump(n, ms, !(n->is_leader && lx__seq_busy(n)));
+        timers(n, lx_now_us());
+    }
+
+    /* Shutdown: no new requests; finish what was accepted. */
+    lx__log(n, "stopping: finishing accepted work");
+    uint64_t until = lx_now_us() + SHUTDOWN_WAIT_US;
+    while (lx_now_us() < until && !n->journal_failed) {
+        if (n->is_leader) {
+            lx__seq_tick(n, lx_now_us(), 1);
+            if (lx__seq_idle(n))
+                break;
+        } else if (lx__replica_idle(n)) {
+            break;
+        }
+        pump(n, 10, 0);
+    }
+    lx__write_status(n);
+    lx__log(n, "stopped at seq %" PRIu64, n->seq);
+    *exit_code = 0;
+    rc = LX_OK;
+out:
+    close_all(n);
+    free(n);
+    return rc;
+}

@@ -1,0 +1,41 @@
+/* multi-node: one node of an lxdex cluster (docs/multi-node.md). Parses the
+ * configuration, installs the signal handlers and runs the node. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../node_int.h"
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+int main(int argc, char **argv)
+{
+    static lx__config cfg;
+    char err[512];
+    lx_err rc = lx__config_parse(&cfg, err, sizeof err, argc, argv, NULL);
+    if (rc != LX_OK) {
+        fprintf(stderr, "multi-node: %s\n", err);
+        return 2;
+    }
+    if (cfg.help) {
+        fputs(lx__usage, stdout);
+        return 0;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int code;
+    lx__node_run(&cfg, &stop_flag, &code);
+    return code;
+}

@@ -1,0 +1,247 @@
+/* A client for the cluster smoke test (tests/node/test_node_smoke.sh): sends
+ * deposits, orders, a batch, a cancel, a replace, queries and bad frames to
+ * every node named in LX_SMOKE_ENDPOINTS and checks each reply. It is a
+ * helper program of that script, not a test of its own. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lx/node.h"
+
+#define NODES_MAX 8
+
+static lx_zctx *ctx;
+static lx_zsock *sock[NODES_MAX];
+static size_t nnodes;
+
+static void connect_all(void)
+{
+    const char *eps = getenv("LX_SMOKE_ENDPOINTS");
+    if (!eps || !*eps)
+        fail_msg("LX_SMOKE_ENDPOINTS is not set: run me from test_node_smoke.sh");
+    assert_int_equal(lx_zctx_new(&ctx, 1), LX_OK);
+    char list[1024];
+    snprintf(list, sizeof list, "%s", eps);
+    for (char *save = NULL, *ep = strtok_r(list, ",", &save); ep && nnodes < NODES_MAX;
+         ep = strtok_r(NULL, ",", &save)) {
+        assert_int_equal(lx_zsock_new(&sock[nnodes], ctx, LX_ZDEALER, NULL), LX_OK);
+        assert_int_equal(lx_zsock_connect(sock[nnodes], ep), LX_OK);
+        nnodes++;
+    }
+    assert_true(nnodes > 0);
+}
+
+static void close_all(void)
+{
+    for (size_t i = 0; i < nnodes; i++)
+        lx_zsock_free(&sock[i]);
+    lx_zctx_free(&ctx);
+}
+
+static void send_frame(size_t node, const uint8_t *p, size_t len)
+{
+    lx_zpart part = {p, len};
+    assert_int_equal(lx_zsock_send(sock[node], &part, 1, 0), LX_OK);
+}
+
+static void send_msg(size_t node, const lx_proto_msg *m)
+{
+    uint8_t b[LX_PROTO_FRAME_MAX];
+    size_t w;
+    assert_int_equal(lx_proto_encode(b, sizeof b, &w, m), LX_OK);
+    send_frame(node, b, w);
+}
+
+/* The replies to one request, up to the frame without MORE. */
+typedef struct replies {
+    size_t n;
+    uint8_t type[64];
+    lx_proto_msg msg[64];
+    uint8_t raw[64][512];
+} replies;
+
+static void await(replies *r, size_t node, uint64_t req_id)
+{
+    memset(r, 0, sizeof *r);
+    uint64_t until = lx_now_us() + 20000000;
+    while (lx_now_us() < until) {
+        lx_zpollitem it = {sock[node], 0, LX_ZPOLLIN, 0};
+        int ready;
+        lx_zpoll(&ready, &it, 1, 100);
+        lx_zmsg zm;
+        while (lx_zsock_recv(sock[node], &zm, LX_ZDONTWAIT) == LX_OK) {
+            lx_proto_msg m;
+            lx_proto_error code;
+            size_t len = zm.part[0].len;
+            assert_true(len <= sizeof r->raw[0]);
+            uint8_t *raw = r->raw[r->n < 64 ? r->n : 63];
+            memcpy(raw, zm.part[0].data, len);
+            lx_zmsg_close(&zm);
+            assert_int_equal(lx_proto_decode(&m, &code, raw, len), LX_OK);
+            if (m.hdr.flags & LX_PROTO_F_UNSOLICITED)
+                continue; /* a fill of an earlier resting order */
+            assert_int_equal(m.hdr.req_id, req_id);
+            assert_true(r->n < 64);
+            r->type[r->n] = m.hdr.type;
+            r->msg[r->n++] = m;
+            if (!(m.hdr.flags & LX_PROTO_F_MORE))
+                return;
+        }
+    }
+    fail_msg("no complete reply to request %llu from node %zu", (unsigned long long)req_id, node);
+}
+
+static uint64_t next_req = 1;
+
+static void deposit(size_t node, uint64_t account, const char *asset, uint64_t amount)
+{
+    lx_proto_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.type = LX_PROTO_DEPOSIT;
+    m.hdr.req_id = next_req++;
+    m.u.transfer.account = account;
+    m.u.transfer.amount = amount;
+    snprintf(m.u.transfer.asset, sizeof m.u.transfer.asset, "%s", asset);
+    send_msg(node, &m);
+    replies r;
+    await(&r, node, m.hdr.req_id);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.type[0], LX_PROTO_ACK);
+    assert_true(r.msg[0].u.ack.seq > 0);
+    assert_int_equal(r.msg[0].u.ack.id, 0);
+}
+
+static lx_order_cmd order(uint64_t id, uint64_t account, uint8_t side, uint64_t price, uint64_t qty)
+{
+    lx_order_cmd o;
+    memset(&o, 0, sizeof o);
+    o.id = id;
+    o.account = account;
+    o.market = 0;
+    o.side = side;
+    o.price = price;
+    o.qty = qty;
+    return o;
+}
+
+static void test_orders_through_every_node(void **state)
+{
+    (void)state;
+    connect_all();
+    replies r;
+    for (size_t node = 0; node < nnodes; node++) {
+        uint64_t a = 10 * (node + 1), b = a + 1, id = 1000 * (node + 1);
+        deposit(node, a, "USD", 1000000);
+        deposit(node, b, "BTC", 1000);
+
+        /* A resting buy, then a sell that fills it: ACK, FILL (taker). */
+        lx_proto_msg m;
+        memset(&m, 0, sizeof m);
+        m.hdr.type = LX_PROTO_NEW_ORDER;
+        m.hdr.req_id = next_req++;
+        m.u.order = order(id + 1, a, LX_BUY, 100, 5);
+        send_msg(node, &m);
+        await(&r, node, m.hdr.req_id);
+        assert_int_equal(r.n, 1);
+        assert_int_equal(r.type[0], LX_PROTO_ACK);
+        assert_int_equal(r.msg[0].u.ack.id, id + 1);
+
+        m.hdr.req_id = next_req++;
+        m.u.order = order(id + 2, b, LX_SELL, 100, 2);
+        send_msg(node, &m);
+        await(&r, node, m.hdr.req_id);
+        assert_int_equal(r.n, 2);
+        assert_int_equal(r.type[0], LX_PROTO_ACK);
+        assert_int_equal(r.type[1], LX_PROTO_FILL);
+        assert_int_equal(r.msg[1].u.fill.maker, id + 1);
+        assert_int_equal(r.msg[1].u.fill.qty, 2);
+        assert_int_equal(r.msg[1].u.fill.role, 1);
+
+        /* A batch of three: one rests, one is rejected (bad price 0), one
+         * crosses the rest of order id+1. */
+        lx_order_cmd batch[3] = {order(id + 3, a, LX_BUY, 90, 1), order(id + 4, a, LX_BUY, 0, 1),
+                                 order(id + 5, b, LX_SELL, 100, 3)};
+        uint8_t f[LX_PROTO_FRAME_MAX];
+        size_t w;
+        uint64_t rq = next_req++;
+        assert_int_equal(lx_proto_encode_batch(f, sizeof f, &w, rq, batch, 3), LX_OK);
+        send_frame(node, f, w);
+        await(&r, node, rq);
+        assert_int_equal(r.type[0], LX_PROTO_BATCH_RESULT);
+        lx_proto_batch_item it;
+        assert_int_equal(lx_proto_batch_result_get(&r.msg[0], &it, 1), LX_OK);
+        assert_int_equal(it.reason, LX_R_BAD_PRICE);
+        assert_int_equal(it.seq, 0);
+        assert_int_equal(lx_proto_batch_result_get(&r.msg[0], &it, 2), LX_OK);
+        assert_int_equal(it.reason, LX_R_NONE);
+        assert_true(it.seq > 0);
+        assert_int_equal(r.n, 2);
+        assert_int_equal(r.type[1], LX_PROTO_FILL);
+
+        /* Replace in place, then cancel. */
+        memset(&m, 0, sizeof m);
+        m.hdr.type = LX_PROTO_REPLACE;
+        m.hdr.req_id = next_req++;
+        m.u.replace = (lx_replace_cmd){id + 3, a, 90, 1};
+        send_msg(node, &m);
+        await(&r, node, m.hdr.req_id);
+        assert_int_equal(r.type[0], LX_PROTO_REPLACED);
+        memset(&m, 0, sizeof m);
+        m.hdr.type = LX_PROTO_CANCEL;
+        m.hdr.req_id = next_req++;
+        m.u.cancel = (lx_cancel_cmd){id + 3, a};
+        send_msg(node, &m);
+        await(&r, node, m.hdr.req_id);
+        assert_int_equal(r.n, 1);
+        assert_int_equal(r.type[0], LX_PROTO_CANCELLED);
+        assert_int_equal(r.msg[0].u.cancelled.reason, LX_R_USER);
+        m.hdr.req_id = next_req++;
+        send_msg(node, &m);
+        await(&r, node, m.hdr.req_id);
+        assert_int_equal(r.type[0], LX_PROTO_REJECT);
+        assert_int_equal(r.msg[0].u.reject.reason, LX_R_UNKNOWN_ORDER);
+
+        /* Bad frames get ERROR and the node keeps serving. */
+        uint8_t junk[20] = {0x4c, 0x58, 9};
+        send_frame(node, junk, sizeof junk);
+        await(&r, node, 0);
+        assert_int_equal(r.type[0], LX_PROTO_ERROR);
+        assert_int_equal(r.msg[0].u.error.code, LX_PROTO_E_BAD_VERSION);
+        junk[2] = 1;
+        send_frame(node, junk, 10);
+        await(&r, node, 0);
+        assert_int_equal(r.msg[0].u.error.code, LX_PROTO_E_TRUNCATED);
+
+        /* Queries are answered locally. */
+        memset(&m, 0, sizeof m);
+        m.hdr.type = LX_PROTO_QUERY_MARKETS;
+        m.hdr.req_id = next_req++;
+        send_msg(node, &m);
+        await(&r, node, m.hdr.req_id);
+        assert_int_equal(r.type[0], LX_PROTO_MARKETS);
+        assert_true(r.msg[0].u.markets.count >= 1);
+        memset(&m, 0, sizeof m);
+        m.hdr.type = LX_PROTO_PING;
+        m.hdr.req_id = next_req++;
+        send_msg(node, &m);
+        await(&r, node, m.hdr.req_id);
+        assert_int_equal(r.type[0], LX_PROTO_PONG);
+        assert_int_equal(r.msg[0].u.pong.leader, node == 0 ? 1 : 0);
+    }
+    close_all();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_orders_through_every_node),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

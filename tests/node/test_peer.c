@@ -1,0 +1,322 @@
+/* Tests for the node-to-node messages: peer messages over base+3 (every type
+ * round-trips; truncated, padded, mislabelled and oversized input is
+ * refused) and the replication stream's heartbeat and block messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../node/node_int.h"
+
+static uint8_t buf[1 << 16];
+
+static lx__peer_msg base_msg(uint8_t type)
+{
+    lx__peer_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    snprintf(m.from, sizeof m.from, "node1");
+    return m;
+}
+
+/* Every proper prefix and every one-byte extension of a valid message is
+ * refused. */
+static void check_strict(const uint8_t *p, size_t len)
+{
+    lx__peer_msg out;
+    for (size_t i = 0; i < len; i++)
+        assert_int_not_equal(lx__peer_decode(&out, p, i), LX_OK);
+    uint8_t *longer = malloc(len + 1);
+    assert_non_null(longer);
+    memcpy(longer, p, len);
+    longer[len] = 0;
+    assert_int_equal(lx__peer_decode(&out, longer, len + 1), LX_EFORMAT);
+    free(longer);
+}
+
+static size_t encode(const lx__peer_msg *m)
+{
+    size_t w = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, m), LX_OK);
+    check_strict(buf, w);
+    return w;
+}
+
+static void test_hello(void **state)
+{
+    (void)state;
+    lx__peer_msg m = base_msg(LX__P_HELLO), out;
+    m.u.hello.slot = 3;
+    size_t w = encode(&m);
+    /* magic, version, type, id_len, "node1", slot */
+    static const uint8_t want[] = {0x4c, 0x50, 1, 1, 5, 'n', 'o', 'd', 'e', '1', 0, 0, 0, 3};
+    assert_int_equal(w, sizeof want);
+    assert_memory_equal(buf, want, sizeof want);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.type, LX__P_HELLO);
+    assert_string_equal(out.from, "node1");
+    assert_int_equal(out.u.hello.slot, 3);
+
+    m = base_msg(LX__P_HELLO_ACK);
+    snprintf(m.u.hello_ack.to, sizeof m.u.hello_ack.to, "node-0.a_b");
+    m.u.hello_ack.slot = 1;
+    w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_string_equal(out.u.hello_ack.to, "node-0.a_b");
+    assert_int_equal(out.u.hello_ack.slot, 1);
+}
+
+static void test_forward(void **state)
+{
+    (void)state;
+    uint8_t rid[5] = {0, 1, 2, 3, 4};
+    uint8_t frame[59];
+    memset(frame, 0xAB, sizeof frame);
+    lx__peer_msg m = base_msg(LX__P_FORWARD), out;
+    m.u.forward.token = 0x0102030405060708ull;
+    m.u.forward.rid_len = sizeof rid;
+    m.u.forward.rid = rid;
+    m.u.forward.frame = frame;
+    m.u.forward.frame_len = sizeof frame;
+    size_t w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.forward.token, 0x0102030405060708ull);
+    assert_int_equal(out.u.forward.rid_len, 5);
+    assert_memory_equal(out.u.forward.rid, rid, 5);
+    assert_int_equal(out.u.forward.frame_len, sizeof frame);
+    assert_memory_equal(out.u.forward.frame, frame, sizeof frame);
+
+    /* Token 0, an empty routing id and an empty or oversized frame are
+     * refused both ways. */
+    lx__peer_msg bad = m;
+    bad.u.forward.token = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.forward.rid_len = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.forward.frame_len = LX_PROTO_FRAME_MAX + 1;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    w = encode(&m);
+    memset(buf + 10, 0, 8); /* the token, after magic, version, type and "node1" */
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+}
+
+static void test_result(void **state)
+{
+    (void)state;
+    uint8_t rid[3] = {9, 9, 9};
+    uint8_t list[256];
+    size_t off = 0;
+    uint8_t f1[18] = {0x4c, 0x58, 1, 0x8b};
+    uint8_t f2[30];
+    memset(f2, 7, sizeof f2);
+    assert_int_equal(lx__peer_list_put(list, sizeof list, &off, f1, sizeof f1), LX_OK);
+    assert_int_equal(lx__peer_list_put(list, sizeof list, &off, f2, sizeof f2), LX_OK);
+    assert_int_equal(lx__peer_list_put(list, 10, &off, f2, sizeof f2), LX_ETOOBIG);
+    lx__peer_msg m = base_msg(LX__P_RESULT), out;
+    m.u.result.token = 0; /* unsolicited */
+    m.u.result.last = 1;
+    m.u.result.rid_len = 3;
+    m.u.result.rid = rid;
+    m.u.result.count = 2;
+    m.u.result.list = list;
+    m.u.result.list_len = off;
+    size_t w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.result.count, 2);
+    assert_int_equal(out.u.result.last, 1);
+    size_t o = 0, len;
+    const uint8_t *p;
+    assert_true(lx__peer_list_next(out.u.result.list, out.u.result.list_len, &o, &p, &len));
+    assert_int_equal(len, sizeof f1);
+    assert_memory_equal(p, f1, sizeof f1);
+    assert_true(lx__peer_list_next(out.u.result.list, out.u.result.list_len, &o, &p, &len));
+    assert_int_equal(len, sizeof f2);
+    assert_false(lx__peer_list_next(out.u.result.list, out.u.result.list_len, &o, &p, &len));
+
+    /* A count that does not match the list, a frame shorter than a header,
+     * and last > 1 are malformed. */
+    m.u.result.count = 3;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_OK);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    m.u.result.count = 1;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_OK);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    off = 0;
+    assert_int_equal(lx__peer_list_put(list, sizeof list, &off, f1, 17), LX_OK);
+    m.u.result.list_len = off;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_OK);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    m.u.result.last = 2;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+}
+
+static void test_gap(void **state)
+{
+    (void)state;
+    lx__peer_msg m = base_msg(LX__P_GAP_REQ), out;
+    m.u.gap_req.from_seq = 5;
+    m.u.gap_req.to_seq = 9;
+    size_t w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.gap_req.from_seq, 5);
+    assert_int_equal(out.u.gap_req.to_seq, 9);
+    m.u.gap_req.to_seq = 4;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+    m.u.gap_req.from_seq = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+
+    /* A real block in a gap response. */
+    lx_entry e;
+    memset(&e, 0, sizeof e);
+    e.cmd.type = LX_CMD_CANCEL;
+    e.cmd.u.cancel = (lx_cancel_cmd){1, 2};
+    lx_block_hdr h = {1, 1, 0, 1, 1};
+    uint8_t blk[128], list[256];
+    size_t blen, off = 0;
+    assert_int_equal(lx_block_encode(blk, sizeof blk, &blen, &h, &e, 1), LX_OK);
+    assert_int_equal(lx__peer_list_put(list, sizeof list, &off, blk, blen), LX_OK);
+    m = base_msg(LX__P_GAP_RESP);
+    m.u.gap_resp.leader_last = 77;
+    m.u.gap_resp.count = 1;
+    m.u.gap_resp.list = list;
+    m.u.gap_resp.list_len = off;
+    w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.gap_resp.leader_last, 77);
+    size_t o = 0, len;
+    const uint8_t *p;
+    assert_true(lx__peer_list_next(out.u.gap_resp.list, out.u.gap_resp.list_len, &o, &p, &len));
+    assert_int_equal(len, blen);
+    assert_memory_equal(p, blk, blen);
+    /* An empty response (the follower is up to date) is fine. */
+    m.u.gap_resp.count = 0;
+    m.u.gap_resp.list_len = 0;
+    w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    /* A "block" shorter than a block header is not. */
+    off = 0;
+    assert_int_equal(lx__peer_list_put(list, sizeof list, &off, blk, LX_BLOCK_HDR_LEN - 1), LX_OK);
+    m.u.gap_resp.count = 1;
+    m.u.gap_resp.list_len = off;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_OK);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+}
+
+static void test_malformed_headers(void **state)
+{
+    (void)state;
+    lx__peer_msg m = base_msg(LX__P_HELLO), out;
+    size_t w = encode(&m);
+    uint8_t c[64];
+    memcpy(c, buf, w);
+    c[0] = 'X';
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
+    memcpy(c, buf, w);
+    c[2] = 2; /* a future version */
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EUNSUPPORTED);
+    memcpy(c, buf, w);
+    c[3] = 99; /* unknown type */
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
+    memcpy(c, buf, w);
+    c[5] = ' '; /* a node id with a space */
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
+    memcpy(c, buf, w);
+    c[4] = 0; /* an empty node id */
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
+    assert_int_equal(lx__peer_decode(&out, NULL, 0), LX_EFORMAT); /* empty */
+    assert_int_equal(lx__peer_decode(&out, buf, LX__PEER_MSG_MAX + 1), LX_ETOOBIG);
+
+    m = base_msg(LX__P_HELLO);
+    snprintf(m.from, sizeof m.from, "bad id");
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+    m = base_msg(42);
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+    m = base_msg(LX__P_HELLO);
+    assert_int_equal(lx__peer_encode(buf, 8, &w, &m), LX_ETOOBIG);
+    assert_true(lx__node_id_ok("node0"));
+    assert_false(lx__node_id_ok(""));
+    assert_false(lx__node_id_ok("a/b"));
+    assert_false(lx__node_id_ok("01234567890123456789012345678901"));
+}
+
+static void test_heartbeat(void **state)
+{
+    (void)state;
+    lx__heartbeat hb, out;
+    memset(&hb, 0, sizeof hb);
+    snprintf(hb.node, sizeof hb.node, "node0");
+    hb.role = LX__ROLE_LEADER;
+    hb.term = 1;
+    hb.seq = 12345;
+    memset(hb.hash, 0x5a, sizeof hb.hash);
+    uint8_t b[128];
+    size_t w = lx__heartbeat_encode(b, sizeof b, &hb);
+    assert_int_equal(w, 4 + 5 + 16 + 32);
+    assert_int_equal(b[0], 'H');
+    assert_int_equal(lx__heartbeat_decode(&out, b, w), LX_OK);
+    assert_string_equal(out.node, "node0");
+    assert_int_equal(out.role, LX__ROLE_LEADER);
+    assert_int_equal(out.term, 1);
+    assert_int_equal(out.seq, 12345);
+    assert_memory_equal(out.hash, hb.hash, 32);
+    for (size_t i = 0; i < w; i++)
+        assert_int_equal(lx__heartbeat_decode(&out, b, i), LX_EFORMAT);
+    b[3 + 5] = 2; /* role */
+    assert_int_equal(lx__heartbeat_decode(&out, b, w), LX_EFORMAT);
+    assert_int_equal(lx__heartbeat_encode(b, 10, &hb), 0);
+
+    uint8_t hash[32], msg[LX__BLOCK_MSG_HDR + LX_BLOCK_HDR_LEN];
+    memset(hash, 3, sizeof hash);
+    memset(msg, 0, sizeof msg);
+    lx__block_msg_header(msg, hash);
+    assert_int_equal(msg[0], 'B');
+    const uint8_t *hp, *bp;
+    size_t blen;
+    assert_int_equal(lx__block_msg_decode(&hp, &bp, &blen, msg, sizeof msg), LX_OK);
+    assert_memory_equal(hp, hash, 32);
+    assert_int_equal(blen, LX_BLOCK_HDR_LEN);
+    assert_int_equal(lx__block_msg_decode(&hp, &bp, &blen, msg, sizeof msg - 1), LX_EFORMAT);
+    msg[0] = 'T';
+    assert_int_equal(lx__block_msg_decode(&hp, &bp, &blen, msg, sizeof msg), LX_EFORMAT);
+}
+
+static void test_hash_ring(void **state)
+{
+    (void)state;
+    static lx__hash_ring r;
+    uint8_t h[32];
+    memset(h, 1, sizeof h);
+    assert_null(lx__hash_ring_get(&r, 5));
+    lx__hash_ring_put(&r, 5, h);
+    assert_non_null(lx__hash_ring_get(&r, 5));
+    assert_memory_equal(lx__hash_ring_get(&r, 5), h, 32);
+    lx__hash_ring_put(&r, 5 + LX__HASH_RING, h); /* overwrites the slot */
+    assert_null(lx__hash_ring_get(&r, 5));
+    assert_null(lx__hash_ring_get(&r, 0));
+    char hex[65];
+    lx__hex(hex, h, 32);
+    assert_int_equal(strlen(hex), 64);
+    assert_int_equal(hex[0], '0');
+    assert_int_equal(hex[1], '1');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hello),
+        cmocka_unit_test(test_forward),
+        cmocka_unit_test(test_result),
+        cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_malformed_headers),
+        cmocka_unit_test(test_heartbeat),
+        cmocka_unit_test(test_hash_ring),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
