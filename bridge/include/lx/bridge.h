@@ -545,6 +545,140 @@ typedef struct lx_submit_report {
 lx_err lx_submit_tx(lx_rpc *c, lx_submit_report *report, const uint8_t *tx, size_t tx_len,
                     const uint8_t tx_id[32], const lx_submit_options *opts);
 
+/* ---- wallet: UTXO selection and tx assembly (bridge/wallet.c) ---- */
+
+/* A wallet serves one party on one chain: it holds that party's keys
+ * (borrowed) and the UTXOs they may spend or import (copied), chooses inputs
+ * for a set of outputs plus the fee, and builds and signs a BaseTx, ExportTx
+ * or ImportTx that returns the rest as change. Only lx_wallet_fetch,
+ * lx_wallet_fetch_own, lx_wallet_chain_query and lx_wallet_asset_lookup talk
+ * to the node. Not thread-safe. See docs/xchain.md. */
+
+#define LX_WALLET_DEFAULT_FEE 1000000u /* the X-Chain txFee: 1 milliLUX in nLUX */
+#define LX_WALLET_KEYS_MAX 64          /* keys per wallet */
+#define LX_WALLET_INPUTS_MAX 256       /* base inputs per tx */
+#define LX_WALLET_IMPORT_MAX 256       /* imported inputs per ImportTx */
+#define LX_WALLET_OUTPUTS_MAX 256      /* paid outputs per tx */
+
+/* The chain a wallet builds for, and its fee (in fee_asset; 0 pays none). */
+typedef struct lx_wallet_chain {
+    uint32_t network_id;
+    uint8_t blockchain_id[LX_ID_LEN];
+    uint8_t fee_asset[LX_ID_LEN];
+    uint64_t fee;
+} lx_wallet_chain;
+
+typedef struct lx_wallet lx_wallet;
+
+/* Creates an empty wallet for chain (copied). *w is the caller's; free it
+ * with lx_wallet_free. LX_EINVAL, LX_ENOMEM. */
+lx_err lx_wallet_new(lx_wallet **w, const lx_wallet_chain *chain);
+
+/* Frees *w and its UTXOs (not the keys), sets *w to NULL. NULL-safe. */
+void lx_wallet_free(lx_wallet **w);
+
+/* Adds a key. The wallet keeps the pointer: the key must outlive it. The
+ * first key's address receives change by default. LX_EEXIST for a second key
+ * of the same address, LX_ETOOBIG past LX_WALLET_KEYS_MAX. */
+lx_err lx_wallet_add_key(lx_wallet *w, const lx_key *key);
+
+/* Number of keys, and the address of key i (LX_EINVAL past the end). */
+size_t lx_wallet_key_count(const lx_wallet *w);
+lx_err lx_wallet_key_address(const lx_wallet *w, uint8_t addr[LX_ADDR_LEN], size_t i);
+
+/* Adds a copy of utxo: one of this chain's (atomic false) or one exported to
+ * this chain by another and waiting in shared memory (atomic true, spent only
+ * by an ImportTx). A UTXO already held is ignored. LX_EINVAL for a bad
+ * output (see lx_utxo_new), LX_ENOMEM. */
+lx_err lx_wallet_add_utxo(lx_wallet *w, const lx_xutxo *utxo, bool atomic);
+
+/* getUTXOs of addresses ("X-<hrp>1...") on c's chain, every page, each UTXO
+ * added as by lx_wallet_add_utxo: this chain's own when source_chain is NULL,
+ * otherwise the atomic UTXOs exported to it from source_chain. UTXOs the codec
+ * does not support (e.g. mint outputs) are skipped and counted in *skipped
+ * (may be NULL). Errors of lx_rpc_get_utxos and lx_utxo_decode. */
+lx_err lx_wallet_fetch(lx_wallet *w, size_t *skipped, lx_rpc *c, const char *const *addresses,
+                       size_t n, const char *source_chain);
+
+/* lx_wallet_fetch of the addresses of every key, as "<alias>-<hrp>1...". */
+lx_err lx_wallet_fetch_own(lx_wallet *w, size_t *skipped, lx_rpc *c, const char *alias,
+                           const char *hrp, const char *source_chain);
+
+/* Fills *out from the node (c's chain): info.getNetworkID, info.getBlockchainID
+ * of alias, the fee asset named fee_asset (lx_wallet_asset_lookup, e.g.
+ * "LUX"), and info.getTxFee's txFee, or LX_WALLET_DEFAULT_FEE when the node
+ * has no such method (a JSON-RPC error). Errors of the client. */
+lx_err lx_wallet_chain_query(lx_rpc *c, lx_wallet_chain *out, const char *alias,
+                             const char *fee_asset);
+
+/* The UTXOs held, in the order added: a borrowed view of UTXO i (NULL past
+ * the end) valid until lx_wallet_free, and in *atomic (may be NULL) whether it
+ * is an atomic one. */
+size_t lx_wallet_utxo_count(const lx_wallet *w);
+const lx_xutxo *lx_wallet_utxo_at(const lx_wallet *w, size_t i, bool *atomic);
+
+/* True when the keys can spend u at unix time now: its locktime has passed
+ * and the wallet holds keys for at least threshold of its owners. */
+bool lx_wallet_can_spend(const lx_wallet *w, const lx_xutxo *u, uint64_t now);
+
+/* What to pay and how. Pointers are borrowed for the call. */
+typedef struct lx_wallet_spend {
+    lx_tx_kind kind; /* LX_TX_BASE, LX_TX_EXPORT or LX_TX_IMPORT */
+    /* The outputs to pay: a BaseTx's or ImportTx's outputs, or an ExportTx's
+     * exported outputs (at least one). */
+    size_t npay;
+    const lx_xout *pay;
+    size_t memo_len;
+    const uint8_t *memo;
+    uint8_t other_chain[LX_ID_LEN]; /* ExportTx destination, ImportTx source */
+    /* nuse > 0: spend exactly these UTXOs of this chain, all of them. */
+    size_t nuse;
+    const lx_rpc_utxo_id *use;
+    /* nfrom > 0: spend and import only UTXOs whose owner set is exactly these
+     * nfrom addresses (nfrom * LX_ADDR_LEN bytes). */
+    size_t nfrom;
+    const uint8_t *from;
+    /* The owners of the change (nchange * LX_ADDR_LEN bytes) and their
+     * threshold (0 means 1). nchange 0: the from set with the highest
+     * threshold among the spent UTXOs, or without one the first key. */
+    size_t nchange;
+    const uint8_t *change;
+    uint32_t change_threshold;
+    uint64_t now; /* unix seconds, for locktimes */
+} lx_wallet_spend;
+
+/* Builds and signs the tx of s. Inputs: for an ImportTx every atomic UTXO the
+ * keys can spend (up to LX_WALLET_IMPORT_MAX); then, per asset, the named
+ * UTXOs, or else the largest spendable UTXOs of the asset until the paid
+ * outputs plus the fee (in the fee asset) are covered. Whatever the inputs
+ * hold beyond that goes back as one change output per asset. Each input is
+ * signed by the first threshold owners the wallet has keys for. On success
+ * *tx is the caller's, fully signed, and passes lx_tx_check_fee. Errors, with
+ * a reason in why (may be NULL): LX_EINVAL for a bad request, LX_ENOTFOUND
+ * for a named UTXO the wallet does not hold or an ImportTx with nothing to
+ * import, LX_EPERM when the funds are there but locked or need keys that were
+ * not given, LX_ESTATE for insufficient funds, LX_ETOOBIG past the input or
+ * output caps, LX_EOVERFLOW, and the errors of lx_tx_build. */
+lx_err lx_wallet_build(lx_wallet *w, lx_tx **tx, char *why, size_t why_cap,
+                       const lx_wallet_spend *s);
+
+/* Per-asset sums over the wallet's own (not atomic) UTXOs, in order of first
+ * appearance: total; alone, the UTXOs with one owner and no pending locktime
+ * (what getBalance reports for that owner); spendable, those the keys can
+ * spend at now (lx_wallet_can_spend). Writes up to cap entries to out and
+ * their number to *n; LX_ETOOBIG when there are more assets, LX_EOVERFLOW. */
+typedef struct lx_wallet_sum {
+    uint8_t asset_id[LX_ID_LEN];
+    uint64_t total, alone, spendable;
+    size_t utxos;
+} lx_wallet_sum;
+lx_err lx_wallet_sums(const lx_wallet *w, lx_wallet_sum *out, size_t cap, size_t *n, uint64_t now);
+
+/* Describes the asset name names: a cb58 asset ID, or a symbol or alias the
+ * node resolves (getAssetDescription takes either). Errors of the client;
+ * LX_EFORMAT when the answer names no valid ID. */
+lx_err lx_wallet_asset_lookup(lx_rpc *c, lx_rpc_asset *out, const char *name);
+
 #ifdef __cplusplus
 }
 #endif
