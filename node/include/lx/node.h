@@ -748,17 +748,17 @@ uint64_t lx_pace_due(uint64_t start_ns, double rate, uint64_t now_ns);
  * for a seed. */
 #define LX_ORDERGEN_ID_BITS 40u
 #define LX_ORDERGEN_ID_BASE_MAX ((1u << 23) - 1u) /* keeps ids below 2^63 */
-#define LX_ORDERGEN_MID_TICKS 10000u             /* the starting mid, in ticks */
-#define LX_ORDERGEN_SPREAD_TICKS 8u              /* prices are mid +- this */
-#define LX_ORDERGEN_QTY_SPAN 10u                 /* qty is min_qty + 0 .. 9 */
+#define LX_ORDERGEN_MID_TICKS 10000u              /* the starting mid, in ticks */
+#define LX_ORDERGEN_SPREAD_TICKS 8u               /* prices are mid +- this */
+#define LX_ORDERGEN_QTY_SPAN 10u                  /* qty is min_qty + 0 .. 9 */
 
 typedef struct lx_ordergen lx_ordergen;
 
 typedef struct lx_ordergen_opts {
     uint64_t seed;
-    uint64_t id_base;       /* 1 .. LX_ORDERGEN_ID_BASE_MAX */
-    uint64_t account_first; /* accounts are account_first .. + accounts - 1 */
-    uint64_t accounts;      /* >= 1 */
+    uint64_t id_base;               /* 1 .. LX_ORDERGEN_ID_BASE_MAX */
+    uint64_t account_first;         /* accounts are account_first .. + accounts - 1 */
+    uint64_t accounts;              /* >= 1 */
     const lx_proto_market *markets; /* copied; 1 .. LX_PROTO_LIST_MAX */
     size_t nmarkets;
 } lx_ordergen_opts;
@@ -786,29 +786,28 @@ int lx_ordergen_chance(lx_ordergen *g, double p);
 /* The amount of asset to deposit into each account so that orders_per_account
  * orders can all rest at once (whatever their side and price), capped so the
  * sum over every account stays under 2^62. 0 if no market uses the asset. */
-uint64_t lx_ordergen_deposit(const lx_ordergen *g, const char *asset,
-                             uint64_t orders_per_account);
+uint64_t lx_ordergen_deposit(const lx_ordergen *g, const char *asset, uint64_t orders_per_account);
 
 /* Malformed frames for checking a node's validation (docs/protocol.md,
  * "Validation"). Each kind is one way to break a frame. */
 typedef enum lx_malformed_kind {
-    LX_MAL_EMPTY = 0,       /* zero bytes: truncated */
-    LX_MAL_BAD_MAGIC,       /* malformed */
-    LX_MAL_BAD_VERSION,     /* bad_version */
-    LX_MAL_SHORT_HEADER,    /* 10 header bytes: truncated */
-    LX_MAL_SHORT_BODY,      /* body shorter than body_len: truncated */
-    LX_MAL_LONG_BODY,       /* body longer than body_len: malformed */
-    LX_MAL_OVERSIZED,       /* a frame over LX_PROTO_FRAME_MAX: too_big */
-    LX_MAL_BODY_LEN_HUGE,   /* body_len past the frame cap: too_big */
-    LX_MAL_UNKNOWN_TYPE,    /* type 0x3F: unknown_type */
-    LX_MAL_REPLY_TYPE,      /* a valid ACK sent as a request: unknown_type */
-    LX_MAL_BAD_FLAGS,       /* a request with flags: malformed */
-    LX_MAL_BAD_ENUM,        /* NEW_ORDER with side 2: malformed */
-    LX_MAL_BAD_BOOL,        /* NEW_ORDER with post_only 2: malformed */
-    LX_MAL_BATCH_COUNT,     /* batch count 3 with 2 orders: malformed */
-    LX_MAL_BATCH_ZERO,      /* batch count 0: malformed */
-    LX_MAL_BATCH_OVER_CAP,  /* batch count 257: too_big */
-    LX_MAL_BAD_SYMBOL,      /* DEPOSIT asset with a byte after its NUL: malformed */
+    LX_MAL_EMPTY = 0,      /* zero bytes: truncated */
+    LX_MAL_BAD_MAGIC,      /* malformed */
+    LX_MAL_BAD_VERSION,    /* bad_version */
+    LX_MAL_SHORT_HEADER,   /* 10 header bytes: truncated */
+    LX_MAL_SHORT_BODY,     /* body shorter than body_len: truncated */
+    LX_MAL_LONG_BODY,      /* body longer than body_len: malformed */
+    LX_MAL_OVERSIZED,      /* a frame over LX_PROTO_FRAME_MAX: too_big */
+    LX_MAL_BODY_LEN_HUGE,  /* body_len past the frame cap: too_big */
+    LX_MAL_UNKNOWN_TYPE,   /* type 0x3F: unknown_type */
+    LX_MAL_REPLY_TYPE,     /* a valid ACK sent as a request: unknown_type */
+    LX_MAL_BAD_FLAGS,      /* a request with flags: malformed */
+    LX_MAL_BAD_ENUM,       /* NEW_ORDER with side 2: malformed */
+    LX_MAL_BAD_BOOL,       /* NEW_ORDER with post_only 2: malformed */
+    LX_MAL_BATCH_COUNT,    /* batch count 3 with 2 orders: malformed */
+    LX_MAL_BATCH_ZERO,     /* batch count 0: malformed */
+    LX_MAL_BATCH_OVER_CAP, /* batch count 257: too_big */
+    LX_MAL_BAD_SYMBOL,     /* DEPOSIT asset with a byte after its NUL: malformed */
     LX_MAL_COUNT
 } lx_malformed_kind;
 
