@@ -5,7 +5,7 @@ LX_DEB_PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libsecp256k1-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev
   libmicrohttpd-dev libssl-dev
-  iproute2 iptables procps psmisc curl
+  iproute2 iptables procps psmisc curl jq
 )
 
 lx_install_deps() {

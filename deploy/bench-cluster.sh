@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Cluster benchmark: runs deploy/run-multi-node.sh for 3, 5 and 10 nodes in
+# leader mode with batched order frames, and a one-node latency run at a
+# moderate rate, and prints them next to a bare ZeroMQ round trip
+# (lx-bench-zmq). Writes LOG_DIR/bench-cluster.json. See docs/cluster.md.
+#
+#   ./deploy/bench-cluster.sh
+#   TEST_DURATION=10s BENCH_NODES="3 5" BENCH_FSYNC=off ./deploy/bench-cluster.sh
+set -uo pipefail
+
+START_DIR=$PWD
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+abspath() {
+    case "$1" in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "$START_DIR/$1" ;;
+    esac
+}
+
+BENCH_NODES=${BENCH_NODES:-3 5 10}
+BENCH_RATE=${BENCH_RATE:-300000}
+BENCH_BATCH=${BENCH_BATCH:-64}
+BENCH_FSYNC=${BENCH_FSYNC:-on}
+LATENCY_RATE=${LATENCY_RATE:-10000}
+TEST_DURATION=${TEST_DURATION:-30s}
+BASE_PORT=${BASE_PORT:-5000}
+BENCH_CLIENT_ARGS=${BENCH_CLIENT_ARGS:-}
+if [ -n "${LOG_DIR:-}" ]; then LOG_DIR=$(abspath "$LOG_DIR"); else LOG_DIR=$ROOT/logs; fi
+if [ -n "${DATA_ROOT:-}" ]; then DATA_ROOT=$(abspath "$DATA_ROOT"); else DATA_ROOT=$ROOT/data/bench; fi
+if [ -n "${BIN_DIR:-}" ]; then BIN_DIR=$(abspath "$BIN_DIR"); else BIN_DIR=$ROOT/bin; fi
+export BIN_DIR
+
+say() { printf '[bench-cluster] %s\n' "$*"; }
+die() {
+    printf '[bench-cluster] error: %s\n' "$*" >&2
+    exit 1
+}
+case "$BENCH_FSYNC" in on | off) ;; *) die "BENCH_FSYNC=$BENCH_FSYNC: on or off" ;; esac
+command -v jq >/dev/null 2>&1 || die "jq is missing (it is in deploy/deps.sh)"
+mkdir -p "$LOG_DIR" || die "cannot create $LOG_DIR"
+
+RUN=$ROOT/deploy/run-multi-node.sh
+RUN_PID=
+trap '[ -n "$RUN_PID" ] && kill -TERM "$RUN_PID" 2>/dev/null && wait "$RUN_PID"' EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
+
+say "journal fsync: $BENCH_FSYNC (BENCH_FSYNC=on|off; on is the daemon's default)"
+say "runs: ${BENCH_NODES} nodes at $BENCH_RATE orders/s in batches of $BENCH_BATCH, plus 1 node at $LATENCY_RATE orders/s; $TEST_DURATION each"
+
+# run NAME NODES RATE CLIENT_ARGS...: one cluster run; its summary lands in
+# LOG_DIR/bench-NAME/summary.json. Builds the binaries on the first run if
+# they are missing or stale.
+run() {
+    local name=$1 n=$2 rate=$3 cargs=$4
+    say "---- $name: $n node(s), $rate orders/s${cargs:+, $cargs}"
+    NODES=$n ORDERS_PER_SEC=$rate TEST_DURATION=$TEST_DURATION CONSENSUS=leader \
+        CLIENT_ARGS="$cargs" FSYNC=$BENCH_FSYNC BASE_PORT=$BASE_PORT KEEP_ALIVE=false \
+        LOG_DIR="$LOG_DIR/bench-$name" DATA_ROOT="$DATA_ROOT/$name" \
+        "$RUN" >"$LOG_DIR/bench-$name.out" 2>&1 &
+    RUN_PID=$!
+    wait "$RUN_PID"
+    local rc=$?
+    RUN_PID=
+    if [ "$rc" -ne 0 ]; then
+        say "$name: run-multi-node.sh exited $rc; end of $LOG_DIR/bench-$name.out:"
+        tail -n 25 "$LOG_DIR/bench-$name.out" | sed 's/^/    /'
+    fi
+    jq -r --arg name "$name" '"[bench-cluster] \($name): " +
+        (if .throughput == null then "no client figures (client exit \(.client_exit))"
+         else "\(.throughput) orders/s acked, \(.errors) errors, p50 \(.latency_us.p50) us, p99 \(.latency_us.p99) us" end)
+        + ", converged \(.converged)"' \
+        "$LOG_DIR/bench-$name/summary.json" 2>/dev/null
+    return 0
+}
+
+# The first run builds if needed; lx-bench-zmq comes from the same build.
+nruns=0
+for n in $BENCH_NODES; do
+    # Above capacity the nodes push back (ERROR overloaded) and requests time
+    # out; those are counted and shown, not a failed run.
+    run "n$n" "$n" "$BENCH_RATE" "--batch $BENCH_BATCH --error-threshold 1${BENCH_CLIENT_ARGS:+ $BENCH_CLIENT_ARGS}"
+    nruns=$((nruns + 1))
+done
+run latency 1 "$LATENCY_RATE" "$BENCH_CLIENT_ARGS"
+
+BASE_JSON=null
+if [ -x "$BIN_DIR/lx-bench-zmq" ]; then
+    say "---- bare ZeroMQ DEALER/ROUTER round trip (lx-bench-zmq)"
+    if "$BIN_DIR/lx-bench-zmq" --mode all --batch "$BENCH_BATCH" --json \
+        >"$LOG_DIR/bench-zmq.json" 2>"$LOG_DIR/bench-zmq.err" &&
+        [ "$(jq -r '.latency.round_trip_us.p50 != null' "$LOG_DIR/bench-zmq.json" 2>/dev/null)" = true ]; then
+        # Latency: one NEW_ORDER-sized round trip; throughput: batch frames
+        # of BENCH_BATCH orders with several in flight.
+        BASE_JSON=$(jq -c '{p50: .latency.round_trip_us.p50, p99: .latency.round_trip_us.p99,
+            p999: .latency.round_trip_us.p999, orders_per_s: .throughput.orders_per_s,
+            batch: .throughput.batch, window: .throughput.window}' "$LOG_DIR/bench-zmq.json")
+    else
+        say "lx-bench-zmq failed; see $LOG_DIR/bench-zmq.err"
+    fi
+else
+    say "$BIN_DIR/lx-bench-zmq is missing: no baseline"
+fi
+
+# summary_of NAME: the run's summary.json, or null.
+summary_of() {
+    local f=$LOG_DIR/bench-$1/summary.json
+    local j
+    j=$(jq -c 'select(type == "object")' "$f" 2>/dev/null | tail -n 1)
+    echo "${j:-null}"
+}
+runs=()
+for n in $BENCH_NODES; do
+    j=$(summary_of "n$n")
+    # A run that ended before writing its summary still gets a row.
+    [ "$j" = null ] && j="{\"nodes\":$n,\"target_rate\":$BENCH_RATE,\"converged\":false,\"ok\":false,\"latency_us\":{}}"
+    runs+=("$j")
+done
+LAT=$(summary_of latency)
+RUNS_JSON=$(printf '%s\n' "${runs[@]}" | jq -cs .)
+
+jq -n --argjson runs "$RUNS_JSON" --argjson lat "$LAT" --argjson base "$BASE_JSON" \
+    --arg fsync "$BENCH_FSYNC" --arg dur "$TEST_DURATION" --argjson batch "$BENCH_BATCH" '
+    def row: {nodes, target_rate, throughput, acked, errors, client_exit,
+              p50: .latency_us.p50, p99: .latency_us.p99, p999: .latency_us.p999,
+              converged, ok};
+    {fsync: $fsync, duration: $dur, batch: $batch,
+     baseline_zmq: $base,
+     cluster: [$runs[] | row],
+     one_node_latency: (if $lat == null then null else ($lat | row) + {
+        p50_vs_zmq: (if $base != null and ($base.p50 // 0) > 0 and $lat.latency_us.p50 != null
+                     then ($lat.latency_us.p50 / $base.p50) else null end)} end)}' \
+    >"$LOG_DIR/bench-cluster.json" || die "could not write $LOG_DIR/bench-cluster.json"
+
+fmt() {
+    local prog=${!#}
+    jq -r "${@:1:$#-1}" "$prog" "$LOG_DIR/bench-cluster.json"
+}
+echo
+echo "lxdex cluster benchmark: leader mode, fsync $BENCH_FSYNC, $TEST_DURATION per run, batch frames of $BENCH_BATCH orders"
+ROW='%-6s %10s %12s %10s %11s %11s %11s  %s\n'
+# shellcheck disable=SC2059
+printf "$ROW" nodes "target/s" "achieved/s" errors "p50 us" "p99 us" "p99.9 us" converged
+fmt 'def s: if . == null then "-" else tostring end;
+     .cluster[] | [(.nodes|s), (.target_rate|s),
+      (if .throughput == null then "-" else (.throughput|floor|tostring) end), (.errors|s),
+      (.p50|s), (.p99|s), (.p999|s),
+      (if .converged then "yes" elif .throughput == null then "FAILED" else "NO" end)
+      + (if .client_exit != null and .client_exit != 0 then " (client exit \(.client_exit))" else "" end)]
+     | @tsv' |
+    while IFS=$'\t' read -r a b c d e f g h; do
+        # shellcheck disable=SC2059
+        printf "$ROW" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
+    done
+fmt '.baseline_zmq | if . == null then empty else
+      ["zmq", "-", (.orders_per_s|floor|tostring), "-", (.p50|tostring), (.p99|tostring), (.p999|tostring), "-"]
+      | @tsv end' |
+    while IFS=$'\t' read -r a b c d e f g h; do
+        # shellcheck disable=SC2059
+        printf "$ROW" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
+    done
+fmt 'if .baseline_zmq == null then "zmq: bare ZeroMQ baseline not measured (lx-bench-zmq missing or failed)"
+     else "zmq: bare ZeroMQ DEALER/ROUTER on this machine (lx-bench-zmq): achieved = frames of \(.baseline_zmq.batch) orders, \(.baseline_zmq.window) in flight; latency = one 59-byte round trip" end'
+echo
+fmt 'if .one_node_latency == null then "one node: the run failed"
+     elif .one_node_latency.throughput == null then "one node: no client figures (client exit \(.one_node_latency.client_exit))"
+     else .one_node_latency | "one node, \(.target_rate) orders/s, single orders: achieved \(.throughput // 0 | floor)/s, p50 \(.p50) us, p99 \(.p99) us, p99.9 \(.p999) us, converged \(if .converged then "yes" else "NO" end)" end'
+fmt 'if .one_node_latency.p50_vs_zmq == null then empty
+     else "  p50 is \(.one_node_latency.p50_vs_zmq * 10 | round / 10) x the bare ZeroMQ round trip" end'
+echo
+echo "JSON: $LOG_DIR/bench-cluster.json; per-run logs: $LOG_DIR/bench-<run>/ and $LOG_DIR/bench-<run>.out"
+
+# Fail if any run failed, so a broken cluster is not hidden by a table.
+fmt --argjson n "$nruns" '(.cluster | length) == $n and
+    (([.cluster[] | .ok] + [.one_node_latency.ok // false]) | all)' | grep -q true
