@@ -5,7 +5,7 @@
  * libFuzzer build, from the project root:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Inode/include \
  *     -Iplugin/include -Isettlement/include -Ibridge/include \
- *     tests/node/fuzz_proto.c node/proto.c -o fuzz_proto && ./fuzz_proto
+ *     tests/node/fuzz_proto.c node/proto.c node/proto_list.c -o fuzz_proto && ./fuzz_proto
  * test_proto_fuzz.c includes this file and drives it for a bounded time. */
 #include <stdint.h>
 #include <stdlib.h>
