@@ -853,6 +853,173 @@ void lx_loadgen_summary_latency(lx_loadgen_summary *s, const lx_hist *h);
  * cancelled, cancel_misses, frames, batch, seed, id_base, max_send_lag_us. */
 size_t lx_loadgen_summary_json(char *buf, size_t len, const lx_loadgen_summary *s);
 
+/* ---------------------------------------------------------------------------
+ * load client (node/client.c, docs/test-client.md)
+ *
+ * The load client's connection and in-flight order tracking: one DEALER per
+ * node, the requests in flight by req_id, what each reply counts, and the
+ * phases of a test-client run (readiness, markets, funding, the
+ * malformed-frame check). The tool keeps its options and the schedule loop.
+ * ------------------------------------------------------------------------- */
+
+/* What an in-flight request frame is. */
+typedef enum lx_inflight_kind {
+    LX_INFLIGHT_ORDER = 1, /* NEW_ORDER or NEW_ORDER_BATCH */
+    LX_INFLIGHT_CANCEL,
+    LX_INFLIGHT_DEPOSIT,
+    LX_INFLIGHT_PING,
+    LX_INFLIGHT_MARKETS,
+    LX_INFLIGHT_KIND_COUNT
+} lx_inflight_kind;
+
+/* Closed; waiting for its reply; answered with the MORE flag, more to come. */
+typedef enum lx_inflight_state {
+    LX_INFLIGHT_FREE = 0,
+    LX_INFLIGHT_WAIT,
+    LX_INFLIGHT_TAIL
+} lx_inflight_state;
+
+/* A request frame in flight, found by req_id. */
+typedef struct lx_inflight_frame {
+    uint64_t req_id;
+    uint64_t sent_ns;
+    uint64_t aux;     /* the caller's: deposits keep their list index here */
+    uint32_t norders; /* orders in an order frame */
+    uint16_t node;
+    uint8_t kind;  /* lx_inflight_kind */
+    uint8_t state; /* lx_inflight_state */
+} lx_inflight_frame;
+
+/* Request frames in flight. req_ids are handed out in order from 1, so the
+ * frames live in a ring indexed by req_id that doubles when the oldest open
+ * frame would be lapped. One thread at a time. */
+typedef struct lx_inflight lx_inflight;
+
+/* Creates an empty table with room for cap frames (rounded up to a power of
+ * two) before it grows. LX_EINVAL for cap 0 or over 2^40, LX_ENOMEM. Free
+ * with lx_inflight_free. */
+lx_err lx_inflight_new(lx_inflight **out, uint64_t cap);
+void lx_inflight_free(lx_inflight **p); /* NULL is fine; sets *p to NULL */
+
+/* Opens a frame with the next req_id, sent at now_ns, and points *out at it;
+ * the pointer stays valid until the next lx_inflight_add. When the ring is
+ * full and its oldest open frame was sent more than expire_ns before now_ns,
+ * that frame is closed first (its answer would come too late to count), and
+ * if it was an order frame still waiting its norders are added to *expired;
+ * otherwise the ring doubles. LX_EINVAL for a NULL argument or a bad kind,
+ * LX_ENOMEM (nothing opened). */
+lx_err lx_inflight_add(lx_inflight *f, lx_inflight_frame **out, uint64_t *expired,
+                       lx_inflight_kind kind, uint16_t node, uint32_t norders, uint64_t now_ns,
+                       uint64_t expire_ns);
+/* The open frame with req_id, or NULL. */
+lx_inflight_frame *lx_inflight_find(lx_inflight *f, uint64_t req_id);
+/* Closes an open frame found by lx_inflight_find or opened by lx_inflight_add. */
+void lx_inflight_close(lx_inflight *f, lx_inflight_frame *fr);
+/* Open frames of a kind, or of every kind for kind 0. */
+uint64_t lx_inflight_open(const lx_inflight *f, int kind);
+/* Frames the ring holds before it next grows. */
+uint64_t lx_inflight_capacity(const lx_inflight *f);
+/* Orders in order frames still waiting for their first reply. */
+uint64_t lx_inflight_unanswered_orders(lx_inflight *f);
+
+#define LX_CLIENT_NODES_MAX 32
+#define LX_CLIENT_MARKETS_ARG_MAX 512 /* bytes of a market list, with the NUL */
+
+typedef struct lx_client lx_client;
+
+typedef struct lx_client_opts {
+    const char *const *nodes; /* request endpoints; borrowed for the client's life */
+    size_t nnodes;            /* 1 .. LX_CLIENT_NODES_MAX */
+    const char *name;         /* the prefix of messages on stderr ("test-client") */
+    /* Bounds the wait for QUERY_MARKETS and for each malformed-frame reply;
+     * with drain_ns, the age past which an unanswered frame may be dropped. */
+    uint64_t connect_timeout_ns, drain_ns;
+    int (*stopped)(void); /* non-zero ends waits early (a signal); may be NULL */
+} lx_client_opts;
+
+/* Creates a client with one DEALER connected to each node. On a socket
+ * error *failed_node is that node's index, else SIZE_MAX. LX_EINVAL,
+ * LX_ENOMEM, or the transport's error. Free with lx_client_free. */
+lx_err lx_client_new(lx_client **out, size_t *failed_node, const lx_client_opts *o);
+void lx_client_free(lx_client **p); /* closes the acked log; sets *p to NULL */
+
+/* Creates path and writes every acknowledged order id to it, one decimal per
+ * line; LX_EIO with errno set when it cannot be created. Close it with
+ * lx_client_close_acked_log, which returns LX_EIO when a write failed. */
+lx_err lx_client_open_acked_log(lx_client *c, const char *path);
+lx_err lx_client_close_acked_log(lx_client *c);
+
+typedef struct lx_client_node_info {
+    const char *ep; /* the endpoint, as given */
+    bool ready;     /* answered PING */
+    bool leader;    /* its PONG said leader */
+    uint64_t pong_seq;
+} lx_client_node_info;
+
+/* Writes what is known of node i. LX_EINVAL for i out of range. */
+lx_err lx_client_node(const lx_client *c, lx_client_node_info *out, size_t i);
+
+/* Pings every node not yet ready every 250 ms until all answer (returns 1)
+ * or timeout_ns passes or stopped (returns 0). */
+int lx_client_wait_ready(lx_client *c, uint64_t timeout_ns);
+
+/* Sends QUERY_MARKETS to the first node and keeps its markets, only those in
+ * names (comma-separated, in that order) unless names is NULL or empty.
+ * Returns 1, 0 when no answer came within connect_timeout_ns, or -1 when
+ * names has a market the cluster lacks; says why on stderr. */
+int lx_client_fetch_markets(lx_client *c, const char *names);
+size_t lx_client_markets(const lx_client *c); /* markets kept */
+
+typedef struct lx_client_load {
+    uint64_t seed, id_base;          /* for lx_ordergen */
+    uint64_t accounts, account_base; /* accounts >= 1 */
+    double rate;                     /* the schedule's orders per second, > 0 */
+    double cancel_ratio;             /* share of orders cancelled once acked */
+} lx_client_load;
+
+/* Sets up the orders of a run over the markets kept. LX_EINVAL when called
+ * twice, before the markets or when the generator refuses them; LX_ENOMEM. */
+lx_err lx_client_load_init(lx_client *c, const lx_client_load *l);
+
+/* Deposits both assets of every market into every account through the
+ * faucet, enough for total_orders to rest at once, and waits for every ack.
+ * Returns 1, or 0 when one failed or did not come in time (said on stderr). */
+int lx_client_fund(lx_client *c, uint64_t total_orders);
+
+/* The schedule's start: latencies are measured from lx_pace_time(start_ns,
+ * rate, k). Call before the first lx_client_send_orders. */
+void lx_client_load_start(lx_client *c, uint64_t start_ns);
+/* Generates orders k .. k+n-1 (n 1 .. LX_PROTO_BATCH_MAX) and sends them to
+ * node i in one frame; a share cancel_ratio is cancelled once acked. */
+void lx_client_send_orders(lx_client *c, size_t i, uint64_t k, unsigned n);
+/* Reads and counts the replies waiting on every socket, without blocking. */
+void lx_client_recv(lx_client *c);
+/* Waits until a socket is readable or until_ns (monotonic; 0: no deadline). */
+void lx_client_wait(lx_client *c, uint64_t until_ns);
+/* Order and cancel frames still waiting for an answer. */
+uint64_t lx_client_outstanding(const lx_client *c);
+/* Counts the orders never answered as timeouts and errors; call once at the end. */
+void lx_client_count_timeouts(lx_client *c);
+
+typedef struct lx_client_stats {
+    uint64_t sent, acked, rejected, errors, fills, maker_fills, frames, timeouts;
+    uint64_t cancels_sent, cancelled, cancel_misses, other_cancels;
+    uint64_t bad_replies, stray_replies, send_failures;
+    uint64_t last_reply_ns; /* the last first reply to an order frame */
+    uint64_t reject_reasons[LX_R_COUNT];
+    uint64_t error_codes[LX_PROTO_E_COUNT + 1];
+} lx_client_stats;
+
+void lx_client_stats_get(const lx_client *c, lx_client_stats *out);
+/* Latencies of acked orders in µs from their intended send time; the client's. */
+const lx_hist *lx_client_hist(const lx_client *c);
+
+/* Sends frames malformed frames to each node in turn, checks each ERROR
+ * code, then that the node answers PING; prints a line per node and a
+ * total (one JSON object with json) on stdout. Returns 0 when every check
+ * passed, else 1. */
+int lx_client_malformed(lx_client *c, unsigned long frames, bool json);
+
 #ifdef __cplusplus
 }
 #endif

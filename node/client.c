@@ -1,0 +1,915 @@
+/* The load client's connection and in-flight order tracking: one DEALER per
+ * node, requests in flight by req_id, what each reply counts, and the phases
+ * of a test-client run (readiness, markets, funding, malformed frames). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lx/node.h"
+
+#define INFLIGHT_CAP (1u << 16) /* frames before the in-flight ring first grows */
+#define CANCEL_RING 65536u      /* orders marked for a cancel, by schedule index */
+#define RECV_BURST 4096         /* messages read per socket before looking at the clock */
+#define HWM 1000000             /* queue deep rather than drop or block */
+#define DEPOSITS_INFLIGHT 1024u
+
+/* ---- the in-flight table ---- */
+
+/* req_ids are handed out in order, so in-flight frames live in a ring
+ * indexed by req_id that grows when the oldest open frame would be lapped. */
+struct lx_inflight {
+    lx_inflight_frame *v;
+    uint64_t cap; /* a power of two */
+    uint64_t lo;  /* no open frame has a req_id below lo */
+    uint64_t next;
+    uint64_t open;
+    uint64_t open_kind[LX_INFLIGHT_KIND_COUNT];
+};
+
+lx_err lx_inflight_new(lx_inflight **out, uint64_t cap)
+{
+    if (out == NULL || cap == 0 || cap > (UINT64_C(1) << 40))
+        return LX_EINVAL;
+    *out = NULL;
+    lx_inflight *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return LX_ENOMEM;
+    f->cap = 1;
+    while (f->cap < cap)
+        f->cap *= 2;
+    f->v = calloc(f->cap, sizeof *f->v);
+    if (f->v == NULL) {
+        free(f);
+        return LX_ENOMEM;
+    }
+    f->lo = f->next = 1;
+    *out = f;
+    return LX_OK;
+}
+
+void lx_inflight_free(lx_inflight **p)
+{
+    if (p == NULL || *p == NULL)
+        return;
+    free((*p)->v);
+    free(*p);
+    *p = NULL;
+}
+
+lx_inflight_frame *lx_inflight_find(lx_inflight *f, uint64_t req_id)
+{
+    if (req_id < f->lo || req_id >= f->next)
+        return NULL;
+    lx_inflight_frame *fr = &f->v[req_id & (f->cap - 1)];
+    return fr->req_id == req_id && fr->state != LX_INFLIGHT_FREE ? fr : NULL;
+}
+
+void lx_inflight_close(lx_inflight *f, lx_inflight_frame *fr)
+{
+    LX_ASSERT(fr->state != LX_INFLIGHT_FREE && f->open > 0);
+    fr->state = LX_INFLIGHT_FREE;
+    f->open--;
+    f->open_kind[fr->kind]--;
+}
+
+lx_err lx_inflight_add(lx_inflight *f, lx_inflight_frame **out, uint64_t *expired,
+                       lx_inflight_kind kind, uint16_t node, uint32_t norders, uint64_t now_ns,
+                       uint64_t expire_ns)
+{
+    if (f == NULL || out == NULL || expired == NULL || kind < LX_INFLIGHT_ORDER ||
+        kind >= LX_INFLIGHT_KIND_COUNT)
+        return LX_EINVAL;
+    *out = NULL;
+    while (f->lo < f->next && lx_inflight_find(f, f->lo) == NULL)
+        f->lo++;
+    if (f->next - f->lo >= f->cap) {
+        /* Its answer would come too late to count anyway, and keeping it
+         * would grow the ring without bound. */
+        lx_inflight_frame *old = lx_inflight_find(f, f->lo);
+        if (old != NULL && now_ns - old->sent_ns > expire_ns) {
+            if (old->kind == LX_INFLIGHT_ORDER && old->state == LX_INFLIGHT_WAIT)
+                *expired += old->norders;
+            lx_inflight_close(f, old);
+            f->lo++;
+        }
+    }
+    if (f->next - f->lo >= f->cap) {
+        uint64_t cap = f->cap * 2;
+        lx_inflight_frame *v = calloc(cap, sizeof *v);
+        if (v == NULL)
+            return LX_ENOMEM;
+        for (uint64_t r = f->lo; r < f->next; r++) {
+            lx_inflight_frame *old = lx_inflight_find(f, r);
+            if (old != NULL)
+                v[r & (cap - 1)] = *old;
+        }
+        free(f->v);
+        f->v = v;
+        f->cap = cap;
+    }
+    lx_inflight_frame *fr = &f->v[f->next & (f->cap - 1)];
+    memset(fr, 0, sizeof *fr);
+    fr->req_id = f->next++;
+    fr->kind = (uint8_t)kind;
+    fr->node = node;
+    fr->norders = norders;
+    fr->state = LX_INFLIGHT_WAIT;
+    fr->sent_ns = now_ns;
+    f->open++;
+    f->open_kind[kind]++;
+    *out = fr;
+    return LX_OK;
+}
+
+uint64_t lx_inflight_open(const lx_inflight *f, int kind)
+{
+    if (kind == 0)
+        return f->open;
+    return kind > 0 && kind < LX_INFLIGHT_KIND_COUNT ? f->open_kind[kind] : 0;
+}
+
+uint64_t lx_inflight_capacity(const lx_inflight *f)
+{
+    return f->cap;
+}
+
+uint64_t lx_inflight_unanswered_orders(lx_inflight *f)
+{
+    uint64_t n = 0;
+    for (uint64_t r = f->lo; r < f->next; r++) {
+        const lx_inflight_frame *fr = lx_inflight_find(f, r);
+        if (fr != NULL && fr->state == LX_INFLIGHT_WAIT && fr->kind == LX_INFLIGHT_ORDER)
+            n += fr->norders;
+    }
+    return n;
+}
+
+/* ---- the client ---- */
+
+typedef struct node {
+    lx_zsock *s;
+    int ready, leader;
+    uint64_t pong_seq;
+} node;
+
+typedef struct cancel_mark {
+    uint64_t id, account;
+} cancel_mark;
+
+typedef struct deposit {
+    uint64_t account, amount;
+    char asset[LX_SYMBOL_MAX];
+    uint8_t state; /* 0 to send, 1 in flight, 2 acked */
+} deposit;
+
+struct lx_client {
+    lx_client_opts o;
+    lx_zctx *ctx;
+    node nodes[LX_CLIENT_NODES_MAX];
+    size_t nn;
+    lx_inflight *fl;
+    int tfd; /* timerfd for waits, or -1 */
+    lx_hist *hist;
+    FILE *acked_log;
+
+    lx_client_load load;
+    lx_ordergen *gen;
+    cancel_mark *marks;
+    uint64_t start_ns;
+
+    lx_proto_market markets[LX_PROTO_LIST_MAX];
+    size_t nmarkets;
+    int have_markets;
+
+    deposit *deps;
+    size_t ndeps, deps_acked;
+    size_t deps_todo, deps_inflight; /* deposits in state 0 and 1 */
+    int fund_failed;
+
+    lx_client_stats st;
+    uint8_t buf[LX_MALFORMED_MAX];
+};
+
+static int stopped(const lx_client *c)
+{
+    return c->o.stopped != NULL && c->o.stopped();
+}
+
+lx_err lx_client_new(lx_client **out, size_t *failed_node, const lx_client_opts *o)
+{
+    if (out == NULL || failed_node == NULL || o == NULL || o->nodes == NULL || o->nnodes == 0 ||
+        o->nnodes > LX_CLIENT_NODES_MAX || o->name == NULL)
+        return LX_EINVAL;
+    *out = NULL;
+    *failed_node = SIZE_MAX;
+    lx_client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return LX_ENOMEM;
+    c->tfd = -1;
+    c->o = *o;
+    c->nn = o->nnodes;
+    lx_err err = lx_zctx_new(&c->ctx, 1);
+    if (err == LX_OK)
+        err = lx_inflight_new(&c->fl, INFLIGHT_CAP);
+    if (err == LX_OK)
+        err = lx_hist_new(&c->hist);
+    lx_zsock_opts so;
+    lx_zsock_opts_init(&so);
+    so.sndhwm = HWM;
+    so.rcvhwm = HWM;
+    so.linger_ms = 0;
+    for (size_t i = 0; i < c->nn && err == LX_OK; i++) {
+        err = lx_zsock_new(&c->nodes[i].s, c->ctx, LX_ZDEALER, &so);
+        if (err == LX_OK)
+            err = lx_zsock_connect(c->nodes[i].s, o->nodes[i]);
+        if (err != LX_OK)
+            *failed_node = i;
+    }
+    if (err != LX_OK) {
+        lx_client_free(&c);
+        return err;
+    }
+    /* Without a timerfd, waits fall back to the poll timeout. */
+    c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    *out = c;
+    return LX_OK;
+}
+
+void lx_client_free(lx_client **p)
+{
+    if (p == NULL || *p == NULL)
+        return;
+    lx_client *c = *p;
+    if (c->tfd >= 0)
+        close(c->tfd);
+    if (c->acked_log != NULL)
+        fclose(c->acked_log);
+    for (size_t i = 0; i < c->nn; i++)
+        lx_zsock_free(&c->nodes[i].s);
+    lx_zctx_free(&c->ctx);
+    lx_ordergen_free(&c->gen);
+    lx_hist_free(&c->hist);
+    lx_inflight_free(&c->fl);
+    free(c->marks);
+    free(c->deps);
+    free(c);
+    *p = NULL;
+}
+
+lx_err lx_client_open_acked_log(lx_client *c, const char *path)
+{
+    if (c == NULL || path == NULL || c->acked_log != NULL)
+        return LX_EINVAL;
+    c->acked_log = fopen(path, "w");
+    if (c->acked_log == NULL)
+        return LX_EIO;
+    /* Large buffer: one write per 1 MiB of ids rather than per id. */
+    setvbuf(c->acked_log, NULL, _IOFBF, 1u << 20);
+    return LX_OK;
+}
+
+lx_err lx_client_close_acked_log(lx_client *c)
+{
+    if (c == NULL || c->acked_log == NULL)
+        return LX_OK;
+    int rc = fclose(c->acked_log);
+    c->acked_log = NULL;
+    return rc == 0 ? LX_OK : LX_EIO;
+}
+
+lx_err lx_client_node(const lx_client *c, lx_client_node_info *out, size_t i)
+{
+    if (c == NULL || out == NULL || i >= c->nn)
+        return LX_EINVAL;
+    out->ep = c->o.nodes[i];
+    out->ready = c->nodes[i].ready != 0;
+    out->leader = c->nodes[i].leader != 0;
+    out->pong_seq = c->nodes[i].pong_seq;
+    return LX_OK;
+}
+
+void lx_client_stats_get(const lx_client *c, lx_client_stats *out)
+{
+    *out = c->st;
+}
+
+const lx_hist *lx_client_hist(const lx_client *c)
+{
+    return c->hist;
+}
+
+uint64_t lx_client_outstanding(const lx_client *c)
+{
+    return lx_inflight_open(c->fl, LX_INFLIGHT_ORDER) + lx_inflight_open(c->fl, LX_INFLIGHT_CANCEL);
+}
+
+void lx_client_count_timeouts(lx_client *c)
+{
+    uint64_t n = lx_inflight_unanswered_orders(c->fl);
+    c->st.timeouts += n;
+    c->st.errors += n;
+}
+
+/* ---- sending ---- */
+
+static lx_inflight_frame *new_frame(lx_client *c, lx_inflight_kind kind, size_t node_i,
+                                    uint32_t norders)
+{
+    uint64_t expired = 0;
+    lx_inflight_frame *fr = NULL;
+    (void)lx_inflight_add(c->fl, &fr, &expired, kind, (uint16_t)node_i, norders, lx_now_ns(),
+                          c->o.drain_ns + c->o.connect_timeout_ns);
+    c->st.timeouts += expired;
+    c->st.errors += expired;
+    return fr;
+}
+
+static int send_frame(lx_client *c, size_t node_i, const uint8_t *b, size_t len)
+{
+    lx_zpart part = {b, len};
+    lx_err err = lx_zsock_send(c->nodes[node_i].s, &part, 1, LX_ZDONTWAIT);
+    if (err != LX_OK) {
+        c->st.send_failures++;
+        return 0;
+    }
+    return 1;
+}
+
+/* Sends a body-less or fixed request m to a node as a new frame of kind. */
+static lx_inflight_frame *send_request(lx_client *c, size_t node_i, lx_inflight_kind kind,
+                                       lx_proto_msg *m)
+{
+    lx_inflight_frame *fr = new_frame(c, kind, node_i, 0);
+    if (fr == NULL)
+        return NULL;
+    m->hdr.req_id = fr->req_id;
+    size_t n = 0;
+    if (lx_proto_encode(c->buf, sizeof c->buf, &n, m) != LX_OK ||
+        !send_frame(c, node_i, c->buf, n)) {
+        lx_inflight_close(c->fl, fr);
+        return NULL;
+    }
+    return fr;
+}
+
+static void send_ping(lx_client *c, size_t node_i)
+{
+    lx_proto_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.type = LX_PROTO_PING;
+    (void)send_request(c, node_i, LX_INFLIGHT_PING, &m);
+}
+
+void lx_client_send_orders(lx_client *c, size_t node_i, uint64_t k, unsigned n)
+{
+    lx_order_cmd orders[LX_PROTO_BATCH_MAX];
+    LX_ASSERT(c->gen != NULL && node_i < c->nn && n >= 1 && n <= LX_PROTO_BATCH_MAX);
+    for (unsigned i = 0; i < n; i++) {
+        lx_ordergen_next(c->gen, &orders[i], (uint32_t)node_i, (uint32_t)c->nn);
+        if (c->load.cancel_ratio > 0.0 && lx_ordergen_chance(c->gen, c->load.cancel_ratio))
+            c->marks[(k + i) % CANCEL_RING] = (cancel_mark){orders[i].id, orders[i].account};
+    }
+    c->st.sent += n;
+    c->st.frames++;
+    lx_inflight_frame *fr = new_frame(c, LX_INFLIGHT_ORDER, node_i, n);
+    if (fr == NULL) {
+        c->st.errors += n;
+        return;
+    }
+    size_t len = 0;
+    lx_err err;
+    if (n == 1) {
+        lx_proto_msg m;
+        memset(&m, 0, sizeof m);
+        m.hdr.type = LX_PROTO_NEW_ORDER;
+        m.hdr.req_id = fr->req_id;
+        m.u.order = orders[0];
+        err = lx_proto_encode(c->buf, sizeof c->buf, &len, &m);
+    } else {
+        err = lx_proto_encode_batch(c->buf, sizeof c->buf, &len, fr->req_id, orders, n);
+    }
+    if (err != LX_OK || !send_frame(c, node_i, c->buf, len)) {
+        lx_inflight_close(c->fl, fr);
+        c->st.errors += n;
+    }
+}
+
+static void send_cancel(lx_client *c, size_t node_i, uint64_t id, uint64_t account)
+{
+    lx_proto_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.type = LX_PROTO_CANCEL;
+    m.u.cancel.id = id;
+    m.u.cancel.account = account;
+    if (send_request(c, node_i, LX_INFLIGHT_CANCEL, &m) != NULL)
+        c->st.cancels_sent++;
+}
+
+/* ---- replies ---- */
+
+static void order_acked(lx_client *c, size_t node_i, uint64_t id, uint64_t now)
+{
+    uint64_t k = lx_ordergen_index(c->gen, id);
+    if (k == UINT64_MAX) {
+        c->st.bad_replies++;
+        return;
+    }
+    c->st.acked++;
+    uint64_t due = lx_pace_time(c->start_ns, c->load.rate, k);
+    lx_hist_record(c->hist, now > due ? (now - due) / 1000u : 0);
+    if (c->acked_log != NULL)
+        fprintf(c->acked_log, "%" PRIu64 "\n", id);
+    cancel_mark *mk = &c->marks[k % CANCEL_RING];
+    if (mk->id == id) {
+        send_cancel(c, node_i, mk->id, mk->account);
+        mk->id = 0;
+    }
+}
+
+static void order_rejected(lx_client *c, uint8_t reason)
+{
+    c->st.rejected++;
+    c->st.reject_reasons[reason < LX_R_COUNT ? reason : 0]++;
+}
+
+static void deposit_error(lx_client *c, const lx_inflight_frame *fr, const lx_proto_msg *m,
+                          uint16_t code)
+{
+    c->deps_inflight--;
+    if (code == LX_PROTO_E_OVERLOADED || code == LX_PROTO_E_UNAVAILABLE) {
+        c->deps[fr->aux].state = 0; /* send it again */
+        c->deps_todo++;
+        return;
+    }
+    fprintf(stderr, "%s: deposit failed: ERROR %s%s%s%s\n", c->o.name,
+            lx_proto_error_str((lx_proto_error)code), m->u.error.text_len ? " (" : "",
+            m->u.error.text, m->u.error.text_len ? ")" : "");
+    if (code == LX_PROTO_E_FAUCET_DISABLED)
+        fprintf(stderr, "%s: start the nodes with --dev-faucet\n", c->o.name);
+    c->fund_failed = 1;
+}
+
+static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t now)
+{
+    lx_proto_msg m;
+    if (lx_proto_decode(&m, NULL, b, len) != LX_OK || lx_proto_is_request(m.hdr.type)) {
+        c->st.bad_replies++;
+        return;
+    }
+    if (m.hdr.flags & LX_PROTO_F_UNSOLICITED) {
+        if (m.hdr.type == LX_PROTO_FILL)
+            c->st.maker_fills++;
+        else if (m.hdr.type == LX_PROTO_CANCELLED)
+            c->st.other_cancels++;
+        return;
+    }
+    const lx_inflight_frame *slot = lx_inflight_find(c->fl, m.hdr.req_id);
+    if (slot == NULL) {
+        c->st.stray_replies++;
+        return;
+    }
+    /* A copy: an ack may send a cancel, whose new frame can move the ring. */
+    const lx_inflight_frame fr = *slot;
+    int first = fr.state == LX_INFLIGHT_WAIT;
+    if (first && fr.kind == LX_INFLIGHT_ORDER)
+        c->st.last_reply_ns = now;
+    switch (m.hdr.type) {
+    case LX_PROTO_ACK:
+        if (!first)
+            c->st.bad_replies++;
+        else if (fr.kind == LX_INFLIGHT_ORDER && fr.norders == 1)
+            order_acked(c, fr.node, m.u.ack.id, now);
+        else if (fr.kind == LX_INFLIGHT_DEPOSIT) {
+            c->deps[fr.aux].state = 2;
+            c->deps_acked++;
+            c->deps_inflight--;
+        } else
+            c->st.bad_replies++;
+        break;
+    case LX_PROTO_REJECT:
+        if (fr.kind == LX_INFLIGHT_ORDER)
+            order_rejected(c, m.u.reject.reason);
+        else if (fr.kind == LX_INFLIGHT_CANCEL)
+            c->st.cancel_misses++;
+        else if (fr.kind == LX_INFLIGHT_DEPOSIT) {
+            c->deps_inflight--;
+            fprintf(stderr, "%s: deposit of %s to account %" PRIu64 " rejected: %s\n", c->o.name,
+                    c->deps[fr.aux].asset, c->deps[fr.aux].account,
+                    lx_reason_str((lx_reason)m.u.reject.reason));
+            c->fund_failed = 1;
+        } else
+            c->st.bad_replies++;
+        break;
+    case LX_PROTO_BATCH_RESULT:
+        if (fr.kind != LX_INFLIGHT_ORDER || m.u.batch.count != fr.norders) {
+            c->st.bad_replies++;
+            break;
+        }
+        for (size_t i = 0; i < m.u.batch.count; i++) {
+            lx_proto_batch_item it;
+            if (lx_proto_batch_result_get(&m, &it, i) != LX_OK)
+                continue;
+            if (it.reason == LX_R_NONE)
+                order_acked(c, fr.node, it.id, now);
+            else
+                order_rejected(c, it.reason);
+        }
+        break;
+    case LX_PROTO_FILL:
+        if (m.u.fill.role == 1)
+            c->st.fills++;
+        else
+            c->st.maker_fills++;
+        break;
+    case LX_PROTO_CANCELLED:
+        if (fr.kind == LX_INFLIGHT_CANCEL)
+            c->st.cancelled++;
+        else
+            c->st.other_cancels++;
+        break;
+    case LX_PROTO_PONG:
+        if (fr.kind == LX_INFLIGHT_PING) {
+            node *nd = &c->nodes[fr.node];
+            nd->ready = 1;
+            nd->leader = m.u.pong.leader;
+            nd->pong_seq = m.u.pong.seq;
+        }
+        break;
+    case LX_PROTO_MARKETS:
+        if (fr.kind == LX_INFLIGHT_MARKETS) {
+            c->nmarkets = 0;
+            for (size_t i = 0; i < m.u.markets.count; i++)
+                if (lx_proto_markets_get(&m, &c->markets[c->nmarkets], i) == LX_OK)
+                    c->nmarkets++;
+            c->have_markets = 1;
+        }
+        break;
+    case LX_PROTO_ERROR: {
+        uint16_t code = m.u.error.code < LX_PROTO_E_COUNT ? m.u.error.code : 0;
+        c->st.error_codes[code]++;
+        if (fr.kind == LX_INFLIGHT_ORDER)
+            c->st.errors += fr.norders;
+        else if (fr.kind == LX_INFLIGHT_DEPOSIT)
+            deposit_error(c, &fr, &m, code);
+        break;
+    }
+    default:
+        c->st.bad_replies++;
+        break;
+    }
+    lx_inflight_frame *now_fr = lx_inflight_find(c->fl, fr.req_id);
+    if (now_fr == NULL)
+        return; /* closed as expired while the reply was handled */
+    if (m.hdr.flags & LX_PROTO_F_MORE)
+        now_fr->state = LX_INFLIGHT_TAIL;
+    else
+        lx_inflight_close(c->fl, now_fr);
+}
+
+void lx_client_recv(lx_client *c)
+{
+    for (size_t i = 0; i < c->nn; i++) {
+        for (int burst = 0; burst < RECV_BURST; burst++) {
+            lx_zmsg msg;
+            lx_err err = lx_zsock_recv(c->nodes[i].s, &msg, LX_ZDONTWAIT);
+            if (err == LX_ETOOBIG) {
+                c->st.bad_replies++;
+                continue;
+            }
+            if (err != LX_OK)
+                break;
+            if (msg.n == 1)
+                handle_reply(c, msg.part[0].data, msg.part[0].len, lx_now_ns());
+            else
+                c->st.bad_replies++;
+            lx_zmsg_close(&msg);
+        }
+    }
+}
+
+void lx_client_wait(lx_client *c, uint64_t until_ns)
+{
+    lx_zpollitem items[LX_CLIENT_NODES_MAX + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < c->nn; i++)
+        items[n++] = (lx_zpollitem){.sock = c->nodes[i].s, .events = LX_ZPOLLIN};
+    long timeout = -1;
+    if (c->tfd >= 0 && until_ns != 0) {
+        struct itimerspec its;
+        memset(&its, 0, sizeof its);
+        its.it_value.tv_sec = (time_t)(until_ns / 1000000000u);
+        its.it_value.tv_nsec = (long)(until_ns % 1000000000u);
+        if (timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+            items[n++] = (lx_zpollitem){.sock = NULL, .fd = c->tfd, .events = LX_ZPOLLIN};
+        else
+            timeout = 1;
+    } else if (until_ns != 0) {
+        uint64_t now = lx_now_ns();
+        timeout = until_ns > now ? (long)((until_ns - now + 999999u) / 1000000u) : 0;
+    }
+    int nready = 0;
+    (void)lx_zpoll(&nready, items, n, timeout);
+    if (c->tfd >= 0 && n > c->nn && (items[c->nn].revents & LX_ZPOLLIN)) {
+        uint64_t ticks;
+        if (read(c->tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+            return;
+    }
+}
+
+/* ---- phases ---- */
+
+int lx_client_wait_ready(lx_client *c, uint64_t timeout_ns)
+{
+    uint64_t deadline = lx_now_ns() + timeout_ns, next_ping = 0;
+    for (;;) {
+        uint64_t now = lx_now_ns();
+        size_t ready = 0;
+        for (size_t i = 0; i < c->nn; i++)
+            ready += (size_t)c->nodes[i].ready;
+        if (ready == c->nn)
+            return 1;
+        if (now >= deadline || stopped(c))
+            return 0;
+        if (now >= next_ping) {
+            for (size_t i = 0; i < c->nn; i++)
+                if (!c->nodes[i].ready)
+                    send_ping(c, i);
+            next_ping = now + 250000000u;
+        }
+        uint64_t until = next_ping < deadline ? next_ping : deadline;
+        lx_client_wait(c, until);
+        lx_client_recv(c);
+    }
+}
+
+int lx_client_fetch_markets(lx_client *c, const char *names)
+{
+    lx_proto_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.type = LX_PROTO_QUERY_MARKETS;
+    if (send_request(c, 0, LX_INFLIGHT_MARKETS, &m) == NULL)
+        return 0;
+    uint64_t deadline = lx_now_ns() + c->o.connect_timeout_ns;
+    while (!c->have_markets && lx_now_ns() < deadline && !stopped(c)) {
+        lx_client_wait(c, deadline);
+        lx_client_recv(c);
+    }
+    if (!c->have_markets) {
+        fprintf(stderr, "%s: %s did not answer QUERY_MARKETS\n", c->o.name, c->o.nodes[0]);
+        return 0;
+    }
+    if (names == NULL || names[0] == '\0')
+        return 1;
+    /* Keep only the named markets, in the order named. */
+    lx_proto_market keep[LX_PROTO_LIST_MAX];
+    size_t nkeep = 0;
+    char list[LX_CLIENT_MARKETS_ARG_MAX];
+    if (strlen(names) >= sizeof list)
+        return -1;
+    snprintf(list, sizeof list, "%s", names);
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        size_t i = 0;
+        for (; i < c->nmarkets; i++)
+            if (strcmp(c->markets[i].spec.name, t) == 0)
+                break;
+        if (i == c->nmarkets) {
+            fprintf(stderr, "%s: --markets: the cluster has no market \"%s\"\n", c->o.name, t);
+            return -1;
+        }
+        if (nkeep < LX_PROTO_LIST_MAX)
+            keep[nkeep++] = c->markets[i];
+    }
+    memcpy(c->markets, keep, nkeep * sizeof keep[0]);
+    c->nmarkets = nkeep;
+    return 1;
+}
+
+size_t lx_client_markets(const lx_client *c)
+{
+    return c->nmarkets;
+}
+
+lx_err lx_client_load_init(lx_client *c, const lx_client_load *l)
+{
+    if (c == NULL || l == NULL || c->gen != NULL || c->nmarkets == 0 || !(l->rate > 0.0))
+        return LX_EINVAL;
+    c->load = *l;
+    lx_ordergen_opts go = {.seed = l->seed,
+                           .id_base = l->id_base,
+                           .account_first = l->account_base,
+                           .accounts = l->accounts,
+                           .markets = c->markets,
+                           .nmarkets = c->nmarkets};
+    if (lx_ordergen_new(&c->gen, &go) != LX_OK)
+        return LX_EINVAL;
+    c->marks = calloc(CANCEL_RING, sizeof *c->marks);
+    return c->marks != NULL ? LX_OK : LX_ENOMEM;
+}
+
+static int asset_seen(char (*assets)[LX_SYMBOL_MAX], size_t n, const char *a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(assets[i], a) == 0)
+            return 1;
+    return 0;
+}
+
+/* Builds the deposit list: both assets of every market into every account,
+ * enough for orders_per_account orders. Returns 0 when out of memory. */
+static int plan_deposits(lx_client *c, uint64_t per_account)
+{
+    char assets[2 * LX_PROTO_LIST_MAX][LX_SYMBOL_MAX];
+    size_t na = 0;
+    for (size_t i = 0; i < c->nmarkets; i++) {
+        if (!asset_seen(assets, na, c->markets[i].spec.base))
+            memcpy(assets[na++], c->markets[i].spec.base, LX_SYMBOL_MAX);
+        if (!asset_seen(assets, na, c->markets[i].spec.quote))
+            memcpy(assets[na++], c->markets[i].spec.quote, LX_SYMBOL_MAX);
+    }
+    c->ndeps = (size_t)c->load.accounts * na;
+    c->deps = calloc(c->ndeps, sizeof *c->deps);
+    if (c->deps == NULL)
+        return 0;
+    for (size_t a = 0; a < c->load.accounts; a++)
+        for (size_t j = 0; j < na; j++) {
+            deposit *d = &c->deps[a * na + j];
+            d->account = c->load.account_base + a;
+            d->amount = lx_ordergen_deposit(c->gen, assets[j], per_account);
+            memcpy(d->asset, assets[j], LX_SYMBOL_MAX);
+        }
+    c->deps_todo = c->ndeps;
+    return 1;
+}
+
+int lx_client_fund(lx_client *c, uint64_t total_orders)
+{
+    if (c->gen == NULL || c->deps != NULL || !plan_deposits(c, total_orders / c->load.accounts + 1))
+        return 0;
+    /* Generous: a deposit goes through consensus like an order. */
+    uint64_t deadline = lx_now_ns() + c->o.connect_timeout_ns + UINT64_C(30000000000) +
+                        (uint64_t)c->ndeps * 1000000u;
+    size_t cursor = 0;
+    while (c->deps_acked < c->ndeps && !c->fund_failed && !stopped(c)) {
+        if (lx_now_ns() >= deadline) {
+            fprintf(stderr, "%s: funding: %zu of %zu deposits acknowledged in time\n", c->o.name,
+                    c->deps_acked, c->ndeps);
+            return 0;
+        }
+        for (size_t scanned = 0;
+             scanned < c->ndeps && c->deps_todo > 0 && c->deps_inflight < DEPOSITS_INFLIGHT;
+             scanned++) {
+            deposit *d = &c->deps[cursor];
+            size_t idx = cursor;
+            cursor = (cursor + 1) % c->ndeps;
+            if (d->state != 0)
+                continue;
+            lx_proto_msg m;
+            memset(&m, 0, sizeof m);
+            m.hdr.type = LX_PROTO_DEPOSIT;
+            m.u.transfer.account = d->account;
+            m.u.transfer.amount = d->amount;
+            memcpy(m.u.transfer.asset, d->asset, LX_SYMBOL_MAX);
+            /* Through the node the account trades on. */
+            size_t node_i = (size_t)((d->account - c->load.account_base) % c->nn);
+            lx_inflight_frame *fr = send_request(c, node_i, LX_INFLIGHT_DEPOSIT, &m);
+            if (fr == NULL)
+                break;
+            fr->aux = idx;
+            d->state = 1;
+            c->deps_todo--;
+            c->deps_inflight++;
+        }
+        /* Wakes at the first reply; the timeout paces resends. */
+        lx_client_wait(c, lx_now_ns() + 50000000u);
+        lx_client_recv(c);
+    }
+    return c->deps_acked == c->ndeps && !c->fund_failed;
+}
+
+void lx_client_load_start(lx_client *c, uint64_t start_ns)
+{
+    c->start_ns = start_ns;
+}
+
+/* ---- the malformed-frame check ---- */
+
+/* Sends one frame and waits for a reply carrying req_id echo (0 accepts any
+ * reply with req_id 0); returns 1 with it in *reply, or 0 on timeout. */
+static int exchange(lx_client *c, lx_proto_msg *reply, size_t node_i, const uint8_t *b, size_t len,
+                    uint64_t echo)
+{
+    uint64_t deadline = lx_now_ns() + c->o.connect_timeout_ns;
+    if (!send_frame(c, node_i, b, len))
+        return 0;
+    for (uint64_t now = lx_now_ns(); now < deadline && !stopped(c); now = lx_now_ns()) {
+        lx_zpollitem it = {.sock = c->nodes[node_i].s, .events = LX_ZPOLLIN};
+        int nready = 0;
+        (void)lx_zpoll(&nready, &it, 1, (long)((deadline - now) / 1000000u) + 1);
+        lx_zmsg msg;
+        while (lx_zsock_recv(c->nodes[node_i].s, &msg, LX_ZDONTWAIT) == LX_OK) {
+            lx_proto_msg m;
+            int ok = msg.n == 1 &&
+                     lx_proto_decode(&m, NULL, msg.part[0].data, msg.part[0].len) == LX_OK &&
+                     m.hdr.req_id == echo;
+            lx_zmsg_close(&msg);
+            if (ok) {
+                *reply = m;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Sends frames malformed frames of assorted kinds to node i, adding those
+ * answered as expected to *pass and those checked to *checks. Returns 0 if a
+ * frame could not be built. */
+static int malformed_node(lx_client *c, uint64_t *pass, uint64_t *checks, uint64_t *req, size_t i,
+                          unsigned long frames)
+{
+    const char *ep = c->o.nodes[i];
+    unsigned silent = 0;
+    for (unsigned long j = 0; j < frames; j++) {
+        if (silent == 3) {
+            /* The node is gone: do not wait out every remaining frame. */
+            fprintf(stderr, "%s: %s: 3 frames in a row got no reply; %lu not sent\n", c->o.name, ep,
+                    frames - j);
+            *checks += frames - j;
+            break;
+        }
+        lx_malformed_kind kind = (lx_malformed_kind)(j % LX_MAL_COUNT);
+        size_t len = 0;
+        lx_proto_error want = LX_PROTO_E_NONE;
+        uint64_t echo = 0;
+        if (lx_malformed_frame(c->buf, sizeof c->buf, &len, &want, &echo, kind, ++*req) != LX_OK)
+            return 0;
+        (*checks)++;
+        const char *why = NULL;
+        char detail[160];
+        lx_proto_msg r;
+        int answered = exchange(c, &r, i, c->buf, len, echo);
+        silent = answered ? 0 : silent + 1;
+        if (!answered)
+            why = "no reply";
+        else if (r.hdr.type != LX_PROTO_ERROR) {
+            snprintf(detail, sizeof detail, "got %s, want ERROR", lx_proto_type_str(r.hdr.type));
+            why = detail;
+        } else if (r.u.error.code != want) {
+            snprintf(detail, sizeof detail, "got ERROR %s, want %s",
+                     lx_proto_error_str((lx_proto_error)r.u.error.code), lx_proto_error_str(want));
+            why = detail;
+        }
+        if (why == NULL)
+            (*pass)++;
+        else
+            fprintf(stderr, "%s: %s: malformed %s (req_id %" PRIu64 "): %s\n", c->o.name, ep,
+                    lx_malformed_name(kind), echo, why);
+    }
+    return 1;
+}
+
+int lx_client_malformed(lx_client *c, unsigned long frames, bool json)
+{
+    uint64_t checks = 0, passed = 0, ping_ok = 0;
+    uint64_t req = UINT64_C(0x4d00000000000000);
+    for (size_t i = 0; i < c->nn; i++) {
+        uint64_t node_pass = 0;
+        if (!malformed_node(c, &node_pass, &checks, &req, i, frames))
+            return 1;
+        passed += node_pass;
+        /* The node must still serve requests after all that. */
+        lx_proto_msg m, r;
+        memset(&m, 0, sizeof m);
+        m.hdr.type = LX_PROTO_PING;
+        m.hdr.req_id = ++req;
+        size_t len = 0;
+        int ok = lx_proto_encode(c->buf, sizeof c->buf, &len, &m) == LX_OK &&
+                 exchange(c, &r, i, c->buf, len, req) && r.hdr.type == LX_PROTO_PONG;
+        ping_ok += (uint64_t)ok;
+        if (!ok)
+            fprintf(stderr, "%s: %s: no PONG after the malformed frames\n", c->o.name,
+                    c->o.nodes[i]);
+        if (!json)
+            printf("%s: %" PRIu64 "/%lu malformed frames answered as expected, PING %s\n",
+                   c->o.nodes[i], node_pass, frames, ok ? "ok" : "FAILED");
+    }
+    int fail = passed != checks || ping_ok != c->nn;
+    if (json)
+        printf("{\"malformed\":{\"nodes\":%zu,\"frames\":%" PRIu64 ",\"passed\":%" PRIu64
+               ",\"failed\":%" PRIu64 ",\"ping_ok\":%" PRIu64 ",\"ok\":%s}}\n",
+               c->nn, checks, passed, checks - passed, ping_ok, fail ? "false" : "true");
+    else
+        printf("malformed: %" PRIu64 " of %" PRIu64 " checks passed, %" PRIu64
+               " of %zu nodes answer PING: %s\n",
+               passed, checks, ping_ok, c->nn, fail ? "FAILED" : "ok");
+    return fail ? 1 : 0;
+}
