@@ -1,5 +1,6 @@
 /* A wallet for one chain: the keys of one party and the UTXOs they may spend,
  * UTXO selection, and BaseTx / ExportTx / ImportTx assembly with change. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,21 @@ static lx_err fail(build *b, lx_err err, const char *fmt, ...)
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(b->why, b->why_cap, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+/* Writes a reason to why (when there is room) and returns err. */
+static lx_err say(lx_err err, char *why, size_t why_cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static lx_err say(lx_err err, char *why, size_t why_cap, const char *fmt, ...)
+{
+    if (why && why_cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, why_cap, fmt, ap);
         va_end(ap);
     }
     return err;
@@ -650,4 +666,194 @@ lx_err lx_wallet_fetch_own(lx_wallet *w, size_t *skipped, lx_rpc *c, const char 
         list[i] = text[i];
     }
     return lx_wallet_fetch(w, skipped, c, list, w->nkeys, source_chain);
+}
+
+/* ---- networks, addresses, asset names ---- */
+
+const char *lx_wallet_network_hrp(uint32_t network_id)
+{
+    switch (network_id) {
+    case 1:
+    case 96369:
+        return "lux";
+    case 12345:
+    case 31337:
+        return "local";
+    default:
+        return NULL;
+    }
+}
+
+lx_err lx_wallet_address_parse(uint8_t addr[LX_ADDR_LEN], char *why, size_t why_cap,
+                               const char *text, const char *alias, const char *hrp)
+{
+    if (why && why_cap)
+        why[0] = '\0';
+    if (addr == NULL || text == NULL || alias == NULL || hrp == NULL)
+        return LX_EINVAL;
+    size_t n = strlen(alias);
+    const char *dash = strchr(text, '-');
+    if (dash && ((size_t)(dash - text) != n || strncmp(text, alias, n) != 0))
+        return say(LX_EFORMAT, why, why_cap, "address %s is not on chain %s", text, alias);
+    if (lx_address_decode(addr, dash ? alias : NULL, hrp, text) != LX_OK)
+        return say(LX_EFORMAT, why, why_cap, "bad address '%s' (want %s-%s1...)", text, alias, hrp);
+    return LX_OK;
+}
+
+lx_err lx_wallet_owners_parse(uint8_t *addrs, size_t cap, size_t *n, char *why, size_t why_cap,
+                              const char *list, const char *alias, const char *hrp)
+{
+    if (why && why_cap)
+        why[0] = '\0';
+    if (n == NULL)
+        return LX_EINVAL;
+    *n = 0;
+    if ((cap && addrs == NULL) || list == NULL || alias == NULL || hrp == NULL)
+        return LX_EINVAL;
+    size_t len = strlen(list);
+    if (len / LX_ADDR_STR_MAX >= cap)
+        return say(LX_ETOOBIG, why, why_cap, "address list too long");
+    char *buf = malloc(len + 1);
+    if (buf == NULL)
+        return LX_ENOMEM;
+    memcpy(buf, list, len + 1);
+    lx_err err = LX_OK;
+    for (char *t = buf, *end; err == LX_OK && t; t = end) {
+        if ((end = strchr(t, ',')) != NULL)
+            *end++ = '\0';
+        if (*t == '\0')
+            continue; /* empty items are skipped, as strtok does */
+        if (*n == cap)
+            err = say(LX_ETOOBIG, why, why_cap, "more than %zu addresses in '%s'", cap, list);
+        else
+            err =
+                lx_wallet_address_parse(addrs + (*n)++ * LX_ADDR_LEN, why, why_cap, t, alias, hrp);
+    }
+    free(buf);
+    if (err == LX_OK && *n == 0)
+        err = say(LX_EFORMAT, why, why_cap, "empty address list");
+    if (err != LX_OK)
+        *n = 0;
+    return err;
+}
+
+/* A decimal uint64: digits only (strtoull would take spaces and signs). */
+static bool parse_u64(uint64_t *out, const char *s)
+{
+    char *end = NULL;
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    *out = v;
+    return *end == '\0' && errno == 0;
+}
+
+lx_err lx_wallet_output_parse(lx_xout *out, uint8_t *addrs, size_t cap, char *why, size_t why_cap,
+                              const lx_wallet_output_text *t, const char *alias, const char *hrp,
+                              const uint8_t *default_owner)
+{
+    if (why && why_cap)
+        why[0] = '\0';
+    if (out == NULL || addrs == NULL || cap == 0 || t == NULL || alias == NULL || hrp == NULL)
+        return LX_EINVAL;
+    uint64_t v = 0;
+    lx_err err = LX_OK;
+    if (!parse_u64(&out->amount, t->amount) || out->amount == 0)
+        return say(LX_EINVAL, why, why_cap, "--amount must be a positive integer");
+    if (t->to) {
+        err = lx_wallet_address_parse(addrs, why, why_cap, t->to, alias, hrp);
+        out->naddrs = 1;
+    } else if (t->owners) {
+        err = lx_wallet_owners_parse(addrs, cap, &out->naddrs, why, why_cap, t->owners, alias, hrp);
+    } else if (default_owner) {
+        memcpy(addrs, default_owner, LX_ADDR_LEN);
+        out->naddrs = 1;
+    } else {
+        return say(LX_EINVAL, why, why_cap, "--amount needs --to or --owners");
+    }
+    if (err != LX_OK)
+        return err;
+    out->addrs = addrs;
+    out->threshold = t->to ? 1 : (uint32_t)out->naddrs;
+    if (t->threshold && (!parse_u64(&v, t->threshold) || v == 0 || v > out->naddrs))
+        return say(LX_EINVAL, why, why_cap, "--threshold must be 1..%zu", out->naddrs);
+    out->threshold = t->threshold ? (uint32_t)v : out->threshold;
+    out->locktime = 0;
+    if (t->locktime && !parse_u64(&out->locktime, t->locktime))
+        return say(LX_EINVAL, why, why_cap, "bad --locktime");
+    return LX_OK;
+}
+
+struct lx_asset_cache {
+    lx_rpc *rpc;
+    size_t n;
+    lx_rpc_asset v[LX_ASSET_CACHE_MAX];
+    lx_rpc_asset spare; /* an answer that found the cache full */
+};
+
+lx_err lx_asset_cache_new(lx_asset_cache **ac, lx_rpc *c)
+{
+    if (ac == NULL)
+        return LX_EINVAL;
+    *ac = NULL;
+    if (c == NULL)
+        return LX_EINVAL;
+    lx_asset_cache *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        return LX_ENOMEM;
+    n->rpc = c;
+    *ac = n;
+    return LX_OK;
+}
+
+void lx_asset_cache_free(lx_asset_cache **ac)
+{
+    if (ac == NULL)
+        return;
+    free(*ac);
+    *ac = NULL;
+}
+
+lx_err lx_asset_cache_find(lx_asset_cache *ac, const lx_rpc_asset **out, const char *name)
+{
+    if (out == NULL)
+        return LX_EINVAL;
+    *out = NULL;
+    if (ac == NULL || name == NULL)
+        return LX_EINVAL;
+    uint8_t id[LX_ID_LEN];
+    bool by_id = lx_id_from_cb58(id, name) == LX_OK;
+    for (size_t i = 0; i < ac->n; i++)
+        if (by_id ? !memcmp(ac->v[i].asset_id, id, LX_ID_LEN) : !strcmp(ac->v[i].symbol, name)) {
+            *out = &ac->v[i];
+            return LX_OK;
+        }
+    lx_rpc_asset a;
+    lx_err err = lx_wallet_asset_lookup(ac->rpc, &a, name);
+    if (err != LX_OK)
+        return err;
+    if (ac->n == LX_ASSET_CACHE_MAX)
+        ac->n--; /* forget the newest */
+    ac->v[ac->n] = a;
+    *out = &ac->v[ac->n++];
+    return LX_OK;
+}
+
+const char *lx_asset_cache_symbol(lx_asset_cache *ac, const uint8_t asset_id[LX_ID_LEN])
+{
+    if (ac == NULL || asset_id == NULL)
+        return NULL;
+    for (size_t i = 0; i < ac->n; i++)
+        if (!memcmp(ac->v[i].asset_id, asset_id, LX_ID_LEN))
+            return ac->v[i].symbol;
+    lx_rpc_asset d;
+    if (lx_rpc_get_asset_description(ac->rpc, &d, asset_id) != LX_OK)
+        return NULL;
+    if (ac->n == LX_ASSET_CACHE_MAX) {
+        ac->spare = d;
+        return ac->spare.symbol;
+    }
+    ac->v[ac->n] = d;
+    return ac->v[ac->n++].symbol;
 }

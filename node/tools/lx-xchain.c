@@ -134,8 +134,7 @@ typedef struct ctx {
     lx_wallet *w;
     lx_tx *tx;
     char hrp[24];
-    lx_rpc_asset assets[MAX_ASSETS];
-    size_t nassets;
+    lx_asset_cache *assets; /* of --chain */
 } ctx;
 
 /* ---- output and errors ---- */
@@ -368,20 +367,6 @@ static int open_rpc(ctx *c, lx_rpc **r, const char *alias)
     return 0;
 }
 
-static const char *hrp_of_network(uint32_t id)
-{
-    switch (id) {
-    case 1:
-    case 96369:
-        return "lux";
-    case 12345:
-    case 31337:
-        return "local";
-    default:
-        return NULL;
-    }
-}
-
 /* The HRP: --hrp, else the one of the node's network ID, else "local".
  * keygen, address and decode go on without a node. */
 static int need_hrp(ctx *c)
@@ -392,7 +377,7 @@ static int need_hrp(ctx *c)
     if (err != LX_OK && !(c->cmd & (C_KEYGEN | C_ADDRESS | C_DECODE)))
         return rpc_fail(c, c->rpc, err, "info.getNetworkID");
     if (!hrp && err == LX_OK)
-        hrp = hrp_of_network(net);
+        hrp = lx_wallet_network_hrp(net);
     if (!hrp) {
         hrp = "local";
         fprintf(stderr, "lx-xchain: %s; using HRP local (see --hrp)\n",
@@ -412,81 +397,35 @@ static void addr_str(const ctx *c, char out[LX_ADDR_STR_MAX], const char *alias,
         snprintf(out, LX_ADDR_STR_MAX, "?");
 }
 
-static json_t *jaddr(const ctx *c, const char *alias, const uint8_t a[LX_ADDR_LEN])
-{
-    char s[LX_ADDR_STR_MAX];
-    addr_str(c, s, alias, a);
-    return json_string(s);
-}
-
 /* An address "<alias>-<hrp>1..." (or without the chain prefix) for chain
  * alias, in the network's HRP. */
 static int parse_addr(const ctx *c, uint8_t out[LX_ADDR_LEN], const char *s, const char *alias)
 {
-    const char *dash = strchr(s, '-');
-    if (dash && ((size_t)(dash - s) != strlen(alias) || strncmp(s, alias, strlen(alias)) != 0))
-        return fail(c, EXIT_USAGE, "address %s is not on chain %s", s, alias);
-    if (lx_address_decode(out, dash ? alias : NULL, c->hrp, s) != LX_OK)
-        return fail(c, EXIT_USAGE, "bad address '%s' (want %s-%s1...)", s, alias, c->hrp);
-    return 0;
+    char why[256];
+    return lx_wallet_address_parse(out, why, sizeof why, s, alias, c->hrp) == LX_OK
+               ? 0
+               : fail(c, EXIT_USAGE, "%s", why);
 }
 
 /* A comma-separated address list, into out (room for MAX_KEYS). */
 static int parse_addr_list(const ctx *c, uint8_t (*out)[LX_ADDR_LEN], size_t *n, const char *list,
                            const char *alias)
 {
-    char buf[MAX_KEYS * LX_ADDR_STR_MAX];
-    if (strlen(list) >= sizeof buf)
-        return fail(c, EXIT_USAGE, "address list too long");
-    memcpy(buf, list, strlen(list) + 1);
-    *n = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (*n == MAX_KEYS)
-            return fail(c, EXIT_USAGE, "more than %d addresses in '%s'", MAX_KEYS, list);
-        int rc = parse_addr(c, out[(*n)++], t, alias);
-        if (rc)
-            return rc;
-    }
-    return *n ? 0 : fail(c, EXIT_USAGE, "empty address list");
+    char why[MAX_KEYS * LX_ADDR_STR_MAX + 64];
+    lx_err err = lx_wallet_owners_parse(out[0], MAX_KEYS, n, why, sizeof why, list, alias, c->hrp);
+    return err == LX_OK ? 0 : fail(c, EXIT_USAGE, "%s", err == LX_ENOMEM ? "out of memory" : why);
 }
 
 /* An asset by cb58 ID or by symbol, described by the node (cached). */
 static int resolve_asset(ctx *c, const lx_rpc_asset **out, const char *name)
 {
-    uint8_t id[LX_ID_LEN];
-    bool by_id = lx_id_from_cb58(id, name) == LX_OK;
-    for (size_t i = 0; i < c->nassets; i++)
-        if (by_id ? !memcmp(c->assets[i].asset_id, id, LX_ID_LEN)
-                  : !strcmp(c->assets[i].symbol, name)) {
-            *out = &c->assets[i];
-            return 0;
-        }
-    lx_rpc_asset a;
-    lx_err err = lx_wallet_asset_lookup(c->rpc, &a, name);
+    lx_err err = lx_asset_cache_find(c->assets, out, name);
     if (err != LX_OK) {
         char what[128];
         snprintf(what, sizeof what, "asset '%s'", name);
         return rpc_fail(c, c->rpc, err, what);
     }
-    if (c->nassets == MAX_ASSETS)
-        c->nassets--; /* forget the newest */
-    c->assets[c->nassets] = a;
-    *out = &c->assets[c->nassets++];
     return 0;
-}
-
-/* The symbol of an asset, or null when the node does not describe it. */
-static json_t *jsymbol(ctx *c, const uint8_t id[LX_ID_LEN])
-{
-    for (size_t i = 0; i < c->nassets; i++)
-        if (!memcmp(c->assets[i].asset_id, id, LX_ID_LEN))
-            return json_string(c->assets[i].symbol);
-    lx_rpc_asset d;
-    if (!c->rpc || lx_rpc_get_asset_description(c->rpc, &d, id) != LX_OK)
-        return json_null();
-    if (c->nassets < MAX_ASSETS)
-        c->assets[c->nassets++] = d;
-    return json_string(d.symbol);
 }
 
 static int load_keys(ctx *c)
@@ -631,31 +570,20 @@ static int cmd_balance(ctx *c)
         return fail(c, 1, "more than %d assets, or sums over 64 bits", MAX_ASSETS);
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *sym = jsymbol(c, sums[i].asset_id);
+        const char *sym = lx_asset_cache_symbol(c->assets, sums[i].asset_id);
         if (!c->o->json)
             printf("%llu %s (total %llu in %zu UTXOs)\n", (unsigned long long)sums[i].alone,
-                   json_is_string(sym) ? json_string_value(sym) : "?",
-                   (unsigned long long)sums[i].total, sums[i].utxos);
-        json_array_append_new(list,
-                              json_pack("{s:o,s:o,s:o,s:o,s:I}", "assetID", jid(sums[i].asset_id),
-                                        "symbol", sym, "balance", jnum(sums[i].alone), "total",
-                                        jnum(sums[i].total), "utxos", (json_int_t)sums[i].utxos));
+                   sym ? sym : "?", (unsigned long long)sums[i].total, sums[i].utxos);
+        json_array_append_new(
+            list, json_pack("{s:o,s:o,s:o,s:o,s:I}", "assetID", jid(sums[i].asset_id), "symbol",
+                            sym ? json_string(sym) : json_null(), "balance", jnum(sums[i].alone),
+                            "total", jnum(sums[i].total), "utxos", (json_int_t)sums[i].utxos));
     }
     if (c->o->json)
         emit(c, json_pack("{s:s,s:o}", "address", s, "balances", list));
     else
         json_decref(list);
     return 0;
-}
-
-static json_t *jout(ctx *c, const lx_xout *o, const char *alias, bool symbol)
-{
-    json_t *addrs = json_array();
-    for (size_t i = 0; i < o->naddrs; i++)
-        json_array_append_new(addrs, jaddr(c, alias, o->addrs + i * LX_ADDR_LEN));
-    return json_pack("{s:o,s:o*,s:o,s:o,s:I,s:o}", "assetID", jid(o->asset_id), "symbol",
-                     symbol ? jsymbol(c, o->asset_id) : NULL, "amount", jnum(o->amount), "locktime",
-                     jnum(o->locktime), "threshold", (json_int_t)o->threshold, "addresses", addrs);
 }
 
 static int cmd_utxos(ctx *c)
@@ -668,27 +596,28 @@ static int cmd_utxos(ctx *c)
     json_t *list = json_array();
     for (size_t i = 0; i < lx_wallet_utxo_count(c->w); i++) {
         const lx_xutxo *u = lx_wallet_utxo_at(c->w, i, NULL);
-        char id[LX_CB58_ID_MAX], uid[LX_CB58_ID_MAX + 16];
-        lx_id_to_cb58(id, u->tx_id);
-        snprintf(uid, sizeof uid, "%s:%u", id, u->output_index);
-        json_t *e = jout(c, &u->out, chain_alias(c), true);
-        json_object_set_new(e, "utxoID", json_string(uid));
-        json_object_set_new(e, "txID", json_string(id));
-        json_object_set_new(e, "outputIndex", json_integer(u->output_index));
-        json_array_append_new(list, e);
-        if (!c->o->json) {
-            const char *sym = json_string_value(json_object_get(e, "symbol"));
-            printf("%s %llu %s threshold %u of", uid, (unsigned long long)u->out.amount,
-                   sym ? sym : "?", u->out.threshold);
-            for (size_t k = 0; k < u->out.naddrs; k++) {
-                char as[LX_ADDR_STR_MAX];
-                addr_str(c, as, chain_alias(c), u->out.addrs + k * LX_ADDR_LEN);
-                printf(" %s", as);
+        const char *sym = lx_asset_cache_symbol(c->assets, u->out.asset_id);
+        char *text = NULL, id[LX_CB58_ID_MAX];
+        if (c->o->json) {
+            if (lx_utxo_to_json(&text, u, chain_alias(c), c->hrp, sym) != LX_OK) {
+                json_decref(list);
+                return fail(c, 1, "out of memory");
             }
-            if (u->out.locktime)
-                printf(" locktime %llu", (unsigned long long)u->out.locktime);
-            printf("\n");
+            json_array_append_new(list, json_loads(text, 0, NULL));
+            free(text);
+            continue;
         }
+        lx_id_to_cb58(id, u->tx_id);
+        printf("%s:%u %llu %s threshold %u of", id, u->output_index,
+               (unsigned long long)u->out.amount, sym ? sym : "?", u->out.threshold);
+        for (size_t k = 0; k < u->out.naddrs; k++) {
+            char as[LX_ADDR_STR_MAX];
+            addr_str(c, as, chain_alias(c), u->out.addrs + k * LX_ADDR_LEN);
+            printf(" %s", as);
+        }
+        if (u->out.locktime)
+            printf(" locktime %llu", (unsigned long long)u->out.locktime);
+        printf("\n");
     }
     if (c->o->json)
         emit(c, json_pack("{s:s,s:s,s:o}", "address", s, "chain", chain_alias(c), "utxos", list));
@@ -758,23 +687,9 @@ static int read_hex(ctx *c, uint8_t **buf, size_t *len, bool *checksummed)
         in[n] = '\0';
         s = in;
     }
-    size_t cap = strlen(s) / 2 + 1;
-    *buf = malloc(cap);
-    lx_err err = *buf ? LX_EFORMAT : LX_ENOMEM;
-    *checksummed = false;
-    if (*buf && !strncmp(s, "0x", 2) && lx_hexcs_decode(*buf, cap, len, s) == LX_OK)
-        *checksummed = true, err = LX_OK;
-    else if (*buf)
-        err = lx_hex_decode(*buf, cap, len, s);
+    lx_err err = lx_tx_hex_decode(buf, len, checksummed, s);
     free(in);
-    if (err == LX_OK && *len > LX_TX_MAX)
-        err = LX_ETOOBIG;
-    if (err != LX_OK) {
-        free(*buf);
-        *buf = NULL;
-        return fail(c, EXIT_USAGE, "not hex: %s", lx_strerror(err));
-    }
-    return 0;
+    return err == LX_OK ? 0 : fail(c, EXIT_USAGE, "not hex: %s", lx_strerror(err));
 }
 
 static int cmd_issue(ctx *c)
@@ -816,40 +731,6 @@ static int cmd_status(ctx *c)
 
 /* ---- decode ---- */
 
-static json_t *jins(ctx *c, const lx_tx *tx, const lx_xin *ins, size_t n, size_t first,
-                    const uint8_t *hash)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const lx_xin *in = &ins[i];
-        json_t *idx = json_array(), *sigs = json_array();
-        for (size_t k = 0; k < in->nsigs; k++) {
-            json_array_append_new(idx, json_integer(in->sig_indices[k]));
-            uint8_t sig[LX_SIG_LEN], pub[LX_PUBKEY_LEN], a[LX_ADDR_LEN];
-            if (!hash || lx_tx_get_sig(tx, sig, first + i, k) != LX_OK)
-                continue;
-            bool ok =
-                lx_sig_recover(pub, hash, sig) == LX_OK && lx_address_from_pubkey(a, pub) == LX_OK;
-            json_array_append_new(sigs, json_pack("{s:o,s:o}", "signature", jhex(sig, sizeof sig),
-                                                  "signer",
-                                                  ok ? jaddr(c, chain_alias(c), a) : json_null()));
-        }
-        json_t *e = json_pack("{s:o,s:I,s:o,s:o,s:o,s:o}", "txID", jid(in->tx_id), "outputIndex",
-                              (json_int_t)in->output_index, "assetID", jid(in->asset_id), "amount",
-                              jnum(in->amount), "sigIndices", idx, "signatures", sigs);
-        json_array_append_new(arr, e);
-    }
-    return arr;
-}
-
-static json_t *jouts(ctx *c, const lx_xout *outs, size_t n, const char *alias)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) /* no symbols: decode works without a node */
-        json_array_append_new(arr, jout(c, &outs[i], alias, false));
-    return arr;
-}
-
 static int cmd_decode(ctx *c)
 {
     uint8_t *buf = NULL;
@@ -865,37 +746,17 @@ static int cmd_decode(ctx *c)
     lx_err err = lx_tx_decode(&c->tx, &why, buf, len);
     if (err != LX_OK && lx_tx_decode_unsigned(&c->tx, &why_u, buf, len) == LX_OK)
         is_signed = false, err = LX_OK;
-    if (err != LX_OK) {
-        free(buf);
-        return fail(c, 1, "not a tx: %s (%s)", lx_strerror(err), why);
-    }
-    const lx_tx_spec *v = lx_tx_view(c->tx);
-    uint8_t hash[LX_SHA256_LEN], id[LX_ID_LEN];
-    lx_tx_hash(c->tx, hash);
-    const char *kind = v->kind == LX_TX_BASE     ? "BaseTx"
-                       : v->kind == LX_TX_IMPORT ? "ImportTx"
-                                                 : "ExportTx";
-    json_t *memo = json_stringn((const char *)v->memo, v->memo_len);
-    json_t *j =
-        json_pack("{s:s,s:b,s:I,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:o}", "type", kind, "signed",
-                  is_signed, "codec", (json_int_t)0, "typeID", (json_int_t)v->kind, "bytes",
-                  (json_int_t)len, "unsignedHash", jhex(hash, sizeof hash), "networkID",
-                  (json_int_t)v->network_id, "blockchainID", jid(v->blockchain_id), "outputs",
-                  jouts(c, v->outs, v->nouts, chain_alias(c)), "inputs",
-                  jins(c, c->tx, v->ins, v->nins, 0, is_signed ? hash : NULL), "memoHex",
-                  jhex(v->memo, v->memo_len), "memo", memo ? memo : json_null());
-    if (v->kind == LX_TX_EXPORT) {
-        json_object_set_new(j, "destinationChain", jid(v->other_chain));
-        json_object_set_new(j, "exportedOutputs", jouts(c, v->xouts, v->nxouts, NULL));
-    } else if (v->kind == LX_TX_IMPORT) {
-        json_object_set_new(j, "sourceChain", jid(v->other_chain));
-        json_object_set_new(j, "importedInputs",
-                            jins(c, c->tx, v->xins, v->nxins, v->nins, is_signed ? hash : NULL));
-    }
-    if (is_signed && lx_tx_id(c->tx, id) == LX_OK)
-        json_object_set_new(j, "txID", jid(id));
-    json_object_set_new(j, "encoding", json_string(cs ? "hex with checksum" : "plain hex"));
     free(buf);
+    if (err != LX_OK)
+        return fail(c, 1, "not a tx: %s (%s)", lx_strerror(err), why);
+    char *text = NULL;
+    json_t *j = NULL;
+    if (lx_tx_to_json(&text, c->tx, chain_alias(c), c->hrp, is_signed) == LX_OK)
+        j = json_loads(text, JSON_ALLOW_NUL, NULL); /* a memo may hold NUL bytes */
+    free(text);
+    if (j == NULL)
+        return fail(c, 1, "out of memory");
+    json_object_set_new(j, "encoding", json_string(cs ? "hex with checksum" : "plain hex"));
     emit(c, j);
     return 0;
 }
@@ -922,36 +783,24 @@ static int parse_utxo_id(ctx *c, lx_rpc_utxo_id *u, const char *s)
 static int parse_outputs(ctx *c, lx_xout *outs, uint8_t (*owners)[MAX_KEYS][LX_ADDR_LEN],
                          const char *alias, const uint8_t fee_asset[LX_ID_LEN])
 {
+    uint8_t own[LX_ADDR_LEN];
+    lx_key_address(c->keys[0], own); /* an export pays the first key by default */
     for (size_t i = 0; i < c->o->nouts; i++) {
         const out_opt *p = &c->o->outs[i];
         const char *asset = p->asset ? p->asset : c->o->asset;
+        const lx_wallet_output_text t = {p->to, p->owners, p->amount, p->threshold, p->locktime};
         const lx_rpc_asset *as = NULL;
-        lx_xout *out = &outs[i];
-        uint64_t v = 0;
-        int rc = 0;
-        if (!p->amount || !parse_u64(&out->amount, p->amount) || out->amount == 0)
-            return fail(c, EXIT_USAGE, "output %zu: --amount must be a positive integer", i + 1);
-        if (asset && (rc = resolve_asset(c, &as, asset)))
-            return rc;
-        memcpy(out->asset_id, as ? as->asset_id : fee_asset, LX_ID_LEN);
-        if (p->to)
-            rc = parse_addr(c, owners[i][0], p->to, alias), out->naddrs = 1;
-        else if (p->owners)
-            rc = parse_addr_list(c, owners[i], &out->naddrs, p->owners, alias);
-        else if (c->cmd == C_EXPORT)
-            lx_key_address(c->keys[0], owners[i][0]), out->naddrs = 1;
-        else
-            return fail(c, EXIT_USAGE, "output %zu: --amount needs --to or --owners", i + 1);
+        char why[MAX_KEYS * LX_ADDR_STR_MAX + 64];
+        lx_err err = lx_wallet_output_parse(&outs[i], owners[i][0], MAX_KEYS, why, sizeof why, &t,
+                                            alias, c->hrp, c->cmd == C_EXPORT ? own : NULL);
+        if (err == LX_EINVAL) /* the output's own values, not its addresses */
+            return fail(c, EXIT_USAGE, "output %zu: %s", i + 1, why);
+        if (err != LX_OK)
+            return fail(c, EXIT_USAGE, "%s", err == LX_ENOMEM ? "out of memory" : why);
+        int rc = asset ? resolve_asset(c, &as, asset) : 0;
         if (rc)
             return rc;
-        out->addrs = owners[i][0];
-        out->threshold = p->to ? 1 : (uint32_t)out->naddrs;
-        if (p->threshold && (!parse_u64(&v, p->threshold) || v == 0 || v > out->naddrs))
-            return fail(c, EXIT_USAGE, "output %zu: --threshold must be 1..%zu", i + 1,
-                        out->naddrs);
-        out->threshold = p->threshold ? (uint32_t)v : out->threshold;
-        if (p->locktime && !parse_u64(&out->locktime, p->locktime))
-            return fail(c, EXIT_USAGE, "output %zu: bad --locktime", i + 1);
+        memcpy(outs[i].asset_id, as ? as->asset_id : fee_asset, LX_ID_LEN);
     }
     return 0;
 }
@@ -1076,6 +925,8 @@ int main(int argc, char **argv)
             rc = fail(&c, EXIT_USAGE, "bad --chain '%s'", chain_alias(&c));
         if (!rc)
             rc = open_rpc(&c, &c.rpc, chain_alias(&c));
+        if (!rc && lx_asset_cache_new(&c.assets, c.rpc) != LX_OK)
+            rc = fail(&c, 1, "out of memory");
         if (!rc) {
             for (size_t k = 0; k < sizeof cmd_fns / sizeof *cmd_fns; k++)
                 if (c.cmd == 1u << k)
@@ -1086,6 +937,7 @@ int main(int argc, char **argv)
     lx_wallet_free(&c.w);
     for (size_t i = 0; i < c.nkeys; i++)
         lx_key_free(&c.keys[i]);
+    lx_asset_cache_free(&c.assets);
     lx_rpc_free(&c.rpc);
     return rc;
 }

@@ -679,6 +679,100 @@ lx_err lx_wallet_sums(const lx_wallet *w, lx_wallet_sum *out, size_t cap, size_t
  * LX_EFORMAT when the answer names no valid ID. */
 lx_err lx_wallet_asset_lookup(lx_rpc *c, lx_rpc_asset *out, const char *name);
 
+/* The bech32 HRP of a network ID: "lux" for 1 and 96369, "local" for 12345
+ * and 31337, NULL for any other (luxd does not report its HRP). Static. */
+const char *lx_wallet_network_hrp(uint32_t network_id);
+
+/* Parses an address of chain alias in hrp: "<alias>-<hrp>1..." or, without
+ * the prefix, "<hrp>1...". LX_EFORMAT for another chain's prefix or a bad
+ * address, with a reason in why (may be NULL); LX_EINVAL for NULL arguments. */
+lx_err lx_wallet_address_parse(uint8_t addr[LX_ADDR_LEN], char *why, size_t why_cap,
+                               const char *text, const char *alias, const char *hrp);
+
+/* Parses a comma-separated list of such addresses (empty items skipped)
+ * into addrs (room for cap addresses, cap * LX_ADDR_LEN bytes) and their
+ * number into *n (0 on error). LX_EFORMAT for a bad address or an empty list,
+ * LX_ETOOBIG for more than cap addresses or cap * LX_ADDR_STR_MAX characters,
+ * each with a reason in why (may be NULL); LX_EINVAL, LX_ENOMEM. */
+lx_err lx_wallet_owners_parse(uint8_t *addrs, size_t cap, size_t *n, char *why, size_t why_cap,
+                              const char *list, const char *alias, const char *hrp);
+
+/* An output to pay as given on a command line (lx-xchain's --to, --owners,
+ * --amount, --threshold, --locktime); each member is text or NULL. */
+typedef struct lx_wallet_output_text {
+    const char *to;        /* the one owner, or NULL */
+    const char *owners;    /* or a comma-separated owner list (multisig) */
+    const char *amount;    /* decimal, positive; required */
+    const char *threshold; /* decimal 1..#owners; NULL: 1 for to, else all */
+    const char *locktime;  /* decimal unix seconds; NULL: 0 */
+} lx_wallet_output_text;
+
+/* Fills *out from t, except asset_id (the caller's): owners parsed as
+ * lx_wallet_owners_parse into addrs (room for cap addresses; out->addrs
+ * points there), or default_owner (may be NULL) when t has neither to nor
+ * owners. LX_EINVAL for a bad amount, threshold or locktime, no owner or
+ * NULL arguments; the errors of lx_wallet_owners_parse for the owners. A
+ * reason goes to why (may be NULL). */
+lx_err lx_wallet_output_parse(lx_xout *out, uint8_t *addrs, size_t cap, char *why, size_t why_cap,
+                              const lx_wallet_output_text *t, const char *alias, const char *hrp,
+                              const uint8_t *default_owner);
+
+/* Asset descriptions, each asked of the node once: a cache of up to
+ * LX_ASSET_CACHE_MAX (past that, the newest one is replaced). It borrows the
+ * client, which must outlive it. Not thread-safe. */
+#define LX_ASSET_CACHE_MAX 16
+typedef struct lx_asset_cache lx_asset_cache;
+
+/* Creates an empty cache over c. *ac is the caller's; free it with
+ * lx_asset_cache_free. LX_EINVAL, LX_ENOMEM. */
+lx_err lx_asset_cache_new(lx_asset_cache **ac, lx_rpc *c);
+
+/* Frees *ac and sets it to NULL. NULL-safe. */
+void lx_asset_cache_free(lx_asset_cache **ac);
+
+/* The asset name names (a cb58 asset ID, or a symbol the node resolves, as
+ * lx_wallet_asset_lookup): from the cache, else from the node. *out points
+ * into the cache, valid until the next call on ac. Errors of
+ * lx_wallet_asset_lookup, with the client's lx_rpc_last_error. */
+lx_err lx_asset_cache_find(lx_asset_cache *ac, const lx_rpc_asset **out, const char *name);
+
+/* The symbol of asset_id, from the cache, else from getAssetDescription;
+ * NULL when the node does not describe it. Owned by the cache, valid until
+ * the next call on ac. */
+const char *lx_asset_cache_symbol(lx_asset_cache *ac, const uint8_t asset_id[LX_ID_LEN]);
+
+/* ---- tx to JSON, tx from text (bridge/txjson.c) ---- */
+
+/* Txs and UTXOs as JSON text, as lx-xchain decode and utxos print them
+ * (docs/xchain.md): IDs in cb58, amounts and locktimes as decimal strings,
+ * addresses "<alias>-<hrp>1..." (alias NULL: no prefix). Each sets *json to
+ * compact JSON text with its members in a fixed order, freed by the caller
+ * with free(). LX_EINVAL for NULL arguments, LX_ENOMEM. */
+
+/* Every field of tx: type, signed (is_signed), codec, typeID, bytes,
+ * unsignedHash (what the signatures cover), networkID, blockchainID, outputs,
+ * inputs (each with sigIndices and, when is_signed, every signature and the
+ * "signer" address it recovers to, null when it does not recover), memoHex,
+ * memo (null unless UTF-8); then destinationChain and exportedOutputs (no
+ * chain prefix) of an ExportTx, or sourceChain and importedInputs of an
+ * ImportTx; then, when is_signed, the txID. is_signed says whether tx came
+ * with its credentials (lx_tx_decode) or without (lx_tx_decode_unsigned):
+ * "bytes" is the size of that form. */
+lx_err lx_tx_to_json(char **json, const lx_tx *tx, const char *alias, const char *hrp,
+                     bool is_signed);
+
+/* One UTXO: assetID, symbol (null when symbol is NULL), amount, locktime,
+ * threshold, addresses, utxoID ("TXID:INDEX"), txID, outputIndex. */
+lx_err lx_utxo_to_json(char **json, const lx_xutxo *u, const char *alias, const char *hrp,
+                       const char *symbol);
+
+/* Tx bytes from text: the API's hex ("0x" + hex with checksum), else plain
+ * hex (with or without "0x"). On success *buf is malloc'd, the caller's, with
+ * *len bytes, and *checksummed says which form it was. The errors of
+ * lx_hex_decode for text that is neither, LX_ETOOBIG over LX_TX_MAX bytes,
+ * LX_EINVAL, LX_ENOMEM. */
+lx_err lx_tx_hex_decode(uint8_t **buf, size_t *len, bool *checksummed, const char *text);
+
 #ifdef __cplusplus
 }
 #endif
