@@ -1,5 +1,6 @@
 /* Assets and balances: the asset registry, the stable balance array with its
- * (account, asset) index, deposits, withdrawals and the balance queries. */
+ * (account, asset) index, the owner records that give orders their balance
+ * slots, deposits, withdrawals and the balance queries. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,50 @@ lx_err lx__balance_get(lx_engine *e, uint32_t *slot, uint64_t account, uint32_t 
     return LX_OK;
 }
 
+uint32_t lx__owner_lookup(const lx_engine *e, uint64_t account, uint32_t market)
+{
+    return lx__map_get(&e->owner_index, account, market);
+}
+
+lx_err lx__owner_get(lx_engine *e, uint32_t *owner, uint64_t account, uint32_t market)
+{
+    uint32_t w = lx__map_get(&e->owner_index, account, market);
+    if (w != LX__NIL) {
+        *owner = w;
+        return LX_OK;
+    }
+    if (e->nowners == e->cap_owners) {
+        if (e->cap_owners >= UINT32_MAX / 2)
+            return LX_ENOMEM;
+        uint32_t cap = e->cap_owners ? e->cap_owners * 2 : 64;
+        lx__owner *v = realloc(e->owners, cap * sizeof *v);
+        if (!v)
+            return LX_ENOMEM;
+        e->owners = v;
+        e->cap_owners = cap;
+    }
+    lx_err err = lx__map_reserve(&e->owner_index, (size_t)e->nowners + 1);
+    const lx__market *m = &e->markets[market];
+    uint32_t bb = 0, bq = 0;
+    /* A new balance slot is all zero: if the second one fails, the first
+     * changes nothing that can be seen. */
+    if (!err)
+        err = lx__balance_get(e, &bb, account, m->base);
+    if (!err)
+        err = lx__balance_get(e, &bq, account, m->quote);
+    if (err)
+        return err;
+    w = e->nowners++;
+    lx__owner *o = &e->owners[w];
+    o->account = account;
+    o->market = market;
+    o->bal_base = bb;
+    o->bal_quote = bq;
+    lx__map_put(&e->owner_index, account, market, w);
+    *owner = w;
+    return LX_OK;
+}
+
 static void transfer_reject(lx_events *evs, uint8_t type, const lx_transfer_cmd *c, uint32_t asset,
                             lx_reason r)
 {
@@ -152,10 +197,14 @@ void lx__accounts_free(lx_engine *e)
 {
     free(e->assets);
     free(e->bals);
+    free(e->owners);
     lx__map_free(&e->bal_index);
+    lx__map_free(&e->owner_index);
     e->assets = NULL;
     e->bals = NULL;
+    e->owners = NULL;
     e->nassets = e->cap_assets = e->nbals = e->cap_bals = 0;
+    e->nowners = e->cap_owners = 0;
 }
 
 static int cmp_bal(const lx__balance *x, const lx__balance *y)

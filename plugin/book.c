@@ -5,31 +5,48 @@
 
 #include "engine_int.h"
 
-/* Index of the first entry of side whose key is >= key (n if none). New
- * orders cluster near the best price, which is the end of the array, so a
- * short scan from there usually ends the search. */
-static uint32_t lower_bound(const lx__side *s, uint64_t key)
+/* Index of the first entry of side s of market m whose key is >= key (n if
+ * none). Keys are distinct multiples of the tick apart, so an entry d ticks
+ * worse than the best is at least n - 1 - d: the search starts there, and
+ * where levels are dense (near the best price, where most orders go) it
+ * ends at once. */
+static uint32_t lower_bound(const lx__market *m, const lx__side *s, uint64_t key)
 {
-    uint32_t hi = s->n;
-    for (int i = 0; i < 8 && hi > 0; i++, hi--)
-        if (s->v[hi - 1].key < key)
-            return hi;
-    uint32_t lo = 0;
-    while (lo < hi) {
+    uint32_t n = s->n;
+    if (n == 0 || s->v[n - 1].key < key)
+        return n;
+    uint64_t diff = s->v[n - 1].key - key;
+    uint64_t d = m->tick_pow2 ? diff >> m->tick_shift : diff / m->spec.tick;
+    uint32_t lo = d >= n - 1 ? 0 : (uint32_t)(n - 1 - d), hi = n - 1;
+    /* The answer is in [lo, hi]: v[hi].key >= key. */
+    while (hi - lo > 8) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (s->v[mid].key < key)
             lo = mid + 1;
         else
             hi = mid;
     }
+    while (s->v[lo].key < key)
+        lo++;
     return lo;
+}
+
+/* The next capacity of a pool: doubling while small, then half again, so
+ * that a large book wastes at most a third of its pool. */
+static lx_err next_cap(uint32_t *ncap, uint32_t cap, uint32_t first)
+{
+    if (cap >= UINT32_MAX / 2)
+        return LX_ENOMEM;
+    *ncap = cap == 0 ? first : cap < 65536 ? cap * 2 : cap + cap / 2;
+    return LX_OK;
 }
 
 static lx_err grow_pool(void **v, uint32_t *cap, size_t elem, uint32_t first)
 {
-    if (*cap >= UINT32_MAX / 2)
-        return LX_ENOMEM;
-    uint32_t ncap = *cap ? *cap * 2 : first;
+    uint32_t ncap;
+    lx_err err = next_cap(&ncap, *cap, first);
+    if (err)
+        return err;
     void *p = realloc(*v, (size_t)ncap * elem);
     if (!p)
         return LX_ENOMEM;
@@ -38,11 +55,31 @@ static lx_err grow_pool(void **v, uint32_t *cap, size_t elem, uint32_t first)
     return LX_OK;
 }
 
+static lx_err grow_orders(lx_engine *e)
+{
+    uint32_t ncap;
+    lx_err err = next_cap(&ncap, e->cap_orders, 256);
+    if (err)
+        return err;
+    /* Each array keeps its new size even if the other fails: the capacity
+     * only counts once both have it. */
+    lx__order *o = realloc(e->orders, (size_t)ncap * sizeof *o);
+    if (!o)
+        return LX_ENOMEM;
+    e->orders = o;
+    lx__order_x *x = realloc(e->orders_x, (size_t)ncap * sizeof *x);
+    if (!x)
+        return LX_ENOMEM;
+    e->orders_x = x;
+    e->cap_orders = ncap;
+    return LX_OK;
+}
+
 lx_err lx__book_reserve(lx_engine *e, lx__side *side)
 {
     lx_err err;
     if (e->orders_free == LX__NIL && e->orders_hw == e->cap_orders) {
-        err = grow_pool((void **)&e->orders, &e->cap_orders, sizeof(lx__order), 256);
+        err = grow_orders(e);
         if (err)
             return err;
     }
@@ -56,7 +93,7 @@ lx_err lx__book_reserve(lx_engine *e, lx__side *side)
         if (err)
             return err;
     }
-    return lx__map_reserve(&e->ids, e->open + 1);
+    return lx__ids_reserve(&e->ids, e->open + 1);
 }
 
 uint32_t lx__order_alloc(lx_engine *e)
@@ -81,30 +118,36 @@ static uint32_t level_alloc(lx_engine *e)
     return e->levels_hw++;
 }
 
-void lx__book_insert(lx_engine *e, uint32_t oi, uint64_t price)
+/* The level of price on side of market m, created (empty) if new. */
+static uint32_t level_get(lx_engine *e, const lx__market *m, lx__side *s, unsigned side,
+                          uint64_t price)
+{
+    uint64_t key = lx__side_key(side, price);
+    uint32_t pos = lower_bound(m, s, key);
+    if (pos < s->n && s->v[pos].key == key)
+        return s->v[pos].level;
+    LX_ASSERT(s->n < s->cap);
+    uint32_t li = level_alloc(e);
+    lx__level *nl = &e->levels[li];
+    nl->price = price;
+    nl->qty = 0;
+    nl->head = nl->tail = LX__NIL;
+    nl->count = 0;
+    nl->side = side;
+    memmove(&s->v[pos + 1], &s->v[pos], (size_t)(s->n - pos) * sizeof s->v[0]);
+    s->v[pos].key = key;
+    s->v[pos].level = li;
+    s->v[pos].pad = 0;
+    s->n++;
+    return li;
+}
+
+void lx__book_insert(lx_engine *e, lx__market *m, unsigned side, uint32_t oi, uint64_t price,
+                     uint32_t id_pos)
 {
     lx__order *o = &e->orders[oi];
-    lx__side *s = &e->markets[o->market].sides[o->side];
-    uint64_t key = lx__side_key(o->side, price);
-    uint32_t pos = lower_bound(s, key);
-    uint32_t li;
-    if (pos < s->n && s->v[pos].key == key) {
-        li = s->v[pos].level;
-    } else {
-        LX_ASSERT(s->n < s->cap);
-        li = level_alloc(e);
-        lx__level *nl = &e->levels[li];
-        nl->price = price;
-        nl->qty = 0;
-        nl->head = nl->tail = LX__NIL;
-        nl->count = 0;
-        nl->side = o->side;
-        memmove(&s->v[pos + 1], &s->v[pos], (size_t)(s->n - pos) * sizeof s->v[0]);
-        s->v[pos].key = key;
-        s->v[pos].level = li;
-        s->v[pos].pad = 0;
-        s->n++;
-    }
+    lx__side *s = &m->sides[side];
+    uint32_t li = level_get(e, m, s, side, price);
     lx__level *lv = &e->levels[li];
     o->level = li;
     o->next = LX__NIL;
@@ -117,16 +160,20 @@ void lx__book_insert(lx_engine *e, uint32_t oi, uint64_t price)
     lv->count++;
     lv->qty += o->qty;
     s->orders++;
-    lx__map_put(&e->ids, o->id, 0, oi);
+    if (id_pos == LX__NIL) {
+        uint32_t found = lx__ids_find(&e->ids, e->orders, o->id, &id_pos);
+        LX_ASSERT(found == LX__NIL && e->ids.s);
+    }
+    lx__ids_put_at(&e->ids, id_pos, o->id, oi);
     e->open++;
 }
 
-void lx__book_remove(lx_engine *e, uint32_t oi)
+void lx__book_remove(lx_engine *e, lx__market *m, uint32_t oi, uint32_t id_pos)
 {
     lx__order *o = &e->orders[oi];
-    lx__side *s = &e->markets[o->market].sides[o->side];
     uint32_t li = o->level;
     lx__level *lv = &e->levels[li];
+    lx__side *s = &m->sides[lv->side];
     if (o->prev != LX__NIL)
         e->orders[o->prev].next = o->next;
     else
@@ -143,7 +190,7 @@ void lx__book_remove(lx_engine *e, uint32_t oi)
         if (s->n > 0 && s->v[s->n - 1].level == li) {
             pos = s->n - 1;
         } else {
-            pos = lower_bound(s, lx__side_key(o->side, lv->price));
+            pos = lower_bound(m, s, lx__side_key(lv->side, lv->price));
             LX_ASSERT(pos < s->n && s->v[pos].level == li);
         }
         memmove(&s->v[pos], &s->v[pos + 1], (size_t)(s->n - pos - 1) * sizeof s->v[0]);
@@ -151,30 +198,25 @@ void lx__book_remove(lx_engine *e, uint32_t oi)
         lv->head = e->levels_free;
         e->levels_free = li;
     }
-    bool found = lx__map_del(&e->ids, o->id, 0);
-    LX_ASSERT(found);
+    if (id_pos == LX__NIL) {
+        uint32_t found = lx__ids_find(&e->ids, e->orders, o->id, &id_pos);
+        LX_ASSERT(found == oi);
+    }
+    lx__ids_del_at(&e->ids, id_pos);
     e->open--;
     o->id = 0;
     o->next = e->orders_free;
     e->orders_free = oi;
 }
 
-void lx__book_reduce(lx_engine *e, uint32_t oi, uint64_t x)
-{
-    lx__order *o = &e->orders[oi];
-    LX_ASSERT(x < o->qty);
-    o->qty -= x;
-    e->levels[o->level].qty -= x;
-}
-
 uint32_t lx__order_find(const lx_engine *e, uint64_t id)
 {
-    return lx__map_get(&e->ids, id, 0);
+    uint32_t pos;
+    return lx__ids_find(&e->ids, e->orders, id, &pos);
 }
 
 void lx__book_walk(const lx_engine *e, const lx__market *m, unsigned taker_side, uint64_t limit,
-                   uint64_t qty, uint64_t account, unsigned stp, uint64_t *fillable,
-                   size_t *touched)
+                   uint64_t qty, uint32_t owner, unsigned stp, uint64_t *fillable, size_t *touched)
 {
     const lx__side *s = &m->sides[!taker_side];
     uint64_t cross = lx__side_key(!taker_side, limit);
@@ -187,7 +229,7 @@ void lx__book_walk(const lx_engine *e, const lx__market *m, unsigned taker_side,
         for (uint32_t oi = lv->head; oi != LX__NIL && left > 0; oi = e->orders[oi].next) {
             const lx__order *o = &e->orders[oi];
             k++;
-            if (o->account == account) {
+            if (o->owner == owner) {
                 if (stp == LX_STP_EXPIRE_MAKER)
                     continue;
                 if (stp == LX_STP_EXPIRE_TAKER)
@@ -209,9 +251,11 @@ void lx__books_free(lx_engine *e)
         free(e->markets[i].sides[1].v);
     }
     free(e->orders);
+    free(e->orders_x);
     free(e->levels);
-    lx__map_free(&e->ids);
+    lx__ids_free(&e->ids);
     e->orders = NULL;
+    e->orders_x = NULL;
     e->levels = NULL;
 }
 
@@ -248,17 +292,20 @@ lx_err lx_engine_order(const lx_engine *e, lx_order_info *out, uint64_t id)
     if (oi == LX__NIL)
         return LX_ENOTFOUND;
     const lx__order *o = &e->orders[oi];
+    const lx__order_x *x = &e->orders_x[oi];
+    const lx__owner *w = &e->owners[o->owner];
+    const lx__level *lv = &e->levels[o->level];
     memset(out, 0, sizeof *out);
     out->id = o->id;
-    out->account = o->account;
-    out->market = o->market;
-    out->side = o->side;
-    out->tif = o->tif;
-    out->stp = o->stp;
-    out->post_only = o->post_only != 0;
-    out->price = e->levels[o->level].price;
+    out->account = w->account;
+    out->market = w->market;
+    out->side = (uint8_t)lv->side;
+    out->tif = LX_GTC;
+    out->stp = x->stp;
+    out->post_only = x->post_only != 0;
+    out->price = lv->price;
     out->qty = o->qty;
-    out->filled = o->filled;
+    out->filled = x->filled;
     return LX_OK;
 }
 

@@ -9,11 +9,13 @@
 typedef struct taker {
     lx__market *m;
     uint32_t market;
+    uint32_t owner; /* its owner record, or LX__NIL until prepare */
     uint64_t id, account;
     uint64_t price; /* limit, or a market order's worst price */
     uint64_t qty;   /* remaining lots */
     uint64_t filled;
     uint32_t bal_base, bal_quote;
+    uint32_t id_pos; /* where its id goes in the index, or LX__NIL */
     uint8_t side, type, tif, stp, post_only, cmd;
 } taker;
 
@@ -39,16 +41,23 @@ uint64_t lx__order_need(const lx__market *m, unsigned side, uint64_t price, uint
 bool lx__order_fits(const lx__market *m, unsigned side, uint64_t price, uint64_t qty,
                     uint64_t *need)
 {
-    lx__u128 n = (lx__u128)price * qty;
-    lx__u128 base = (lx__u128)qty * m->spec.lot;
-    if (n > LX__AMOUNT_MAX || base > LX__AMOUNT_MAX)
+    uint64_t n, base;
+    if (__builtin_mul_overflow(price, qty, &n) || n > LX__AMOUNT_MAX ||
+        __builtin_mul_overflow(qty, m->spec.lot, &base) || base > LX__AMOUNT_MAX)
         return false;
-    if (side == LX_BUY && m->res_bps > 0) {
-        lx__u128 r = n + lx__fee((uint64_t)n, m->res_bps) + qty;
-        if (r > LX__AMOUNT_MAX)
-            return false;
+    if (side == LX_SELL) {
+        *need = base;
+        return true;
     }
-    *need = lx__order_need(m, side, price, qty);
+    if (m->res_bps == 0) {
+        *need = n;
+        return true;
+    }
+    /* n + fee + qty, each step checked: fee <= n and qty <= n. */
+    uint64_t r = n + lx__fee(n, m->res_bps);
+    if (r > LX__AMOUNT_MAX || qty > LX__AMOUNT_MAX - r)
+        return false;
+    *need = r + qty;
     return true;
 }
 
@@ -66,7 +75,8 @@ lx_err lx_engine_new(lx_engine **out, const lx_engine_config *cfg)
     e->orders_free = LX__NIL;
     e->levels_free = LX__NIL;
     lx__map_init(&e->bal_index);
-    lx__map_init(&e->ids);
+    lx__map_init(&e->owner_index);
+    lx__ids_init(&e->ids);
     *out = e;
     return LX_OK;
 }
@@ -151,6 +161,8 @@ lx_err lx_engine_add_market(lx_engine *e, lx_events *evs, const lx_market_spec *
     m->res_bps =
         spec->maker_fee_bps > spec->taker_fee_bps ? spec->maker_fee_bps : spec->taker_fee_bps;
     m->fee_bal = LX__NIL;
+    m->tick_pow2 = (spec->tick & (spec->tick - 1)) == 0;
+    m->tick_shift = (uint32_t)__builtin_ctzll(spec->tick);
     lx_event *ev = lx__event_push(evs, LX_EV_MARKET, LX_CMD_MARKET);
     ev->market = e->nmarkets++;
     return LX_OK;
@@ -199,30 +211,39 @@ static bool crosses(const lx__market *m, unsigned side, uint64_t price)
     return o->n > 0 && o->v[o->n - 1].key >= lx__side_key(!side, price);
 }
 
-static uint32_t held_slot(const lx__order *o)
+static bool price_ok(const lx__market *m, uint64_t price)
 {
-    return o->side == LX_BUY ? o->bal_quote : o->bal_base;
+    if (price == 0)
+        return false;
+    if (m->tick_pow2)
+        return (price & (m->spec.tick - 1)) == 0;
+    return price % m->spec.tick == 0;
 }
 
-static void push_cancel(lx_events *evs, uint8_t cmd, const lx__order *o, lx_reason r)
+static uint32_t held_slot(const lx__owner *w, unsigned side)
 {
-    lx_event *ev = lx__event_push(evs, LX_EV_CANCELLED, cmd);
-    ev->side = o->side;
-    ev->reason = (uint8_t)r;
-    ev->market = o->market;
-    ev->id = o->id;
-    ev->account = o->account;
-    ev->u.cancel.remaining = o->qty;
+    return side == LX_BUY ? w->bal_quote : w->bal_base;
 }
 
-/* Removes a resting order, returning its reservation. */
-static void cancel_resting(lx_engine *e, lx_events *evs, uint8_t cmd, uint32_t oi, lx_reason r)
+/* Removes a resting order, returning its reservation. id_pos is its id's
+ * slot in the index if known, else LX__NIL. */
+static void cancel_resting(lx_engine *e, lx_events *evs, uint8_t cmd, uint32_t oi, lx_reason r,
+                           uint32_t id_pos)
 {
     lx__order *o = &e->orders[oi];
-    const lx__market *m = &e->markets[o->market];
-    push_cancel(evs, cmd, o, r);
-    release(e, held_slot(o), lx__order_need(m, o->side, e->levels[o->level].price, o->qty));
-    lx__book_remove(e, oi);
+    const lx__owner *w = &e->owners[o->owner];
+    const lx__level *lv = &e->levels[o->level];
+    lx__market *m = &e->markets[w->market];
+    unsigned side = lv->side;
+    lx_event *ev = lx__event_push(evs, LX_EV_CANCELLED, cmd);
+    ev->side = (uint8_t)side;
+    ev->reason = (uint8_t)r;
+    ev->market = w->market;
+    ev->id = o->id;
+    ev->account = w->account;
+    ev->u.cancel.remaining = o->qty;
+    release(e, held_slot(w, side), lx__order_need(m, side, lv->price, o->qty));
+    lx__book_remove(e, m, oi, id_pos);
 }
 
 /* The buyer's reservation falls by freed; it pays cost and gets base. */
@@ -243,11 +264,13 @@ static void settle_seller(lx_engine *e, uint32_t base_slot, uint32_t quote, uint
     e->bals[quote].available += proceeds;
 }
 
-static void fill(lx_engine *e, lx_events *evs, taker *t, uint32_t oi)
+/* Fills the taker against oi, the head of level lv. */
+static void fill(lx_engine *e, lx_events *evs, taker *t, uint32_t oi, lx__level *lv)
 {
     lx__market *m = t->m;
     lx__order *mk = &e->orders[oi];
-    uint64_t p = e->levels[mk->level].price;
+    const lx__owner *mw = &e->owners[mk->owner];
+    uint64_t p = lv->price;
     uint64_t x = t->qty < mk->qty ? t->qty : mk->qty;
     uint64_t n = p * x;
     uint64_t base = x * m->spec.lot;
@@ -257,11 +280,11 @@ static void fill(lx_engine *e, lx_events *evs, taker *t, uint32_t oi)
         uint64_t freed = lx__order_need(m, LX_BUY, t->price, t->qty) -
                          lx__order_need(m, LX_BUY, t->price, t->qty - x);
         settle_buyer(e, t->bal_quote, t->bal_base, freed, n + tf, base);
-        settle_seller(e, mk->bal_base, mk->bal_quote, base, n - mf);
+        settle_seller(e, mw->bal_base, mw->bal_quote, base, n - mf);
     } else {
         uint64_t freed =
             lx__order_need(m, LX_BUY, p, mk->qty) - lx__order_need(m, LX_BUY, p, mk->qty - x);
-        settle_buyer(e, mk->bal_quote, mk->bal_base, freed, n + mf, base);
+        settle_buyer(e, mw->bal_quote, mw->bal_base, freed, n + mf, base);
         settle_seller(e, t->bal_base, t->bal_quote, base, n - tf);
     }
     if (mf + tf > 0)
@@ -273,7 +296,7 @@ static void fill(lx_engine *e, lx_events *evs, taker *t, uint32_t oi)
     ev->id = t->id;
     ev->account = t->account;
     ev->u.fill.maker = mk->id;
-    ev->u.fill.maker_account = mk->account;
+    ev->u.fill.maker_account = mw->account;
     ev->u.fill.price = p;
     ev->u.fill.qty = x;
     ev->u.fill.maker_fee = mf;
@@ -281,34 +304,46 @@ static void fill(lx_engine *e, lx_events *evs, taker *t, uint32_t oi)
 
     t->qty -= x;
     t->filled += x;
-    mk->filled += x;
-    if (x == mk->qty)
-        lx__book_remove(e, oi);
-    else
-        lx__book_reduce(e, oi, x);
+    e->orders_x[oi].filled += x;
+    if (x == mk->qty) {
+        lx__book_remove(e, m, oi, LX__NIL);
+        t->id_pos = LX__NIL; /* the index changed */
+    } else {
+        mk->qty -= x;
+        lv->qty -= x;
+    }
 }
 
-/* Makes sure the taker's whole run needs no allocation: events (extra ones
- * before ACCEPTED, the ACCEPTED, one per maker touched and a final cancel),
- * a resting slot, and its and the fee account's balance slots. A balance
- * slot the caller knows is passed in; LX__NIL ones are found or created. */
+/* Makes sure the taker's whole run needs no allocation: its owner record
+ * (with its balance slots), events (extra ones before ACCEPTED, the
+ * ACCEPTED, one per maker touched and a final cancel), a resting slot, and
+ * the fee account's balance slot. */
 static lx_err prepare(lx_engine *e, lx_events *evs, taker *t, size_t extra)
 {
-    const lx__side *opp = &t->m->sides[!t->side];
-    size_t bound = extra + 2 + (size_t)opp->orders;
-    if (evs->cap - evs->n < bound) {
-        uint64_t fillable;
-        size_t touched;
-        lx__book_walk(e, t->m, t->side, t->price, t->qty, t->account, t->stp, &fillable, &touched);
-        bound = extra + 2 + touched;
+    lx_err err;
+    if (t->owner == LX__NIL) {
+        err = lx__owner_get(e, &t->owner, t->account, t->market);
+        if (err)
+            return err;
+        t->bal_base = e->owners[t->owner].bal_base;
+        t->bal_quote = e->owners[t->owner].bal_quote;
     }
-    lx_err err = lx__events_reserve(evs, bound);
+    size_t bound = extra + 2;
+    if (crosses(t->m, t->side, t->price)) {
+        /* Each order on the other side is touched at most once; count the
+         * ones this taker would touch only if that bound does not fit. */
+        bound += (size_t)t->m->sides[!t->side].orders;
+        if (evs->cap - evs->n < bound) {
+            uint64_t fillable;
+            size_t touched;
+            lx__book_walk(e, t->m, t->side, t->price, t->qty, t->owner, t->stp, &fillable,
+                          &touched);
+            bound = extra + 2 + touched;
+        }
+    }
+    err = lx__events_reserve(evs, bound);
     if (!err)
         err = lx__book_reserve(e, &t->m->sides[t->side]);
-    if (!err && t->bal_base == LX__NIL)
-        err = lx__balance_get(e, &t->bal_base, t->account, t->m->base);
-    if (!err && t->bal_quote == LX__NIL)
-        err = lx__balance_get(e, &t->bal_quote, t->account, t->m->quote);
     if (!err && t->m->fee_bal == LX__NIL && t->m->res_bps > 0)
         err = lx__balance_get(e, &t->m->fee_bal, e->fee_account, t->m->quote);
     return err;
@@ -336,16 +371,18 @@ static void execute(lx_engine *e, lx_events *evs, taker *t, uint64_t need)
     uint64_t cross = lx__side_key(!t->side, t->price);
     bool stp_stop = false;
     while (t->qty > 0 && opp->n > 0 && opp->v[opp->n - 1].key >= cross) {
-        uint32_t oi = e->levels[opp->v[opp->n - 1].level].head;
-        if (e->orders[oi].account != t->account) {
-            fill(e, evs, t, oi);
+        lx__level *lv = &e->levels[opp->v[opp->n - 1].level];
+        uint32_t oi = lv->head;
+        if (e->orders[oi].owner != t->owner) {
+            fill(e, evs, t, oi, lv);
             continue;
         }
         if (t->stp == LX_STP_EXPIRE_TAKER) {
             stp_stop = true;
             break;
         }
-        cancel_resting(e, evs, t->cmd, oi, LX_R_STP);
+        cancel_resting(e, evs, t->cmd, oi, LX_R_STP, LX__NIL);
+        t->id_pos = LX__NIL;
         if (t->stp == LX_STP_EXPIRE_BOTH) {
             stp_stop = true;
             break;
@@ -376,17 +413,13 @@ static void execute(lx_engine *e, lx_events *evs, taker *t, uint64_t need)
     uint32_t oi = lx__order_alloc(e);
     lx__order *o = &e->orders[oi];
     o->id = t->id;
-    o->account = t->account;
     o->qty = t->qty;
-    o->filled = t->filled;
-    o->market = t->market;
-    o->bal_base = t->bal_base;
-    o->bal_quote = t->bal_quote;
-    o->side = t->side;
-    o->tif = LX_GTC;
-    o->stp = t->stp;
-    o->post_only = t->post_only;
-    lx__book_insert(e, oi, t->price);
+    o->owner = t->owner;
+    lx__order_x *x = &e->orders_x[oi];
+    x->filled = t->filled;
+    x->stp = t->stp;
+    x->post_only = t->post_only;
+    lx__book_insert(e, m, t->side, oi, t->price, t->id_pos);
 }
 
 /* ---- commands ---- */
@@ -402,8 +435,11 @@ static void reject(lx_events *evs, uint8_t cmd, uint64_t id, uint64_t account, u
     ev->account = account;
 }
 
+/* The checks of an order command in their documented order. On success
+ * writes its need, its owner record (LX__NIL if it has none yet), the
+ * balance slot it reserves from and where its id goes in the index. */
 static lx_reason check_order(const lx_engine *e, const lx_order_cmd *c, uint64_t *need,
-                             uint32_t *held_out)
+                             uint32_t *owner, uint32_t *held, uint32_t *id_pos)
 {
     if (c->id == 0)
         return LX_R_BAD_ID;
@@ -413,24 +449,28 @@ static lx_reason check_order(const lx_engine *e, const lx_order_cmd *c, uint64_t
     if (c->side > LX_SELL || c->type > LX_MARKET || c->stp > LX_STP_EXPIRE_BOTH ||
         (c->type == LX_LIMIT && c->tif > LX_FOK) || (c->type == LX_MARKET && c->post_only))
         return LX_R_BAD_TYPE;
-    if (c->price == 0 || c->price % m->spec.tick != 0)
+    if (!price_ok(m, c->price))
         return LX_R_BAD_PRICE;
     if (c->qty == 0 || c->qty < m->spec.min_qty)
         return LX_R_BAD_QTY;
-    if (lx__order_find(e, c->id) != LX__NIL)
+    if (lx__ids_find(&e->ids, e->orders, c->id, id_pos) != LX__NIL)
         return LX_R_DUPLICATE_ID;
     if (!lx__order_fits(m, c->side, c->price, c->qty, need))
         return LX_R_OVERFLOW;
-    uint32_t held = lx__balance_lookup(e, c->account, c->side == LX_BUY ? m->quote : m->base);
-    if (held == LX__NIL || e->bals[held].available < *need)
+    uint32_t w = lx__owner_lookup(e, c->account, c->market);
+    uint32_t h = w != LX__NIL
+                     ? held_slot(&e->owners[w], c->side)
+                     : lx__balance_lookup(e, c->account, c->side == LX_BUY ? m->quote : m->base);
+    if (h == LX__NIL || e->bals[h].available < *need)
         return LX_R_INSUFFICIENT_BALANCE;
-    *held_out = held;
+    *owner = w;
+    *held = h;
     if (c->post_only && crosses(m, c->side, c->price))
         return LX_R_POST_ONLY_WOULD_CROSS;
     if (c->type == LX_LIMIT && c->tif == LX_FOK) {
         uint64_t fillable;
         size_t touched;
-        lx__book_walk(e, m, c->side, c->price, c->qty, c->account, c->stp, &fillable, &touched);
+        lx__book_walk(e, m, c->side, c->price, c->qty, w, c->stp, &fillable, &touched);
         if (fillable < c->qty)
             return LX_R_FOK_UNFILLABLE;
     }
@@ -440,37 +480,44 @@ static lx_reason check_order(const lx_engine *e, const lx_order_cmd *c, uint64_t
 static lx_err order_cmd(lx_engine *e, lx_events *evs, const lx_order_cmd *c)
 {
     lx_err err = lx__events_reserve(evs, 1);
+    /* Room for the id first, so that the slot the duplicate check finds
+     * stays valid until the order rests. */
+    if (!err)
+        err = lx__ids_reserve(&e->ids, e->open + 1);
     if (err)
         return err;
     uint64_t need = 0;
-    uint32_t held = LX__NIL;
-    lx_reason r = check_order(e, c, &need, &held);
-    if (r != LX_R_NONE) {
+    uint32_t owner = LX__NIL, held = LX__NIL, id_pos = LX__NIL;
+    lx_reason r = check_order(e, c, &need, &owner, &held, &id_pos);
+    if (__builtin_expect(r != LX_R_NONE, 0)) {
         reject(evs, LX_CMD_ORDER, c->id, c->account, c->market, c->side, r);
         return LX_OK;
     }
     taker t;
-    memset(&t, 0, sizeof t);
     t.m = &e->markets[c->market];
     t.market = c->market;
+    t.owner = owner;
     t.id = c->id;
     t.account = c->account;
     t.price = c->price;
     t.qty = c->qty;
+    t.filled = 0;
+    t.bal_base = t.bal_quote = LX__NIL;
+    if (owner != LX__NIL) {
+        t.bal_base = e->owners[owner].bal_base;
+        t.bal_quote = e->owners[owner].bal_quote;
+    }
+    t.id_pos = id_pos;
     t.side = c->side;
     t.type = c->type;
     t.tif = c->type == LX_MARKET ? (uint8_t)LX_IOC : c->tif;
     t.stp = c->stp;
     t.post_only = c->post_only;
     t.cmd = LX_CMD_ORDER;
-    t.bal_base = t.bal_quote = LX__NIL;
-    if (c->side == LX_BUY)
-        t.bal_quote = held;
-    else
-        t.bal_base = held;
     err = prepare(e, evs, &t, 0);
     if (err)
         return err;
+    LX_ASSERT(held == (c->side == LX_BUY ? t.bal_quote : t.bal_base));
     execute(e, evs, &t, need);
     return LX_OK;
 }
@@ -480,17 +527,18 @@ static lx_err cancel_cmd(lx_engine *e, lx_events *evs, const lx_cancel_cmd *c)
     lx_err err = lx__events_reserve(evs, 1);
     if (err)
         return err;
-    uint32_t oi = c->id ? lx__order_find(e, c->id) : LX__NIL;
+    uint32_t pos = LX__NIL;
+    uint32_t oi = c->id ? lx__ids_find(&e->ids, e->orders, c->id, &pos) : LX__NIL;
     lx_reason r = LX_R_NONE;
     if (oi == LX__NIL)
         r = LX_R_UNKNOWN_ORDER;
-    else if (e->orders[oi].account != c->account)
+    else if (e->owners[e->orders[oi].owner].account != c->account)
         r = LX_R_NOT_OWNER;
     if (r != LX_R_NONE) {
         reject(evs, LX_CMD_CANCEL, c->id, c->account, 0, 0, r);
         return LX_OK;
     }
-    cancel_resting(e, evs, LX_CMD_CANCEL, oi, LX_R_USER);
+    cancel_resting(e, evs, LX_CMD_CANCEL, oi, LX_R_USER, pos);
     return LX_OK;
 }
 
@@ -506,19 +554,21 @@ static lx_err replace_cmd(lx_engine *e, lx_events *evs, const lx_replace_cmd *c)
         r = LX_R_UNKNOWN_ORDER;
     } else {
         const lx__order *o = &e->orders[oi];
-        const lx__market *m = &e->markets[o->market];
-        uint64_t old = lx__order_need(m, o->side, e->levels[o->level].price, o->qty);
-        if (o->account != c->account)
+        const lx__owner *w = &e->owners[o->owner];
+        const lx__level *lv = &e->levels[o->level];
+        const lx__market *m = &e->markets[w->market];
+        uint64_t old = lx__order_need(m, lv->side, lv->price, o->qty);
+        if (w->account != c->account)
             r = LX_R_NOT_OWNER;
-        else if (c->price == 0 || c->price % m->spec.tick != 0)
+        else if (!price_ok(m, c->price))
             r = LX_R_BAD_PRICE;
         else if (c->qty == 0 || c->qty < m->spec.min_qty)
             r = LX_R_BAD_QTY;
-        else if (!lx__order_fits(m, o->side, c->price, c->qty, &need))
+        else if (!lx__order_fits(m, lv->side, c->price, c->qty, &need))
             r = LX_R_OVERFLOW;
-        else if (e->bals[held_slot(o)].available + old < need)
+        else if (e->bals[held_slot(w, lv->side)].available + old < need)
             r = LX_R_INSUFFICIENT_BALANCE;
-        else if (o->post_only && crosses(m, o->side, c->price))
+        else if (e->orders_x[oi].post_only && crosses(m, lv->side, c->price))
             r = LX_R_POST_ONLY_WOULD_CROSS;
     }
     if (r != LX_R_NONE) {
@@ -526,43 +576,48 @@ static lx_err replace_cmd(lx_engine *e, lx_events *evs, const lx_replace_cmd *c)
         return LX_OK;
     }
     lx__order *o = &e->orders[oi];
-    lx__market *m = &e->markets[o->market];
-    uint64_t old_price = e->levels[o->level].price;
-    uint64_t old = lx__order_need(m, o->side, old_price, o->qty);
+    const lx__order_x *ox = &e->orders_x[oi];
+    const lx__owner *w = &e->owners[o->owner];
+    lx__level *lv = &e->levels[o->level];
+    lx__market *m = &e->markets[w->market];
+    unsigned side = lv->side;
+    uint64_t old_price = lv->price;
+    uint64_t old = lx__order_need(m, side, old_price, o->qty);
     if (c->price == old_price && c->qty <= o->qty) {
-        release(e, held_slot(o), old - need);
-        if (c->qty < o->qty)
-            lx__book_reduce(e, oi, o->qty - c->qty);
+        release(e, held_slot(w, side), old - need);
+        lv->qty -= o->qty - c->qty;
+        o->qty = c->qty;
         lx_event *ev = lx__event_push(evs, LX_EV_REPLACED, LX_CMD_REPLACE);
-        ev->side = o->side;
-        ev->market = o->market;
+        ev->side = (uint8_t)side;
+        ev->market = w->market;
         ev->id = o->id;
-        ev->account = o->account;
+        ev->account = w->account;
         ev->u.order.price = c->price;
         ev->u.order.qty = c->qty;
         return LX_OK;
     }
     taker t;
-    memset(&t, 0, sizeof t);
     t.m = m;
-    t.market = o->market;
+    t.market = w->market;
+    t.owner = o->owner;
     t.id = o->id;
-    t.account = o->account;
+    t.account = w->account;
     t.price = c->price;
     t.qty = c->qty;
-    t.filled = o->filled;
-    t.side = o->side;
+    t.filled = ox->filled;
+    t.bal_base = w->bal_base;
+    t.bal_quote = w->bal_quote;
+    t.id_pos = LX__NIL;
+    t.side = (uint8_t)side;
     t.type = LX_LIMIT;
     t.tif = LX_GTC;
-    t.stp = o->stp;
-    t.post_only = o->post_only;
+    t.stp = ox->stp;
+    t.post_only = ox->post_only;
     t.cmd = LX_CMD_REPLACE;
-    t.bal_base = o->bal_base;
-    t.bal_quote = o->bal_quote;
     err = prepare(e, evs, &t, 1);
     if (err)
         return err;
-    cancel_resting(e, evs, LX_CMD_REPLACE, oi, LX_R_REPLACE);
+    cancel_resting(e, evs, LX_CMD_REPLACE, oi, LX_R_REPLACE, LX__NIL);
     execute(e, evs, &t, need);
     return LX_OK;
 }

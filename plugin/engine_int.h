@@ -1,5 +1,5 @@
-/* Internals of the lxdex engine, shared by the plugin's modules: the id and
- * balance hash, the order and price-level pools, accounts and event helpers. */
+/* Internals of the lxdex engine, shared by the plugin's modules: the hash
+ * tables, the order and price-level pools, accounts and event helpers. */
 #ifndef LX_PLUGIN_ENGINE_INT_H
 #define LX_PLUGIN_ENGINE_INT_H
 
@@ -14,10 +14,12 @@
 
 __extension__ typedef unsigned __int128 lx__u128;
 
-/* ---- hashmap.c: open addressing from a (uint64, uint32) key to a uint32
- * value, linear probing, backward-shift deletion. A slot is empty when its
- * value is LX__NIL. ---- */
+/* ---- hashmap.c: two open-addressing tables with linear probing and
+ * backward-shift deletion (no tombstones, so probe runs stay short under
+ * churn). ---- */
 
+/* lx__map: a (uint64, uint32) key to a uint32 value; balances and owner
+ * records. A slot is empty when its value is LX__NIL. */
 typedef struct lx__slot {
     uint64_t a;
     uint32_t b;
@@ -28,6 +30,7 @@ typedef struct lx__map {
     lx__slot *s;
     size_t mask; /* capacity - 1; capacity is 0 or a power of two */
     size_t n;
+    unsigned shift; /* 64 - log2(capacity): the hash's top bits pick a slot */
 } lx__map;
 
 void lx__map_init(lx__map *m);
@@ -42,17 +45,77 @@ void lx__map_put(lx__map *m, uint64_t a, uint32_t b, uint32_t v);
 bool lx__map_del(lx__map *m, uint64_t a, uint32_t b);
 size_t lx__map_bytes(const lx__map *m);
 
+/* lx__ids: open order ids to order pool indices. A slot holds 32 bits of the
+ * id's hash and the pool index (LX__NIL when empty); the id itself is read
+ * from the order, so a slot is 8 bytes and a cache line holds eight. The
+ * hash's top bits pick the home slot, so growth and deletion never need the
+ * orders. The lookups are below the order struct. */
+typedef struct lx__idslot {
+    uint32_t hash;
+    uint32_t idx;
+} lx__idslot;
+
+typedef struct lx__ids {
+    lx__idslot *s;
+    uint32_t mask;  /* capacity - 1; capacity is 0 or a power of two */
+    uint32_t shift; /* 32 - log2(capacity) */
+    size_t n;
+    size_t room; /* entries that fit without growing */
+} lx__ids;
+
+static inline uint32_t lx__id_hash(uint64_t id)
+{
+    /* Multiplicative hashing after folding the high half in, so that ids
+     * that differ only in their top bits still spread. */
+    return (uint32_t)(((id ^ (id >> 29)) * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
+void lx__ids_init(lx__ids *m);
+void lx__ids_free(lx__ids *m);
+lx_err lx__ids_grow(lx__ids *m, size_t n);
+
+/* Makes room for n entries in total. If it grows the table, it moves
+ * entries: positions from lx__ids_find are stale afterwards. */
+static inline lx_err lx__ids_reserve(lx__ids *m, size_t n)
+{
+    if (__builtin_expect(n <= m->room, 1))
+        return LX_OK;
+    return lx__ids_grow(m, n);
+}
+size_t lx__ids_bytes(const lx__ids *m);
+
+/* Removes the entry at pos, a slot that holds one. */
+void lx__ids_del_at(lx__ids *m, uint32_t pos);
+
 /* ---- the engine's state ---- */
 
+/* An open order: what matching and cancels touch, in 32 bytes. Its side and
+ * price are its level's; its account, market and balance slots its owner's;
+ * a resting order is always GTC. */
 typedef struct lx__order {
-    uint64_t id, account;
+    uint64_t id;
     uint64_t qty;        /* remaining lots */
-    uint64_t filled;     /* lots filled so far */
     uint32_t prev, next; /* FIFO within the level; next links the free list */
-    uint32_t level, market;
-    uint32_t bal_base, bal_quote; /* the owner's balance slots */
-    uint8_t side, tif, stp, post_only;
+    uint32_t level;
+    uint32_t owner; /* index into lx_engine.owners */
 } lx__order;
+
+/* The rest of an open order, in an array parallel to the pool: fills,
+ * replaces and queries read it, cancels do not. */
+typedef struct lx__order_x {
+    uint64_t filled; /* lots filled so far */
+    uint8_t stp, post_only;
+} lx__order_x;
+
+/* An account in one market: its id and its base and quote balance slots, so
+ * that orders, fills and cancels reach balances without a hash lookup. Two
+ * orders on one book have the same account exactly when they have the same
+ * owner. Never removed or moved. */
+typedef struct lx__owner {
+    uint64_t account;
+    uint32_t market;
+    uint32_t bal_base, bal_quote;
+} lx__owner;
 
 typedef struct lx__level {
     uint64_t price;
@@ -82,6 +145,8 @@ typedef struct lx__market {
     uint32_t base, quote; /* asset ids */
     uint32_t res_bps;     /* max(maker, taker): what buy reservations cover */
     uint32_t fee_bal;     /* the fee account's quote balance slot, or LX__NIL */
+    bool tick_pow2;       /* then tick == 1 << tick_shift: no divisions */
+    uint32_t tick_shift;
     lx__side sides[2];
 } lx__market;
 
@@ -110,14 +175,49 @@ struct lx_engine {
     uint32_t nbals, cap_bals;
     lx__map bal_index; /* (account, asset) -> slot */
 
-    lx__order *orders; /* pool */
+    lx__owner *owners; /* stable, like bals */
+    uint32_t nowners, cap_owners;
+    lx__map owner_index; /* (account, market) -> owner */
+
+    lx__order *orders;     /* pool */
+    lx__order_x *orders_x; /* parallel to orders */
     uint32_t orders_hw, cap_orders, orders_free;
     size_t open; /* open orders */
-    lx__map ids; /* (id, 0) -> pool index, open orders only */
+    lx__ids ids; /* open order ids -> pool index */
 
     lx__level *levels; /* pool */
     uint32_t levels_hw, cap_levels, levels_free;
 };
+
+/* ---- the id index's lookups, inline for the hot paths ---- */
+
+/* Looks id up; orders is the pool the values index. Returns its value or
+ * LX__NIL, and writes the slot where it is, or where lx__ids_put_at must put
+ * it if the table does not change before (0 if the table is empty). */
+static inline uint32_t lx__ids_find(const lx__ids *m, const lx__order *orders, uint64_t id,
+                                    uint32_t *pos)
+{
+    *pos = 0;
+    if (__builtin_expect(m->s == NULL, 0))
+        return LX__NIL;
+    uint32_t h = lx__id_hash(id);
+    for (uint32_t i = h >> m->shift;; i = (i + 1) & m->mask) {
+        lx__idslot sl = m->s[i];
+        if (sl.idx == LX__NIL || (sl.hash == h && orders[sl.idx].id == id)) {
+            *pos = i;
+            return sl.idx;
+        }
+    }
+}
+
+/* Stores v for id at pos, an empty slot that lx__ids_find returned for id
+ * with no change to the table since; room was reserved. */
+static inline void lx__ids_put_at(lx__ids *m, uint32_t pos, uint64_t id, uint32_t v)
+{
+    m->s[pos].hash = lx__id_hash(id);
+    m->s[pos].idx = v;
+    m->n++;
+}
 
 /* ---- account.c ---- */
 
@@ -132,6 +232,11 @@ lx_err lx__asset_intern(lx_engine *e, uint32_t *id, const char *symbol);
 uint32_t lx__balance_lookup(const lx_engine *e, uint64_t account, uint32_t asset);
 /* Finds or creates (all zero) the balance slot of (account, asset). */
 lx_err lx__balance_get(lx_engine *e, uint32_t *slot, uint64_t account, uint32_t asset);
+/* Returns the owner record of (account, market), or LX__NIL. */
+uint32_t lx__owner_lookup(const lx_engine *e, uint64_t account, uint32_t market);
+/* Finds or creates the owner record of (account, market), creating its
+ * balance slots (all zero) if they are new. */
+lx_err lx__owner_get(lx_engine *e, uint32_t *owner, uint64_t account, uint32_t market);
 /* Applies a deposit or withdraw command. */
 lx_err lx__transfer(lx_engine *e, lx_events *evs, uint8_t type, const lx_transfer_cmd *c);
 void lx__accounts_free(lx_engine *e);
@@ -146,27 +251,29 @@ static inline uint64_t lx__side_key(unsigned side, uint64_t price)
     return side == LX_BUY ? price : UINT64_MAX - price;
 }
 
-/* Makes sure one more order, one more level in side and one more id fit. */
+/* Makes sure one more order, one more level in side and one more id fit.
+ * Positions from lx__ids_find are stale afterwards. */
 lx_err lx__book_reserve(lx_engine *e, lx__side *side);
 /* Takes a free order slot (after lx__book_reserve) and returns its index. */
 uint32_t lx__order_alloc(lx_engine *e);
-/* Links order oi, whose fields are set, at the tail of its price level
- * (created if new) and records its id. */
-void lx__book_insert(lx_engine *e, uint32_t oi, uint64_t price);
-/* Unlinks order oi from its level and the id index and frees its slot. */
-void lx__book_remove(lx_engine *e, uint32_t oi);
-/* Reduces a resting order's remaining quantity by x (x < qty). */
-void lx__book_reduce(lx_engine *e, uint32_t oi, uint64_t x);
+/* Links order oi of market m, whose id, qty and owner are set, at the tail of
+ * its price level on side (created if new) and records its id. id_pos is
+ * where lx__ids_find would put the id now, or LX__NIL. */
+void lx__book_insert(lx_engine *e, lx__market *m, unsigned side, uint32_t oi, uint64_t price,
+                     uint32_t id_pos);
+/* Unlinks order oi of market m from its level and the id index and frees its
+ * slot. id_pos is the id's slot in the index if known, else LX__NIL. */
+void lx__book_remove(lx_engine *e, lx__market *m, uint32_t oi, uint32_t id_pos);
 /* Returns the pool index of the open order id, or LX__NIL. */
 uint32_t lx__order_find(const lx_engine *e, uint64_t id);
 
 /* What a taker would meet: walks the side opposite to taker_side from the
- * best price while it crosses limit, following the taker's stp mode. Writes
- * the quantity that would fill (up to qty) and the number of maker orders it
+ * best price while it crosses limit, following the taker's stp mode (owner
+ * is the taker's owner record, or LX__NIL if it has none). Writes the
+ * quantity that would fill (up to qty) and the number of maker orders it
  * would touch (each one a fill or an stp cancel). */
 void lx__book_walk(const lx_engine *e, const lx__market *m, unsigned taker_side, uint64_t limit,
-                   uint64_t qty, uint64_t account, unsigned stp, uint64_t *fillable,
-                   size_t *touched);
+                   uint64_t qty, uint32_t owner, unsigned stp, uint64_t *fillable, size_t *touched);
 void lx__books_free(lx_engine *e);
 
 /* ---- engine.c ---- */
@@ -181,9 +288,25 @@ bool lx__order_fits(const lx__market *m, unsigned side, uint64_t price, uint64_t
 
 /* ---- event.c ---- */
 
+lx_err lx__events_grow(lx_events *evs, size_t extra);
+
 /* Makes room for extra more events. */
-lx_err lx__events_reserve(lx_events *evs, size_t extra);
+static inline lx_err lx__events_reserve(lx_events *evs, size_t extra)
+{
+    if (__builtin_expect(evs->cap - evs->n >= extra, 1))
+        return LX_OK;
+    return lx__events_grow(evs, extra);
+}
+
 /* Appends a zeroed event (room was reserved) and returns it. */
-lx_event *lx__event_push(lx_events *evs, uint8_t type, uint8_t cmd);
+static inline lx_event *lx__event_push(lx_events *evs, uint8_t type, uint8_t cmd)
+{
+    LX_ASSERT(evs->n < evs->cap);
+    lx_event *ev = &evs->v[evs->n++];
+    *ev = (lx_event){0};
+    ev->type = type;
+    ev->cmd = cmd;
+    return ev;
+}
 
 #endif /* LX_PLUGIN_ENGINE_INT_H */

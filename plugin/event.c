@@ -59,7 +59,7 @@ void lx_events_free(lx_events *evs)
     lx_events_init(evs);
 }
 
-lx_err lx__events_reserve(lx_events *evs, size_t extra)
+lx_err lx__events_grow(lx_events *evs, size_t extra)
 {
     if (evs->cap - evs->n >= extra)
         return LX_OK;
@@ -75,16 +75,6 @@ lx_err lx__events_reserve(lx_events *evs, size_t extra)
     evs->v = v;
     evs->cap = cap;
     return LX_OK;
-}
-
-lx_event *lx__event_push(lx_events *evs, uint8_t type, uint8_t cmd)
-{
-    LX_ASSERT(evs->n < evs->cap);
-    lx_event *ev = &evs->v[evs->n++];
-    memset(ev, 0, sizeof *ev);
-    ev->type = type;
-    ev->cmd = cmd;
-    return ev;
 }
 
 static uint8_t *put64(uint8_t *p, uint64_t v)

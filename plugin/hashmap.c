@@ -1,6 +1,7 @@
-/* The engine's hash index: open addressing from a (uint64, uint32) key to a
- * uint32 value with linear probing and backward-shift deletion, so that
- * deletes leave no tombstones and probe lengths stay short under churn. */
+/* The engine's hash tables: open addressing with linear probing and
+ * backward-shift deletion, so that deletes leave no tombstones and probe
+ * lengths stay short under churn. lx__map keys balances and owner records;
+ * lx__ids maps open order ids to the order pool. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,16 +9,14 @@
 
 #define MAP_MIN_CAP 16u
 
+/* ---- lx__map ---- */
+
 static size_t slot_of(const lx__map *m, uint64_t a, uint32_t b)
 {
-    /* A 64-bit finaliser: sequential ids spread over the whole table. */
-    uint64_t h = a ^ ((uint64_t)b * 0x9e3779b97f4a7c15ull);
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return (size_t)h & m->mask;
+    /* Multiplicative hashing: the product's top bits depend on every bit of
+     * the key, and sequential keys spread over the whole table. */
+    uint64_t h = (a ^ ((uint64_t)b * 0xc2b2ae3d27d4eb4full)) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> m->shift);
 }
 
 void lx__map_init(lx__map *m)
@@ -25,6 +24,7 @@ void lx__map_init(lx__map *m)
     m->s = NULL;
     m->mask = 0;
     m->n = 0;
+    m->shift = 64;
 }
 
 void lx__map_free(lx__map *m)
@@ -38,6 +38,14 @@ static size_t map_cap(const lx__map *m)
     return m->s ? m->mask + 1 : 0;
 }
 
+static unsigned log2_of(size_t pow2)
+{
+    unsigned k = 0;
+    while (((size_t)1 << k) < pow2)
+        k++;
+    return k;
+}
+
 lx_err lx__map_reserve(lx__map *m, size_t n)
 {
     size_t cap = map_cap(m);
@@ -46,7 +54,7 @@ lx_err lx__map_reserve(lx__map *m, size_t n)
         return LX_OK;
     size_t ncap = cap ? cap : MAP_MIN_CAP;
     while (n > ncap - ncap / 4) {
-        if (ncap > SIZE_MAX / 2 / sizeof(lx__slot))
+        if (ncap > SIZE_MAX / 2 / sizeof(lx__slot) || ncap >= ((size_t)1 << 40))
             return LX_ENOMEM;
         ncap *= 2;
     }
@@ -58,6 +66,7 @@ lx_err lx__map_reserve(lx__map *m, size_t n)
     lx__map old = *m;
     m->s = s;
     m->mask = ncap - 1;
+    m->shift = 64 - log2_of(ncap);
     m->n = 0;
     for (size_t i = 0; i < cap; i++)
         if (old.s[i].v != LX__NIL)
@@ -93,6 +102,13 @@ void lx__map_put(lx__map *m, uint64_t a, uint32_t b, uint32_t v)
     m->n++;
 }
 
+/* True if an entry whose home slot is home, found at j, may stay there when
+ * hole (cyclically before j) empties: its home lies in (hole, j]. */
+static bool stays(size_t home, size_t hole, size_t j)
+{
+    return hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+}
+
 bool lx__map_del(lx__map *m, uint64_t a, uint32_t b)
 {
     if (!m->s)
@@ -104,13 +120,11 @@ bool lx__map_del(lx__map *m, uint64_t a, uint32_t b)
         if (m->s[i].a == a && m->s[i].b == b)
             break;
     }
-    /* Shift later members of the probe run back into the hole, unless their
-     * home slot lies cyclically in (hole, j]: then they must stay. */
+    /* Shift later members of the probe run back into the hole, unless they
+     * must stay. */
     size_t hole = i;
     for (size_t j = (i + 1) & m->mask; m->s[j].v != LX__NIL; j = (j + 1) & m->mask) {
-        size_t home = slot_of(m, m->s[j].a, m->s[j].b);
-        bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!stays) {
+        if (!stays(slot_of(m, m->s[j].a, m->s[j].b), hole, j)) {
             m->s[hole] = m->s[j];
             hole = j;
         }
@@ -123,4 +137,87 @@ bool lx__map_del(lx__map *m, uint64_t a, uint32_t b)
 size_t lx__map_bytes(const lx__map *m)
 {
     return map_cap(m) * sizeof(lx__slot);
+}
+
+/* ---- lx__ids ---- */
+
+void lx__ids_init(lx__ids *m)
+{
+    m->s = NULL;
+    m->mask = 0;
+    m->shift = 32;
+    m->n = 0;
+    m->room = 0;
+}
+
+void lx__ids_free(lx__ids *m)
+{
+    free(m->s);
+    lx__ids_init(m);
+}
+
+static size_t ids_cap(const lx__ids *m)
+{
+    return m->s ? (size_t)m->mask + 1 : 0;
+}
+
+/* The load stays at or under 5/8: with eight slots to a cache line, a miss
+ * (every new order's duplicate check) rarely reads a second line. */
+static size_t ids_max(size_t cap)
+{
+    return cap / 2 + cap / 8;
+}
+
+lx_err lx__ids_grow(lx__ids *m, size_t n)
+{
+    size_t cap = ids_cap(m);
+    if (m->s && n <= ids_max(cap))
+        return LX_OK;
+    size_t ncap = cap ? cap : MAP_MIN_CAP;
+    while (n > ids_max(ncap)) {
+        if (ncap >= ((size_t)1 << 31))
+            return LX_ENOMEM;
+        ncap *= 2;
+    }
+    lx__idslot *s = malloc(ncap * sizeof *s);
+    if (!s)
+        return LX_ENOMEM;
+    for (size_t i = 0; i < ncap; i++)
+        s[i].idx = LX__NIL;
+    unsigned shift = 32 - log2_of(ncap);
+    uint32_t mask = (uint32_t)(ncap - 1);
+    for (size_t i = 0; i < cap; i++) {
+        lx__idslot sl = m->s[i];
+        if (sl.idx == LX__NIL)
+            continue;
+        uint32_t j = sl.hash >> shift;
+        while (s[j].idx != LX__NIL)
+            j = (j + 1) & mask;
+        s[j] = sl;
+    }
+    free(m->s);
+    m->s = s;
+    m->mask = mask;
+    m->shift = shift;
+    m->room = ids_max(ncap);
+    return LX_OK;
+}
+
+void lx__ids_del_at(lx__ids *m, uint32_t pos)
+{
+    LX_ASSERT(m->s && pos <= m->mask && m->s[pos].idx != LX__NIL);
+    uint32_t hole = pos;
+    for (uint32_t j = (pos + 1) & m->mask; m->s[j].idx != LX__NIL; j = (j + 1) & m->mask) {
+        if (!stays(m->s[j].hash >> m->shift, hole, j)) {
+            m->s[hole] = m->s[j];
+            hole = j;
+        }
+    }
+    m->s[hole].idx = LX__NIL;
+    m->n--;
+}
+
+size_t lx__ids_bytes(const lx__ids *m)
+{
+    return ids_cap(m) * sizeof(lx__idslot);
 }

@@ -103,16 +103,17 @@ lx_err lx_engine_snapshot(const lx_engine *e, uint8_t **out, size_t *out_len)
                 const lx__level *lv = &e->levels[s->v[p].level];
                 for (uint32_t oi = lv->head; oi != LX__NIL; oi = e->orders[oi].next) {
                     const lx__order *o = &e->orders[oi];
+                    const lx__order_x *x = &e->orders_x[oi];
                     put(&w, mi, 4);
-                    put(&w, o->side, 1);
-                    put(&w, o->tif, 1);
-                    put(&w, o->stp, 1);
-                    put(&w, o->post_only, 1);
+                    put(&w, side, 1);
+                    put(&w, LX_GTC, 1);
+                    put(&w, x->stp, 1);
+                    put(&w, x->post_only, 1);
                     put(&w, o->id, 8);
-                    put(&w, o->account, 8);
+                    put(&w, e->owners[o->owner].account, 8);
                     put(&w, lv->price, 8);
                     put(&w, o->qty, 8);
-                    put(&w, o->filled, 8);
+                    put(&w, x->filled, 8);
                 }
             }
         }
@@ -279,28 +280,23 @@ static lx_err read_orders(lx_engine *e, reader *r)
         if (lx__order_find(e, id) != LX__NIL)
             break;
         err = lx__book_reserve(e, &m->sides[side]);
-        uint32_t bb = 0, bq = 0;
+        uint32_t owner = LX__NIL;
         if (!err)
-            err = lx__balance_get(e, &bb, acc, m->base);
-        if (!err)
-            err = lx__balance_get(e, &bq, acc, m->quote);
+            err = lx__owner_get(e, &owner, acc, mi);
         if (err)
             break;
         uint32_t oi = lx__order_alloc(e);
         lx__order *o = &e->orders[oi];
         memset(o, 0, sizeof *o);
         o->id = id;
-        o->account = acc;
         o->qty = qty;
-        o->filled = filled;
-        o->market = mi;
-        o->bal_base = bb;
-        o->bal_quote = bq;
-        o->side = (uint8_t)side;
-        o->tif = (uint8_t)tif;
-        o->stp = (uint8_t)stp;
-        o->post_only = (uint8_t)post_only;
-        lx__book_insert(e, oi, price);
+        o->owner = owner;
+        lx__order_x *x = &e->orders_x[oi];
+        memset(x, 0, sizeof *x);
+        x->filled = filled;
+        x->stp = (uint8_t)stp;
+        x->post_only = (uint8_t)post_only;
+        lx__book_insert(e, m, side, oi, price, LX__NIL);
         prev_market = mi;
         prev_side = side;
         prev_key = key;
@@ -322,8 +318,9 @@ static lx_err check_state(const lx_engine *e)
             for (uint32_t p = 0; p < s->n; p++) {
                 const lx__level *lv = &e->levels[s->v[p].level];
                 for (uint32_t oi = lv->head; oi != LX__NIL; oi = e->orders[oi].next) {
+                    const lx__owner *w = &e->owners[e->orders[oi].owner];
                     const lx__order *o = &e->orders[oi];
-                    uint32_t slot = side == LX_BUY ? o->bal_quote : o->bal_base;
+                    uint32_t slot = side == LX_BUY ? w->bal_quote : w->bal_base;
                     uint64_t need = lx__order_need(m, side, lv->price, o->qty);
                     if (need > e->bals[slot].reserved - held[slot]) {
                         free(held);

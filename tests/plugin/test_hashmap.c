@@ -1,5 +1,6 @@
-/* Tests for the engine's hash index against a plain array as the reference:
- * inserts, lookups, backward-shift deletes under churn, and growth. */
+/* Tests for the engine's hash tables against a plain array as the reference:
+ * inserts, lookups, backward-shift deletes under churn, and growth, for the
+ * (account, asset) map and for the order id index. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,12 +100,93 @@ static void test_growth_keeps_entries(void **state)
     lx__map_free(&m);
 }
 
+/* The id index reads ids from the order pool: a pool whose slot v holds the
+ * id stored with value v stands in for the engine's. */
+static uint32_t ids_get(const lx__ids *m, const lx__order *pool, uint64_t id)
+{
+    uint32_t pos;
+    return lx__ids_find(m, pool, id, &pos);
+}
+
+static void test_ids_churn_against_reference(void **state)
+{
+    (void)state;
+    lx__order *pool = calloc(KEYS, sizeof *pool);
+    uint32_t *ref = malloc(KEYS * sizeof *ref);
+    assert_non_null(pool);
+    assert_non_null(ref);
+    for (uint32_t i = 0; i < KEYS; i++)
+        ref[i] = LX__NIL;
+    lx__ids m;
+    lx__ids_init(&m);
+    assert_int_equal(ids_get(&m, pool, 1), LX__NIL);
+    uint64_t s = 0x2545f4914f6cdd1dull;
+    size_t n = 0;
+    for (int step = 0; step < 200000; step++) {
+        /* Keys that differ only in high bits, so that home slots collide and
+         * runs wrap around the end of the table. */
+        uint32_t k = (uint32_t)(rnd(&s) % KEYS);
+        uint64_t id = ((uint64_t)k << 40) | 7u;
+        assert_int_equal(lx__ids_reserve(&m, n + 1), LX_OK);
+        uint32_t pos;
+        uint32_t got = lx__ids_find(&m, pool, id, &pos);
+        assert_int_equal(got, ref[k]);
+        if (got == LX__NIL) {
+            pool[k].id = id; /* value k: the pool slot of this id */
+            lx__ids_put_at(&m, pos, id, k);
+            ref[k] = k;
+            n++;
+        } else if (rnd(&s) % 2) {
+            lx__ids_del_at(&m, pos);
+            pool[k].id = 0;
+            ref[k] = LX__NIL;
+            n--;
+        }
+        assert_int_equal(m.n, n);
+        if (step % 4096 == 0)
+            for (uint32_t j = 0; j < KEYS; j++)
+                assert_int_equal(ids_get(&m, pool, ((uint64_t)j << 40) | 7u), ref[j]);
+    }
+    /* The load stays at or under 5/8. */
+    assert_true(m.n * 8 <= ((size_t)m.mask + 1) * 5);
+    assert_int_equal(lx__ids_bytes(&m), ((size_t)m.mask + 1) * sizeof(lx__idslot));
+    lx__ids_free(&m);
+    assert_null(m.s);
+    free(ref);
+    free(pool);
+}
+
+/* Growth rehashes from the stored hashes alone: every id stays reachable. */
+static void test_ids_growth_keeps_entries(void **state)
+{
+    (void)state;
+    const uint32_t n = 100000;
+    lx__order *pool = calloc(n, sizeof *pool);
+    assert_non_null(pool);
+    lx__ids m;
+    lx__ids_init(&m);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(lx__ids_reserve(&m, (size_t)i + 1), LX_OK);
+        pool[i].id = (uint64_t)i + 1;
+        uint32_t pos;
+        assert_int_equal(lx__ids_find(&m, pool, pool[i].id, &pos), LX__NIL);
+        lx__ids_put_at(&m, pos, pool[i].id, i);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        assert_int_equal(ids_get(&m, pool, (uint64_t)i + 1), i);
+    assert_int_equal(ids_get(&m, pool, (uint64_t)n + 1), LX__NIL);
+    lx__ids_free(&m);
+    free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_del),
         cmocka_unit_test(test_churn_against_reference),
         cmocka_unit_test(test_growth_keeps_entries),
+        cmocka_unit_test(test_ids_churn_against_reference),
+        cmocka_unit_test(test_ids_growth_keeps_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
