@@ -26,6 +26,9 @@ has() { case "$1" in *"$2"*) ;; *) fail "$3: expected '$2' in: ${1:0:400}" ;; es
 hasnt() { case "$1" in *"$2"*) fail "$3: did not expect '$2' in: ${1:0:400}" ;; esac; }
 
 start() {
+  # Empty the log here, not in the background child: until the child
+  # opens it, a read below could find the previous instance's port.
+  : >"$TMP/log"
   "$DEVNET" --port 0 "$@" 2>"$TMP/log" &
   PID=$!
   for _ in $(seq 1 100); do

@@ -28,6 +28,9 @@ has() { case "$1" in *"$2"*) ;; *) fail "$3: expected '$2' in: ${1:0:400}" ;; es
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$2" | head -1; }
 
 start() {
+  # Empty the log here, not in the background child: until the child
+  # opens it, a read below could find the previous instance's port.
+  : >"$TMP/log"
   "$DEVNET" --port 0 --block-ms "${BLOCK_MS:-100}" --genesis "$TMP/genesis.json" --data-dir "$TMP/data" "$@" \
     2>"$TMP/log" &
   PID=$!
