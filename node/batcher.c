@@ -1,5 +1,6 @@
 /* The block batcher: collects sequenced requests and says when a block is due
- * (N entries or T microseconds after the first, whichever comes first).
+ * (N entries or T microseconds after the first, whichever comes first), and
+ * when to cut it (group commit: at once while the journal is idle).
  * Pure: the caller passes the time, so it is tested without sockets. */
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,13 @@ int lx__batcher_due(const lx__batcher *b, uint64_t now_us)
     if (b->n >= b->max_entries)
         return 1;
     return now_us >= b->opened_us && now_us - b->opened_us >= b->max_us;
+}
+
+int lx__batcher_should_cut(const lx__batcher *b, uint64_t now_us, int journal_idle)
+{
+    if (b->nreq == 0)
+        return 0;
+    return journal_idle || lx__batcher_due(b, now_us);
 }
 
 uint64_t lx__batcher_deadline(const lx__batcher *b)

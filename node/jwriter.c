@@ -120,6 +120,23 @@ static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
                 *dirty = 1;
         }
         return 1;
+    case 'P': {
+        /* A block the main thread keeps alive until we report it synced. */
+        const uint8_t *block;
+        size_t blen;
+        if (len != 1 + sizeof block + sizeof blen)
+            return 1;
+        memcpy(&block, p + 1, sizeof block);
+        memcpy(&blen, p + 1 + sizeof block, sizeof blen);
+        if (!w->failed) {
+            lx_err rc = lx_journal_append(w->j, block, blen);
+            if (rc != LX_OK)
+                send_err(w, rc, "journal append");
+            else
+                *dirty = 1;
+        }
+        return 1;
+    }
     case 'S': {
         snap_msg s;
         if (len != 1 + sizeof s)
@@ -268,6 +285,16 @@ lx_err lx__jw_append(lx__jw *w, const uint8_t *block, size_t len)
     lx_err rc = lx_zsock_send(w->main_end, &part, 1, 0);
     free(msg);
     return rc;
+}
+
+lx_err lx__jw_append_ref(lx__jw *w, const uint8_t *block, size_t len)
+{
+    uint8_t msg[1 + sizeof block + sizeof len];
+    msg[0] = 'P';
+    memcpy(msg + 1, &block, sizeof block);
+    memcpy(msg + 1 + sizeof block, &len, sizeof len);
+    lx_zpart part = {msg, sizeof msg};
+    return lx_zsock_send(w->main_end, &part, 1, 0);
 }
 
 lx_err lx__jw_snapshot(lx__jw *w, const lx_snapshot_meta *meta, uint8_t *engine, size_t len)

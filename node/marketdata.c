@@ -1,24 +1,37 @@
-/* Market data on PUB: a TRADE per fill, and L2_DELTAs found by comparing the
- * depth of every market a block touched before and after the block. Each
- * market's trade and L2 channels count their own seq from 1. */
+/* Market data on PUB: a TRADE per fill, and L2_DELTAs found by comparing,
+ * before and after a block, the part of each touched book side that the
+ * block can have changed: from the best level to the worst price one of its
+ * commands rests at, cancels at or may trade at. The work is proportional to
+ * those levels, not to the depth of the book. Each market's trade and L2
+ * channels count their own seq from 1. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "node_int.h"
 
 #define TOUCHED_MAX 64
+#define FIRST_FETCH 32 /* levels per side asked for first; doubled as needed */
+#define LOOSE_MAX 64   /* replaces of orders placed in the same block */
 
 typedef struct depth {
     lx_level *bids, *asks;
     size_t nb, na, cap;
 } depth;
 
+/* The levels of a book side a block can change: every level at least as
+ * good as bound. */
+typedef struct range {
+    int any;        /* the block touches this side */
+    uint64_t bound; /* bids: the lowest such price; asks: the highest */
+} range;
+
 struct lx__md {
     uint64_t *trade_seq, *l2_seq;
     size_t nmk;
     uint32_t touched[TOUCHED_MAX];
+    range rng[TOUCHED_MAX][2]; /* by side */
     size_t ntouched;
-    int all; /* more markets touched than fit: diff every market */
+    int all; /* more markets touched than fit: no deltas for this block */
     depth before[TOUCHED_MAX];
     depth after;
 };
@@ -67,65 +80,122 @@ static int ensure_markets(lx__md *md, size_t n)
     return 1;
 }
 
-/* The whole depth of a market. */
-static int take_depth(depth *d, const lx_engine *e, uint32_t market)
+static int in_range(const range *r, uint8_t side, uint64_t price)
 {
+    return r->any && (side == LX_BUY ? price >= r->bound : price <= r->bound);
+}
+
+/* How many of the best-first levels lv[0..n) are inside r. */
+static size_t prefix_in(const lx_level *lv, size_t n, const range *r, uint8_t side)
+{
+    size_t k = 0;
+    while (k < n && in_range(r, side, lv[k].price))
+        k++;
+    return k;
+}
+
+/* The levels of a market inside the ranges r, best first. lx_engine_depth
+ * gives best-first prefixes, so ask for more until each touched side is
+ * exhausted or its last level is past the bound. */
+static int take_depth(depth *d, const lx_engine *e, uint32_t market, const range r[2])
+{
+    size_t want = FIRST_FETCH;
     for (;;) {
-        if (d->cap == 0) {
-            d->cap = 256;
-            d->bids = malloc(d->cap * sizeof *d->bids);
-            d->asks = malloc(d->cap * sizeof *d->asks);
+        if (want > d->cap) {
+            lx_level *b = realloc(d->bids, want * sizeof *b);
+            if (b)
+                d->bids = b;
+            lx_level *a = realloc(d->asks, want * sizeof *a);
+            if (a)
+                d->asks = a;
+            if (!b || !a)
+                return 0;
+            d->cap = want;
         }
-        if (!d->bids || !d->asks)
+        if (lx_engine_depth(e, d->bids, &d->nb, d->asks, &d->na, market, want) != LX_OK)
             return 0;
-        if (lx_engine_depth(e, d->bids, &d->nb, d->asks, &d->na, market, d->cap) != LX_OK) {
-            d->nb = d->na = 0;
+        size_t kb = prefix_in(d->bids, d->nb, &r[LX_BUY], LX_BUY);
+        size_t ka = prefix_in(d->asks, d->na, &r[LX_SELL], LX_SELL);
+        if ((kb < d->nb || d->nb < want) && (ka < d->na || d->na < want)) {
+            d->nb = kb;
+            d->na = ka;
             return 1;
         }
-        if (d->nb < d->cap && d->na < d->cap)
-            return 1;
-        size_t cap = d->cap * 2;
-        lx_level *b = realloc(d->bids, cap * sizeof *b);
-        if (b)
-            d->bids = b;
-        lx_level *a = realloc(d->asks, cap * sizeof *a);
-        if (a)
-            d->asks = a;
-        if (!b || !a)
-            return 0;
-        d->cap = cap;
+        want *= 2;
     }
 }
 
-static void touch(lx__md *md, uint32_t market)
+static void widen(range *r, uint8_t side, uint64_t price)
+{
+    if (!r->any) {
+        r->any = 1;
+        r->bound = price;
+    } else if (side == LX_BUY ? price < r->bound : price > r->bound) {
+        r->bound = price;
+    }
+}
+
+/* The touched-market index of market, added if new; -1 when too many. */
+static int touch(lx__md *md, uint32_t market)
 {
     for (size_t i = 0; i < md->ntouched; i++)
         if (md->touched[i] == market)
-            return;
+            return (int)i;
     if (md->ntouched == TOUCHED_MAX) {
         md->all = 1;
-        return;
+        return -1;
     }
-    md->touched[md->ntouched++] = market;
+    memset(md->rng[md->ntouched], 0, sizeof md->rng[0]);
+    md->touched[md->ntouched] = market;
+    return (int)md->ntouched++;
+}
+
+/* An order of `side` at price rests there, and may trade against the other
+ * side up to price. */
+static void touch_order(lx__md *md, uint32_t market, uint8_t side, uint64_t price)
+{
+    int t = touch(md, market);
+    if (t < 0 || side > LX_SELL)
+        return;
+    widen(&md->rng[t][side], side, price);
+    widen(&md->rng[t][side ^ 1], (uint8_t)(side ^ 1), price);
 }
 
 void lx__md_before(lx__md *md, const lx_engine *e, const lx_block *b)
 {
+    uint64_t loose[LOOSE_MAX];
+    size_t nloose = 0;
+    int loose_over = 0;
     md->ntouched = 0;
     md->all = 0;
-    for (uint32_t i = 0; i < b->hdr.count; i++) {
+    for (uint32_t i = 0; i < b->hdr.count && !md->all; i++) {
         const lx_entry *x = &b->entries[i];
         lx_order_info oi;
         if (x->is_market)
             continue;
-        if (x->cmd.type == LX_CMD_ORDER)
-            touch(md, x->cmd.u.order.market);
-        else if (x->cmd.type == LX_CMD_CANCEL &&
-                 lx_engine_order(e, &oi, x->cmd.u.cancel.id) == LX_OK)
-            touch(md, oi.market);
-        else if (x->cmd.type == LX_CMD_REPLACE &&
-                 lx_engine_order(e, &oi, x->cmd.u.replace.id) == LX_OK)
-            touch(md, oi.market);
+        if (x->cmd.type == LX_CMD_ORDER) {
+            touch_order(md, x->cmd.u.order.market, x->cmd.u.order.side, x->cmd.u.order.price);
+        } else if (x->cmd.type == LX_CMD_CANCEL) {
+            /* An order placed in this block is covered by its own entry. */
+            if (lx_engine_order(e, &oi, x->cmd.u.cancel.id) == LX_OK) {
+                int t = touch(md, oi.market);
+                if (t >= 0 && oi.side <= LX_SELL)
+                    widen(&md->rng[t][oi.side], oi.side, oi.price);
+            }
+        } else if (x->cmd.type == LX_CMD_REPLACE) {
+            if (lx_engine_order(e, &oi, x->cmd.u.replace.id) == LX_OK) {
+                int t = touch(md, oi.market);
+                if (t >= 0 && oi.side <= LX_SELL)
+                    widen(&md->rng[t][oi.side], oi.side, oi.price);
+                touch_order(md, oi.market, oi.side, x->cmd.u.replace.price);
+            } else if (nloose < LOOSE_MAX) {
+                /* Maybe an order placed earlier in this block: its market
+                 * is touched already, its side unknown here. */
+                loose[nloose++] = x->cmd.u.replace.price;
+            } else {
+                loose_over = 1;
+            }
+        }
     }
     if (md->all) {
         /* Too many to keep: no deltas for this block; every market's L2 seq
@@ -133,11 +203,26 @@ void lx__md_before(lx__md *md, const lx_engine *e, const lx_block *b)
         md->ntouched = 0;
         return;
     }
+    for (size_t t = 0; t < md->ntouched; t++) {
+        for (size_t k = 0; k < nloose; k++) {
+            widen(&md->rng[t][LX_BUY], LX_BUY, loose[k]);
+            widen(&md->rng[t][LX_SELL], LX_SELL, loose[k]);
+        }
+        if (loose_over) {
+            widen(&md->rng[t][LX_BUY], LX_BUY, 0);
+            widen(&md->rng[t][LX_SELL], LX_SELL, UINT64_MAX);
+        }
+    }
     size_t k = 0;
-    for (size_t i = 0; i < md->ntouched; i++)
-        if (md->touched[i] < lx_engine_market_count(e) &&
-            take_depth(&md->before[k], e, md->touched[i]))
-            md->touched[k++] = md->touched[i];
+    for (size_t i = 0; i < md->ntouched; i++) {
+        uint32_t mk = md->touched[i];
+        if (mk >= lx_engine_market_count(e))
+            continue;
+        md->touched[k] = mk;
+        memcpy(md->rng[k], md->rng[i], sizeof md->rng[0]);
+        if (take_depth(&md->before[k], e, mk, md->rng[k]))
+            k++;
+    }
     md->ntouched = k;
 }
 
@@ -212,7 +297,7 @@ void lx__md_after(lx__md *md, lx__node *n, const lx_event *evs, size_t nev)
             md->l2_seq[k]++;
     for (size_t k = 0; k < md->ntouched; k++) {
         uint32_t mk = md->touched[k];
-        if (mk >= md->nmk || !take_depth(&md->after, n->engine, mk))
+        if (mk >= md->nmk || !take_depth(&md->after, n->engine, mk, md->rng[k]))
             continue;
         const depth *b = &md->before[k];
         diff_side(md, n, mk, LX_BUY, b->bids, b->nb, md->after.bids, md->after.nb);

@@ -125,8 +125,13 @@ int lx__batcher_fits(const lx__batcher *b, uint32_t n);
  * LX_BLOCK_ENTRIES_MAX; LX_ENOMEM. */
 lx_err lx__batcher_add(lx__batcher *b, const lx__req *r, const lx_entry *entries, uint32_t n,
                        uint64_t now_us);
-/* 1 if the open block should be cut now. */
+/* 1 if the open block has reached an upper bound (max_entries, or max_us
+ * since its first entry) and must be cut now. */
 int lx__batcher_due(const lx__batcher *b, uint64_t now_us);
+/* Group commit: 1 if the open block should be cut now. It is cut at once
+ * when the journal is idle (journal_idle != 0: no block is waiting for a
+ * sync), and otherwise keeps growing while the sync runs, until it is due. */
+int lx__batcher_should_cut(const lx__batcher *b, uint64_t now_us, int journal_idle);
 /* When the open block falls due by time; UINT64_MAX when it is empty. */
 uint64_t lx__batcher_deadline(const lx__batcher *b);
 /* Empties the batcher (after the block was taken). */
@@ -272,9 +277,12 @@ typedef struct lx__metrics {
     uint64_t replies_dropped; /* replies a client's full or gone pipe refused */
     uint64_t hash_mismatches;
     uint64_t gap_requests;
-    uint64_t overloaded;   /* requests answered ERROR overloaded */
-    lx__hist ack_total;    /* receive-to-reply, since start */
-    lx__hist ack_interval; /* the same, since the last metrics line */
+    uint64_t overloaded;    /* requests answered ERROR overloaded */
+    uint64_t blocks;        /* leader: blocks cut */
+    uint64_t block_entries; /* leader: entries in them */
+    lx__hist commit_total;  /* leader: block cut to durable (journal thread), since start */
+    lx__hist ack_total;     /* receive-to-reply, since start */
+    lx__hist ack_interval;  /* the same, since the last metrics line */
 } lx__metrics;
 
 /* ---------------------------------------------------------------------------
@@ -284,7 +292,8 @@ typedef struct lx__metrics {
  * block that arrived while the previous sync ran), snapshot writes and the
  * reads that serve gap requests. It talks to the main thread over an inproc
  * PAIR socket:
- *   main -> writer: 'A' block bytes | 'S' snapshot | 'R' read | 'Q' quit
+ *   main -> writer: 'A' block bytes | 'P' pointer to a block | 'S' snapshot |
+ *                   'R' read | 'Q' quit
  *   writer -> main: 'Y' be64 synced seq | 'G' be32 slot, peer message |
  *                   'E' be32 lx_err, text
  * ------------------------------------------------------------------------- */
@@ -298,7 +307,12 @@ lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_
 /* Flushes, stops and joins the thread, frees the journal, sets *p to NULL. */
 void lx__jw_stop(lx__jw **p);
 lx_zsock *lx__jw_sock(lx__jw *w); /* the main thread's end, to poll */
+/* Hands a block to the thread (copied). */
 lx_err lx__jw_append(lx__jw *w, const uint8_t *block, size_t len);
+/* Hands a block to the thread without copying it: the caller keeps block
+ * unchanged and alive until the thread reports a synced seq at or past this
+ * block (or the thread stopped). */
+lx_err lx__jw_append_ref(lx__jw *w, const uint8_t *block, size_t len);
 /* Takes ownership of engine (malloc'd): the thread syncs, writes the
  * snapshot and frees it. */
 lx_err lx__jw_snapshot(lx__jw *w, const lx_snapshot_meta *meta, uint8_t *engine, size_t len);
@@ -318,16 +332,33 @@ lx_err lx__block_apply_ends(lx_engine *e, lx_events *evs, uint8_t state_hash[LX_
  * node/marketdata.c)
  * ------------------------------------------------------------------------- */
 
-/* Order id -> who placed it, for unsolicited fills (open addressing). */
+/* Order id -> who placed it, for unsolicited fills (open addressing). The
+ * origin is stored once per distinct client connection and counted, so an
+ * entry is 24 bytes however long the routing id is. */
 typedef struct lx__owner {
     uint64_t id; /* 0: empty */
     uint64_t req_id;
-    lx__origin from;
+    uint32_t origin; /* index into lx__owners.orig */
+    uint32_t pad;
 } lx__owner;
+
+/* One distinct origin (token always 0) and how many owner entries use it. */
+typedef struct lx__origin_slot {
+    lx__origin o;
+    uint32_t refs;    /* 0: free */
+    uint32_t pending; /* sequencer: 1 + index of its unsolicited batch, 0 none */
+} lx__origin_slot;
 
 typedef struct lx__owners {
     lx__owner *v;
     size_t cap, n; /* cap a power of two */
+    lx__origin_slot *orig;
+    uint32_t norig, orig_cap; /* slots used (live or on the free list), allocated */
+    uint32_t *orig_free;      /* free slot indices, a stack */
+    uint32_t nfree;
+    uint32_t *oidx; /* origin hash index: 1 + slot, 0 empty */
+    size_t oidx_cap, nlive;
+    uint32_t last; /* 1 + the slot interned last, 0 none */
 } lx__owners;
 
 #define LX__OWNERS_MAX ((size_t)1 << 20)
@@ -339,7 +370,21 @@ typedef struct lx__inflight {
     size_t len;
     lx__req *reqs;
     uint32_t nreq;
+    uint64_t cut_us; /* when it was handed to the journal thread */
 } lx__inflight;
+
+/* Unsolicited frames (maker fills, STP cancels) for one client of a
+ * follower, gathered while a block's replies are built and sent as one
+ * RESULT (token 0) per client and block instead of one per frame. */
+#define LX__UNSOL_MAX 16u /* clients gathered per block; more are sent at once */
+#define LX__UNSOL_FRAME_MAX 128u
+typedef struct lx__unsol {
+    uint32_t origin; /* lx__owners.orig slot */
+    uint32_t count;
+    size_t off;
+    uint8_t *buf; /* LX__RESULT_FRAMES_MAX * LX__UNSOL_FRAME_MAX bytes */
+    size_t lens[LX__RESULT_FRAMES_MAX];
+} lx__unsol;
 
 #define LX__INFLIGHT_MAX 256u
 #define LX__PENDING_ENTRIES_MAX 65536u /* queued entries before backpressure */
@@ -398,6 +443,8 @@ typedef struct lx__node {
     uint32_t inflight_head, inflight_n;
     uint64_t synced_seq;
     lx__owners owners;
+    lx__unsol *unsol; /* LX__UNSOL_MAX, allocated on first use */
+    uint32_t nunsol;
     int journal_failed;
 
     /* follower: replication */
@@ -411,6 +458,7 @@ typedef struct lx__node {
 
     lx__metrics m;
     uint64_t next_metrics_us, next_status_us, next_hb_us;
+    int timer_fd; /* a timerfd polled with the sockets for sub-ms deadlines; -1 none */
 
     uint8_t *scratch;  /* LX__PEER_MSG_MAX bytes for building messages */
     uint8_t *scratch2; /* reply frames and query answers */
@@ -476,10 +524,16 @@ void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const 
 void lx__replica_result(lx__node *n, const lx__peer_msg *m);
 int lx__replica_idle(const lx__node *n);
 
-/* owners (sequencer.c) */
+/* owners (sequencer.c). put replaces an entry with the same id; an order
+ * over LX__OWNERS_MAX open ones is not recorded. */
 void lx__owners_put(lx__owners *o, uint64_t id, uint64_t req_id, const lx__origin *from);
 const lx__owner *lx__owners_get(const lx__owners *o, uint64_t id);
+/* The origin of an entry lx__owners_get returned (token 0). */
+const lx__origin *lx__owners_origin(const lx__owners *o, const lx__owner *w);
 void lx__owners_del(lx__owners *o, uint64_t id);
+/* Distinct origins in use (for tests and metrics). */
+size_t lx__owners_origins(const lx__owners *o);
+void lx__owners_free(lx__owners *o);
 
 /* marketdata.c: TRADE and L2_DELTA frames from applied blocks */
 lx_err lx__md_new(lx__md **out);

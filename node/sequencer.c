@@ -18,9 +18,124 @@ static size_t slot_of(uint64_t id, size_t cap)
     return (size_t)(h >> 20) & (cap - 1);
 }
 
+static size_t origin_hash(const lx__origin *o, size_t cap)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(uint32_t)o->slot;
+    for (size_t i = 0; i < o->rid_len; i++)
+        h = (h ^ o->rid[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+static int origin_eq(const lx__origin *a, const lx__origin *b)
+{
+    return a->slot == b->slot && a->rid_len == b->rid_len &&
+           memcmp(a->rid, b->rid, a->rid_len) == 0;
+}
+
+static int oidx_grow(lx__owners *o)
+{
+    size_t cap = o->oidx_cap ? o->oidx_cap * 2 : 64;
+    uint32_t *v = calloc(cap, sizeof *v);
+    if (!v)
+        return 0;
+    for (size_t i = 0; i < o->oidx_cap; i++) {
+        if (!o->oidx[i])
+            continue;
+        size_t k = origin_hash(&o->orig[o->oidx[i] - 1].o, cap);
+        while (v[k])
+            k = (k + 1) & (cap - 1);
+        v[k] = o->oidx[i];
+    }
+    free(o->oidx);
+    o->oidx = v;
+    o->oidx_cap = cap;
+    return 1;
+}
+
+/* The slot of origin `from`, created with no references if new; UINT32_MAX
+ * when memory runs out. */
+static uint32_t origin_intern(lx__owners *o, const lx__origin *from)
+{
+    /* Consecutive requests mostly come from the same client. */
+    if (o->last && o->orig[o->last - 1].o.rid_len && origin_eq(&o->orig[o->last - 1].o, from))
+        return o->last - 1;
+    if ((o->nlive + 1) * 2 > o->oidx_cap && !oidx_grow(o))
+        return UINT32_MAX;
+    size_t k = origin_hash(from, o->oidx_cap);
+    while (o->oidx[k]) {
+        if (origin_eq(&o->orig[o->oidx[k] - 1].o, from)) {
+            o->last = o->oidx[k];
+            return o->oidx[k] - 1;
+        }
+        k = (k + 1) & (o->oidx_cap - 1);
+    }
+    uint32_t s;
+    if (o->nfree) {
+        s = o->orig_free[--o->nfree];
+    } else {
+        if (o->norig == o->orig_cap) {
+            uint32_t cap = o->orig_cap ? o->orig_cap * 2 : 16;
+            lx__origin_slot *v = realloc(o->orig, (size_t)cap * sizeof *v);
+            if (!v)
+                return UINT32_MAX;
+            o->orig = v;
+            uint32_t *f = realloc(o->orig_free, (size_t)cap * sizeof *f);
+            if (!f)
+                return UINT32_MAX;
+            o->orig_free = f;
+            o->orig_cap = cap;
+        }
+        s = o->norig++;
+    }
+    memset(&o->orig[s], 0, sizeof o->orig[s]);
+    o->orig[s].o = *from;
+    o->orig[s].o.token = 0;
+    o->oidx[k] = s + 1;
+    o->nlive++;
+    o->last = s + 1;
+    return s;
+}
+
+/* Removes an unreferenced origin from the index and frees its slot. */
+static void origin_release(lx__owners *o, uint32_t s)
+{
+    size_t k = origin_hash(&o->orig[s].o, o->oidx_cap);
+    while (o->oidx[k] != s + 1)
+        k = (k + 1) & (o->oidx_cap - 1);
+    /* Backward-shift deletion keeps every probe chain unbroken. */
+    size_t hole = k;
+    for (size_t j = (k + 1) & (o->oidx_cap - 1); o->oidx[j]; j = (j + 1) & (o->oidx_cap - 1)) {
+        size_t home = origin_hash(&o->orig[o->oidx[j] - 1].o, o->oidx_cap);
+        if (((j - home) & (o->oidx_cap - 1)) >= ((j - hole) & (o->oidx_cap - 1))) {
+            o->oidx[hole] = o->oidx[j];
+            hole = j;
+        }
+    }
+    o->oidx[hole] = 0;
+    o->nlive--;
+    o->orig_free[o->nfree++] = s;
+    if (o->last == s + 1)
+        o->last = 0;
+}
+
+/* Drops one reference; the last one frees the slot, unless unsolicited
+ * frames are gathered for it (then the flush frees it). */
+static void origin_unref(lx__owners *o, uint32_t s)
+{
+    if (--o->orig[s].refs == 0 && !o->orig[s].pending)
+        origin_release(o, s);
+}
+
+/* The first allocation is the whole table (LX__OWNERS_MAX entries at a
+ * load of at most 3/4, 48 MiB of address space that the kernel fills in as
+ * it is touched): growing a table of a million entries by rehashing would
+ * stall the leader for tens of milliseconds. */
+#define OWNERS_CAP ((size_t)1 << 21)
+_Static_assert(LX__OWNERS_MAX * 4 <= OWNERS_CAP * 3, "owners table must hold LX__OWNERS_MAX");
+
 static int owners_grow(lx__owners *o)
 {
-    size_t cap = o->cap ? o->cap * 2 : 1024;
+    size_t cap = o->cap ? o->cap * 2 : OWNERS_CAP;
     lx__owner *v = calloc(cap, sizeof *v);
     if (!v)
         return 0;
@@ -46,15 +161,20 @@ void lx__owners_put(lx__owners *o, uint64_t id, uint64_t req_id, const lx__origi
         if (o->n >= LX__OWNERS_MAX || !owners_grow(o))
             return; /* full: this order gets no unsolicited replies */
     }
+    uint32_t s = origin_intern(o, from);
+    if (s == UINT32_MAX)
+        return;
+    o->orig[s].refs++;
     size_t k = slot_of(id, o->cap);
     while (o->v[k].id && o->v[k].id != id)
         k = (k + 1) & (o->cap - 1);
     if (!o->v[k].id)
         o->n++;
+    else
+        origin_unref(o, o->v[k].origin);
     o->v[k].id = id;
     o->v[k].req_id = req_id;
-    o->v[k].from = *from;
-    o->v[k].from.token = 0;
+    o->v[k].origin = s;
 }
 
 const lx__owner *lx__owners_get(const lx__owners *o, uint64_t id)
@@ -70,6 +190,11 @@ const lx__owner *lx__owners_get(const lx__owners *o, uint64_t id)
     return NULL;
 }
 
+const lx__origin *lx__owners_origin(const lx__owners *o, const lx__owner *w)
+{
+    return &o->orig[w->origin].o;
+}
+
 void lx__owners_del(lx__owners *o, uint64_t id)
 {
     if (!o->cap || id == 0)
@@ -79,7 +204,7 @@ void lx__owners_del(lx__owners *o, uint64_t id)
         k = (k + 1) & (o->cap - 1);
     if (!o->v[k].id)
         return;
-    /* Backward-shift deletion keeps every probe chain unbroken. */
+    origin_unref(o, o->v[k].origin);
     size_t hole = k;
     for (size_t j = (k + 1) & (o->cap - 1); o->v[j].id; j = (j + 1) & (o->cap - 1)) {
         size_t home = slot_of(o->v[j].id, o->cap);
@@ -90,6 +215,20 @@ void lx__owners_del(lx__owners *o, uint64_t id)
     }
     memset(&o->v[hole], 0, sizeof o->v[hole]);
     o->n--;
+}
+
+size_t lx__owners_origins(const lx__owners *o)
+{
+    return o->nlive;
+}
+
+void lx__owners_free(lx__owners *o)
+{
+    free(o->v);
+    free(o->orig);
+    free(o->orig_free);
+    free(o->oidx);
+    memset(o, 0, sizeof *o);
 }
 
 /* ---- setup ---- */
@@ -132,8 +271,13 @@ void lx__seq_free(lx__node *n)
         n->inflight_n--;
     }
     lx__batcher_free(&n->batch);
-    free(n->owners.v);
-    memset(&n->owners, 0, sizeof n->owners);
+    lx__owners_free(&n->owners);
+    if (n->unsol)
+        for (uint32_t i = 0; i < LX__UNSOL_MAX; i++)
+            free(n->unsol[i].buf);
+    free(n->unsol);
+    n->unsol = NULL;
+    n->nunsol = 0;
 }
 
 int lx__seq_busy(const lx__node *n)
@@ -141,8 +285,16 @@ int lx__seq_busy(const lx__node *n)
     return n->inflight_n >= LX__INFLIGHT_MAX && n->batch.nreq > 0;
 }
 
+/* No block is waiting for its sync: a new one is cut at once. */
+static int journal_idle(const lx__node *n)
+{
+    return n->cut_seq == n->synced_seq;
+}
+
 uint64_t lx__seq_deadline(const lx__node *n)
 {
+    if (n->batch.nreq && journal_idle(n) && n->inflight_n < LX__INFLIGHT_MAX)
+        return 0;
     return lx__batcher_deadline(&n->batch);
 }
 
@@ -172,8 +324,10 @@ static int cut(lx__node *n)
     lx_err rc = (!bytes || !reqs || need == 0)
                     ? LX_ENOMEM
                     : lx_block_encode(bytes, need, &len, &h, b->entries, b->n);
+    /* The inflight entry owns the bytes until the block is synced and
+     * applied, so the writer thread reads them in place. */
     if (rc == LX_OK)
-        rc = lx__jw_append(n->jw, bytes, len);
+        rc = lx__jw_append_ref(n->jw, bytes, len);
     if (rc != LX_OK) {
         /* Every entry was checked on the way in, so this is a failure of
          * the node itself: nothing was logged, say so to each client. */
@@ -189,8 +343,10 @@ static int cut(lx__node *n)
     }
     memcpy(reqs, b->reqs, (size_t)b->nreq * sizeof *reqs);
     uint32_t tail = (n->inflight_head + n->inflight_n) % LX__INFLIGHT_MAX;
-    n->inflight[tail] = (lx__inflight){h.seq, bytes, len, reqs, b->nreq};
+    n->inflight[tail] = (lx__inflight){h.seq, bytes, len, reqs, b->nreq, lx_now_us()};
     n->inflight_n++;
+    n->m.blocks++;
+    n->m.block_entries += b->n;
     n->cut_seq = h.seq;
     n->cut_index += b->n;
     lx__batcher_clear(b);
@@ -199,7 +355,7 @@ static int cut(lx__node *n)
 
 void lx__seq_tick(lx__node *n, uint64_t now_us, int force)
 {
-    if (n->batch.nreq && (force || lx__batcher_due(&n->batch, now_us)))
+    if (n->batch.nreq && (force || lx__batcher_should_cut(&n->batch, now_us, journal_idle(n))))
         cut(n);
 }
 
@@ -359,14 +515,68 @@ static void rb_msg(rb *r, lx_proto_msg *m)
         rb_commit(r, w);
 }
 
+static void unsol_flush(lx__node *n, lx__unsol *u)
+{
+    if (u->count)
+        lx__reply_frames(n, &n->owners.orig[u->origin].o, u->buf, u->lens, u->count, 1);
+    u->count = 0;
+    u->off = 0;
+}
+
+/* Sends every gathered unsolicited batch (at the end of a block). */
+static void unsol_flush_all(lx__node *n)
+{
+    for (uint32_t i = 0; i < n->nunsol; i++) {
+        lx__unsol *u = &n->unsol[i];
+        unsol_flush(n, u);
+        n->owners.orig[u->origin].pending = 0;
+        if (n->owners.orig[u->origin].refs == 0)
+            origin_release(&n->owners, u->origin);
+    }
+    n->nunsol = 0;
+}
+
+/* The gathering batch of a follower's client, or NULL to send at once. */
+static lx__unsol *unsol_for(lx__node *n, uint32_t origin)
+{
+    lx__origin_slot *os = &n->owners.orig[origin];
+    if (os->pending)
+        return &n->unsol[os->pending - 1];
+    if (!n->unsol && !(n->unsol = calloc(LX__UNSOL_MAX, sizeof *n->unsol)))
+        return NULL;
+    if (n->nunsol == LX__UNSOL_MAX)
+        return NULL;
+    lx__unsol *u = &n->unsol[n->nunsol];
+    if (!u->buf && !(u->buf = malloc((size_t)LX__RESULT_FRAMES_MAX * LX__UNSOL_FRAME_MAX)))
+        return NULL;
+    u->origin = origin;
+    u->count = 0;
+    u->off = 0;
+    os->pending = ++n->nunsol;
+    return u;
+}
+
 static void unsolicited(lx__node *n, const lx__owner *ow, lx_proto_msg *m)
 {
-    uint8_t frame[128];
+    uint8_t frame[LX__UNSOL_FRAME_MAX];
     size_t w;
     m->hdr.flags = LX_PROTO_F_UNSOLICITED;
     m->hdr.req_id = ow->req_id;
-    if (lx_proto_encode(frame, sizeof frame, &w, m) == LX_OK)
-        lx__reply_frames(n, &ow->from, frame, &w, 1, 1);
+    if (lx_proto_encode(frame, sizeof frame, &w, m) != LX_OK)
+        return;
+    const lx__origin *o = lx__owners_origin(&n->owners, ow);
+    lx__unsol *u = o->slot == LX__LOCAL ? NULL : unsol_for(n, ow->origin);
+    if (!u) {
+        lx__reply_frames(n, o, frame, &w, 1, 1);
+        return;
+    }
+    /* A follower relays each frame of a RESULT as its own message, so one
+     * RESULT per client and block carries what were many peer messages. */
+    memcpy(u->buf + u->off, frame, w);
+    u->off += w;
+    u->lens[u->count++] = w;
+    if (u->count == LX__RESULT_FRAMES_MAX)
+        unsol_flush(n, u);
 }
 
 static void fill_msg(lx_proto_msg *m, uint64_t seq, const lx_event *ev, uint8_t role)
@@ -477,7 +687,14 @@ static void entry_replies(lx__node *n, rb *r, const lx__req *q, uint64_t seq, co
 static void request_replies(lx__node *n, const lx__req *q, uint64_t seq, const size_t *ends)
 {
     const lx_event *ev = n->evs.v;
-    rb r = {.n = n, .o = &q->from, .buf = n->scratch2, .req_id = q->req_id};
+    rb r; /* lens is filled as frames are added: no 8 KiB zeroing per request */
+    r.n = n;
+    r.o = &q->from;
+    r.buf = n->scratch2;
+    r.off = 0;
+    r.count = 0;
+    r.sent_any = 0;
+    r.req_id = q->req_id;
     if (q->type == LX_PROTO_NEW_ORDER_BATCH) {
         lx_proto_batch_item items[LX_PROTO_BATCH_MAX];
         for (uint32_t i = 0; i < q->n; i++) {
@@ -514,13 +731,13 @@ static void owners_sweep(lx__node *n)
     lx_order_info oi;
     for (size_t i = 0; i < n->evs.n; i++) {
         const lx_event *x = &n->evs.v[i];
+        /* A fill's taker needs no check of its own: its ACCEPTED is in the
+         * same block (an order, or a replace that lost priority). */
         uint64_t id = x->type == LX_EV_FILL        ? x->u.fill.maker
                       : x->type == LX_EV_CANCELLED ? x->id
                       : x->type == LX_EV_ACCEPTED  ? x->id
                                                    : 0;
-        if (x->type == LX_EV_FILL && lx_engine_order(n->engine, &oi, x->id) != LX_OK)
-            lx__owners_del(&n->owners, x->id);
-        if (id && lx_engine_order(n->engine, &oi, id) != LX_OK)
+        if (id && lx__owners_get(&n->owners, id) && lx_engine_order(n->engine, &oi, id) != LX_OK)
             lx__owners_del(&n->owners, id);
     }
 }
@@ -529,8 +746,10 @@ void lx__seq_synced(lx__node *n, uint64_t seq)
 {
     if (seq > n->synced_seq)
         n->synced_seq = seq;
+    uint64_t now = lx_now_us();
     while (n->inflight_n && n->inflight[n->inflight_head].seq <= n->synced_seq) {
         lx__inflight *f = &n->inflight[n->inflight_head];
+        lx__hist_add(&n->m.commit_total, now - f->cut_us);
         size_t *ends = NULL;
         lx_err rc = lx__apply_block(n, f->bytes, f->len, &ends);
         if (rc != LX_OK) {
@@ -553,10 +772,13 @@ void lx__seq_synced(lx__node *n, uint64_t seq)
         for (uint32_t i = 0; i < f->nreq; i++)
             if (f->reqs[i].type)
                 request_replies(n, &f->reqs[i], f->seq, ends);
+        unsol_flush_all(n);
         owners_sweep(n);
         free(f->bytes);
         free(f->reqs);
         n->inflight_head = (n->inflight_head + 1) % LX__INFLIGHT_MAX;
         n->inflight_n--;
     }
+    /* Group commit: what queued while the sync ran is the next group. */
+    lx__seq_tick(n, lx_now_us(), 0);
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "logio.h"
 #include "node_int.h"
@@ -18,6 +20,10 @@
 #define HELLO_SLOW_US 5000000u /* afterwards */
 #define STATUS_US 1000000u
 #define SHUTDOWN_WAIT_US 5000000u
+#define POLL_MAX_MS 100
+/* A deadline closer than this is waited for on the timerfd, to the
+ * microsecond; farther ones with zmq_poll's millisecond timeout. */
+#define PRECISE_US 5000u
 
 void lx__log(lx__node *n, const char *fmt, ...)
 {
@@ -620,25 +626,54 @@ static void close_all(lx__node *n)
     free(n->scratch);
     free(n->scratch2);
     free(n->scratch3);
+    if (n->timer_fd >= 0)
+        close(n->timer_fd);
     if (n->logf)
         fclose(n->logf);
 }
 
-/* Reads every ready message of the polled sockets. */
+/* How long to wait for the next deadline t (lx_now_us time): a poll
+ * timeout in ms, or -1 with the timerfd armed to fire at t. */
+static long wait_for(lx__node *n, uint64_t t, uint64_t now, long max_ms)
+{
+    if (t <= now)
+        return 0;
+    uint64_t d = t - now;
+    if (n->timer_fd >= 0 && d < PRECISE_US) {
+        struct itimerspec its = {{0, 0}, {0, (long)(d * 1000)}};
+        if (timerfd_settime(n->timer_fd, 0, &its, NULL) == 0)
+            return -1;
+    }
+    uint64_t ms = (d + 999) / 1000;
+    return ms > (uint64_t)max_ms ? max_ms : (long)ms;
+}
+
+/* Reads every ready message of the polled sockets; timeout_ms -1: until
+ * the armed timerfd fires. */
 static void pump(lx__node *n, long timeout_ms, int read_clients)
 {
-    lx_zpollitem it[4];
+    lx_zpollitem it[5];
     size_t k = 0;
     it[k++] = (lx_zpollitem){lx__jw_sock(n->jw), 0, LX_ZPOLLIN, 0};
     it[k++] = (lx_zpollitem){n->sub, 0, LX_ZPOLLIN, 0};
     it[k++] = (lx_zpollitem){n->inbox, 0, LX_ZPOLLIN, 0};
     if (read_clients)
         it[k++] = (lx_zpollitem){n->router, 0, LX_ZPOLLIN, 0};
+    size_t tk = k;
+    if (timeout_ms < 0)
+        it[k++] = (lx_zpollitem){NULL, n->timer_fd, LX_ZPOLLIN, 0};
     int ready;
-    if (lx_zpoll(&ready, it, k, timeout_ms) != LX_OK || ready == 0)
+    lx_err prc = lx_zpoll(&ready, it, k, timeout_ms < 0 ? POLL_MAX_MS : timeout_ms);
+    /* A timer left armed is harmless: the next timerfd_settime resets it. */
+    if (tk < k && (it[tk].revents & LX_ZPOLLIN)) {
+        uint64_t expirations;
+        ssize_t r = read(n->timer_fd, &expirations, sizeof expirations);
+        (void)r;
+    }
+    if (prc != LX_OK || ready == 0)
         return;
     void (*handler[4])(lx__node *, const lx_zmsg *) = {on_journal, on_stream, on_peer, on_client};
-    for (size_t i = 0; i < k; i++) {
+    for (size_t i = 0; i < tk; i++) {
         if (!(it[i].revents & LX_ZPOLLIN))
             continue;
         for (int b = 0; b < RECV_BURST; b++) {
@@ -667,6 +702,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     n->term = 1;
     n->is_leader = cfg->is_leader;
     n->leader_slot = -1;
+    n->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     lx_events_init(&n->evs);
     lx_block_init(&n->blk);
     lx_err rc = LX_OK;
@@ -742,11 +778,8 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
 
     while (!*stop) {
         now = lx_now_us();
-        uint64_t t = next_deadline(n);
-        long ms = t <= now ? 0 : (long)((t - now + 999) / 1000);
-        if (ms > 100)
-            ms = 100;
-        pump(n, ms, !(n->is_leader && lx__seq_busy(n)));
+        pump(n, wait_for(n, next_deadline(n), now, POLL_MAX_MS),
+             !(n->is_leader && lx__seq_busy(n)));
         timers(n, lx_now_us());
     }
 

@@ -1,6 +1,7 @@
 /* Tests for the sequencer's block batcher: cutting after N entries or T
- * microseconds, whichever comes first, never splitting a request, and the
- * per-entry event boundaries the sequencer uses to build replies. */
+ * microseconds, whichever comes first, at once while the journal is idle
+ * (group commit), never splitting a request; the per-entry event boundaries
+ * the sequencer uses to build replies; and the table of order owners. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,6 +212,99 @@ static void test_hist(void **state)
     assert_true(lx__hist_quantile(&h, 1.0) >= (uint64_t)1 << 40);
 }
 
+/* Group commit: a block is cut at once while the journal is idle, and
+ * grows while a sync runs until it reaches a bound. */
+static void test_group_commit(void **state)
+{
+    (void)state;
+    lx__batcher b;
+    assert_int_equal(lx__batcher_init(&b, 3, 1000), LX_OK);
+    assert_false(lx__batcher_should_cut(&b, 0, 1)); /* nothing to cut */
+    lx__req r = req(1);
+    lx_entry e = order(1);
+    assert_int_equal(lx__batcher_add(&b, &r, &e, 1, 100), LX_OK);
+    assert_true(lx__batcher_should_cut(&b, 100, 1));  /* idle: now */
+    assert_false(lx__batcher_should_cut(&b, 100, 0)); /* busy: wait */
+    assert_false(lx__batcher_should_cut(&b, 1099, 0));
+    assert_true(lx__batcher_should_cut(&b, 1100, 0)); /* max_us reached */
+    assert_int_equal(lx__batcher_add(&b, &r, &e, 1, 200), LX_OK);
+    assert_int_equal(lx__batcher_add(&b, &r, &e, 1, 300), LX_OK);
+    assert_true(lx__batcher_should_cut(&b, 300, 0)); /* max_entries reached */
+    lx__batcher_clear(&b);
+    assert_false(lx__batcher_should_cut(&b, 5000, 1));
+    lx__batcher_free(&b);
+}
+
+static lx__origin origin_of(int slot, const char *rid)
+{
+    lx__origin o;
+    memset(&o, 0, sizeof o);
+    o.slot = slot;
+    o.token = 99; /* owners never keep a token */
+    o.rid_len = (uint8_t)strlen(rid);
+    memcpy(o.rid, rid, o.rid_len);
+    return o;
+}
+
+/* Owners keep each order's origin; an origin is stored once however many
+ * orders use it, and freed with the last of them. */
+static void test_owners(void **state)
+{
+    (void)state;
+    lx__owners o;
+    memset(&o, 0, sizeof o);
+    lx__origin a = origin_of(LX__LOCAL, "client-a"), b = origin_of(1, "client-b");
+    assert_null(lx__owners_get(&o, 5));
+    for (uint64_t id = 1; id <= 3000; id++)
+        lx__owners_put(&o, id, 1000 + id, id % 2 ? &a : &b);
+    lx__owners_put(&o, 0, 1, &a); /* id 0 is never recorded */
+    assert_int_equal(o.n, 3000);
+    assert_int_equal(lx__owners_origins(&o), 2);
+    const lx__owner *w = lx__owners_get(&o, 7);
+    assert_non_null(w);
+    assert_int_equal(w->req_id, 1007);
+    const lx__origin *f = lx__owners_origin(&o, w);
+    assert_int_equal(f->slot, LX__LOCAL);
+    assert_int_equal(f->token, 0);
+    assert_int_equal(f->rid_len, 8);
+    assert_memory_equal(f->rid, "client-a", 8);
+    w = lx__owners_get(&o, 8);
+    assert_non_null(w);
+    assert_int_equal(lx__owners_origin(&o, w)->slot, 1);
+    /* Putting an id again moves it to the new origin. */
+    lx__owners_put(&o, 8, 5, &a);
+    w = lx__owners_get(&o, 8);
+    assert_int_equal(w->req_id, 5);
+    assert_int_equal(lx__owners_origin(&o, w)->slot, LX__LOCAL);
+    assert_int_equal(o.n, 3000);
+    /* Deleting every order of b frees b; the others stay reachable. */
+    for (uint64_t id = 2; id <= 3000; id += 2)
+        lx__owners_del(&o, id);
+    lx__owners_del(&o, 999999); /* unknown: nothing happens */
+    assert_int_equal(o.n, 1500);
+    assert_int_equal(lx__owners_origins(&o), 1);
+    for (uint64_t id = 1; id <= 3000; id++) {
+        if (id % 2) {
+            assert_non_null(lx__owners_get(&o, id));
+            assert_int_equal(lx__owners_get(&o, id)->req_id, 1000 + id);
+        } else {
+            assert_null(lx__owners_get(&o, id));
+        }
+    }
+    /* A new origin reuses the freed slot. */
+    lx__origin c = origin_of(2, "c");
+    lx__owners_put(&o, 4, 1, &c);
+    assert_int_equal(lx__owners_origins(&o), 2);
+    assert_int_equal(lx__owners_origin(&o, lx__owners_get(&o, 4))->slot, 2);
+    for (uint64_t id = 1; id <= 3000; id += 2)
+        lx__owners_del(&o, id);
+    lx__owners_del(&o, 4);
+    assert_int_equal(o.n, 0);
+    assert_int_equal(lx__owners_origins(&o), 0);
+    lx__owners_free(&o);
+    assert_null(o.v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +315,8 @@ int main(void)
         cmocka_unit_test(test_request_without_entries),
         cmocka_unit_test(test_apply_ends),
         cmocka_unit_test(test_hist),
+        cmocka_unit_test(test_group_commit),
+        cmocka_unit_test(test_owners),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
