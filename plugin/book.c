@@ -61,12 +61,16 @@ static lx_err grow_orders(lx_engine *e)
     lx_err err = next_cap(&ncap, e->cap_orders, 256);
     if (err)
         return err;
-    /* Each array keeps its new size even if the other fails: the capacity
-     * only counts once both have it. */
+    /* Each array keeps its new size even if a later one fails: the
+     * capacity only counts once all three have it. */
     lx__order *o = realloc(e->orders, (size_t)ncap * sizeof *o);
     if (!o)
         return LX_ENOMEM;
     e->orders = o;
+    lx__link *l = realloc(e->links, (size_t)ncap * sizeof *l);
+    if (!l)
+        return LX_ENOMEM;
+    e->links = l;
     lx__order_x *x = realloc(e->orders_x, (size_t)ncap * sizeof *x);
     if (!x)
         return LX_ENOMEM;
@@ -100,7 +104,7 @@ uint32_t lx__order_alloc(lx_engine *e)
 {
     uint32_t oi = e->orders_free;
     if (oi != LX__NIL) {
-        e->orders_free = e->orders[oi].next;
+        e->orders_free = e->links[oi].next;
         return oi;
     }
     LX_ASSERT(e->orders_hw < e->cap_orders);
@@ -149,11 +153,12 @@ void lx__book_insert(lx_engine *e, lx__market *m, unsigned side, uint32_t oi, ui
     lx__side *s = &m->sides[side];
     uint32_t li = level_get(e, m, s, side, price);
     lx__level *lv = &e->levels[li];
+    lx__link *l = &e->links[oi];
     o->level = li;
-    o->next = LX__NIL;
-    o->prev = lv->tail;
+    l->next = LX__NIL;
+    l->prev = lv->tail;
     if (lv->tail != LX__NIL)
-        e->orders[lv->tail].next = oi;
+        e->links[lv->tail].next = oi;
     else
         lv->head = oi;
     lv->tail = oi;
@@ -174,14 +179,15 @@ void lx__book_remove(lx_engine *e, lx__market *m, uint32_t oi, uint32_t id_pos)
     uint32_t li = o->level;
     lx__level *lv = &e->levels[li];
     lx__side *s = &m->sides[lv->side];
-    if (o->prev != LX__NIL)
-        e->orders[o->prev].next = o->next;
+    lx__link *l = &e->links[oi];
+    if (l->prev != LX__NIL)
+        e->links[l->prev].next = l->next;
     else
-        lv->head = o->next;
-    if (o->next != LX__NIL)
-        e->orders[o->next].prev = o->prev;
+        lv->head = l->next;
+    if (l->next != LX__NIL)
+        e->links[l->next].prev = l->prev;
     else
-        lv->tail = o->prev;
+        lv->tail = l->prev;
     lv->count--;
     lv->qty -= o->qty;
     s->orders--;
@@ -205,7 +211,7 @@ void lx__book_remove(lx_engine *e, lx__market *m, uint32_t oi, uint32_t id_pos)
     lx__ids_del_at(&e->ids, id_pos);
     e->open--;
     o->id = 0;
-    o->next = e->orders_free;
+    l->next = e->orders_free;
     e->orders_free = oi;
 }
 
@@ -226,7 +232,7 @@ void lx__book_walk(const lx_engine *e, const lx__market *m, unsigned taker_side,
         if (s->v[p].key < cross)
             break;
         const lx__level *lv = &e->levels[s->v[p].level];
-        for (uint32_t oi = lv->head; oi != LX__NIL && left > 0; oi = e->orders[oi].next) {
+        for (uint32_t oi = lv->head; oi != LX__NIL && left > 0; oi = e->links[oi].next) {
             const lx__order *o = &e->orders[oi];
             k++;
             if (o->owner == owner) {
@@ -251,10 +257,12 @@ void lx__books_free(lx_engine *e)
         free(e->markets[i].sides[1].v);
     }
     free(e->orders);
+    free(e->links);
     free(e->orders_x);
     free(e->levels);
     lx__ids_free(&e->ids);
     e->orders = NULL;
+    e->links = NULL;
     e->orders_x = NULL;
     e->levels = NULL;
 }
@@ -305,7 +313,7 @@ lx_err lx_engine_order(const lx_engine *e, lx_order_info *out, uint64_t id)
     out->post_only = x->post_only != 0;
     out->price = lv->price;
     out->qty = o->qty;
-    out->filled = x->filled;
+    out->filled = o->filled;
     return LX_OK;
 }
 

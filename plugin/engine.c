@@ -269,6 +269,12 @@ static void fill(lx_engine *e, lx_events *evs, taker *t, uint32_t oi, lx__level 
 {
     lx__market *m = t->m;
     lx__order *mk = &e->orders[oi];
+    /* What the rest of the fill and the next one read: the maker's id slot
+     * (removing it) and the order after it. */
+    __builtin_prefetch(&e->ids.s[lx__id_hash(mk->id) >> e->ids.shift], 1);
+    uint32_t after = e->links[oi].next;
+    if (after != LX__NIL)
+        __builtin_prefetch(&e->orders[after], 1);
     const lx__owner *mw = &e->owners[mk->owner];
     uint64_t p = lv->price;
     uint64_t x = t->qty < mk->qty ? t->qty : mk->qty;
@@ -304,7 +310,7 @@ static void fill(lx_engine *e, lx_events *evs, taker *t, uint32_t oi, lx__level 
 
     t->qty -= x;
     t->filled += x;
-    e->orders_x[oi].filled += x;
+    mk->filled += x;
     if (x == mk->qty) {
         lx__book_remove(e, m, oi, LX__NIL);
         t->id_pos = LX__NIL; /* the index changed */
@@ -415,8 +421,8 @@ static void execute(lx_engine *e, lx_events *evs, taker *t, uint64_t need)
     o->id = t->id;
     o->qty = t->qty;
     o->owner = t->owner;
+    o->filled = t->filled;
     lx__order_x *x = &e->orders_x[oi];
-    x->filled = t->filled;
     x->stp = t->stp;
     x->post_only = t->post_only;
     lx__book_insert(e, m, t->side, oi, t->price, t->id_pos);
@@ -530,6 +536,8 @@ static lx_err cancel_cmd(lx_engine *e, lx_events *evs, const lx_cancel_cmd *c)
     uint32_t pos = LX__NIL;
     uint32_t oi = c->id ? lx__ids_find(&e->ids, e->orders, c->id, &pos) : LX__NIL;
     lx_reason r = LX_R_NONE;
+    if (oi != LX__NIL)
+        lx__order_prefetch_links(e, oi);
     if (oi == LX__NIL)
         r = LX_R_UNKNOWN_ORDER;
     else if (e->owners[e->orders[oi].owner].account != c->account)
@@ -604,7 +612,7 @@ static lx_err replace_cmd(lx_engine *e, lx_events *evs, const lx_replace_cmd *c)
     t.account = w->account;
     t.price = c->price;
     t.qty = c->qty;
-    t.filled = ox->filled;
+    t.filled = o->filled;
     t.bal_base = w->bal_base;
     t.bal_quote = w->bal_quote;
     t.id_pos = LX__NIL;

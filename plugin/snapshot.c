@@ -101,7 +101,7 @@ lx_err lx_engine_snapshot(const lx_engine *e, uint8_t **out, size_t *out_len)
             const lx__side *s = &e->markets[mi].sides[side];
             for (uint32_t p = s->n; p-- > 0;) {
                 const lx__level *lv = &e->levels[s->v[p].level];
-                for (uint32_t oi = lv->head; oi != LX__NIL; oi = e->orders[oi].next) {
+                for (uint32_t oi = lv->head; oi != LX__NIL; oi = e->links[oi].next) {
                     const lx__order *o = &e->orders[oi];
                     const lx__order_x *x = &e->orders_x[oi];
                     put(&w, mi, 4);
@@ -113,7 +113,7 @@ lx_err lx_engine_snapshot(const lx_engine *e, uint8_t **out, size_t *out_len)
                     put(&w, e->owners[o->owner].account, 8);
                     put(&w, lv->price, 8);
                     put(&w, o->qty, 8);
-                    put(&w, x->filled, 8);
+                    put(&w, o->filled, 8);
                 }
             }
         }
@@ -291,9 +291,9 @@ static lx_err read_orders(lx_engine *e, reader *r)
         o->id = id;
         o->qty = qty;
         o->owner = owner;
+        o->filled = filled;
         lx__order_x *x = &e->orders_x[oi];
         memset(x, 0, sizeof *x);
-        x->filled = filled;
         x->stp = (uint8_t)stp;
         x->post_only = (uint8_t)post_only;
         lx__book_insert(e, m, side, oi, price, LX__NIL);
@@ -317,7 +317,7 @@ static lx_err check_state(const lx_engine *e)
             const lx__side *s = &m->sides[side];
             for (uint32_t p = 0; p < s->n; p++) {
                 const lx__level *lv = &e->levels[s->v[p].level];
-                for (uint32_t oi = lv->head; oi != LX__NIL; oi = e->orders[oi].next) {
+                for (uint32_t oi = lv->head; oi != LX__NIL; oi = e->links[oi].next) {
                     const lx__owner *w = &e->owners[e->orders[oi].owner];
                     const lx__order *o = &e->orders[oi];
                     uint32_t slot = side == LX_BUY ? w->bal_quote : w->bal_base;
