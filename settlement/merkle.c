@@ -22,28 +22,25 @@ struct lx_merkle_tree {
 lx_err lx__merkle_hash(lx_sha256_ctx *ctx, uint8_t out[LX_SHA256_LEN], uint8_t tag,
                        const uint8_t *data, size_t len)
 {
-    /* One update per message: the digest's per-call cost is what dominates
-     * at these sizes. */
-    uint8_t buf[128];
-    LX_ASSERT(len < sizeof buf);
-    buf[0] = tag;
-    memcpy(buf + 1, data, len);
-    lx_err err = lx_sha256_update(ctx, buf, len + 1);
-    if (err == LX_OK)
-        err = lx_sha256_final(ctx, out);
-    return err;
+    /* The one-shot path is the fast one; the context is kept in the
+     * signature for callers that hold one per thread. */
+    (void)ctx;
+    LX_ASSERT(len < LX_SHA256_MANY_MAX);
+    return lx_sha256_many(out, &tag, 1, data, len, len, 1);
 }
 
 lx_err lx_merkle_leaf_hash(uint8_t out[LX_SHA256_LEN], const void *data, size_t len)
 {
     if (!out || (!data && len))
         return LX_EINVAL;
+    static const uint8_t leaf_tag = 0;
+    if (len + 1 <= LX_SHA256_MANY_MAX)
+        return lx_sha256_many(out, &leaf_tag, 1, data, len, len, 1);
     lx_sha256_ctx *ctx = NULL;
     lx_err err = lx_sha256_new(&ctx);
     if (err != LX_OK)
         return err;
-    uint8_t tag = 0;
-    err = lx_sha256_update(ctx, &tag, 1);
+    err = lx_sha256_update(ctx, &leaf_tag, 1);
     if (err == LX_OK)
         err = lx_sha256_update(ctx, data, len);
     if (err == LX_OK)
@@ -80,12 +77,16 @@ lx_err lx__merkle_pairs(lx_sha256_ctx *ctx, uint8_t *out, const uint8_t *in, siz
 {
     size_t pairs = w / 2;
     LX_ASSERT(j0 <= j1 && j1 <= pairs + (w & 1));
-    for (size_t j = j0; j < j1 && j < pairs; j++) {
-        uint8_t node[HLEN];
-        lx_err err = lx__merkle_hash(ctx, node, 1, in + 2 * j * HLEN, 2 * HLEN);
+    (void)ctx;
+    size_t end = j1 < pairs ? j1 : pairs;
+    if (j0 < end) {
+        /* Node j reads entries 2j and 2j + 1 before it is written, so out
+         * may be in. */
+        static const uint8_t node_tag = 1;
+        lx_err err = lx_sha256_many(out + j0 * HLEN, &node_tag, 1, in + 2 * j0 * HLEN, 2 * HLEN,
+                                    2 * HLEN, end - j0);
         if (err != LX_OK)
             return err;
-        memcpy(out + j * HLEN, node, HLEN);
     }
     if ((w & 1) && j1 == pairs + 1) /* the odd one out moves up unchanged */
         memmove(out + pairs * HLEN, in + (w - 1) * HLEN, HLEN);
@@ -116,21 +117,16 @@ lx_err lx_merkle_root(uint8_t root[LX_SHA256_LEN], const uint8_t *leaves, size_t
     uint8_t *work = malloc(n * HLEN);
     if (!work)
         return LX_ENOMEM;
-    lx_sha256_ctx *ctx = NULL;
-    lx_err err = lx_sha256_new(&ctx);
+    /* The first level reads the caller's leaves, the rest work in place. */
     size_t w = n;
-    if (err == LX_OK) {
-        /* The first level reads the caller's leaves, the rest work in place. */
-        err = next_level(ctx, work, leaves, w);
+    lx_err err = next_level(NULL, work, leaves, w);
+    w = (w + 1) / 2;
+    while (err == LX_OK && w > 1) {
+        err = next_level(NULL, work, work, w);
         w = (w + 1) / 2;
-        while (err == LX_OK && w > 1) {
-            err = next_level(ctx, work, work, w);
-            w = (w + 1) / 2;
-        }
     }
     if (err == LX_OK)
         memcpy(root, work, HLEN);
-    lx_sha256_free(&ctx);
     free(work);
     return err;
 }
@@ -190,12 +186,7 @@ lx_err lx_merkle_tree_new(lx_merkle_tree **t, const uint8_t *leaves, size_t n)
     *t = NULL;
     if (!leaves && n)
         return LX_EINVAL;
-    lx_sha256_ctx *ctx = NULL;
-    lx_err err = lx_sha256_new(&ctx);
-    if (err == LX_OK)
-        err = lx__merkle_tree_build(t, ctx, leaves, n);
-    lx_sha256_free(&ctx);
-    return err;
+    return lx__merkle_tree_build(t, NULL, leaves, n);
 }
 
 void lx_merkle_tree_free(lx_merkle_tree **t)

@@ -773,6 +773,109 @@ lx_err lx_utxo_to_json(char **json, const lx_xutxo *u, const char *alias, const 
  * LX_EINVAL, LX_ENOMEM. */
 lx_err lx_tx_hex_decode(uint8_t **buf, size_t *len, bool *checksummed, const char *text);
 
+/* ---- settlement transactions (bridge/settle_tx.c) ---- */
+
+/* The X-Chain BaseTx that settles one batch (docs/settlement.md, "The
+ * settlement transaction"). Every honest node that gives the same batch,
+ * channel, signer set and UTXO view gets byte-identical unsigned bytes and
+ * so the same tx hash, which the nodes then sign (lx_settle_sign).
+ *
+ * Inputs: the channel UTXOs lx_channel_select chooses (the previous
+ * settlement's change always among them), each with sig indices = the
+ * signer set. Outputs: one per withdrawal (amount, threshold 1, the
+ * withdrawal's dest, locktime 0), and one change output per asset with what
+ * the inputs hold beyond the withdrawals and the fee, owned by the channel's
+ * owners with its threshold. Fee: the batch's tx_fee in its fee_asset,
+ * exactly. Memo: lx_settle_memo_encode(batch number, batch hash).
+ *
+ * The sig indices are part of the signed bytes, so the owners who will sign
+ * are fixed before anyone signs: the signer set, threshold owner positions
+ * strictly increasing, by default the first threshold owners. */
+
+typedef struct lx_settle_params {
+    uint32_t network_id;
+    uint8_t blockchain_id[LX_ID_LEN];
+    const lx_channel *channel; /* borrowed for the call; copied */
+    /* Owner positions that sign, strictly increasing, exactly the channel's
+     * threshold of them; nsigners 0 means 0, 1, ..., threshold - 1. */
+    size_t nsigners;
+    const uint32_t *signers;
+    lx_select_options select; /* max_inputs, sweep, now (from the log) */
+} lx_settle_params;
+
+/* A settlement tx and what it was built from (opaque, owned by the caller;
+ * lx_settle_tx_free frees it and sets *st to NULL, NULL-safe). */
+typedef struct lx_settle_tx lx_settle_tx;
+
+/* Builds the unsigned settlement tx of batch. prev are the previous
+ * settlement's change outputs (none for the channel's first settlement),
+ * utxos the channel's UTXOs as the node sees them, in any order and with
+ * repeats (lx_channel_select). On success *st is the caller's, unsigned.
+ * LX_EINVAL for bad arguments, a bad channel or signer set, or a withdrawal
+ * whose output would look like channel change (a one-owner, threshold-one
+ * channel paying its owner); LX_ESTATE when the funds do not cover the
+ * withdrawals and the fee, or nothing would be spent; the errors of
+ * lx_batch_needs, lx_channel_select and lx_tx_build. */
+lx_err lx_settle_tx_build(lx_settle_tx **st, const lx_settle_params *p, const lx_batch *batch,
+                          const lx_channel_utxo *prev, size_t nprev, const lx_channel_utxo *utxos,
+                          size_t nutxos);
+void lx_settle_tx_free(lx_settle_tx **st);
+
+/* The tx (borrowed, valid until lx_settle_tx_free): lx_tx_hash is what the
+ * owners sign, lx_tx_encode_unsigned its bytes; once signed, lx_tx_encode
+ * and lx_tx_id give the bytes to issue and the txID. */
+const lx_tx *lx_settle_tx_get(const lx_settle_tx *st);
+
+/* The UTXOs the tx spends, in input order, as lx_tx_verify takes them
+ * (borrowed, valid until lx_settle_tx_free); *n receives the count. */
+const lx_xutxo *lx_settle_tx_spent(const lx_settle_tx *st, size_t *n);
+
+/* Fills every signature slot from a quorum certificate over this tx: the
+ * certificate's tx hash and batch hash must be this tx's (LX_EINVAL
+ * otherwise), it must be complete (lx_cert_complete) and hold a signature
+ * of each owner of the signer set (LX_ESTATE otherwise). Input k's
+ * credential gets the signer set's signatures in sig-index order, the same
+ * for every input. The result is checked with lx_tx_verify against the
+ * spent UTXOs (LX_ECRYPTO if it fails). On error no slot changes. */
+lx_err lx_settle_tx_sign_cert(lx_settle_tx *st, const lx_cert *cert);
+
+/* The signed bytes and the txID: *tx_bytes is malloc'd (the caller frees
+ * it) with *len bytes. LX_ESTATE while unsigned, LX_ENOMEM. */
+lx_err lx_settle_tx_encode(const lx_settle_tx *st, uint8_t **tx_bytes, size_t *len,
+                           uint8_t tx_id[LX_ID_LEN]);
+
+/* The change outputs of a signed settlement tx (tx from lx_settle_tx_get or
+ * lx_tx_decode), which the next settlement must spend: every output owned by
+ * exactly ch's owners with its threshold, as (txID, output index, asset,
+ * amount), owners pointing at ch->owners. Writes up to cap entries to out
+ * and their number to *n. LX_ESTATE when tx is not signed (no txID yet),
+ * LX_ETOOBIG past cap, LX_EINVAL. */
+lx_err lx_settle_change(lx_channel_utxo *out, size_t cap, size_t *n, const lx_tx *tx,
+                        const lx_channel *ch);
+
+/* A UTXO of the codec as the channel selection sees it (owners borrowed
+ * from u). */
+void lx_settle_utxo_from_x(lx_channel_utxo *out, const lx_xutxo *u);
+
+/* The audit check of a signed settlement tx taken from the chain (bytes as
+ * getTx gives them) against the batch it should settle: a BaseTx of this
+ * network and chain; the memo is exactly the batch's (number and hash);
+ * every withdrawal is paid by its own output of exactly its amount to its
+ * dest (threshold 1, no locktime); every other output is change to the
+ * channel (its owners, its threshold, no locktime), at most one per asset;
+ * per asset the inputs equal the withdrawals plus the change, plus the
+ * batch's tx_fee in the fee asset; and on every input exactly threshold
+ * signatures, each recovering to the owner at its sig index, by at least
+ * threshold distinct owners in all. Returns LX_OK, or with a reason in why
+ * (may be NULL): the decoder's errors for bytes that are not a tx,
+ * LX_EFORMAT for another tx kind, network or chain, LX_ECORRUPT for a wrong
+ * memo, payment, change or fee, LX_EPERM when fewer than threshold distinct
+ * owners signed or a signature is not by the owner its index names,
+ * LX_ECRYPTO for a signature that recovers no key, LX_EINVAL. */
+lx_err lx_settle_tx_audit(char *why, size_t why_cap, const uint8_t *tx_bytes, size_t len,
+                          const lx_batch *batch, const lx_channel *ch, uint32_t network_id,
+                          const uint8_t blockchain_id[LX_ID_LEN]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,16 @@ extern "C" {
  * Returns LX_OK, LX_EINVAL, or LX_ECRYPTO when libcrypto fails. */
 lx_err lx_sha256(uint8_t out[LX_SHA256_LEN], const void *data, size_t len);
 
+/* Hashes n short messages: out[32i..32i+32) = sha256(prefix ||
+ * data[i*stride .. i*stride+len)), for i < n. prefix_len + len is at most
+ * LX_SHA256_MANY_MAX. Each message is copied before its digest is written,
+ * so out may be data when stride >= 32 (a Merkle level hashed in place).
+ * The digests are those of lx_sha256 over the same bytes. LX_OK (also for
+ * n = 0), LX_EINVAL, LX_ECRYPTO. */
+#define LX_SHA256_MANY_MAX 128
+lx_err lx_sha256_many(uint8_t *out, const uint8_t *prefix, size_t prefix_len, const uint8_t *data,
+                      size_t len, size_t stride, size_t n);
+
 /* Writes ripemd160(data) to out. Same contract as lx_sha256. */
 lx_err lx_ripemd160(uint8_t out[LX_RIPEMD160_LEN], const void *data, size_t len);
 
