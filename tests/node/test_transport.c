@@ -1,5 +1,6 @@
 /* Tests for the ZeroMQ adapter: socket options, multipart messages, routing,
- * subscriptions, polling and error mapping, over inproc and loopback TCP. */
+ * subscriptions, polling, error mapping and CURVE security with the ZAP
+ * handler, over inproc and loopback TCP. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,18 +13,22 @@
 #include "lx/node.h"
 
 static lx_zctx *ctx;
+static lx_zauth *auth; /* the ZAP handler of ctx, for the CURVE tests */
 
 static int setup(void **state)
 {
     (void)state;
-    return lx_zctx_new(&ctx, 1) == LX_OK ? 0 : -1;
+    if (lx_zctx_new(&ctx, 1) != LX_OK)
+        return -1;
+    return lx_zauth_new(&auth, ctx) == LX_OK ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
+    lx_zauth_free(&auth);
     lx_zctx_free(&ctx);
-    return ctx == NULL ? 0 : -1;
+    return ctx == NULL && auth == NULL ? 0 : -1;
 }
 
 /* Binds s to a free loopback port from a small range; writes the endpoint. */
@@ -229,12 +234,308 @@ static void test_clock(void **state)
     assert_true(u <= lx_now_ns() / 1000 + 1);
 }
 
+/* ---- CURVE ---- */
+
+typedef struct keypair {
+    lx_curve_key pub, sec;
+} keypair;
+
+static keypair new_keypair(void)
+{
+    keypair k;
+    assert_int_equal(lx_curve_keypair(&k.pub, &k.sec), LX_OK);
+    return k;
+}
+
+/* A ROUTER in CURVE server mode with secret key sec, checking keys in domain,
+ * bound to a free loopback port written to ep. */
+static lx_zsock *curve_router(const keypair *k, const char *domain, char *ep, size_t len)
+{
+    lx_zsock_opts o;
+    lx_zsock_opts_init(&o);
+    o.linger_ms = 0;
+    o.curve = LX_ZCURVE_SERVER;
+    o.curve_secret = &k->sec;
+    o.zap_domain = domain;
+    lx_zsock *r;
+    assert_int_equal(lx_zsock_new(&r, ctx, LX_ZROUTER, &o), LX_OK);
+    bind_free_port(r, ep, len);
+    return r;
+}
+
+/* A DEALER connected to ep; with mine NULL a plain (non-CURVE) one. */
+static lx_zsock *curve_dealer(const keypair *mine, const lx_curve_key *server, const char *ep)
+{
+    lx_zsock_opts o;
+    lx_zsock_opts_init(&o);
+    o.linger_ms = 0;
+    if (mine != NULL) {
+        o.curve = LX_ZCURVE_CLIENT;
+        o.curve_secret = &mine->sec;
+        o.curve_server = server;
+    }
+    lx_zsock *d;
+    assert_int_equal(lx_zsock_new(&d, ctx, LX_ZDEALER, &o), LX_OK);
+    assert_int_equal(lx_zsock_connect(d, ep), LX_OK);
+    return d;
+}
+
+/* Sends "hello" from d, then waits up to wait_ms for r to receive it. Returns
+ * whether it arrived; on arrival writes the message to *m (caller closes). */
+static bool hello_arrives(lx_zsock *d, lx_zsock *r, lx_zmsg *m, long wait_ms)
+{
+    lx_zpart p = {"hello", 5};
+    lx_err err = lx_zsock_send(d, &p, 1, LX_ZDONTWAIT);
+    assert_true(err == LX_OK || err == LX_EAGAIN);
+    lx_zpollitem it = {.sock = r, .events = LX_ZPOLLIN};
+    int ready = 0;
+    assert_int_equal(lx_zpoll(&ready, &it, 1, wait_ms), LX_OK);
+    if (ready == 0)
+        return false;
+    assert_int_equal(lx_zsock_recv(r, m, LX_ZUSERID), LX_OK);
+    return true;
+}
+
+/* Waits up to 10 s for the ZAP handler's refusal count to pass before, so
+ * a negative check below is made after the handshake was really tried. */
+static void wait_refused(uint64_t before)
+{
+    uint64_t refused = before;
+    for (int i = 0; i < 1000 && refused <= before; i++) {
+        int ready;
+        assert_int_equal(lx_zpoll(&ready, NULL, 0, 10), LX_OK);
+        lx_zauth_stats(auth, NULL, &refused);
+    }
+    assert_true(refused > before);
+}
+
+static void test_curve_allowed_user_id(void **state)
+{
+    (void)state;
+    keypair srv = new_keypair(), cli = new_keypair();
+    assert_int_equal(lx_zauth_allow(auth, "clients", &cli.pub, 1234567890123ull), LX_OK);
+    char ep[64];
+    lx_zsock *r = curve_router(&srv, "clients", ep, sizeof(ep));
+    lx_zsock *d = curve_dealer(&cli, &srv.pub, ep);
+
+    lx_zmsg m;
+    assert_true(hello_arrives(d, r, &m, 5000));
+    assert_int_equal(m.n, 2);
+    assert_memory_equal(m.part[1].data, "hello", 5);
+    assert_string_equal(m.user_id, "1234567890123");
+    uint64_t label = 0;
+    assert_int_equal(lx_zmsg_user_id(&label, &m), LX_OK);
+    assert_true(label == 1234567890123ull);
+
+    /* The reply goes back encrypted over the same connection. */
+    lx_zpart rep[2] = {m.part[0], {"world", 5}};
+    assert_int_equal(lx_zsock_send(r, rep, 2, 0), LX_OK);
+    lx_zmsg_close(&m);
+    assert_int_equal(lx_zsock_recv(d, &m, 0), LX_OK);
+    assert_memory_equal(m.part[0].data, "world", 5);
+    assert_int_equal(m.user_id[0], '\0');
+    assert_int_equal(lx_zmsg_user_id(&label, &m), LX_ENOTFOUND);
+    lx_zmsg_close(&m);
+
+    /* Without LX_ZUSERID no User-Id is read. */
+    lx_zpart p = {"again", 5};
+    assert_int_equal(lx_zsock_send(d, &p, 1, 0), LX_OK);
+    assert_int_equal(lx_zsock_recv(r, &m, 0), LX_OK);
+    assert_int_equal(lx_zmsg_user_id(&label, &m), LX_ENOTFOUND);
+    lx_zmsg_close(&m);
+
+    /* The same key in another domain is a stranger there. */
+    char ep2[64];
+    lx_zsock *r2 = curve_router(&srv, "peers", ep2, sizeof(ep2));
+    uint64_t refused;
+    lx_zauth_stats(auth, NULL, &refused);
+    lx_zsock *d2 = curve_dealer(&cli, &srv.pub, ep2);
+    wait_refused(refused);
+    assert_false(hello_arrives(d2, r2, &m, 300));
+    lx_zsock_free(&d2);
+    lx_zsock_free(&r2);
+
+    lx_zsock_free(&d);
+    lx_zsock_free(&r);
+    assert_int_equal(lx_zauth_revoke(auth, "clients", &cli.pub), LX_OK);
+    lx_wipe(&srv.sec, sizeof(srv.sec));
+    lx_wipe(&cli.sec, sizeof(cli.sec));
+}
+
+static void test_curve_refused(void **state)
+{
+    (void)state;
+    keypair srv = new_keypair(), cli = new_keypair(), stranger = new_keypair(),
+            other_srv = new_keypair();
+    assert_int_equal(lx_zauth_allow(auth, "refuse", &cli.pub, 7), LX_OK);
+    uint64_t acc0, ref0, acc1, ref1;
+    lx_zauth_stats(auth, &acc0, &ref0);
+    char ep[64];
+    lx_zsock *r = curve_router(&srv, "refuse", ep, sizeof(ep));
+    lx_zmsg m;
+
+    /* A key not on the list gets no connection. */
+    lx_zsock *d = curve_dealer(&stranger, &srv.pub, ep);
+    wait_refused(ref0);
+    assert_false(hello_arrives(d, r, &m, 300));
+    lx_zsock_free(&d);
+    lx_zauth_stats(auth, &acc1, &ref1);
+    assert_true(ref1 > ref0);
+    assert_true(acc1 == acc0);
+
+    /* An allowed client that has the wrong server key fails the handshake. */
+    d = curve_dealer(&cli, &other_srv.pub, ep);
+    assert_false(hello_arrives(d, r, &m, 500));
+    lx_zsock_free(&d);
+
+    /* A plain client gets nothing from a CURVE server. */
+    d = curve_dealer(NULL, NULL, ep);
+    assert_false(hello_arrives(d, r, &m, 500));
+    lx_zsock_free(&d);
+
+    /* The allowed key works; once revoked, new connections are refused. */
+    d = curve_dealer(&cli, &srv.pub, ep);
+    assert_true(hello_arrives(d, r, &m, 5000));
+    assert_string_equal(m.user_id, "7");
+    lx_zmsg_close(&m);
+    lx_zsock_free(&d);
+    assert_int_equal(lx_zauth_revoke(auth, "refuse", &cli.pub), LX_OK);
+    assert_int_equal(lx_zauth_revoke(auth, "refuse", &cli.pub), LX_ENOTFOUND);
+    lx_zauth_stats(auth, NULL, &ref0);
+    d = curve_dealer(&cli, &srv.pub, ep);
+    wait_refused(ref0);
+    assert_false(hello_arrives(d, r, &m, 300));
+    lx_zsock_free(&d);
+
+    /* A reload that lists it again lets it back in, under the new label. */
+    lx_curve_allow list[2] = {{stranger.pub, 1}, {cli.pub, 8}};
+    assert_int_equal(lx_zauth_set(auth, "refuse", list, 2), LX_OK);
+    d = curve_dealer(&cli, &srv.pub, ep);
+    assert_true(hello_arrives(d, r, &m, 5000));
+    assert_string_equal(m.user_id, "8");
+    lx_zmsg_close(&m);
+    lx_zsock_free(&d);
+    list[1].key = stranger.pub;
+    assert_int_equal(lx_zauth_set(auth, "refuse", list, 2), LX_EINVAL);
+    assert_int_equal(lx_zauth_set(auth, "refuse", NULL, 0), LX_OK);
+    lx_zauth_stats(auth, NULL, &ref0);
+    d = curve_dealer(&cli, &srv.pub, ep);
+    wait_refused(ref0);
+    assert_false(hello_arrives(d, r, &m, 300));
+    lx_zsock_free(&d);
+
+    lx_zsock_free(&r);
+    lx_wipe(&srv.sec, sizeof(srv.sec));
+}
+
+static void test_curve_setup_errors(void **state)
+{
+    (void)state;
+    assert_int_equal(lx_curve_available(), LX_OK);
+    keypair k = new_keypair();
+    lx_curve_key pub;
+    assert_int_equal(lx_curve_public(&pub, &k.sec), LX_OK);
+    assert_memory_equal(pub.b, k.pub.b, LX_CURVE_KEY_LEN);
+
+    /* One handler per context. */
+    lx_zauth *again = NULL;
+    assert_int_equal(lx_zauth_new(&again, ctx), LX_EEXIST);
+    assert_null(again);
+
+    lx_zsock_opts o;
+    lx_zsock_opts_init(&o);
+    lx_zsock *s = NULL;
+    o.curve = LX_ZCURVE_SERVER; /* no secret key */
+    assert_int_equal(lx_zsock_new(&s, ctx, LX_ZROUTER, &o), LX_EINVAL);
+    o.curve = LX_ZCURVE_CLIENT;
+    o.curve_secret = &k.sec; /* no server key */
+    assert_int_equal(lx_zsock_new(&s, ctx, LX_ZDEALER, &o), LX_EINVAL);
+    o.curve = (lx_zcurve_mode)9;
+    assert_int_equal(lx_zsock_new(&s, ctx, LX_ZDEALER, &o), LX_EINVAL);
+    assert_null(s);
+
+    /* A CURVE server on a context without a ZAP handler would let every
+     * client in, so it is refused. */
+    lx_zctx *bare;
+    assert_int_equal(lx_zctx_new(&bare, 1), LX_OK);
+    o.curve = LX_ZCURVE_SERVER;
+    assert_int_equal(lx_zsock_new(&s, bare, LX_ZROUTER, &o), LX_ESTATE);
+    lx_zauth *a2;
+    assert_int_equal(lx_zauth_new(&a2, bare), LX_OK);
+    assert_int_equal(lx_zsock_new(&s, bare, LX_ZROUTER, &o), LX_OK);
+    lx_zsock_free(&s);
+    lx_zauth_free(&a2);
+    assert_null(a2);
+    lx_zauth_free(&a2);
+    lx_zctx_free(&bare);
+
+    char longdom[LX_ZAP_DOMAIN_MAX + 2];
+    memset(longdom, 'd', sizeof(longdom) - 1);
+    longdom[sizeof(longdom) - 1] = '\0';
+    assert_int_equal(lx_zauth_allow(auth, longdom, &k.pub, 1), LX_EINVAL);
+    assert_int_equal(lx_zauth_allow(NULL, "x", &k.pub, 1), LX_EINVAL);
+    assert_int_equal(lx_zauth_revoke(auth, "no-such-domain", &k.pub), LX_ENOTFOUND);
+    assert_int_equal(lx_zauth_new(NULL, ctx), LX_EINVAL);
+    assert_int_equal(lx_curve_keypair(NULL, &k.sec), LX_EINVAL);
+    lx_zmsg m = {0};
+    uint64_t label;
+    memcpy(m.user_id, "12x", 4);
+    assert_int_equal(lx_zmsg_user_id(&label, &m), LX_ENOTFOUND);
+    memcpy(m.user_id, "18446744073709551616", 21); /* 2^64 */
+    assert_int_equal(lx_zmsg_user_id(&label, &m), LX_ENOTFOUND);
+    memcpy(m.user_id, "18446744073709551615", 21);
+    assert_int_equal(lx_zmsg_user_id(&label, &m), LX_OK);
+    assert_true(label == UINT64_MAX);
+    lx_wipe(&k.sec, sizeof(k.sec));
+}
+
+static void test_z85(void **state)
+{
+    (void)state;
+    /* The test vector of ZeroMQ RFC 32. */
+    const uint8_t hello[8] = {0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B};
+    char text[41];
+    assert_int_equal(lx_z85_encode(text, sizeof(text), hello, 8), LX_OK);
+    assert_string_equal(text, "HelloWorld");
+    uint8_t back[32];
+    size_t n = 0;
+    assert_int_equal(lx_z85_decode(back, sizeof(back), &n, "HelloWorld", 10), LX_OK);
+    assert_int_equal(n, 8);
+    assert_memory_equal(back, hello, 8);
+
+    /* Round trip of keys, as text and as raw bytes. */
+    keypair k = new_keypair();
+    assert_int_equal(lx_curve_key_z85(text, sizeof(text), &k.pub), LX_OK);
+    assert_int_equal(strlen(text), LX_CURVE_Z85_LEN);
+    lx_curve_key parsed;
+    assert_int_equal(lx_curve_key_parse(&parsed, text, LX_CURVE_Z85_LEN), LX_OK);
+    assert_memory_equal(parsed.b, k.pub.b, LX_CURVE_KEY_LEN);
+    assert_int_equal(lx_curve_key_parse(&parsed, k.sec.b, LX_CURVE_KEY_LEN), LX_OK);
+    assert_memory_equal(parsed.b, k.sec.b, LX_CURVE_KEY_LEN);
+    lx_wipe(&k.sec, sizeof(k.sec));
+
+    /* Bad input. */
+    assert_int_equal(lx_curve_key_parse(&parsed, text, 39), LX_EFORMAT);
+    assert_int_equal(lx_z85_decode(back, sizeof(back), &n, "Hell", 4), LX_EFORMAT);
+    assert_int_equal(lx_z85_decode(back, sizeof(back), &n, "Hell\"", 5), LX_EFORMAT);
+    assert_int_equal(lx_z85_decode(back, sizeof(back), &n, "Hell~", 5), LX_EFORMAT);
+    assert_int_equal(lx_z85_decode(back, sizeof(back), &n, "%%%%%", 5), LX_EFORMAT);
+    assert_int_equal(lx_z85_decode(back, sizeof(back), &n, "He\0lo", 5), LX_EFORMAT);
+    assert_int_equal(lx_z85_decode(back, 4, &n, "HelloWorld", 10), LX_EINVAL);
+    assert_int_equal(lx_z85_decode(back, sizeof(back), &n, "", 0), LX_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(lx_z85_encode(text, sizeof(text), hello, 7), LX_EINVAL);
+    assert_int_equal(lx_z85_encode(text, 10, hello, 8), LX_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pair_multipart), cmocka_unit_test(test_router_dealer_tcp),
-        cmocka_unit_test(test_pub_sub_prefix), cmocka_unit_test(test_poll_timeout_and_hwm),
-        cmocka_unit_test(test_bad_arguments),  cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_pair_multipart),        cmocka_unit_test(test_router_dealer_tcp),
+        cmocka_unit_test(test_pub_sub_prefix),        cmocka_unit_test(test_poll_timeout_and_hwm),
+        cmocka_unit_test(test_bad_arguments),         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_curve_allowed_user_id), cmocka_unit_test(test_curve_refused),
+        cmocka_unit_test(test_curve_setup_errors),    cmocka_unit_test(test_z85),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

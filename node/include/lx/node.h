@@ -626,17 +626,140 @@ typedef enum lx_zsock_type {
     LX_ZPAIR = 4
 } lx_zsock_type;
 
+/* ---- CURVE keys (node/transport.c) ----
+ * A CURVE key is 32 bytes; its text form is Z85 (ZeroMQ RFC 32), 40
+ * characters. A secret key held in memory is wiped with lx_wipe after use. */
+#define LX_CURVE_KEY_LEN 32
+#define LX_CURVE_Z85_LEN 40
+
+typedef struct lx_curve_key {
+    uint8_t b[LX_CURVE_KEY_LEN];
+} lx_curve_key;
+
+typedef enum lx_zcurve_mode {
+    LX_ZCURVE_OFF = 0,    /* plain ZeroMQ, no encryption */
+    LX_ZCURVE_SERVER = 1, /* accepts CURVE clients that its context's lx_zauth allows */
+    LX_ZCURVE_CLIENT = 2  /* connects only to a server holding curve_server's secret */
+} lx_zcurve_mode;
+
+/* LX_OK when this libzmq supports CURVE; otherwise LX_EUNSUPPORTED (libzmq
+ * built without libsodium or tweetnacl). Every CURVE call below checks it. */
+lx_err lx_curve_available(void);
+
+/* Generates a new key pair from the system's randomness. Writes both keys;
+ * wipe *sec when done. LX_EINVAL, LX_EUNSUPPORTED, LX_ECRYPTO. */
+lx_err lx_curve_keypair(lx_curve_key *pub, lx_curve_key *sec);
+
+/* Derives the public key of secret key sec into *pub. LX_EINVAL,
+ * LX_EUNSUPPORTED, LX_ECRYPTO. */
+lx_err lx_curve_public(lx_curve_key *pub, const lx_curve_key *sec);
+
+/* Z85-encodes len bytes of data (len a multiple of 4) into out (out_cap
+ * bytes, at least len / 4 * 5 + 1), NUL-terminated. LX_EINVAL for a len not a
+ * multiple of 4 or a short out. */
+lx_err lx_z85_encode(char *out, size_t out_cap, const void *data, size_t len);
+
+/* Decodes text (len characters, a multiple of 5, no NUL needed) into out
+ * (out_cap bytes, at least len / 5 * 4); writes the byte count to *out_len.
+ * LX_EFORMAT for a length not a multiple of 5, a character outside the Z85
+ * alphabet or a group over 2^32 - 1; LX_EINVAL for a short out. */
+lx_err lx_z85_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *text, size_t len);
+
+/* Reads a key given as 40 Z85 characters or 32 raw bytes (len says which)
+ * into *key. LX_EFORMAT for any other length or bad Z85. */
+lx_err lx_curve_key_parse(lx_curve_key *key, const void *data, size_t len);
+
+/* Writes the 40 Z85 characters of key and a NUL to out (out_cap >= 41). */
+lx_err lx_curve_key_z85(char *out, size_t out_cap, const lx_curve_key *key);
+
+/* ---- ZAP: who may connect to a CURVE server (node/transport.c) ----
+ * An lx_zauth runs ZeroMQ's authentication handler (RFC 27 ZAP, on
+ * inproc://zeromq.zap.01) for one context, in a thread it owns. A CURVE
+ * client is accepted only when its public key is on the allow-list of the
+ * server socket's ZAP domain; the connection then carries the key's label (a
+ * peer node number or a client account id) as its User-Id, which
+ * lx_zsock_recv returns with LX_ZUSERID. Every other client is refused, and
+ * so is any mechanism other than CURVE. The lists may be changed at any time
+ * from any thread; a change applies to connections made after it. */
+typedef struct lx_zauth lx_zauth;
+
+/* One allow-list entry: a client's public key and the label it authenticates as. */
+typedef struct lx_curve_allow {
+    lx_curve_key key;
+    uint64_t label;
+} lx_curve_allow;
+
+#define LX_ZAP_DOMAIN_MAX 64 /* bytes of a ZAP domain name, NUL excluded */
+
+/* Starts the handler for context c, with empty lists. One per context:
+ * LX_EEXIST if c has one. Create it before the context's CURVE server
+ * sockets, and free it after them and before the context. LX_EINVAL, LX_ENOMEM, LX_EUNSUPPORTED. */
+lx_err lx_zauth_new(lx_zauth **out, lx_zctx *c);
+/* Stops the thread and frees the lists; sets *a to NULL. */
+void lx_zauth_free(lx_zauth **a);
+
+/* Adds key with label to domain's list, or changes the label of a key on it.
+ * LX_EINVAL (domain over LX_ZAP_DOMAIN_MAX), LX_ENOMEM. */
+lx_err lx_zauth_allow(lx_zauth *a, const char *domain, const lx_curve_key *key, uint64_t label);
+/* Removes key from domain's list: later connections with it are refused.
+ * LX_ENOTFOUND if it was not on it. */
+lx_err lx_zauth_revoke(lx_zauth *a, const char *domain, const lx_curve_key *key);
+/* Replaces domain's whole list with the n entries (a reload). LX_EINVAL for
+ * a key listed twice, LX_ENOMEM; on an error the old list stays. */
+lx_err lx_zauth_set(lx_zauth *a, const char *domain, const lx_curve_allow *list, size_t n);
+/* Counts of ZAP requests answered since lx_zauth_new. */
+void lx_zauth_stats(const lx_zauth *a, uint64_t *accepted, uint64_t *refused);
+
+/* ---- key files and allow-list files (node/curve.c) ---- */
+
+/* Writes sec as a CURVE secret key file, mode 0600: a comment line with the
+ * public key, then the secret key in Z85. Written to a temporary name,
+ * synced and linked into place, so path is whole or absent; never replaces an
+ * existing file (LX_EEXIST). LX_EINVAL, LX_EIO, LX_EUNSUPPORTED. */
+lx_err lx_curve_keyfile_write(const lx_curve_key *sec, const char *path);
+
+/* Reads a secret key file into *sec (wipe it after use). The file must be a
+ * regular file with no group or other permission bits, otherwise LX_EPERM
+ * (LX_EFORMAT for a non-regular file). Lines starting with '#' and blank
+ * lines are skipped; the one other line is the 40 Z85 characters of the
+ * secret key, otherwise LX_EFORMAT. Over 4096 bytes LX_ETOOBIG; a missing
+ * file LX_ENOTFOUND. */
+lx_err lx_curve_keyfile_read(lx_curve_key *sec, const char *path);
+
+#define LX_ALLOWLIST_MAX 65536 /* entries in one allow-list */
+
+/* Parses an allow-list (docs/security.md#allow-lists): one "Z85KEY LABEL"
+ * per line, LABEL a decimal u64, '#' comments and blank lines skipped. On
+ * LX_OK *out is a malloc'ed array of *n entries (caller frees; NULL when n
+ * is 0). LX_EFORMAT for a bad line or a key listed twice, with the line
+ * number and the reason in err (errlen bytes, NUL-terminated; may be NULL);
+ * LX_ETOOBIG over LX_ALLOWLIST_MAX entries; LX_ENOMEM. */
+lx_err lx_allowlist_parse(lx_curve_allow **out, size_t *n, char *err, size_t errlen,
+                          const char *text, size_t len);
+/* Reads and parses an allow-list file (at most 8 MiB: LX_ETOOBIG). Missing
+ * file LX_ENOTFOUND, LX_EIO; otherwise as lx_allowlist_parse. */
+lx_err lx_allowlist_read(lx_curve_allow **out, size_t *n, char *err, size_t errlen,
+                         const char *path);
+
 #define LX_ZHWM_DEFAULT 10000
 #define LX_ZLINGER_DEFAULT 1000
 
 typedef struct lx_zsock_opts {
-    int sndhwm;           /* messages; 0 means LX_ZHWM_DEFAULT */
-    int rcvhwm;           /* messages; 0 means LX_ZHWM_DEFAULT */
-    int linger_ms;        /* -1 means LX_ZLINGER_DEFAULT */
-    bool tcp_keepalive;   /* TCP keepalive with a 300 s idle time */
-    bool immediate;       /* queue only to completed connections */
+    int sndhwm;            /* messages; 0 means LX_ZHWM_DEFAULT */
+    int rcvhwm;            /* messages; 0 means LX_ZHWM_DEFAULT */
+    int linger_ms;         /* -1 means LX_ZLINGER_DEFAULT */
+    bool tcp_keepalive;    /* TCP keepalive with a 300 s idle time */
+    bool immediate;        /* queue only to completed connections */
     bool router_mandatory; /* ROUTER: an unroutable send fails (LX_ENOTFOUND) */
-    const char *identity; /* routing id of this socket, or NULL */
+    const char *identity;  /* routing id of this socket, or NULL */
+    /* CURVE security (docs/security.md); all off after lx_zsock_opts_init.
+     * Keys are 32 raw bytes (lx_curve_key); parse Z85 text with
+     * lx_curve_key_parse. The pointers are read only during lx_zsock_new. */
+    lx_zcurve_mode curve;
+    const lx_curve_key *curve_secret; /* server and client: this socket's secret key */
+    const lx_curve_key *curve_public; /* client: own public key, or NULL to derive it */
+    const lx_curve_key *curve_server; /* client: the server's public key */
+    const char *zap_domain;           /* the ZAP domain this server checks keys in; NULL is "" */
 } lx_zsock_opts;
 
 /* Fills o with the defaults: HWM 10000, linger 1 s, TCP keepalive on. */
@@ -677,13 +800,23 @@ typedef struct lx_zmsg {
     size_t n;
     lx_zpart part[LX_ZMSG_PARTS];
     _Alignas(8) unsigned char store[LX_ZMSG_PARTS][64];
+    char user_id[24]; /* with LX_ZUSERID: the connection's ZAP User-Id, or "" */
 } lx_zmsg;
 
-/* Receives one message. LX_EAGAIN with LX_ZDONTWAIT when none is waiting;
- * LX_ETOOBIG when it had more than LX_ZMSG_PARTS parts (the rest is drained
- * and dropped; the message is closed). On LX_OK close it with lx_zmsg_close. */
+/* lx_zsock_recv flag: also read the ZAP User-Id the message arrived with. */
+#define LX_ZUSERID 2
+
+/* Receives one message. Flags: LX_ZDONTWAIT, LX_ZUSERID. LX_EAGAIN with
+ * LX_ZDONTWAIT when none is waiting; LX_ETOOBIG when it had more than
+ * LX_ZMSG_PARTS parts (the rest is drained and dropped; the message is
+ * closed). On LX_OK close it with lx_zmsg_close. */
 lx_err lx_zsock_recv(lx_zsock *s, lx_zmsg *m, int flags);
 void lx_zmsg_close(lx_zmsg *m);
+
+/* The label lx_zauth authenticated m's connection as (m received with
+ * LX_ZUSERID). LX_ENOTFOUND when the connection has none (not CURVE, or no
+ * LX_ZUSERID). */
+lx_err lx_zmsg_user_id(uint64_t *label, const lx_zmsg *m);
 
 #define LX_ZPOLLIN 1
 #define LX_ZPOLLOUT 2
