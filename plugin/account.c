@@ -94,11 +94,6 @@ lx_err lx__balance_get(lx_engine *e, uint32_t *slot, uint64_t account, uint32_t 
     return LX_OK;
 }
 
-uint32_t lx__owner_lookup(const lx_engine *e, uint64_t account, uint32_t market)
-{
-    return lx__map_get(&e->owner_index, account, market);
-}
-
 lx_err lx__owner_get(lx_engine *e, uint32_t *owner, uint64_t account, uint32_t market)
 {
     uint32_t w = lx__map_get(&e->owner_index, account, market);

@@ -269,15 +269,20 @@ static void fill(lx_engine *e, lx_events *evs, taker *t, uint32_t oi, lx__level 
 {
     lx__market *m = t->m;
     lx__order *mk = &e->orders[oi];
-    /* What the rest of the fill and the next one read: the maker's id slot
-     * (removing it) and the order after it. */
-    __builtin_prefetch(&e->ids.s[lx__id_hash(mk->id) >> e->ids.shift], 1);
+    uint64_t x = t->qty < mk->qty ? t->qty : mk->qty;
+    /* A maker that fills whole leaves the id index: find its slot now, so
+     * that the miss overlaps the rest of the fill; and start loading the
+     * order after it, the next fill's maker. */
+    uint32_t id_pos = LX__NIL;
+    if (x == mk->qty) {
+        uint32_t found = lx__ids_find(&e->ids, e->orders, mk->id, &id_pos);
+        LX_ASSERT(found == oi);
+    }
     uint32_t after = e->links[oi].next;
     if (after != LX__NIL)
         __builtin_prefetch(&e->orders[after], 1);
     const lx__owner *mw = &e->owners[mk->owner];
     uint64_t p = lv->price;
-    uint64_t x = t->qty < mk->qty ? t->qty : mk->qty;
     uint64_t n = p * x;
     uint64_t base = x * m->spec.lot;
     uint64_t mf = lx__fee(n, m->spec.maker_fee_bps);
@@ -312,7 +317,7 @@ static void fill(lx_engine *e, lx_events *evs, taker *t, uint32_t oi, lx__level 
     t->filled += x;
     mk->filled += x;
     if (x == mk->qty) {
-        lx__book_remove(e, m, oi, LX__NIL);
+        lx__book_remove(e, m, oi, id_pos);
         t->id_pos = LX__NIL; /* the index changed */
     } else {
         mk->qty -= x;
@@ -483,7 +488,44 @@ static lx_reason check_order(const lx_engine *e, const lx_order_cmd *c, uint64_t
     return LX_R_NONE;
 }
 
-static lx_err order_cmd(lx_engine *e, lx_events *evs, const lx_order_cmd *c)
+/* True if one more order can rest on side with nothing allocated. */
+static bool rest_ready(const lx_engine *e, const lx__side *side)
+{
+    return (e->orders_free != LX__NIL || e->orders_hw < e->cap_orders) &&
+           (e->levels_free != LX__NIL || e->levels_hw < e->cap_levels) && side->n < side->cap;
+}
+
+/* The common case of execute, and the same events and state: a checked GTC
+ * limit order that does not cross, from an owner the market knows, rests
+ * whole. The caller made sure of rest_ready and of room for one event. */
+static void rest_new(lx_engine *e, lx_events *evs, lx__market *m, const lx_order_cmd *c,
+                     uint32_t owner, uint32_t held, uint64_t need, uint32_t id_pos)
+{
+    lx_event *ev = lx__event_push(evs, LX_EV_ACCEPTED, LX_CMD_ORDER);
+    ev->side = c->side;
+    ev->market = c->market;
+    ev->id = c->id;
+    ev->account = c->account;
+    ev->u.order.price = c->price;
+    ev->u.order.qty = c->qty;
+    lx__balance *b = &e->bals[held];
+    LX_ASSERT(b->available >= need);
+    b->available -= need;
+    b->reserved += need;
+    uint32_t oi = lx__order_alloc(e);
+    lx__order *o = &e->orders[oi];
+    o->id = c->id;
+    o->qty = c->qty;
+    o->owner = owner;
+    o->filled = 0;
+    lx__order_x *x = &e->orders_x[oi];
+    x->stp = c->stp;
+    x->post_only = c->post_only;
+    lx__book_insert(e, m, c->side, oi, c->price, id_pos);
+}
+
+__attribute__((noinline)) static lx_err order_cmd(lx_engine *e, lx_events *evs,
+                                                  const lx_order_cmd *c)
 {
     lx_err err = lx__events_reserve(evs, 1);
     /* Room for the id first, so that the slot the duplicate check finds
@@ -499,8 +541,14 @@ static lx_err order_cmd(lx_engine *e, lx_events *evs, const lx_order_cmd *c)
         reject(evs, LX_CMD_ORDER, c->id, c->account, c->market, c->side, r);
         return LX_OK;
     }
+    lx__market *m = &e->markets[c->market];
+    if (owner != LX__NIL && c->type == LX_LIMIT && c->tif == LX_GTC &&
+        !crosses(m, c->side, c->price) && rest_ready(e, &m->sides[c->side])) {
+        rest_new(e, evs, m, c, owner, held, need, id_pos);
+        return LX_OK;
+    }
     taker t;
-    t.m = &e->markets[c->market];
+    t.m = m;
     t.market = c->market;
     t.owner = owner;
     t.id = c->id;
@@ -528,7 +576,8 @@ static lx_err order_cmd(lx_engine *e, lx_events *evs, const lx_order_cmd *c)
     return LX_OK;
 }
 
-static lx_err cancel_cmd(lx_engine *e, lx_events *evs, const lx_cancel_cmd *c)
+__attribute__((noinline)) static lx_err cancel_cmd(lx_engine *e, lx_events *evs,
+                                                   const lx_cancel_cmd *c)
 {
     lx_err err = lx__events_reserve(evs, 1);
     if (err)
@@ -550,7 +599,8 @@ static lx_err cancel_cmd(lx_engine *e, lx_events *evs, const lx_cancel_cmd *c)
     return LX_OK;
 }
 
-static lx_err replace_cmd(lx_engine *e, lx_events *evs, const lx_replace_cmd *c)
+__attribute__((noinline)) static lx_err replace_cmd(lx_engine *e, lx_events *evs,
+                                                    const lx_replace_cmd *c)
 {
     lx_err err = lx__events_reserve(evs, 1);
     if (err)

@@ -37,8 +37,29 @@ void lx__map_init(lx__map *m);
 void lx__map_free(lx__map *m);
 /* Makes room for n entries in total, so that n puts need no allocation. */
 lx_err lx__map_reserve(lx__map *m, size_t n);
+/* The home slot of (a, b): multiplicative hashing, so that the product's
+ * top bits depend on every bit of the key and sequential keys spread over
+ * the whole table. */
+static inline size_t lx__map_slot(const lx__map *m, uint64_t a, uint32_t b)
+{
+    uint64_t x = (a ^ ((uint64_t)b * 0xc2b2ae3d27d4eb4full)) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(x >> m->shift);
+}
+
 /* Returns the value stored for (a, b), or LX__NIL. */
-uint32_t lx__map_get(const lx__map *m, uint64_t a, uint32_t b);
+static inline uint32_t lx__map_get(const lx__map *m, uint64_t a, uint32_t b)
+{
+    if (!m->s)
+        return LX__NIL;
+    for (size_t i = lx__map_slot(m, a, b);; i = (i + 1) & m->mask) {
+        const lx__slot *s = &m->s[i];
+        if (s->v == LX__NIL)
+            return LX__NIL;
+        if (s->a == a && s->b == b)
+            return s->v;
+    }
+}
+
 /* Stores v for an absent key; the caller reserved room first. */
 void lx__map_put(lx__map *m, uint64_t a, uint32_t b, uint32_t v);
 /* Removes (a, b); returns false if it was absent. */
@@ -83,9 +104,6 @@ static inline lx_err lx__ids_reserve(lx__ids *m, size_t n)
     return lx__ids_grow(m, n);
 }
 size_t lx__ids_bytes(const lx__ids *m);
-
-/* Removes the entry at pos, a slot that holds one. */
-void lx__ids_del_at(lx__ids *m, uint32_t pos);
 
 /* ---- the engine's state ---- */
 
@@ -237,6 +255,28 @@ static inline void lx__ids_put_at(lx__ids *m, uint32_t pos, uint64_t id, uint32_
     m->n++;
 }
 
+/* True if an entry with home slot home, found at j while shifting back
+ * into hole, must stay where it is. */
+static inline bool lx__stays(size_t home, size_t hole, size_t j)
+{
+    return hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+}
+
+/* Removes the entry at pos, a slot that holds one. */
+static inline void lx__ids_del_at(lx__ids *m, uint32_t pos)
+{
+    LX_ASSERT(m->s && pos <= m->mask && m->s[pos].idx != LX__NIL);
+    uint32_t hole = pos;
+    for (uint32_t j = (pos + 1) & m->mask; m->s[j].idx != LX__NIL; j = (j + 1) & m->mask) {
+        if (!lx__stays(m->s[j].hash >> m->shift, hole, j)) {
+            m->s[hole] = m->s[j];
+            hole = j;
+        }
+    }
+    m->s[hole].idx = LX__NIL;
+    m->n--;
+}
+
 /* ---- account.c ---- */
 
 /* Returns the asset id of symbol, or LX__NIL (also for a symbol that is
@@ -251,7 +291,10 @@ uint32_t lx__balance_lookup(const lx_engine *e, uint64_t account, uint32_t asset
 /* Finds or creates (all zero) the balance slot of (account, asset). */
 lx_err lx__balance_get(lx_engine *e, uint32_t *slot, uint64_t account, uint32_t asset);
 /* Returns the owner record of (account, market), or LX__NIL. */
-uint32_t lx__owner_lookup(const lx_engine *e, uint64_t account, uint32_t market);
+static inline uint32_t lx__owner_lookup(const lx_engine *e, uint64_t account, uint32_t market)
+{
+    return lx__map_get(&e->owner_index, account, market);
+}
 /* Finds or creates the owner record of (account, market), creating its
  * balance slots (all zero) if they are new. */
 lx_err lx__owner_get(lx_engine *e, uint32_t *owner, uint64_t account, uint32_t market);
@@ -272,16 +315,6 @@ static inline uint64_t lx__side_key(unsigned side, uint64_t price)
 /* Makes sure one more order, one more level in side and one more id fit.
  * Positions from lx__ids_find are stale afterwards. */
 lx_err lx__book_reserve(lx_engine *e, lx__side *side);
-/* Takes a free order slot (after lx__book_reserve) and returns its index. */
-uint32_t lx__order_alloc(lx_engine *e);
-/* Links order oi of market m, whose id, qty and owner are set, at the tail of
- * its price level on side (created if new) and records its id. id_pos is
- * where lx__ids_find would put the id now, or LX__NIL. */
-void lx__book_insert(lx_engine *e, lx__market *m, unsigned side, uint32_t oi, uint64_t price,
-                     uint32_t id_pos);
-/* Unlinks order oi of market m from its level and the id index and frees its
- * slot. id_pos is the id's slot in the index if known, else LX__NIL. */
-void lx__book_remove(lx_engine *e, lx__market *m, uint32_t oi, uint32_t id_pos);
 /* Returns the pool index of the open order id, or LX__NIL. */
 uint32_t lx__order_find(const lx_engine *e, uint64_t id);
 
@@ -325,6 +358,149 @@ static inline lx_event *lx__event_push(lx_events *evs, uint8_t type, uint8_t cmd
     ev->type = type;
     ev->cmd = cmd;
     return ev;
+}
+
+/* ---- book.c's hot paths, inline for the engine ---- */
+
+/* Index of the first entry of side s of market m whose key is >= key (n if
+ * none). Keys are distinct multiples of the tick apart, so an entry d ticks
+ * worse than the best is at least n - 1 - d: the search starts there, and
+ * where levels are dense (near the best price, where most orders go) it
+ * ends at once. */
+static inline uint32_t lx__lower_bound(const lx__market *m, const lx__side *s, uint64_t key)
+{
+    uint32_t n = s->n;
+    if (n == 0 || s->v[n - 1].key < key)
+        return n;
+    uint64_t diff = s->v[n - 1].key - key;
+    uint64_t d = m->tick_pow2 ? diff >> m->tick_shift : diff / m->spec.tick;
+    uint32_t lo = d >= n - 1 ? 0 : (uint32_t)(n - 1 - d), hi = n - 1;
+    /* The answer is in [lo, hi]: v[hi].key >= key. */
+    while (hi - lo > 8) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->v[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    while (s->v[lo].key < key)
+        lo++;
+    return lo;
+}
+
+static inline uint32_t lx__order_alloc(lx_engine *e)
+{
+    uint32_t oi = e->orders_free;
+    if (oi != LX__NIL) {
+        e->orders_free = e->links[oi].next;
+        return oi;
+    }
+    LX_ASSERT(e->orders_hw < e->cap_orders);
+    return e->orders_hw++;
+}
+
+static inline uint32_t lx__level_alloc(lx_engine *e)
+{
+    uint32_t li = e->levels_free;
+    if (li != LX__NIL) {
+        e->levels_free = e->levels[li].head;
+        return li;
+    }
+    LX_ASSERT(e->levels_hw < e->cap_levels);
+    return e->levels_hw++;
+}
+
+/* The level of price on side of market m, created (empty) if new. */
+static inline uint32_t lx__level_get(lx_engine *e, const lx__market *m, lx__side *s, unsigned side,
+                                     uint64_t price)
+{
+    uint64_t key = lx__side_key(side, price);
+    uint32_t pos = lx__lower_bound(m, s, key);
+    if (pos < s->n && s->v[pos].key == key)
+        return s->v[pos].level;
+    LX_ASSERT(s->n < s->cap);
+    uint32_t li = lx__level_alloc(e);
+    lx__level *nl = &e->levels[li];
+    nl->price = price;
+    nl->qty = 0;
+    nl->head = nl->tail = LX__NIL;
+    nl->count = 0;
+    nl->side = side;
+    memmove(&s->v[pos + 1], &s->v[pos], (size_t)(s->n - pos) * sizeof s->v[0]);
+    s->v[pos].key = key;
+    s->v[pos].level = li;
+    s->v[pos].pad = 0;
+    s->n++;
+    return li;
+}
+
+static inline void lx__book_insert(lx_engine *e, lx__market *m, unsigned side, uint32_t oi,
+                                   uint64_t price, uint32_t id_pos)
+{
+    lx__order *o = &e->orders[oi];
+    lx__side *s = &m->sides[side];
+    uint32_t li = lx__level_get(e, m, s, side, price);
+    lx__level *lv = &e->levels[li];
+    lx__link *l = &e->links[oi];
+    o->level = li;
+    l->next = LX__NIL;
+    l->prev = lv->tail;
+    if (lv->tail != LX__NIL)
+        e->links[lv->tail].next = oi;
+    else
+        lv->head = oi;
+    lv->tail = oi;
+    lv->count++;
+    lv->qty += o->qty;
+    s->orders++;
+    if (id_pos == LX__NIL) {
+        uint32_t found = lx__ids_find(&e->ids, e->orders, o->id, &id_pos);
+        LX_ASSERT(found == LX__NIL && e->ids.s);
+    }
+    lx__ids_put_at(&e->ids, id_pos, o->id, oi);
+    e->open++;
+}
+
+static inline void lx__book_remove(lx_engine *e, lx__market *m, uint32_t oi, uint32_t id_pos)
+{
+    lx__order *o = &e->orders[oi];
+    uint32_t li = o->level;
+    lx__level *lv = &e->levels[li];
+    lx__side *s = &m->sides[lv->side];
+    lx__link *l = &e->links[oi];
+    if (l->prev != LX__NIL)
+        e->links[l->prev].next = l->next;
+    else
+        lv->head = l->next;
+    if (l->next != LX__NIL)
+        e->links[l->next].prev = l->prev;
+    else
+        lv->tail = l->prev;
+    lv->count--;
+    lv->qty -= o->qty;
+    s->orders--;
+    if (lv->count == 0) {
+        uint32_t pos;
+        if (s->n > 0 && s->v[s->n - 1].level == li) {
+            pos = s->n - 1;
+        } else {
+            pos = lx__lower_bound(m, s, lx__side_key(lv->side, lv->price));
+            LX_ASSERT(pos < s->n && s->v[pos].level == li);
+        }
+        memmove(&s->v[pos], &s->v[pos + 1], (size_t)(s->n - pos - 1) * sizeof s->v[0]);
+        s->n--;
+        lv->head = e->levels_free;
+        e->levels_free = li;
+    }
+    if (id_pos == LX__NIL) {
+        uint32_t found = lx__ids_find(&e->ids, e->orders, o->id, &id_pos);
+        LX_ASSERT(found == oi);
+    }
+    lx__ids_del_at(&e->ids, id_pos);
+    e->open--;
+    o->id = 0;
+    l->next = e->orders_free;
+    e->orders_free = oi;
 }
 
 #endif /* LX_PLUGIN_ENGINE_INT_H */

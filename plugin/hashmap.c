@@ -11,14 +11,6 @@
 
 /* ---- lx__map ---- */
 
-static size_t slot_of(const lx__map *m, uint64_t a, uint32_t b)
-{
-    /* Multiplicative hashing: the product's top bits depend on every bit of
-     * the key, and sequential keys spread over the whole table. */
-    uint64_t h = (a ^ ((uint64_t)b * 0xc2b2ae3d27d4eb4full)) * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> m->shift);
-}
-
 void lx__map_init(lx__map *m)
 {
     m->s = NULL;
@@ -75,23 +67,10 @@ lx_err lx__map_reserve(lx__map *m, size_t n)
     return LX_OK;
 }
 
-uint32_t lx__map_get(const lx__map *m, uint64_t a, uint32_t b)
-{
-    if (!m->s)
-        return LX__NIL;
-    for (size_t i = slot_of(m, a, b);; i = (i + 1) & m->mask) {
-        const lx__slot *s = &m->s[i];
-        if (s->v == LX__NIL)
-            return LX__NIL;
-        if (s->a == a && s->b == b)
-            return s->v;
-    }
-}
-
 void lx__map_put(lx__map *m, uint64_t a, uint32_t b, uint32_t v)
 {
     LX_ASSERT(m->s && m->n < map_cap(m) && v != LX__NIL);
-    size_t i = slot_of(m, a, b);
+    size_t i = lx__map_slot(m, a, b);
     while (m->s[i].v != LX__NIL) {
         LX_ASSERT(m->s[i].a != a || m->s[i].b != b);
         i = (i + 1) & m->mask;
@@ -102,18 +81,11 @@ void lx__map_put(lx__map *m, uint64_t a, uint32_t b, uint32_t v)
     m->n++;
 }
 
-/* True if an entry whose home slot is home, found at j, may stay there when
- * hole (cyclically before j) empties: its home lies in (hole, j]. */
-static bool stays(size_t home, size_t hole, size_t j)
-{
-    return hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-}
-
 bool lx__map_del(lx__map *m, uint64_t a, uint32_t b)
 {
     if (!m->s)
         return false;
-    size_t i = slot_of(m, a, b);
+    size_t i = lx__map_slot(m, a, b);
     for (;; i = (i + 1) & m->mask) {
         if (m->s[i].v == LX__NIL)
             return false;
@@ -124,7 +96,7 @@ bool lx__map_del(lx__map *m, uint64_t a, uint32_t b)
      * must stay. */
     size_t hole = i;
     for (size_t j = (i + 1) & m->mask; m->s[j].v != LX__NIL; j = (j + 1) & m->mask) {
-        if (!stays(slot_of(m, m->s[j].a, m->s[j].b), hole, j)) {
+        if (!lx__stays(lx__map_slot(m, m->s[j].a, m->s[j].b), hole, j)) {
             m->s[hole] = m->s[j];
             hole = j;
         }
@@ -201,20 +173,6 @@ lx_err lx__ids_grow(lx__ids *m, size_t n)
     m->shift = shift;
     m->room = ids_max(ncap);
     return LX_OK;
-}
-
-void lx__ids_del_at(lx__ids *m, uint32_t pos)
-{
-    LX_ASSERT(m->s && pos <= m->mask && m->s[pos].idx != LX__NIL);
-    uint32_t hole = pos;
-    for (uint32_t j = (pos + 1) & m->mask; m->s[j].idx != LX__NIL; j = (j + 1) & m->mask) {
-        if (!stays(m->s[j].hash >> m->shift, hole, j)) {
-            m->s[hole] = m->s[j];
-            hole = j;
-        }
-    }
-    m->s[hole].idx = LX__NIL;
-    m->n--;
 }
 
 size_t lx__ids_bytes(const lx__ids *m)
