@@ -79,16 +79,22 @@ lx_err lx__balance_get(lx_engine *e, uint32_t *slot, uint64_t account, uint32_t 
         if (!v)
             return LX_ENOMEM;
         e->bals = v;
+        /* The capacity counts only once both arrays have it. */
+        lx__balkey *k = realloc(e->bal_keys, cap * sizeof *k);
+        if (!k)
+            return LX_ENOMEM;
+        e->bal_keys = k;
         e->cap_bals = cap;
     }
     lx_err err = lx__map_reserve(&e->bal_index, (size_t)e->nbals + 1);
     if (err)
         return err;
     s = e->nbals++;
-    lx__balance *b = &e->bals[s];
-    memset(b, 0, sizeof *b);
-    b->account = account;
-    b->asset = asset;
+    memset(&e->bals[s], 0, sizeof e->bals[s]);
+    lx__balkey *k = &e->bal_keys[s];
+    memset(k, 0, sizeof *k);
+    k->account = account;
+    k->asset = asset;
     lx__map_put(&e->bal_index, account, asset, s);
     *slot = s;
     return LX_OK;
@@ -192,17 +198,19 @@ void lx__accounts_free(lx_engine *e)
 {
     free(e->assets);
     free(e->bals);
+    free(e->bal_keys);
     free(e->owners);
     lx__map_free(&e->bal_index);
     lx__map_free(&e->owner_index);
     e->assets = NULL;
     e->bals = NULL;
+    e->bal_keys = NULL;
     e->owners = NULL;
     e->nassets = e->cap_assets = e->nbals = e->cap_bals = 0;
     e->nowners = e->cap_owners = 0;
 }
 
-static int cmp_bal(const lx__balance *x, const lx__balance *y)
+static int cmp_bal(const lx__balkey *x, const lx__balkey *y)
 {
     if (x->account != y->account)
         return x->account < y->account ? -1 : 1;
@@ -213,15 +221,15 @@ static int cmp_bal(const lx__balance *x, const lx__balance *y)
 
 /* Sorts slot indices by their balance's key. Heap sort: qsort would need
  * the balance array through a global. */
-static void sift(const lx__balance *bals, uint32_t *v, size_t i, size_t n)
+static void sift(const lx__balkey *keys, uint32_t *v, size_t i, size_t n)
 {
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
             return;
-        if (c + 1 < n && cmp_bal(&bals[v[c + 1]], &bals[v[c]]) > 0)
+        if (c + 1 < n && cmp_bal(&keys[v[c + 1]], &keys[v[c]]) > 0)
             c++;
-        if (cmp_bal(&bals[v[c]], &bals[v[i]]) <= 0)
+        if (cmp_bal(&keys[v[c]], &keys[v[i]]) <= 0)
             return;
         uint32_t t = v[c];
         v[c] = v[i];
@@ -230,15 +238,15 @@ static void sift(const lx__balance *bals, uint32_t *v, size_t i, size_t n)
     }
 }
 
-static void sort_slots(const lx__balance *bals, uint32_t *v, size_t n)
+static void sort_slots(const lx__balkey *keys, uint32_t *v, size_t n)
 {
     for (size_t i = n / 2; i-- > 0;)
-        sift(bals, v, i, n);
+        sift(keys, v, i, n);
     for (size_t end = n; end-- > 1;) {
         uint32_t t = v[0];
         v[0] = v[end];
         v[end] = t;
-        sift(bals, v, 0, end);
+        sift(keys, v, 0, end);
     }
 }
 
@@ -251,7 +259,7 @@ lx_err lx__balances_sorted(const lx_engine *e, uint32_t **out, size_t *n)
     for (uint32_t i = 0; i < e->nbals; i++)
         if (e->bals[i].available || e->bals[i].reserved)
             v[k++] = i;
-    sort_slots(e->bals, v, k);
+    sort_slots(e->bal_keys, v, k);
     *out = v;
     *n = k;
     return LX_OK;
@@ -272,14 +280,14 @@ lx_err lx_engine_balance(const lx_engine *e, lx_balance *out, uint64_t account, 
     return LX_OK;
 }
 
-static int emit(const lx__balance *b, lx_balance_fn fn, void *arg)
+static int emit(const lx_engine *e, uint32_t slot, lx_balance_fn fn, void *arg)
 {
     lx_balance out;
     memset(&out, 0, sizeof out);
-    out.account = b->account;
-    out.asset = b->asset;
-    out.available = b->available;
-    out.reserved = b->reserved;
+    out.account = e->bal_keys[slot].account;
+    out.asset = e->bal_keys[slot].asset;
+    out.available = e->bals[slot].available;
+    out.reserved = e->bals[slot].reserved;
     return fn(arg, &out);
 }
 
@@ -292,26 +300,26 @@ int lx_engine_foreach_balance(const lx_engine *e, lx_balance_fn fn, void *arg)
     if (lx__balances_sorted(e, &v, &n) == LX_OK) {
         int rc = 0;
         for (size_t i = 0; i < n && rc == 0; i++)
-            rc = emit(&e->bals[v[i]], fn, arg);
+            rc = emit(e, v[i], fn, arg);
         free(v);
         return rc;
     }
     /* Without memory for the order, find each next key by a scan. */
-    const lx__balance *prev = NULL;
+    uint32_t prev = LX__NIL;
     for (;;) {
-        const lx__balance *next = NULL;
+        uint32_t next = LX__NIL;
         for (uint32_t i = 0; i < e->nbals; i++) {
-            const lx__balance *b = &e->bals[i];
-            if (!b->available && !b->reserved)
+            const lx__balkey *k = &e->bal_keys[i];
+            if (!e->bals[i].available && !e->bals[i].reserved)
                 continue;
-            if (prev && cmp_bal(b, prev) <= 0)
+            if (prev != LX__NIL && cmp_bal(k, &e->bal_keys[prev]) <= 0)
                 continue;
-            if (!next || cmp_bal(b, next) < 0)
-                next = b;
+            if (next == LX__NIL || cmp_bal(k, &e->bal_keys[next]) < 0)
+                next = i;
         }
-        if (!next)
+        if (next == LX__NIL)
             return 0;
-        int rc = emit(next, fn, arg);
+        int rc = emit(e, next, fn, arg);
         if (rc)
             return rc;
         prev = next;

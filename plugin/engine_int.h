@@ -179,12 +179,17 @@ typedef struct lx__asset {
     uint64_t total; /* sum over all balances, available and reserved */
 } lx__asset;
 
+/* A balance: what orders, fills and cancels touch, 16 bytes so that a
+ * cache line holds four. Its key is in a parallel array. */
 typedef struct lx__balance {
+    uint64_t available, reserved;
+} lx__balance;
+
+typedef struct lx__balkey {
     uint64_t account;
     uint32_t asset;
     uint32_t pad;
-    uint64_t available, reserved;
-} lx__balance;
+} lx__balkey;
 
 struct lx_engine {
     uint64_t fee_account;
@@ -195,7 +200,8 @@ struct lx_engine {
     lx__asset *assets;
     uint32_t nassets, cap_assets;
 
-    lx__balance *bals; /* stable: slots are never removed or moved */
+    lx__balance *bals;    /* stable: slots are never removed or moved */
+    lx__balkey *bal_keys; /* parallel to bals */
     uint32_t nbals, cap_bals;
     lx__map bal_index; /* (account, asset) -> slot */
 

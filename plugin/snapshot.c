@@ -89,8 +89,8 @@ lx_err lx_engine_snapshot(const lx_engine *e, uint8_t **out, size_t *out_len)
     put(&w, nb, 8);
     for (size_t i = 0; i < nb; i++) {
         const lx__balance *b = &e->bals[slots[i]];
-        put(&w, b->account, 8);
-        put(&w, b->asset, 4);
+        put(&w, e->bal_keys[slots[i]].account, 8);
+        put(&w, e->bal_keys[slots[i]].asset, 4);
         put(&w, b->available, 8);
         put(&w, b->reserved, 8);
     }
