@@ -322,6 +322,17 @@ lx_err lx_settle_change(lx_channel_utxo *out, size_t cap, size_t *n, const lx_tx
     lx_err err = lx_tx_id(tx, id);
     if (err != LX_OK)
         return err;
+    return lx_settle_change_id(out, cap, n, tx, ch, id);
+}
+
+lx_err lx_settle_change_id(lx_channel_utxo *out, size_t cap, size_t *n, const lx_tx *tx,
+                           const lx_channel *ch, const uint8_t id[LX_ID_LEN])
+{
+    if (n != NULL)
+        *n = 0;
+    if ((out == NULL && cap > 0) || n == NULL || tx == NULL || ch == NULL || ch->owners == NULL ||
+        id == NULL)
+        return LX_EINVAL;
     const lx_tx_spec *v = lx_tx_view(tx);
     size_t k = 0;
     for (size_t i = 0; i < v->nouts; i++) {
@@ -482,6 +493,19 @@ static lx_err check_sigs(char *why, size_t why_cap, const lx_tx *tx, const lx_ch
         return fail(why, why_cap, LX_EPERM, "%zu distinct owners signed, threshold is %u", distinct,
                     ch->threshold);
     return LX_OK;
+}
+
+lx_err lx_settle_tx_check_sigs(char *why, size_t why_cap, const lx_tx *tx, const lx_channel *ch)
+{
+    if (tx == NULL || ch == NULL || ch->owners == NULL || ch->nowners == 0 ||
+        ch->nowners > LX_OWNERS_MAX)
+        return fail(why, why_cap, LX_EINVAL, "invalid argument");
+    if (!lx_tx_is_signed(tx))
+        return fail(why, why_cap, LX_ESTATE, "tx is not signed");
+    lx_err err = check_sigs(why, why_cap, tx, ch);
+    if (err == LX_OK)
+        fail(why, why_cap, LX_OK, "ok");
+    return err;
 }
 
 lx_err lx_settle_tx_audit(char *why, size_t why_cap, const uint8_t *tx_bytes, size_t len,

@@ -300,6 +300,47 @@ static bool m_get_utxos(call *c)
     return true;
 }
 
+static void add_txid(void *arg, const uint8_t txid[LX__DN_ID])
+{
+    json_array_append_new(arg, id_json(txid));
+}
+
+/* As luxd's (deprecated, index-backed) getAddressTxs: {address, assetID,
+ * cursor?, pageSize?} -> {txIDs, cursor}, where the next cursor is this one
+ * plus the number returned. */
+static bool m_get_address_txs(call *c)
+{
+    const char *a = get_str(c, "address");
+    uint8_t addr[LX__DN_ADDR];
+    if (!a || lx__dn_addr_parse(addr, c->g->hrp, a) != LX_OK)
+        return fail(c, "couldn't parse argument 'address' to address: \"%s\"", a ? a : "(missing)");
+    const char *as = get_str(c, "assetID");
+    int asset = as && *as ? find_asset(c, as) : 0; /* the fee asset when omitted, as luxd */
+    if (asset < 0)
+        return fail(c, "specified `assetID` is invalid: \"%s\"", as);
+    uint64_t cursor = 0, size = 0;
+    if (!get_uint(&cursor, json_object_get(c->params, "cursor"), 0))
+        return fail(c, "\"cursor\" must be a non-negative integer");
+    if (!get_uint(&size, json_object_get(c->params, "pageSize"), 0))
+        return fail(c, "\"pageSize\" must be a non-negative integer");
+    if (size > LX__DN_PAGE_MAX)
+        return fail(c, "pageSize > maximum allowed (%d)", LX__DN_PAGE_MAX);
+    if (size == 0)
+        size = LX__DN_PAGE_MAX;
+    json_t *ids = json_array();
+    if (!ids)
+        return fail(c, "out of memory");
+    size_t got = lx__dn_address_txs(c->d, c->chain, addr, c->g->assets[asset].id, cursor,
+                                    (size_t)size, add_txid, ids);
+    if (json_array_size(ids) != got) {
+        json_decref(ids);
+        return fail(c, "out of memory");
+    }
+    char num[24];
+    c->result = json_pack("{s:o,s:s}", "txIDs", ids, "cursor", u64_str(num, cursor + got));
+    return true;
+}
+
 typedef struct balance_acc {
     json_t *ids;
 } balance_acc;
@@ -426,11 +467,15 @@ static bool m_validators(call *c)
     return true;
 }
 
-static const method chain_methods[] = {
-    {"issueTx", m_issue_tx},       {"getTxStatus", m_get_tx_status},
-    {"getTx", m_get_tx},           {"getUTXOs", m_get_utxos},
-    {"getBalance", m_get_balance}, {"getAssetDescription", m_get_asset_description},
-    {"getHeight", m_get_height},   {NULL, NULL}};
+static const method chain_methods[] = {{"issueTx", m_issue_tx},
+                                       {"getTxStatus", m_get_tx_status},
+                                       {"getTx", m_get_tx},
+                                       {"getUTXOs", m_get_utxos},
+                                       {"getBalance", m_get_balance},
+                                       {"getAssetDescription", m_get_asset_description},
+                                       {"getHeight", m_get_height},
+                                       {"getAddressTxs", m_get_address_txs},
+                                       {NULL, NULL}};
 static const method info_methods[] = {{"getNetworkID", m_network_id},
                                       {"getBlockchainID", m_blockchain_id},
                                       {"getTxFee", m_tx_fee},

@@ -22,6 +22,7 @@ typedef struct chain {
     lx__dn_map inbox;    /* shared memory importable here: utxo id -> lx__dn_utxo */
     lx__dn_map txs;      /* tx id -> txrec */
     lx__dn_map spending; /* utxo id -> the pending txrec that consumes it */
+    lx__dn_map addrtxs;  /* sha256(address || asset) -> addrtxs, for getAddressTxs */
     txrec **pool;        /* the mempool, in arrival order */
     size_t npool, poolcap;
 } chain;
@@ -33,6 +34,13 @@ struct lx__dn {
     lx__dn_store *store;
     FILE *log;
 };
+
+/* The accepted txs that spent or created UTXOs of one (address, asset), in
+ * acceptance order: what getAddressTxs pages through. */
+typedef struct addrtxs {
+    uint8_t (*ids)[LX__DN_ID];
+    size_t n, cap;
+} addrtxs;
 
 static const char alias[LX__DN_CHAINS] = {'X', 'Y'};
 
@@ -239,19 +247,78 @@ static lx_err check(const lx__dn *d, int ci, const lx__dn_tx *tx, const txrec *s
     return LX_OK;
 }
 
+static void addrtxs_key(uint8_t key[LX__DN_ID], const uint8_t addr[LX__DN_ADDR],
+                        const uint8_t asset[LX__DN_ID])
+{
+    uint8_t buf[LX__DN_ADDR + LX__DN_ID];
+    memcpy(buf, addr, LX__DN_ADDR);
+    memcpy(buf + LX__DN_ADDR, asset, LX__DN_ID);
+    lx__dn_sha256(key, buf, sizeof buf);
+}
+
+/* Records that txid spent or created an output of o's owners, once per
+ * (owner, asset): a tx is indexed as a whole, so a repeat is always the
+ * last entry. */
+static lx_err index_out(chain *c, const uint8_t txid[LX__DN_ID], const lx_xout *o)
+{
+    for (size_t k = 0; k < o->naddrs; k++) {
+        uint8_t key[LX__DN_ID];
+        addrtxs_key(key, o->addrs + k * LX__DN_ADDR, o->asset_id);
+        addrtxs *a = lx__dn_map_get(&c->addrtxs, key);
+        if (!a) {
+            if (!(a = calloc(1, sizeof *a)))
+                return LX_ENOMEM;
+            lx_err err = lx__dn_map_put(&c->addrtxs, key, a);
+            if (err) {
+                free(a);
+                return err;
+            }
+        }
+        if (a->n && memcmp(a->ids[a->n - 1], txid, LX__DN_ID) == 0)
+            continue;
+        if (a->n == a->cap) {
+            size_t cap = a->cap ? a->cap * 2 : 8;
+            uint8_t(*ids)[LX__DN_ID] = realloc(a->ids, cap * LX__DN_ID);
+            if (!ids)
+                return LX_ENOMEM;
+            a->ids = ids;
+            a->cap = cap;
+        }
+        memcpy(a->ids[a->n++], txid, LX__DN_ID);
+    }
+    return LX_OK;
+}
+
+static void addrtxs_free_all(lx__dn_map *m)
+{
+    size_t pos = 0;
+    addrtxs *a;
+    while ((a = lx__dn_map_next(m, &pos)))
+        free(a->ids);
+    free_map_values(m);
+}
+
 /* Moves a verified tx's effects into state: spends its inputs, creates its
- * outputs, and puts exported outputs into the other chain's shared memory. */
+ * outputs, and puts exported outputs into the other chain's shared memory.
+ * The spent and created outputs (not the exported ones, as on luxd) are
+ * indexed by owner and asset for getAddressTxs. */
 static lx_err apply(lx__dn *d, int ci, const lx__dn_tx *tx)
 {
     chain *c = &d->ch[ci];
     chain *o = &d->ch[1 - ci];
     const lx_tx_spec *sp = tx->spec;
+    lx_err err = LX_OK;
     for (size_t i = 0; i < tx->ninputs; i++) {
         const lx_xin *in = lx__dn_tx_input(tx, i);
         uint8_t uid[LX__DN_ID];
         lx__dn_utxo_id(uid, in->tx_id, in->output_index);
-        free(lx__dn_map_del(i < sp->nins ? &c->utxos : &c->inbox, uid));
+        lx__dn_utxo *u = lx__dn_map_del(i < sp->nins ? &c->utxos : &c->inbox, uid);
+        if (u && !err)
+            err = index_out(c, tx->id, &u->out);
+        free(u);
     }
+    if (err)
+        return err;
     /* Exported outputs are numbered after the tx's own outputs. */
     for (size_t i = 0; i < sp->nouts + sp->nxouts; i++) {
         bool x = i >= sp->nouts;
@@ -259,11 +326,13 @@ static lx_err apply(lx__dn *d, int ci, const lx__dn_tx *tx)
             utxo_new(tx->id, (uint32_t)i, x ? &sp->xouts[i - sp->nouts] : &sp->outs[i], ci);
         if (!u)
             return LX_ENOMEM;
-        lx_err err = lx__dn_map_put(x ? &o->inbox : &c->utxos, u->id, u);
+        err = lx__dn_map_put(x ? &o->inbox : &c->utxos, u->id, u);
         if (err) {
             free(u);
             return err;
         }
+        if (!x && (err = index_out(c, tx->id, &u->out)) != LX_OK)
+            return err;
     }
     return LX_OK;
 }
@@ -380,6 +449,7 @@ lx_err lx__dn_open(lx__dn **out, char *msg, size_t msglen, lx__dn_genesis *g, co
         lx__dn_map_init(&d->ch[i].inbox);
         lx__dn_map_init(&d->ch[i].txs);
         lx__dn_map_init(&d->ch[i].spending);
+        lx__dn_map_init(&d->ch[i].addrtxs);
     }
     lx_err err = load_genesis(d);
     if (err) {
@@ -411,6 +481,7 @@ void lx__dn_close(lx__dn **dp)
             txrec_free(r);
         lx__dn_map_free(&c->txs);
         lx__dn_map_free(&c->spending);
+        addrtxs_free_all(&c->addrtxs);
         free(c->pool);
     }
     lx__dn_store_close(&d->store);
@@ -626,6 +697,21 @@ uint64_t lx__dn_height(lx__dn *d, int ci)
     uint64_t h = d->ch[ci].height;
     pthread_mutex_unlock(&d->mu);
     return h;
+}
+
+size_t lx__dn_address_txs(lx__dn *d, int ci, const uint8_t addr[LX__DN_ADDR],
+                          const uint8_t asset[LX__DN_ID], uint64_t cursor, size_t limit,
+                          lx__dn_txid_fn fn, void *arg)
+{
+    uint8_t key[LX__DN_ID];
+    addrtxs_key(key, addr, asset);
+    size_t fetched = 0;
+    pthread_mutex_lock(&d->mu);
+    const addrtxs *a = lx__dn_map_get(&d->ch[ci].addrtxs, key);
+    for (uint64_t i = cursor; a && i < a->n && fetched < limit; i++, fetched++)
+        fn(arg, a->ids[i]);
+    pthread_mutex_unlock(&d->mu);
+    return fetched;
 }
 
 typedef struct owned {

@@ -188,6 +188,15 @@ size_t lx__dn_utxos(lx__dn *d, int chain, int source, const uint8_t (*addrs)[LX_
 lx_err lx__dn_balance(lx__dn *d, uint64_t *total, int chain, const uint8_t addr[LX__DN_ADDR],
                       const uint8_t asset[LX__DN_ID], bool partial, lx__dn_utxo_fn fn, void *arg);
 
+/* getAddressTxs: the accepted txs that spent or created a UTXO owned by
+ * addr in asset (its own outputs; not exported ones), in acceptance order,
+ * each once. Calls fn for up to limit of them from position cursor (under
+ * the state lock) and returns how many. */
+typedef void (*lx__dn_txid_fn)(void *arg, const uint8_t txid[LX__DN_ID]);
+size_t lx__dn_address_txs(lx__dn *d, int chain, const uint8_t addr[LX__DN_ADDR],
+                          const uint8_t asset[LX__DN_ID], uint64_t cursor, size_t limit,
+                          lx__dn_txid_fn fn, void *arg);
+
 /* Encodes a UTXO as getUTXOs returns it, into a malloc'd buffer. */
 lx_err lx__dn_utxo_encode(uint8_t **out, size_t *out_len, const lx__dn_utxo *u);
 

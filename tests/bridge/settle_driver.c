@@ -9,7 +9,13 @@
  * UTXOs of before, which the node must refuse.
  *
  *   settle_driver --rpc URL --key-file F --key-file F --key-file F
- *                 --to ADDR --amount N --amount M
+ *                 --to ADDR --amount N --amount M [--fills K] [--data-dir DIR]
+ *
+ * --fills K adds K fills to each batch (a market of the fee asset against a
+ * made-up quote asset; fills move no funds on-chain); --data-dir DIR writes
+ * each settled batch and its txID there as a node does
+ * (lx_batch_store_write), for lx-audit and lx-proof
+ * (tests/bridge/test_audit_devnet.sh).
  *
  * Prints "settled <batch> <txID> inputs <n> prev <spent prev change>" per
  * batch, "resubmit <status> sends <n> err <error>" and "rival <status>
@@ -35,6 +41,8 @@ typedef struct driver {
     uint8_t owners[NKEYS * LX_ADDR_LEN];
     lx_channel ch;
     uint8_t dest[LX_ADDR_LEN];
+    uint64_t fills;       /* --fills: per batch */
+    const char *data_dir; /* --data-dir, or NULL */
 } driver;
 
 static int die(const char *what, lx_err err, const driver *d)
@@ -256,6 +264,14 @@ static int run(driver *d, const char *const *key_files, const char *to, const ui
         err = lx_batch_builder_new(&bb, &cfg);
     if (err == LX_OK)
         err = lx_batch_builder_add_asset(bb, 0, d->wc.fee_asset);
+    /* Fills trade the fee asset against a quote asset that never moves
+     * on-chain: they change the fills root and the net changes only. */
+    uint8_t quote[LX_ID_LEN];
+    lx_sha256(quote, "lxdex/test/quote", 16);
+    if (err == LX_OK && d->fills > 0)
+        err = lx_batch_builder_add_asset(bb, 1, quote);
+    if (err == LX_OK && d->fills > 0)
+        err = lx_batch_builder_add_market(bb, 0, 0, 1, 1);
     if (err != LX_OK) {
         rc = die("batch builder or channel UTXOs", err, d);
         goto out;
@@ -263,6 +279,21 @@ static int run(driver *d, const char *const *key_files, const char *to, const ui
     for (int k = 0; k < 2; k++) {
         uint64_t seq = 10 * (uint64_t)k + 1;
         err = lx_batch_builder_add_deposit(bb, seq, 42, 0, amount[k]);
+        for (uint64_t f = 0; err == LX_OK && f < d->fills; f++) {
+            lx_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.type = LX_EV_FILL;
+            ev.side = (uint8_t)(f % 2 ? LX_SELL : LX_BUY);
+            ev.id = 1000 * (uint64_t)k + 2 * f + 1;
+            ev.account = 50 + f % 3;
+            ev.u.fill.maker = 1000 * (uint64_t)k + 2 * f;
+            ev.u.fill.maker_account = 60 + f % 2;
+            ev.u.fill.price = 100 + f;
+            ev.u.fill.qty = 1 + f % 5;
+            ev.u.fill.maker_fee = f % 3;
+            ev.u.fill.taker_fee = 1 + f % 3;
+            err = lx_batch_builder_add_fill(bb, seq, &ev);
+        }
         if (err == LX_OK)
             err = lx_batch_builder_add_withdrawal(bb, seq + 1, 42, 0, amount[k], d->dest);
         if (err == LX_OK)
@@ -274,6 +305,11 @@ static int run(driver *d, const char *const *key_files, const char *to, const ui
         if (settle(d, batch[k], signer_sets[k], k ? change[0] : NULL, k ? nchange[0] : 0, change[k],
                    &nchange[k], &bytes[k], &len[k], id[k]) != 0)
             goto out;
+        if (d->data_dir != NULL &&
+            (err = lx_batch_store_write(d->data_dir, batch[k], id[k])) != LX_OK) {
+            rc = die("--data-dir", err, d);
+            goto out;
+        }
     }
     /* A competing settlement of batch 1 (signer set {0, 2}) over the view
      * before batch 1 was settled: its inputs are spent, so it is refused. */
@@ -318,6 +354,8 @@ int main(int argc, char **argv)
     const char *url = NULL, *to = NULL, *key_files[NKEYS];
     uint64_t amount[2];
     int nkeys = 0, namounts = 0;
+    driver d;
+    memset(&d, 0, sizeof d);
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *opt = argv[i], *val = argv[i + 1];
         if (strcmp(opt, "--rpc") == 0)
@@ -326,6 +364,10 @@ int main(int argc, char **argv)
             to = val;
         else if (strcmp(opt, "--key-file") == 0 && nkeys < NKEYS)
             key_files[nkeys++] = val;
+        else if (strcmp(opt, "--data-dir") == 0)
+            d.data_dir = val;
+        else if (strcmp(opt, "--fills") == 0 && parse_u64(&d.fills, val) == 0 && d.fills <= 10000)
+            ;
         else if (strcmp(opt, "--amount") == 0 && namounts < 2 &&
                  parse_u64(&amount[namounts], val) == 0 && amount[namounts] > 0)
             namounts++;
@@ -336,11 +378,9 @@ int main(int argc, char **argv)
     }
     if (url == NULL || to == NULL || nkeys != NKEYS || namounts != 2 || argc % 2 != 1) {
         fprintf(stderr, "usage: settle_driver --rpc URL --key-file F (3 times) --to ADDR "
-                        "--amount N --amount M\n");
+                        "--amount N --amount M [--fills K] [--data-dir DIR]\n");
         return 2;
     }
-    driver d;
-    memset(&d, 0, sizeof d);
     lx_err err = lx_rpc_new(&d.rpc, url, NULL);
     if (err != LX_OK)
         return die("rpc", err, NULL);

@@ -853,6 +853,12 @@ lx_err lx_settle_tx_encode(const lx_settle_tx *st, uint8_t **tx_bytes, size_t *l
 lx_err lx_settle_change(lx_channel_utxo *out, size_t cap, size_t *n, const lx_tx *tx,
                         const lx_channel *ch);
 
+/* lx_settle_change for a tx whose txID the caller knows (id), signed or
+ * not: a node that built the unsigned tx learns the txID of the signed one
+ * from the log. Same errors, except that an unsigned tx is fine. */
+lx_err lx_settle_change_id(lx_channel_utxo *out, size_t cap, size_t *n, const lx_tx *tx,
+                           const lx_channel *ch, const uint8_t id[LX_ID_LEN]);
+
 /* A UTXO of the codec as the channel selection sees it (owners borrowed
  * from u). */
 void lx_settle_utxo_from_x(lx_channel_utxo *out, const lx_xutxo *u);
@@ -875,6 +881,191 @@ void lx_settle_utxo_from_x(lx_channel_utxo *out, const lx_xutxo *u);
 lx_err lx_settle_tx_audit(char *why, size_t why_cap, const uint8_t *tx_bytes, size_t len,
                           const lx_batch *batch, const lx_channel *ch, uint32_t network_id,
                           const uint8_t blockchain_id[LX_ID_LEN]);
+
+/* The signature part of that check on a decoded, signed tx: every input
+ * has exactly ch's threshold of signatures, each recovering to the owner at
+ * its sig index, and at least threshold distinct owners signed in all.
+ * LX_OK; LX_EPERM (too few, or a signature not by the owner its index
+ * names, or an index past the owners); LX_ECRYPTO (a signature that
+ * recovers no key); LX_ESTATE for an unsigned tx; LX_EINVAL. A reason goes
+ * to why (may be NULL). */
+lx_err lx_settle_tx_check_sigs(char *why, size_t why_cap, const lx_tx *tx, const lx_channel *ch);
+
+/* ---- settlement audit (bridge/audit.c, audit_rpc.c, audit_store.c) ---- */
+
+/* Checks a channel's settlements as the chain holds them (docs/settlement.md,
+ * "lx-audit"). The audit object is pure: it is fed the accepted txs that
+ * touched the channel, the channel's UTXOs now, and optionally the batches a
+ * node stored, and lx_audit_run walks the chain of settlement txs (each
+ * spends the previous one's change) and checks every link. lx_audit_fetch
+ * feeds it from a node's API. Not thread-safe. */
+
+#define LX_AUDIT_WHY_MAX 200
+
+typedef struct lx_audit_config {
+    uint32_t network_id;
+    uint8_t blockchain_id[LX_ID_LEN];
+    uint8_t fee_asset[LX_ID_LEN];
+    const lx_channel *channel; /* copied by lx_audit_new */
+    /* When set, the chain must start at this settlement tx; its memo's batch
+     * number starts the count. Otherwise the first settlement is the one
+     * that spends no other settlement's change, and it must be batch 1. */
+    bool has_first;
+    uint8_t first_tx[LX_ID_LEN];
+    /* Every settlement must have its batch among those added (set when a
+     * node's data dir is given). */
+    bool require_batches;
+} lx_audit_config;
+
+typedef struct lx_audit lx_audit;
+
+/* Creates an empty audit (the caller's; lx_audit_free frees it and sets *a
+ * to NULL, NULL-safe). LX_EINVAL for a bad channel (see lx_channel_id). */
+lx_err lx_audit_new(lx_audit **a, const lx_audit_config *cfg);
+void lx_audit_free(lx_audit **a);
+
+/* Adds an accepted tx (signed bytes as getTx gives them) that spent or
+ * created a UTXO of the channel's owners; order does not matter and a
+ * repeat is ignored. Bytes that do not decode are recorded as a
+ * discrepancy and their decoder error returned. */
+lx_err lx_audit_add_tx(lx_audit *a, const uint8_t *bytes, size_t len);
+
+/* Sets the UTXOs the chain lists now for the channel's owners (getUTXOs);
+ * only those owned by exactly the channel's owners with its threshold
+ * count. Without this call the conservation check is skipped. Copied. */
+lx_err lx_audit_set_utxos(lx_audit *a, const lx_xutxo *utxos, size_t n);
+
+/* Adds a batch the node stored (copied), with the txID it recorded for its
+ * settlement (may be NULL). LX_EEXIST for a second batch of one number. */
+lx_err lx_audit_add_batch(lx_audit *a, const lx_batch *batch, const uint8_t tx_id[LX_ID_LEN]);
+
+/* What a stored batch says about a settlement. */
+typedef enum lx_audit_batch_state {
+    LX_AUDIT_BATCH_NONE = 0, /* no batch of this number was added */
+    LX_AUDIT_BATCH_MATCH,    /* same hash, and lx_settle_tx_audit passed */
+    LX_AUDIT_BATCH_MISMATCH  /* another hash, or the tx does not settle it */
+} lx_audit_batch_state;
+
+/* One settlement tx of the chain, in chain order. */
+typedef struct lx_audit_settlement {
+    uint8_t tx_id[LX_ID_LEN];
+    uint64_t number; /* the memo's batch number; 0 when there is none */
+    uint8_t batch_hash[LX_SHA256_LEN];
+    size_t ninputs, nwithdrawals;
+    uint64_t fee; /* inputs - outputs in the fee asset */
+    lx_audit_batch_state batch;
+    lx_err err;                 /* LX_OK when every check passed */
+    char why[LX_AUDIT_WHY_MAX]; /* the first failed check, or "ok" */
+} lx_audit_settlement;
+
+/* Conservation of one asset: deposits - withdrawals - fees = on_chain. */
+typedef struct lx_audit_asset {
+    uint8_t asset_id[LX_ID_LEN];
+    uint64_t deposits;    /* channel outputs made by txs that are not settlements */
+    uint64_t withdrawals; /* the settlements' outputs that are not change */
+    uint64_t fees;        /* the settlements' inputs minus outputs */
+    uint64_t on_chain;    /* the channel's UTXOs now */
+    bool ok;
+} lx_audit_asset;
+
+/* One discrepancy; tx_id names the tx when has_tx. */
+typedef struct lx_audit_problem {
+    bool has_tx;
+    uint8_t tx_id[LX_ID_LEN];
+    lx_err err;
+    char why[LX_AUDIT_WHY_MAX];
+} lx_audit_problem;
+
+typedef struct lx_audit_report {
+    size_t ntxs; /* txs added */
+    size_t nsettlements;
+    const lx_audit_settlement *settlements;
+    bool conservation_checked; /* lx_audit_set_utxos was called */
+    size_t nassets;
+    const lx_audit_asset *assets;
+    size_t nproblems; /* every discrepancy, the settlements' own included */
+    const lx_audit_problem *problems;
+    size_t nbatches;         /* batches added */
+    uint64_t unsettled_from; /* stored batches numbered from here on have */
+    size_t nunsettled;       /* no settlement yet: not a discrepancy */
+} lx_audit_report;
+
+/* Runs every check and points *report at the result, owned by a and valid
+ * until the next call on a. The audit passes when nproblems is 0. Per
+ * settlement, in chain order, the first failed check is kept: a BaseTx of
+ * this network and chain (LX_EFORMAT); a settlement memo (LX_ECORRUPT); the
+ * batch number one more than the previous one (LX_ESTATE); every change
+ * output of the previous settlement spent (LX_ESTATE); every input a
+ * channel UTXO (LX_EPERM); lx_settle_tx_check_sigs; every output change
+ * (at most one per asset) or a withdrawal-shaped payment (LX_ECORRUPT);
+ * inputs = outputs per asset, inputs >= outputs in the fee asset
+ * (LX_ECORRUPT); and with its batch, the same hash (LX_ECORRUPT) and
+ * lx_settle_tx_audit. Also discrepancies: a tx that spends channel UTXOs
+ * or carries a settlement memo but is not in the chain, a stored batch of
+ * another channel or that does not follow its predecessor, a recorded txID
+ * that is not the chain's, the last change spent by no known tx, and an
+ * asset that does not conserve. LX_OK (also when problems were found),
+ * LX_ENOMEM, LX_EINVAL. */
+lx_err lx_audit_run(lx_audit *a, const lx_audit_report **report);
+
+/* Feeds a from the node behind c: every tx getAddressTxs lists for the
+ * channel's first owner in each asset the channel has held (starting with
+ * the fee asset; getTx for each), and getUTXOs of the owners (hrp names
+ * the addresses, e.g. "local"). luxd answers getAddressTxs only with its
+ * tx index on (X-Chain config "index-transactions": true). The client's
+ * errors, with a reason in why (may be NULL); LX_ERPC from a node without
+ * getAddressTxs. */
+lx_err lx_audit_fetch(lx_audit *a, char *why, size_t why_cap, lx_rpc *c, const char *hrp);
+
+/* ---- a node's stored batches (bridge/audit_store.c) ---- */
+
+/* The batch files of a node's data dir, as node/settle_store.c writes them
+ * (docs/settlement.md, "What lx-audit and lx-proof read"):
+ * DIR/settle/<number, 20 digits>.batch holds "LXSTLB01", u32 length, the
+ * batch encoding, its fill leaves and its net changes;
+ * DIR/settle/<number>.json the batch's record, whose "tx_id" (cb58 or null)
+ * names its settlement tx. */
+
+typedef struct lx_batch_record {
+    lx_batch *batch; /* decoded (owned) */
+    uint8_t hash[LX_SHA256_LEN];
+    size_t nfills;       /* the batch's fill_count */
+    lx_fill_leaf *fills; /* with LX_BATCH_READ_FILLS: the nfills leaves in
+                            fill order (owned), else NULL */
+    bool has_tx_id;      /* the record names the settlement tx */
+    uint8_t tx_id[LX_ID_LEN];
+} lx_batch_record;
+
+/* Frees what r holds and zeroes it. NULL-safe. */
+void lx_batch_record_free(lx_batch_record *r);
+
+#define LX_BATCH_READ_FILLS 1u /* also decode the fill leaves */
+
+/* Reads batch number from dir into *out (the caller frees it with
+ * lx_batch_record_free; zeroed on error). Checks the file against itself:
+ * the leaf counts, the fill leaves' root and the net changes' root are the
+ * batch's, and the record (when there is one) names this number and hash.
+ * LX_ENOTFOUND when there is no .batch file; LX_ECORRUPT for any mismatch
+ * or a batch that does not decode; LX_ETOOBIG over 1 GiB; LX_EIO. */
+lx_err lx_batch_store_read(lx_batch_record *out, const char *dir, uint64_t number, unsigned flags);
+
+/* Writes a built batch (one that holds its fills and net changes, from
+ * lx_batch_builder_close) to dir as a node does: the .batch file once
+ * (the same bytes again is LX_OK, other bytes LX_EEXIST), then its .json
+ * record, status "accepted" with tx_id when tx_id is not NULL, else
+ * "closed" with null. Both atomically (temporary file, fsync, rename).
+ * LX_ESTATE for a decoded batch; LX_EIO. */
+lx_err lx_batch_store_write(const char *dir, const lx_batch *batch, const uint8_t *tx_id);
+
+/* The numbers of the batches stored in dir, ascending: *numbers is
+ * malloc'd (the caller frees it; NULL when *n is 0). No settlement folder
+ * is no batches. LX_EIO, LX_ENOMEM. */
+lx_err lx_batch_store_list(uint64_t **numbers, size_t *n, const char *dir);
+
+/* The number of the stored batch whose fills include fill_seq (a binary
+ * search over the stored batches' fill ranges). LX_ENOTFOUND
+ * when no stored batch holds it; the errors of lx_batch_store_read. */
+lx_err lx_batch_store_find_fill(uint64_t *number, const char *dir, uint64_t fill_seq);
 
 #ifdef __cplusplus
 }
