@@ -6,6 +6,7 @@
 #
 #   ./deploy/bench-cluster.sh
 #   TEST_DURATION=10s BENCH_NODES="3 5" BENCH_FSYNC=off ./deploy/bench-cluster.sh
+#   BENCH_CURVE=both BENCH_NODES=3 ./deploy/bench-cluster.sh   # CURVE's cost
 set -uo pipefail
 
 START_DIR=$PWD
@@ -25,6 +26,7 @@ LATENCY_RATE=${LATENCY_RATE:-10000}
 TEST_DURATION=${TEST_DURATION:-30s}
 BASE_PORT=${BASE_PORT:-5000}
 BENCH_CLIENT_ARGS=${BENCH_CLIENT_ARGS:-}
+BENCH_CURVE=${BENCH_CURVE:-off}
 if [ -n "${LOG_DIR:-}" ]; then LOG_DIR=$(abspath "$LOG_DIR"); else LOG_DIR=$ROOT/logs; fi
 if [ -n "${DATA_ROOT:-}" ]; then DATA_ROOT=$(abspath "$DATA_ROOT"); else DATA_ROOT=$ROOT/data/bench; fi
 if [ -n "${BIN_DIR:-}" ]; then BIN_DIR=$(abspath "$BIN_DIR"); else BIN_DIR=$ROOT/bin; fi
@@ -36,6 +38,7 @@ die() {
     exit 1
 }
 case "$BENCH_FSYNC" in on | off) ;; *) die "BENCH_FSYNC=$BENCH_FSYNC: on or off" ;; esac
+case "$BENCH_CURVE" in off | on | both) ;; *) die "BENCH_CURVE=$BENCH_CURVE: off, on or both" ;; esac
 command -v jq >/dev/null 2>&1 || die "jq is missing (it is in deploy/deps.sh)"
 mkdir -p "$LOG_DIR" || die "cannot create $LOG_DIR"
 
@@ -46,15 +49,16 @@ trap 'say "interrupted"; exit 130' INT
 trap 'say "terminated"; exit 143' TERM
 
 say "journal fsync: $BENCH_FSYNC (BENCH_FSYNC=on|off; on is the daemon's default)"
+say "CURVE: $BENCH_CURVE (BENCH_CURVE=off|on|both; both runs each size plain and with CURVE, one client account each)"
 say "runs: ${BENCH_NODES} nodes at $BENCH_RATE orders/s in batches of $BENCH_BATCH, plus 1 node at $LATENCY_RATE orders/s; $TEST_DURATION each"
 
-# run NAME NODES RATE CLIENT_ARGS...: one cluster run; its summary lands in
-# LOG_DIR/bench-NAME/summary.json. Builds the binaries on the first run if
+# run NAME NODES RATE CLIENT_ARGS [CURVE]: one cluster run; its summary lands
+# in LOG_DIR/bench-NAME/summary.json. Builds the binaries on the first run if
 # they are missing or stale.
 run() {
-    local name=$1 n=$2 rate=$3 cargs=$4
-    say "---- $name: $n node(s), $rate orders/s${cargs:+, $cargs}"
-    NODES=$n ORDERS_PER_SEC=$rate TEST_DURATION=$TEST_DURATION CONSENSUS=leader \
+    local name=$1 n=$2 rate=$3 cargs=$4 curve=${5:-false}
+    say "---- $name: $n node(s), $rate orders/s${cargs:+, $cargs}, CURVE $curve"
+    CURVE=$curve NODES=$n ORDERS_PER_SEC=$rate TEST_DURATION=$TEST_DURATION CONSENSUS=leader \
         CLIENT_ARGS="$cargs" FSYNC=$BENCH_FSYNC BASE_PORT=$BASE_PORT KEEP_ALIVE=false \
         LOG_DIR="$LOG_DIR/bench-$name" DATA_ROOT="$DATA_ROOT/$name" \
         "$RUN" >"$LOG_DIR/bench-$name.out" 2>&1 &
@@ -76,13 +80,32 @@ run() {
 
 # The first run builds if needed; lx-bench-zmq comes from the same build.
 nruns=0
+# A CURVE client key acts for one account, and run-multi-node.sh gives the
+# client one key per node: when CURVE is measured every run of N nodes trades
+# from N accounts, so the plain and CURVE rows differ only in CURVE.
+RUN_NAMES=()
 for n in $BENCH_NODES; do
+    CURVE_ARGS=
+    [ "$BENCH_CURVE" != off ] && CURVE_ARGS=" --accounts $n"
     # Above capacity the nodes push back (ERROR overloaded) and requests time
     # out; those are counted and shown, not a failed run.
-    run "n$n" "$n" "$BENCH_RATE" "--batch $BENCH_BATCH --error-threshold 1${BENCH_CLIENT_ARGS:+ $BENCH_CLIENT_ARGS}"
-    nruns=$((nruns + 1))
+    cargs="--batch $BENCH_BATCH --error-threshold 1$CURVE_ARGS${BENCH_CLIENT_ARGS:+ $BENCH_CLIENT_ARGS}"
+    if [ "$BENCH_CURVE" != on ]; then
+        run "n$n" "$n" "$BENCH_RATE" "$cargs" false
+        RUN_NAMES+=("n$n")
+        nruns=$((nruns + 1))
+    fi
+    if [ "$BENCH_CURVE" != off ]; then
+        run "n$n-curve" "$n" "$BENCH_RATE" "$cargs" true
+        RUN_NAMES+=("n$n-curve")
+        nruns=$((nruns + 1))
+    fi
 done
-run latency 1 "$LATENCY_RATE" "$BENCH_CLIENT_ARGS"
+lat_curve=false
+CURVE_ARGS=
+[ "$BENCH_CURVE" != off ] && CURVE_ARGS=" --accounts 1"
+[ "$BENCH_CURVE" = on ] && lat_curve=true
+run latency 1 "$LATENCY_RATE" "${CURVE_ARGS# }${BENCH_CLIENT_ARGS:+ $BENCH_CLIENT_ARGS}" "$lat_curve"
 
 BASE_JSON=null
 if [ -x "$BIN_DIR/lx-bench-zmq" ]; then
@@ -110,10 +133,14 @@ summary_of() {
     echo "${j:-null}"
 }
 runs=()
-for n in $BENCH_NODES; do
-    j=$(summary_of "n$n")
+for name in "${RUN_NAMES[@]}"; do
+    j=$(summary_of "$name")
+    n=${name#n}
+    n=${n%-curve}
+    c=false
+    [ "$name" != "${name%-curve}" ] && c=true
     # A run that ended before writing its summary still gets a row.
-    [ "$j" = null ] && j="{\"nodes\":$n,\"target_rate\":$BENCH_RATE,\"converged\":false,\"ok\":false,\"latency_us\":{}}"
+    [ "$j" = null ] && j="{\"nodes\":$n,\"curve\":$c,\"target_rate\":$BENCH_RATE,\"converged\":false,\"ok\":false,\"latency_us\":{}}"
     runs+=("$j")
 done
 LAT=$(summary_of latency)
@@ -121,12 +148,18 @@ RUNS_JSON=$(printf '%s\n' "${runs[@]}" | jq -cs .)
 
 jq -n --argjson runs "$RUNS_JSON" --argjson lat "$LAT" --argjson base "$BASE_JSON" \
     --arg fsync "$BENCH_FSYNC" --arg dur "$TEST_DURATION" --argjson batch "$BENCH_BATCH" '
-    def row: {nodes, target_rate, throughput, acked, errors, client_exit,
+    def row: {nodes, curve: (.curve // false), target_rate, throughput, acked, errors, client_exit,
               p50: .latency_us.p50, p99: .latency_us.p99, p999: .latency_us.p999,
               converged, ok};
     {fsync: $fsync, duration: $dur, batch: $batch,
      baseline_zmq: $base,
      cluster: [$runs[] | row],
+     curve_vs_plain: [$runs[] | select(.curve == true) | . as $c
+        | ([$runs[] | select((.curve // false) == false and .nodes == $c.nodes)][0]) as $p
+        | select($p != null)
+        | {nodes: $c.nodes, plain: $p.throughput, curve: $c.throughput,
+           ratio: (if ($p.throughput // 0) > 0 and $c.throughput != null
+                   then $c.throughput / $p.throughput else null end)}],
      one_node_latency: (if $lat == null then null else ($lat | row) + {
         p50_vs_zmq: (if $base != null and ($base.p50 // 0) > 0 and $lat.latency_us.p50 != null
                      then ($lat.latency_us.p50 / $base.p50) else null end)} end)}' \
@@ -138,11 +171,11 @@ fmt() {
 }
 echo
 echo "lxdex cluster benchmark: leader mode, fsync $BENCH_FSYNC, $TEST_DURATION per run, batch frames of $BENCH_BATCH orders"
-ROW='%-6s %10s %12s %10s %11s %11s %11s  %s\n'
+ROW='%-8s %10s %12s %10s %11s %11s %11s  %s\n'
 # shellcheck disable=SC2059
 printf "$ROW" nodes "target/s" "achieved/s" errors "p50 us" "p99 us" "p99.9 us" converged
 fmt 'def s: if . == null then "-" else tostring end;
-     .cluster[] | [(.nodes|s), (.target_rate|s),
+     .cluster[] | [((.nodes|s) + (if .curve then " curve" else "" end)), (.target_rate|s),
       (if .throughput == null then "-" else (.throughput|floor|tostring) end), (.errors|s),
       (.p50|s), (.p99|s), (.p999|s),
       (if .converged then "yes" elif .throughput == null then "FAILED" else "NO" end)
@@ -161,6 +194,8 @@ fmt '.baseline_zmq | if . == null then empty else
     done
 fmt 'if .baseline_zmq == null then "zmq: bare ZeroMQ baseline not measured (lx-bench-zmq missing or failed)"
      else "zmq: bare ZeroMQ DEALER/ROUTER on this machine (lx-bench-zmq): achieved = frames of \(.baseline_zmq.batch) orders, \(.baseline_zmq.window) in flight; latency = one 59-byte round trip" end'
+fmt '.curve_vs_plain[] | "CURVE at \(.nodes) nodes: \(if .ratio == null then "no ratio (a run failed)"
+      else "\(.ratio * 1000 | round / 10) % of the plain throughput (\(.curve | floor) vs \(.plain | floor) orders/s), a cost of \((1 - .ratio) * 1000 | round / 10) %" end)"'
 echo
 fmt 'if .one_node_latency == null then "one node: the run failed"
      elif .one_node_latency.throughput == null then "one node: no client figures (client exit \(.one_node_latency.client_exit))"

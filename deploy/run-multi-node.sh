@@ -32,7 +32,20 @@ CONSENSUS=${CONSENSUS:-leader}
 CLIENT_ARGS=${CLIENT_ARGS:-}
 NODE_ARGS=${NODE_ARGS:-}
 FSYNC=${FSYNC:-on}
+CURVE=${CURVE:-false}
+CURVE_ACCOUNT=${CURVE_ACCOUNT:-1}
 KEEP_DATA=${KEEP_DATA:-false}
+# Settlement on lx-devnet (docs/cluster.md, "Settlement").
+SETTLE=${SETTLE:-true}
+SETTLE_INTERVAL=${SETTLE_INTERVAL:-1s}
+SETTLE_FILLS=${SETTLE_FILLS:-10000}
+SETTLE_THRESHOLD=${SETTLE_THRESHOLD:-}
+SETTLE_ASSETS=${SETTLE_ASSETS:-BTC ETH USD}
+SETTLE_TIMEOUT=${SETTLE_TIMEOUT:-60}
+DEVNET_BLOCK_MS=${DEVNET_BLOCK_MS:-200}
+WITHDRAW_EVERY=${WITHDRAW_EVERY:-500}
+WITHDRAW_AMOUNT=${WITHDRAW_AMOUNT:-1000}
+WITHDRAW_ASSET=${WITHDRAW_ASSET:-USD}
 SKIP_BUILD=${SKIP_BUILD:-false}
 BUILD=${BUILD:-auto}
 DEPS=${DEPS:-auto}
@@ -94,6 +107,21 @@ for v in READY_TIMEOUT CONVERGE_TIMEOUT STOP_TIMEOUT; do
     is_uint "${!v}" || die "$v=${!v}: a number of seconds" 2
 done
 case "$FSYNC" in on | off | true | false | 1 | 0) ;; *) die "FSYNC=$FSYNC: on or off" 2 ;; esac
+case "$CURVE" in true | false | 1 | 0 | on | off | yes | no) ;; *) die "CURVE=$CURVE: true or false" 2 ;; esac
+is_uint "$CURVE_ACCOUNT" || die "CURVE_ACCOUNT=$CURVE_ACCOUNT: an account id" 2
+CURVE_JSON=false
+is_true "$CURVE" && CURVE_JSON=true
+case "$SETTLE" in true | false | 1 | 0 | on | off | yes | no) ;; *) die "SETTLE=$SETTLE: true or false" 2 ;; esac
+SETTLE_JSON=false
+is_true "$SETTLE" && SETTLE_JSON=true
+[ -n "$SETTLE_THRESHOLD" ] || SETTLE_THRESHOLD=$(((2 * NODES + 2) / 3))
+is_uint "$SETTLE_THRESHOLD" && [ "$SETTLE_THRESHOLD" -ge 1 ] && [ "$SETTLE_THRESHOLD" -le "$NODES" ] ||
+    die "SETTLE_THRESHOLD=$SETTLE_THRESHOLD: 1 to NODES" 2
+for v in SETTLE_FILLS SETTLE_TIMEOUT DEVNET_BLOCK_MS WITHDRAW_EVERY WITHDRAW_AMOUNT; do
+    is_uint "${!v}" || die "$v=${!v}: a number" 2
+done
+SETTLE_INTERVAL_S=$(duration_secs "$SETTLE_INTERVAL") ||
+    die "SETTLE_INTERVAL=$SETTLE_INTERVAL: e.g. 1s or 500ms" 2
 is_true "$SKIP_BUILD" && BUILD=never
 case "$BUILD" in auto | always | never | true | false) ;; *) die "BUILD=$BUILD: auto, always or never" 2 ;; esac
 [ "$BUILD" = true ] && BUILD=always
@@ -105,6 +133,8 @@ node_port() { echo $((BASE_PORT + 100 * $1)); }
 NODE_PIDS=()
 CLIENT_PID=
 TAIL_PID=
+DEVNET_PID=
+DEP_PIDS=()
 LEAVE_RUNNING=false
 
 # stop_nodes: SIGTERM every node, wait up to STOP_TIMEOUT, SIGKILL the rest.
@@ -143,6 +173,7 @@ cleanup() {
         CLIENT_PID=
     fi
     [ -n "$TAIL_PID" ] && kill -TERM "$TAIL_PID" 2>/dev/null
+    for p in "${DEP_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     if [ "$LEAVE_RUNNING" != true ] && [ "${#NODE_PIDS[@]}" -gt 0 ]; then
         local any=false p
         for p in "${NODE_PIDS[@]}"; do [ -n "$p" ] && any=true; done
@@ -150,6 +181,11 @@ cleanup() {
             say "stopping the nodes"
             stop_nodes
         fi
+    fi
+    if [ "$LEAVE_RUNNING" != true ] && [ -n "$DEVNET_PID" ]; then
+        kill -TERM "$DEVNET_PID" 2>/dev/null
+        wait "$DEVNET_PID" 2>/dev/null
+        DEVNET_PID=
     fi
     exit "$rc"
 }
@@ -210,6 +246,14 @@ fi
 for b in multi-node test-client; do
     [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing (build it, or set BIN_DIR)"
 done
+if [ "$SETTLE_JSON" = true ]; then
+    for b in lx-devnet lx-xchain lx-audit lx-journal; do
+        [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing (SETTLE=true needs it; SETTLE=false runs without)"
+    done
+fi
+if [ "$CURVE_JSON" = true ] && [ ! -x "$BIN_DIR/lx-keys" ]; then
+    die "$BIN_DIR/lx-keys is missing (CURVE=true makes the keys with it)"
+fi
 
 # ---- ports ----------------------------------------------------------------
 # who_listens PORT: the process holding a listening TCP port, if ss can tell.
@@ -250,7 +294,111 @@ if ! is_true "$KEEP_DATA"; then
     for ((i = 0; i < NODES; i++)); do rm -rf "${DATA_ROOT:?}/node$i"; done
 fi
 rm -f "$LOG_DIR/acked.log" "$LOG_DIR/client.json" "$LOG_DIR/client.log" \
-    "$LOG_DIR/summary.json" "$LOG_DIR/pids"
+    "$LOG_DIR/summary.json" "$LOG_DIR/pids" "$LOG_DIR/devnet.log" "$LOG_DIR/audit.json" \
+    "$LOG_DIR/audit.txt" "$LOG_DIR/settle-txids.txt" "$LOG_DIR/deposits.log" "$LOG_DIR/funding-plan.jsonl"
+
+# ---- CURVE keys (CURVE=true) ----------------------------------------------
+# Fresh keys every run, in DATA_ROOT/keys: one per node (node number i), and
+# one client key per node, client$i registered for account CURVE_ACCOUNT + i:
+# the client trades from NODES accounts, account CURVE_ACCOUNT + i through
+# node i (docs/security.md, docs/test-client.md).
+CLIENT_CURVE=()
+KEY_DIR=$DATA_ROOT/keys
+if [ "$CURVE_JSON" = true ]; then
+    rm -rf "$KEY_DIR"
+    mkdir -p -m 700 "$KEY_DIR" || die "cannot create $KEY_DIR"
+    server_keys=
+    for ((i = 0; i < NODES; i++)); do
+        "$BIN_DIR/lx-keys" generate --out "$KEY_DIR/node$i.key" --label "$i" \
+            >>"$KEY_DIR/nodes.allow" || die "lx-keys generate failed"
+        server_keys+="${server_keys:+,}$("$BIN_DIR/lx-keys" public "$KEY_DIR/node$i.key")"
+    done
+    client_keys=
+    for ((i = 0; i < NODES; i++)); do
+        "$BIN_DIR/lx-keys" generate --out "$KEY_DIR/client$i.key" --label $((CURVE_ACCOUNT + i)) \
+            >>"$KEY_DIR/clients.allow" || die "lx-keys generate failed"
+        client_keys+="${client_keys:+,}$KEY_DIR/client$i.key"
+    done
+    CLIENT_CURVE=(--curve-key "$client_keys" --server-keys "$server_keys"
+        --accounts "$NODES" --account-base "$CURVE_ACCOUNT")
+    say "CURVE on: keys in $KEY_DIR; the client trades from accounts $CURVE_ACCOUNT..$((CURVE_ACCOUNT + NODES - 1))"
+fi
+
+# ---- settlement: devnet, keys, channel (SETTLE=true) -----------------------
+# lx-devnet on a free loopback port (--port 0) with a genesis that gives a
+# funder key UTXOS_PER_ASSET UTXOs of each asset; one settlement key per node
+# (lx-xchain keygen); a channel of the NODES owners with threshold
+# SETTLE_THRESHOLD, funded with LUX for the fees; DATA_ROOT/settle/channel.json.
+SETTLE_DIR=$DATA_ROOT/settle
+FUNDER_KEY_HEX=56289e99c94b6912bfc12adc093c9b51124f0dc54ac7a766b2bc5ccf558d8027
+FUNDER=X-local18jma8ppw3nhx5r4ap8clazz0dps7rv5u00z96u
+UTXOS_PER_ASSET=1024
+SETTLE_ASSET_LIST=()
+RPC=
+CHANNEL_ADDRS=
+WD_ADDR=
+xc() { "$BIN_DIR/lx-xchain" --rpc "$RPC" --hrp local --retries 20 "$@"; }
+if [ "$SETTLE_JSON" = true ]; then
+    # shellcheck disable=SC2206
+    SETTLE_ASSET_LIST=($SETTLE_ASSETS)
+    rm -rf "$SETTLE_DIR"
+    mkdir -p -m 700 "$SETTLE_DIR" || die "cannot create $SETTLE_DIR"
+    # Allocation k (LUX first: the fee asset) holds outputs k*N .. k*N+N-1 of
+    # the genesis tx; LUX has one more, the channel's funding.
+    {
+        printf '{"networkID":12345,"hrp":"local","assets":[{"symbol":"LUX","name":"Lux","denomination":9}'
+        for a in "${SETTLE_ASSET_LIST[@]}"; do printf ',{"symbol":"%s","name":"%s","denomination":0}' "$a" "$a"; done
+        printf '],"allocations":[{"address":"%s","asset":"LUX","amount":"1000000000000","utxos":%s}' "$FUNDER" $((UTXOS_PER_ASSET + 1))
+        for a in "${SETTLE_ASSET_LIST[@]}"; do
+            printf ',{"address":"%s","asset":"%s","amount":"1000000000000000","utxos":%s}' "$FUNDER" "$a" "$UTXOS_PER_ASSET"
+        done
+        printf '],"validators":[{"nodeID":"NodeID-7Xhw2mDxuDS44j42TCB6U5579esbSt3Lg","weight":"2000"}]}\n'
+    } >"$SETTLE_DIR/genesis.json"
+    (umask 077 && echo "$FUNDER_KEY_HEX" >"$SETTLE_DIR/funder.key")
+    say "starting lx-devnet (block every ${DEVNET_BLOCK_MS} ms, a free loopback port)"
+    devnet_args=(--port 0 --block-ms "$DEVNET_BLOCK_MS" --genesis "$SETTLE_DIR/genesis.json")
+    if is_true "$KEEP_ALIVE"; then
+        setsid "$BIN_DIR/lx-devnet" "${devnet_args[@]}" >"$LOG_DIR/devnet.log" 2>&1 </dev/null &
+    else
+        "$BIN_DIR/lx-devnet" "${devnet_args[@]}" >"$LOG_DIR/devnet.log" 2>&1 </dev/null &
+    fi
+    DEVNET_PID=$!
+    dport=
+    for _ in $(seq 1 100); do
+        dport=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$LOG_DIR/devnet.log")
+        [ -n "$dport" ] && break
+        kill -0 "$DEVNET_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$dport" ] || die "lx-devnet did not start: $(tail -n 3 "$LOG_DIR/devnet.log")"
+    RPC=http://127.0.0.1:$dport
+    say "lx-devnet: $RPC (pid $DEVNET_PID), log $LOG_DIR/devnet.log"
+    for ((i = 0; i < NODES; i++)); do
+        xc keygen --key-file "$SETTLE_DIR/node$i.key" >"$SETTLE_DIR/node$i.addr" ||
+            die "lx-xchain keygen failed"
+        CHANNEL_ADDRS+="${CHANNEL_ADDRS:+,}$(cat "$SETTLE_DIR/node$i.addr")"
+    done
+    xc keygen --key-file "$SETTLE_DIR/withdrawals.key" >"$SETTLE_DIR/withdrawals.addr" ||
+        die "lx-xchain keygen failed"
+    WD_ADDR=$(cat "$SETTLE_DIR/withdrawals.addr")
+    GENESIS_TX=$(xc utxos "$FUNDER" --json | jq -r '.utxos[0].txID') && [ -n "$GENESIS_TX" ] ||
+        die "cannot list the funder's UTXOs on lx-devnet"
+    xc send --key-file "$SETTLE_DIR/funder.key" --utxo "$GENESIS_TX:$UTXOS_PER_ASSET" \
+        --owners "$CHANNEL_ADDRS" --threshold "$SETTLE_THRESHOLD" --amount 900000000000 \
+        >/dev/null || die "funding the channel failed"
+    A0=${CHANNEL_ADDRS%%,*}
+    xc utxos "$A0" --json >"$SETTLE_DIR/funding.json" || die "cannot list the channel's UTXOs"
+    assets_json=$(xc balance "$FUNDER" --json | jq -c '[.balances[] | {(.symbol): .assetID}] | add') ||
+        die "cannot read the asset IDs"
+    jq -n --argjson owners "$(jq -cn --arg a "$CHANNEL_ADDRS" '$a | split(",")')" \
+        --argjson t "$SETTLE_THRESHOLD" --argjson assets "$assets_json" \
+        --slurpfile funding "$SETTLE_DIR/funding.json" '
+        {network_id: 12345, blockchain_id: "2U6tEqqwpTckgSQN5Cb9oT4W2KvaUwvpAogzjsf1r775LUfNK9",
+         hrp: "local", owners: $owners, threshold: $t, fee_asset: $assets.LUX, tx_fee: 1000000,
+         assets: $assets, funding: $funding[0]}' >"$SETTLE_DIR/channel.json" ||
+        die "cannot write $SETTLE_DIR/channel.json"
+    say "channel: $SETTLE_THRESHOLD of $NODES owners, funded with 900 LUX for fees; $SETTLE_DIR/channel.json"
+fi
 
 # ---- start the nodes ------------------------------------------------------
 ENDPOINTS=
@@ -263,15 +411,30 @@ node_extra=($NODE_ARGS)
 say "starting $NODES nodes (consensus $CONSENSUS, fsync $FSYNC, data in $DATA_ROOT, logs in $LOG_DIR)"
 for ((i = 0; i < NODES; i++)); do
     peers=
+    numbers=
     for ((j = 0; j < NODES; j++)); do
         [ "$j" -eq "$i" ] && continue
         peers+="${peers:+,}tcp://localhost:$(node_port "$j")"
+        numbers+="${numbers:+,}$j"
     done
     args=(--node "node$i" --port "$(node_port "$i")" --consensus "$CONSENSUS"
-        --data-dir "$DATA_ROOT/node$i" --dev-faucet --fsync "$FSYNC"
+        --data-dir "$DATA_ROOT/node$i" --fsync "$FSYNC"
         --metrics-interval "$METRICS_INTERVAL")
+    # With settlement the accounts are funded on-chain: no faucet.
+    if [ "$SETTLE_JSON" = true ]; then
+        args+=(--channel "$SETTLE_DIR/channel.json" --key-file "$SETTLE_DIR/node$i.key"
+            --settle-interval "$SETTLE_INTERVAL" --settle-fills "$SETTLE_FILLS")
+        [ "$i" -eq 0 ] && args+=(--rpc "$RPC")
+    else
+        args+=(--dev-faucet)
+    fi
     [ -n "$peers" ] && args+=(--peers "$peers")
     if [ "$i" -eq 0 ]; then args+=(--leader); else args+=(--leader=false); fi
+    if [ "$CURVE_JSON" = true ]; then
+        args+=(--curve-key "$KEY_DIR/node$i.key" --peer-keys "$KEY_DIR/nodes.allow"
+            --client-keys "$KEY_DIR/clients.allow")
+        [ -n "$numbers" ] && args+=(--peer-numbers "$numbers")
+    fi
     args+=("${node_extra[@]}")
     if is_true "$KEEP_ALIVE"; then
         # Its own session, so that closing the terminal does not stop it.
@@ -310,7 +473,7 @@ while :; do
     sleep 0.2
 done
 # The nodes listen; make sure each one answers a PING before the load starts.
-if ! "$BIN_DIR/test-client" --nodes "$ENDPOINTS" --wait-ready "${READY_TIMEOUT}s" \
+if ! "$BIN_DIR/test-client" --nodes "$ENDPOINTS" --wait-ready "${READY_TIMEOUT}s" "${CLIENT_CURVE[@]}" \
     >"$LOG_DIR/wait-ready.log" 2>&1; then
     sed 's/^/    /' "$LOG_DIR/wait-ready.log" >&2
     die "not every node answered a PING within ${READY_TIMEOUT}s"
@@ -330,12 +493,81 @@ until synced; do
 done
 say "all $NODES nodes are ready"
 
-# ---- the load -------------------------------------------------------------
 # shellcheck disable=SC2206
 client_extra=($CLIENT_ARGS)
+
+# ---- settlement: the test accounts funded by deposits on the X-Chain -------
+# test-client --funding plan prints the deposits its faucet funding would
+# make; each account gets one tx from the funder to the channel with one
+# output per asset and the memo "lxdex/deposit/v1 <account>", spending
+# genesis UTXOs of its own so that the txs go out in parallel. The leader's
+# watcher sequences them; the load starts once all are in its log.
+CLIENT_SETTLE=()
+DEPOSIT_OUTPUTS=0
+if [ "$SETTLE_JSON" = true ]; then
+    "$BIN_DIR/test-client" --nodes "$ENDPOINTS" --duration "$TEST_DURATION" --rate "$ORDERS_PER_SEC" \
+        --funding plan --quiet "${CLIENT_CURVE[@]}" "${client_extra[@]}" \
+        >"$LOG_DIR/funding-plan.jsonl" 2>"$LOG_DIR/client.log" ||
+        die "test-client --funding plan failed (see $LOG_DIR/client.log)"
+    # One line per account: account, then "asset amount" pairs.
+    jq -rs 'group_by(.account)[] | "\(.[0].account) " + (map("\(.asset) \(.amount)") | join(" "))' \
+        "$LOG_DIR/funding-plan.jsonl" >"$SETTLE_DIR/deposits.txt" || die "cannot read the funding plan"
+    naccounts=$(wc -l <"$SETTLE_DIR/deposits.txt")
+    [ "$naccounts" -ge 1 ] && [ "$naccounts" -le "$UTXOS_PER_ASSET" ] ||
+        die "the client trades from $naccounts accounts; SETTLE=true funds 1 to $UTXOS_PER_ASSET"
+    DEPOSIT_OUTPUTS=$(wc -l <"$LOG_DIR/funding-plan.jsonl")
+    # deposit_account LINE_NUMBER ACCOUNT ASSET AMOUNT ...: one tx.
+    deposit_account() {
+        local n=$1 acct=$2 k a amt
+        shift 2
+        local args=(--key-file "$SETTLE_DIR/funder.key" --utxo "$GENESIS_TX:$n" --memo "lxdex/deposit/v1 $acct")
+        while [ $# -ge 2 ]; do
+            a=$1 amt=$2
+            shift 2
+            k=-1
+            for j in "${!SETTLE_ASSET_LIST[@]}"; do [ "${SETTLE_ASSET_LIST[$j]}" = "$a" ] && k=$j; done
+            if [ "$k" -lt 0 ]; then
+                [ "$a" = LUX ] || { echo "asset $a is not in SETTLE_ASSETS"; return 1; }
+            else
+                args+=(--utxo "$GENESIS_TX:$(((k + 1) * UTXOS_PER_ASSET + 1 + n))")
+            fi
+            [ "$amt" -le 1000000000000000 ] || { echo "account $acct needs $amt $a, over one genesis UTXO"; return 1; }
+            args+=(--owners "$CHANNEL_ADDRS" --threshold "$SETTLE_THRESHOLD" --asset "$a" --amount "$amt")
+        done
+        xc send "${args[@]}" >/dev/null
+    }
+    say "depositing into the channel on-chain: $DEPOSIT_OUTPUTS deposits, one tx per account ($naccounts txs)"
+    n=0
+    dep_fail=0
+    while read -r line; do
+        # shellcheck disable=SC2086
+        deposit_account "$n" $line >>"$LOG_DIR/deposits.log" 2>&1 &
+        DEP_PIDS+=("$!")
+        n=$((n + 1))
+        if [ "${#DEP_PIDS[@]}" -ge 8 ]; then
+            for p in "${DEP_PIDS[@]}"; do wait "$p" || dep_fail=1; done
+            DEP_PIDS=()
+        fi
+    done <"$SETTLE_DIR/deposits.txt"
+    for p in "${DEP_PIDS[@]}"; do wait "$p" || dep_fail=1; done
+    DEP_PIDS=()
+    [ "$dep_fail" -eq 0 ] || die "a deposit failed; see $LOG_DIR/deposits.log"
+    chain_deposits() { "$BIN_DIR/lx-journal" --data-dir "$DATA_ROOT/node0" --commands 2>/dev/null | grep -c '"op":"chain_deposit"'; }
+    deadline=$((SECONDS + SETTLE_TIMEOUT))
+    until [ "$(chain_deposits)" -ge "$DEPOSIT_OUTPUTS" ]; do
+        [ "$SECONDS" -ge "$deadline" ] && die "only $(chain_deposits) of $DEPOSIT_OUTPUTS deposits reached the log within ${SETTLE_TIMEOUT}s (SETTLE_TIMEOUT)"
+        sleep 0.3
+    done
+    say "all $DEPOSIT_OUTPUTS deposits are credited (in the leader's log)"
+    CLIENT_SETTLE=(--funding none)
+    [ "$WITHDRAW_EVERY" -gt 0 ] && CLIENT_SETTLE+=(--withdraw-every "$WITHDRAW_EVERY" --withdraw-to "$WD_ADDR"
+        --withdraw-amount "$WITHDRAW_AMOUNT" --withdraw-asset "$WITHDRAW_ASSET")
+fi
+
+# ---- the load -------------------------------------------------------------
 say "test client: $ORDERS_PER_SEC orders/s for $TEST_DURATION over $ENDPOINTS${CLIENT_ARGS:+ ($CLIENT_ARGS)}"
 "$BIN_DIR/test-client" --nodes "$ENDPOINTS" --duration "$TEST_DURATION" --rate "$ORDERS_PER_SEC" \
-    --acked-log "$LOG_DIR/acked.log" --json "${client_extra[@]}" \
+    --acked-log "$LOG_DIR/acked.log" --json "${CLIENT_CURVE[@]}" "${CLIENT_SETTLE[@]}" "${client_extra[@]}" \
     >"$LOG_DIR/client.json" 2>"$LOG_DIR/client.log" &
 CLIENT_PID=$!
 # Show the client's messages as they come; tail ends when the client does.
@@ -377,6 +609,103 @@ deadline=$((SECONDS + CONVERGE_TIMEOUT))
 sleep 1.2
 until all_same || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.5; done
 
+# ---- settlement: the last batch Accepted, the audit, the latency ----------
+# Every fill of the leader's log and every acknowledged withdrawal must be in
+# a batch whose settlement tx the X-Chain accepted; then lx-audit walks the
+# chain of settlement txs against node0's batches.
+SETTLE_RESULT='null'
+SETTLE_OK=true
+if [ "$SETTLE_JSON" = true ]; then
+    SETTLE_OK=false
+    S0=$DATA_ROOT/node0/settle
+    wd_acked=$(jq -r '.withdrawals.acked // 0' "$LOG_DIR/client.json" 2>/dev/null | tail -n 1)
+    wd_amount=$(jq -r '.withdrawals.amount // 0' "$LOG_DIR/client.json" 2>/dev/null | tail -n 1)
+    is_uint "$wd_acked" || wd_acked=0
+    is_uint "$wd_amount" || wd_amount=0
+    # batch_totals: "batches accepted fills withdrawals" over node0's records.
+    batch_totals() {
+        cat "$S0"/*.json 2>/dev/null | jq -rs '"\(length) \(map(select(.status == "accepted")) | length) \(map(select(.status == "accepted") | .fill_count) | add // 0) \(map(select(.status == "accepted") | .withdrawals) | add // 0)"'
+    }
+    log_fills() { "$BIN_DIR/lx-journal" --data-dir "$DATA_ROOT/node0" 2>/dev/null | grep -c '"ev":"fill"'; }
+    say "waiting for the last batch to be Accepted on the X-Chain (up to ${SETTLE_TIMEOUT}s)"
+    deadline=$((SECONDS + SETTLE_TIMEOUT))
+    settled=false
+    while :; do
+        read -r nb na nf nw <<<"$(batch_totals)"
+        lf=$(log_fills)
+        if [ "${nb:-0}" -ge 1 ] && [ "$nb" = "$na" ] && [ "$nf" = "$lf" ] && [ "$nw" -ge "$wd_acked" ]; then
+            settled=true
+            break
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            printf '[run-multi-node] error: settlement did not finish within %ss (SETTLE_TIMEOUT): %s of %s batches accepted, %s of %s fills and %s of %s withdrawals settled; see %s/node0.log\n' \
+                "$SETTLE_TIMEOUT" "${na:-0}" "${nb:-0}" "${nf:-0}" "$lf" "${nw:-0}" "$wd_acked" "$LOG_DIR" >&2
+            break
+        fi
+        sleep 1
+    done
+    cat "$S0"/*.json 2>/dev/null | jq -rs 'sort_by(.batch)[] | select(.tx_id != null) | "\(.batch) \(.tx_id)"' \
+        >"$LOG_DIR/settle-txids.txt"
+    say "lx-audit of the channel against node0's batches"
+    "$BIN_DIR/lx-audit" --rpc "$RPC" --channel "$CHANNEL_ADDRS" --threshold "$SETTLE_THRESHOLD" \
+        --data-dir "$DATA_ROOT/node0" >"$LOG_DIR/audit.txt" 2>&1
+    AUDIT_RC=$?
+    "$BIN_DIR/lx-audit" --rpc "$RPC" --channel "$CHANNEL_ADDRS" --threshold "$SETTLE_THRESHOLD" \
+        --data-dir "$DATA_ROOT/node0" --json >"$LOG_DIR/audit.json" 2>/dev/null
+    verdict=$(jq -r '.verdict // "error"' "$LOG_DIR/audit.json" 2>/dev/null)
+    [ -n "$verdict" ] || verdict=error
+    [ "$AUDIT_RC" -eq 0 ] || [ "$verdict" != ok ] || verdict=fail
+    wd_chain=$(xc balance "$WD_ADDR" --json 2>/dev/null |
+        jq -r --arg a "$WITHDRAW_ASSET" '[.balances[] | select(.symbol == $a) | .total][0] // "0"')
+    is_uint "$wd_chain" || wd_chain=0
+    # Fill-to-Accepted latency: each fill's block was cut at timestamp_us
+    # (<n>.times), its batch's tx was seen Accepted at accepted_us (the
+    # leader's clock; settled_us, the settled entry's block, if unknown).
+    lat_sorted=$SETTLE_DIR/latency.txt
+    for f in "$S0"/*.json; do
+        [ -e "$f" ] || continue
+        t=$(jq -r 'select(.status == "accepted") | if (.accepted_us // 0) > 0 then .accepted_us else .settled_us end' "$f")
+        [ -n "$t" ] && [ -f "${f%.json}.times" ] && awk -v t="$t" '{print (t - $2) / 1000, $3}' "${f%.json}.times"
+    done | sort -n >"$lat_sorted"
+    LAT_JSON=$(awk '{v[NR] = $1; w[NR] = $2; n += $2}
+        END {
+            if (n == 0) { print "{\"fills\":0,\"p50\":null,\"p99\":null,\"max\":null}"; exit }
+            c = 0; p50 = ""; p99 = ""
+            for (i = 1; i <= NR; i++) {
+                c += w[i]
+                if (p50 == "" && c >= 0.50 * n) p50 = v[i]
+                if (p99 == "" && c >= 0.99 * n) p99 = v[i]
+            }
+            printf "{\"fills\":%d,\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}\n", n, p50, p99, v[NR]
+        }' "$lat_sorted")
+    read -r nb na nf nw <<<"$(batch_totals)"
+    lf=$(log_fills)
+    ntx=$(wc -l <"$LOG_DIR/settle-txids.txt")
+    nutx=$(cut -d' ' -f2 "$LOG_DIR/settle-txids.txt" | sort -u | wc -l)
+    EXACTLY_ONCE=false
+    [ "$settled" = true ] && [ "$verdict" = ok ] && [ "$nf" = "$lf" ] && [ "$ntx" = "$na" ] &&
+        [ "$nutx" = "$ntx" ] && [ "$nw" = "$wd_acked" ] && [ "$wd_chain" = "$wd_amount" ] && EXACTLY_ONCE=true
+    [ "$EXACTLY_ONCE" = true ] && SETTLE_OK=true
+    target_ms=$((SETTLE_INTERVAL_S * 1000 + DEVNET_BLOCK_MS + 100))
+    SETTLE_RESULT=$(jq -cn --arg rpc "$RPC" --arg ch "$CHANNEL_ADDRS" --argjson t "$SETTLE_THRESHOLD" \
+        --argjson nb "${nb:-0}" --argjson na "${na:-0}" --argjson nf "${nf:-0}" --argjson lf "${lf:-0}" \
+        --argjson nw "${nw:-0}" --argjson wda "$wd_acked" --arg wdamt "$wd_amount" --arg wdc "$wd_chain" \
+        --arg wdaddr "$WD_ADDR" --arg wdasset "$WITHDRAW_ASSET" --argjson deps "$DEPOSIT_OUTPUTS" \
+        --arg verdict "$verdict" --argjson eo "$EXACTLY_ONCE" --argjson settled "$settled" \
+        --argjson lat "$LAT_JSON" --argjson target "$target_ms" --arg txfile "$LOG_DIR/settle-txids.txt" \
+        --arg interval "$SETTLE_INTERVAL" --argjson block "$DEVNET_BLOCK_MS" \
+        --argjson txids "$(jq -Rsc 'split("\n") | map(select(length > 0) | split(" ")[1])' "$LOG_DIR/settle-txids.txt")" '
+        {devnet_rpc: $rpc, channel: ($ch | split(",")), threshold: $t, settle_interval: $interval,
+         devnet_block_ms: $block, deposits: $deps,
+         batches: $nb, batches_accepted: $na, fills_settled: $nf, fills_in_log: $lf,
+         all_accepted: $settled,
+         withdrawals: {acked: $wda, settled: $nw, amount: ($wdamt | tonumber), asset: $wdasset,
+                       to: $wdaddr, on_chain: ($wdc | tonumber)},
+         tx_count: ($txids | length), tx_ids: (if ($txids | length) <= 20 then $txids else null end),
+         tx_ids_file: $txfile, audit: $verdict, exactly_once: $eo,
+         fill_to_accepted_ms: ($lat + {target_p99: $target})}')
+fi
+
 if is_true "$KEEP_ALIVE"; then
     LEAVE_RUNNING=true
 else
@@ -414,22 +743,24 @@ jq -n --argjson nodes "$NODES" --argjson dur "$DURATION_S" --argjson rate "$ORDE
     --argjson client "$CLIENT_JSON" --argjson states "$STATES_JSON" \
     --argjson converged "$CONVERGED" --argjson client_exit "$CLIENT_RC" \
     --arg consensus "$CONSENSUS" --arg fsync "$FSYNC" --argjson base_port "$BASE_PORT" \
-    --arg client_args "$CLIENT_ARGS" '
+    --arg client_args "$CLIENT_ARGS" --argjson curve "$CURVE_JSON" \
+    --argjson settlement "$SETTLE_RESULT" --argjson settle_ok "$SETTLE_OK" '
     {nodes: $nodes, duration_s: $dur, target_rate: $rate, sent: null, acked: null,
      rejected: null, errors: null, fills: null, throughput: null,
      latency_us: {p50: null, p90: null, p99: null, p999: null, max: null}}
     + $client
     + {nodes: $nodes, duration_s: $dur, target_rate: $rate,
-       measured_duration_s: $client.duration_s, consensus: $consensus, fsync: $fsync, base_port: $base_port,
+       measured_duration_s: $client.duration_s, consensus: $consensus, fsync: $fsync, curve: $curve,
+       base_port: $base_port,
        client_args: $client_args, client_exit: $client_exit,
-       node_states: $states, converged: $converged,
-       ok: ($client_exit == 0 and $converged)}' >"$LOG_DIR/summary.json" ||
+       node_states: $states, converged: $converged, settlement: $settlement,
+       ok: ($client_exit == 0 and $converged and $settle_ok)}' >"$LOG_DIR/summary.json" ||
     die "could not write $LOG_DIR/summary.json"
 
 # ---- summary --------------------------------------------------------------
 echo
 echo "==================== lxdex cluster run ===================="
-jq -r '"nodes        \(.nodes) (consensus \(.consensus), fsync \(.fsync))",
+jq -r '"nodes        \(.nodes) (consensus \(.consensus), fsync \(.fsync), CURVE \(if .curve then "on" else "off" end))",
        "load         \(.target_rate) orders/s for \(.duration_s) s",
        "sent         \(.sent)   acked \(.acked)   rejected \(.rejected)   errors \(.errors)   fills \(.fills)",
        "throughput   \(.throughput) orders/s",
@@ -453,6 +784,17 @@ if [ "$CONVERGED" = true ]; then
 else
     echo "converged:   NO, the nodes differ (or a node's status.json is missing)"
 fi
+if [ "$SETTLE_JSON" = true ]; then
+    echo
+    jq -r '.settlement |
+       "settlement   \(.batches_accepted) of \(.batches) batches Accepted on lx-devnet (\(.devnet_rpc)), \(.threshold) of \(.channel | length) signatures",
+       "  fills      \(.fills_settled) settled of \(.fills_in_log) in the log; deposits \(.deposits) on-chain",
+       "  withdrawals \(.withdrawals.acked) acked, \(.withdrawals.settled) settled, \(.withdrawals.on_chain) of \(.withdrawals.amount) \(.withdrawals.asset) paid on-chain",
+       "  txs        \(.tx_count) settlement txs" + (if .tx_ids != null and .tx_count > 0 then ": " + (.tx_ids | join(" ")) else "" end) + " (list: \(.tx_ids_file))",
+       "  audit      \(.audit) (lx-audit), exactly once: \(if .exactly_once then "yes" else "NO" end)",
+       "  fill->Accepted ms  p50 \(.fill_to_accepted_ms.p50)  p99 \(.fill_to_accepted_ms.p99)  max \(.fill_to_accepted_ms.max) over \(.fill_to_accepted_ms.fills) fills (target p99 <= \(.fill_to_accepted_ms.target_p99))"' \
+        "$LOG_DIR/summary.json"
+fi
 echo "summary:     $LOG_DIR/summary.json"
 echo "==========================================================="
 
@@ -461,10 +803,12 @@ if [ "$LEAVE_RUNNING" = true ]; then
     for ((i = 0; i < NODES; i++)); do
         [ -n "${NODE_PIDS[$i]}" ] && echo "${NODE_PIDS[$i]}" >>"$LOG_DIR/pids"
     done
+    [ -n "$DEVNET_PID" ] && echo "$DEVNET_PID" >>"$LOG_DIR/pids" && echo "lx-devnet: $RPC (its PID is the last in $LOG_DIR/pids)"
+    true
     echo
     echo "The nodes keep running (KEEP_ALIVE=true). PIDs: $(tr '\n' ' ' <"$LOG_DIR/pids")"
     echo "Client endpoints: $ENDPOINTS"
     echo "Stop them with:   kill \$(cat $LOG_DIR/pids)"
 fi
 
-[ "$CLIENT_RC" -eq 0 ] && [ "$CONVERGED" = true ]
+[ "$CLIENT_RC" -eq 0 ] && [ "$CONVERGED" = true ] && [ "$SETTLE_OK" = true ]

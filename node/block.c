@@ -14,6 +14,11 @@
 #define ENC_ORDER (1 + 8 + 8 + 4 + 5 + 8 + 8)
 #define ENC_CANCEL (1 + 8 + 8)
 #define ENC_REPLACE (1 + 8 + 8 + 8 + 8)
+#define ENC_BATCH_CLOSE (1 + 8 + 8)
+#define ENC_BATCH_SETTLED (1 + 8 + 32)
+#define ENC_CHAIN_DEPOSIT (ENC_TRANSFER + 32 + 4)
+#define ENC_WITHDRAW_TO (ENC_TRANSFER + 20)
+_Static_assert(ENC_CHAIN_DEPOSIT <= LX_ENTRY_ENC_MAX, "entry sizes");
 
 _Static_assert(ENC_MARKET == LX_ENTRY_ENC_MAX, "the market entry is the largest");
 _Static_assert(ENC_ORDER <= LX_ENTRY_ENC_MAX && ENC_TRANSFER <= LX_ENTRY_ENC_MAX, "entry sizes");
@@ -33,6 +38,14 @@ static size_t kind_len(unsigned k)
         return ENC_CANCEL;
     case LX_CMD_REPLACE:
         return ENC_REPLACE;
+    case LX_ENTRY_BATCH_CLOSE:
+        return ENC_BATCH_CLOSE;
+    case LX_ENTRY_BATCH_SETTLED:
+        return ENC_BATCH_SETTLED;
+    case LX_ENTRY_CHAIN_DEPOSIT:
+        return ENC_CHAIN_DEPOSIT;
+    case LX_ENTRY_WITHDRAW_TO:
+        return ENC_WITHDRAW_TO;
     default:
         return 0;
     }
@@ -41,6 +54,12 @@ static size_t kind_len(unsigned k)
 static unsigned entry_kind(const lx_entry *ent)
 {
     return ent->is_market ? LX_CMD_MARKET : ent->cmd.type;
+}
+
+int lx_entry_is_settle(const lx_entry *ent)
+{
+    return ent && !ent->is_market && ent->cmd.type >= LX_ENTRY_BATCH_CLOSE &&
+           ent->cmd.type <= LX_ENTRY_WITHDRAW_TO;
 }
 
 /* A string field is valid when it has a NUL within its size. */
@@ -107,13 +126,21 @@ size_t lx_entry_encode(uint8_t *buf, size_t len, const lx_entry *ent)
         break;
     }
     case LX_CMD_DEPOSIT:
-    case LX_CMD_WITHDRAW: {
+    case LX_CMD_WITHDRAW:
+    case LX_ENTRY_CHAIN_DEPOSIT:
+    case LX_ENTRY_WITHDRAW_TO: {
         const lx_transfer_cmd *t = &ent->cmd.u.transfer;
         if (!str_ok(t->asset, sizeof t->asset))
             return 0;
         lx__put_u64(p, t->account);
         lx__put_u64(p + 8, t->amount);
         put_str(p + 16, t->asset, sizeof t->asset);
+        if (k == LX_ENTRY_CHAIN_DEPOSIT) {
+            memcpy(p + 16 + LX_SYMBOL_MAX, ent->settle.tx_id, 32);
+            lx__put_u32(p + 16 + LX_SYMBOL_MAX + 32, ent->settle.index);
+        } else if (k == LX_ENTRY_WITHDRAW_TO) {
+            memcpy(p + 16 + LX_SYMBOL_MAX, ent->settle.dest, 20);
+        }
         break;
     }
     case LX_CMD_ORDER: {
@@ -141,6 +168,18 @@ size_t lx_entry_encode(uint8_t *buf, size_t len, const lx_entry *ent)
         lx__put_u64(p + 8, ent->cmd.u.replace.account);
         lx__put_u64(p + 16, ent->cmd.u.replace.price);
         lx__put_u64(p + 24, ent->cmd.u.replace.qty);
+        break;
+    case LX_ENTRY_BATCH_CLOSE:
+        if (ent->settle.number == 0)
+            return 0;
+        lx__put_u64(p, ent->settle.number);
+        lx__put_u64(p + 8, ent->settle.now);
+        break;
+    case LX_ENTRY_BATCH_SETTLED:
+        if (ent->settle.number == 0)
+            return 0;
+        lx__put_u64(p, ent->settle.number);
+        memcpy(p + 8, ent->settle.tx_id, sizeof ent->settle.tx_id);
         break;
     default:
         return 0;
@@ -180,12 +219,20 @@ lx_err lx_entry_decode(lx_entry *out, size_t *used, const uint8_t *buf, size_t l
         break;
     }
     case LX_CMD_DEPOSIT:
-    case LX_CMD_WITHDRAW: {
+    case LX_CMD_WITHDRAW:
+    case LX_ENTRY_CHAIN_DEPOSIT:
+    case LX_ENTRY_WITHDRAW_TO: {
         lx_transfer_cmd *t = &out->cmd.u.transfer;
         t->account = lx__get_u64(p);
         t->amount = lx__get_u64(p + 8);
         if ((rc = get_str(t->asset, p + 16, sizeof t->asset)) != LX_OK)
             return rc;
+        if (k == LX_ENTRY_CHAIN_DEPOSIT) {
+            memcpy(out->settle.tx_id, p + 16 + LX_SYMBOL_MAX, 32);
+            out->settle.index = lx__get_u32(p + 16 + LX_SYMBOL_MAX + 32);
+        } else if (k == LX_ENTRY_WITHDRAW_TO) {
+            memcpy(out->settle.dest, p + 16 + LX_SYMBOL_MAX, 20);
+        }
         break;
     }
     case LX_CMD_ORDER: {
@@ -207,6 +254,16 @@ lx_err lx_entry_decode(lx_entry *out, size_t *used, const uint8_t *buf, size_t l
     case LX_CMD_CANCEL:
         out->cmd.u.cancel.id = lx__get_u64(p);
         out->cmd.u.cancel.account = lx__get_u64(p + 8);
+        break;
+    case LX_ENTRY_BATCH_CLOSE:
+    case LX_ENTRY_BATCH_SETTLED:
+        out->settle.number = lx__get_u64(p);
+        if (out->settle.number == 0)
+            return LX_EFORMAT;
+        if (k == LX_ENTRY_BATCH_CLOSE)
+            out->settle.now = lx__get_u64(p + 8);
+        else
+            memcpy(out->settle.tx_id, p + 8, sizeof out->settle.tx_id);
         break;
     default: /* LX_CMD_REPLACE; kind_len accepted nothing else */
         out->cmd.u.replace.id = lx__get_u64(p);
@@ -369,8 +426,17 @@ lx_err lx__block_apply_ends(lx_engine *e, lx_events *evs, uint8_t state_hash[LX_
     size_t first = evs->n;
     for (uint32_t i = 0; i < b->hdr.count; i++) {
         const lx_entry *ent = &b->entries[i];
-        lx_err rc = ent->is_market ? lx_engine_add_market(e, evs, &ent->market)
-                                   : lx_engine_apply(e, evs, &ent->cmd);
+        lx_err rc = LX_OK;
+        if (ent->is_market) {
+            rc = lx_engine_add_market(e, evs, &ent->market);
+        } else if (ent->cmd.type == LX_ENTRY_CHAIN_DEPOSIT ||
+                   ent->cmd.type == LX_ENTRY_WITHDRAW_TO) {
+            lx_cmd c = ent->cmd; /* the engine sees a plain deposit or withdraw */
+            c.type = ent->cmd.type == LX_ENTRY_CHAIN_DEPOSIT ? LX_CMD_DEPOSIT : LX_CMD_WITHDRAW;
+            rc = lx_engine_apply(e, evs, &c);
+        } else if (!lx_entry_is_settle(ent)) { /* batch close and settled make no events */
+            rc = lx_engine_apply(e, evs, &ent->cmd);
+        }
         if (rc != LX_OK)
             return rc;
         if (ends)

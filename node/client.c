@@ -204,7 +204,9 @@ static int stopped(const lx_client *c)
 lx_err lx_client_new(lx_client **out, size_t *failed_node, const lx_client_opts *o)
 {
     if (out == NULL || failed_node == NULL || o == NULL || o->nodes == NULL || o->nnodes == 0 ||
-        o->nnodes > LX_CLIENT_NODES_MAX || o->name == NULL)
+        o->nnodes > LX_CLIENT_NODES_MAX || o->name == NULL ||
+        (o->curve_secrets != NULL &&
+         (o->server_keys == NULL || (o->ncurve_secrets != 1 && o->ncurve_secrets != o->nnodes))))
         return LX_EINVAL;
     *out = NULL;
     *failed_node = SIZE_MAX;
@@ -213,8 +215,13 @@ lx_err lx_client_new(lx_client **out, size_t *failed_node, const lx_client_opts 
         return LX_ENOMEM;
     c->tfd = -1;
     c->o = *o;
+    c->o.curve_secrets = c->o.server_keys = NULL; /* borrowed only during this call */
     c->nn = o->nnodes;
-    lx_err err = lx_zctx_new(&c->ctx, 1);
+    /* CURVE decrypts every reply on the I/O threads: one thread per node
+     * (up to 4) keeps a busy client reading instead of letting the nodes'
+     * queues to it fill. */
+    int io_threads = o->curve_secrets == NULL ? 1 : o->nnodes < 4 ? (int)o->nnodes : 4;
+    lx_err err = lx_zctx_new(&c->ctx, io_threads);
     if (err == LX_OK)
         err = lx_inflight_new(&c->fl, INFLIGHT_CAP);
     if (err == LX_OK)
@@ -224,7 +231,13 @@ lx_err lx_client_new(lx_client **out, size_t *failed_node, const lx_client_opts 
     so.sndhwm = HWM;
     so.rcvhwm = HWM;
     so.linger_ms = 0;
+    if (o->curve_secrets != NULL)
+        so.curve = LX_ZCURVE_CLIENT;
     for (size_t i = 0; i < c->nn && err == LX_OK; i++) {
+        if (o->curve_secrets != NULL) {
+            so.curve_secret = &o->curve_secrets[o->ncurve_secrets == 1 ? 0 : i];
+            so.curve_server = &o->server_keys[i];
+        }
         err = lx_zsock_new(&c->nodes[i].s, c->ctx, LX_ZDEALER, &so);
         if (err == LX_OK)
             err = lx_zsock_connect(c->nodes[i].s, o->nodes[i]);
@@ -306,7 +319,9 @@ const lx_hist *lx_client_hist(const lx_client *c)
 
 uint64_t lx_client_outstanding(const lx_client *c)
 {
-    return lx_inflight_open(c->fl, LX_INFLIGHT_ORDER) + lx_inflight_open(c->fl, LX_INFLIGHT_CANCEL);
+    return lx_inflight_open(c->fl, LX_INFLIGHT_ORDER) +
+           lx_inflight_open(c->fl, LX_INFLIGHT_CANCEL) +
+           lx_inflight_open(c->fl, LX_INFLIGHT_WITHDRAW);
 }
 
 void lx_client_count_timeouts(lx_client *c)
@@ -485,7 +500,10 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             c->st.bad_replies++;
         else if (fr.kind == LX_INFLIGHT_ORDER && fr.norders == 1)
             order_acked(c, fr.node, m.u.ack.id, now);
-        else if (fr.kind == LX_INFLIGHT_DEPOSIT) {
+        else if (fr.kind == LX_INFLIGHT_WITHDRAW) {
+            c->st.wd_acked++;
+            c->st.wd_amount += fr.aux;
+        } else if (fr.kind == LX_INFLIGHT_DEPOSIT) {
             c->deps[fr.aux].state = 2;
             c->deps_acked++;
             c->deps_inflight--;
@@ -497,6 +515,8 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             order_rejected(c, m.u.reject.reason);
         else if (fr.kind == LX_INFLIGHT_CANCEL)
             c->st.cancel_misses++;
+        else if (fr.kind == LX_INFLIGHT_WITHDRAW)
+            c->st.wd_rejected++;
         else if (fr.kind == LX_INFLIGHT_DEPOSIT) {
             c->deps_inflight--;
             fprintf(stderr, "%s: deposit of %s to account %" PRIu64 " rejected: %s\n", c->o.name,
@@ -557,6 +577,8 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             c->st.errors += fr.norders;
         else if (fr.kind == LX_INFLIGHT_DEPOSIT)
             deposit_error(c, &fr, &m, code);
+        else if (fr.kind == LX_INFLIGHT_WITHDRAW)
+            c->st.wd_failed++;
         break;
     }
     default:
@@ -912,4 +934,42 @@ int lx_client_malformed(lx_client *c, unsigned long frames, bool json)
                " of %zu nodes answer PING: %s\n",
                passed, checks, ping_ok, c->nn, fail ? "FAILED" : "ok");
     return fail ? 1 : 0;
+}
+
+/* ---- funding without the faucet, and withdrawals (settlement runs) ---- */
+
+int lx_client_fund_plan(lx_client *c, uint64_t total_orders, FILE *out)
+{
+    if (c == NULL || out == NULL || c->gen == NULL || c->deps != NULL ||
+        !plan_deposits(c, total_orders / c->load.accounts + 1))
+        return 0;
+    for (size_t i = 0; i < c->ndeps; i++)
+        fprintf(out, "{\"account\":%" PRIu64 ",\"asset\":\"%s\",\"amount\":%" PRIu64 "}\n",
+                c->deps[i].account, c->deps[i].asset, c->deps[i].amount);
+    return fflush(out) == 0;
+}
+
+int lx_client_withdraw(lx_client *c, uint64_t account, const char *asset, uint64_t amount,
+                       const char *dest)
+{
+    if (c == NULL || asset == NULL || dest == NULL || strlen(asset) >= LX_SYMBOL_MAX ||
+        strlen(dest) > LX_PROTO_ADDR_MAX || account < c->load.account_base || c->nn == 0)
+        return 0;
+    lx_proto_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.type = LX_PROTO_WITHDRAW;
+    m.u.transfer.account = account;
+    m.u.transfer.amount = amount;
+    memcpy(m.u.transfer.asset, asset, strlen(asset));
+    m.u.transfer.dest_len = (uint8_t)strlen(dest);
+    memcpy(m.u.transfer.dest, dest, m.u.transfer.dest_len);
+    size_t node_i = (size_t)((account - c->load.account_base) % c->nn);
+    lx_inflight_frame *fr = send_request(c, node_i, LX_INFLIGHT_WITHDRAW, &m);
+    c->st.wd_sent++;
+    if (fr == NULL) {
+        c->st.wd_failed++;
+        return 0;
+    }
+    fr->aux = amount;
+    return 1;
 }

@@ -38,6 +38,23 @@ const char lx__usage[] =
     "  --dev-faucet[=BOOL]    accept DEPOSIT requests [DEV_FAUCET] (false)\n"
     "  --heartbeat-ms N       heartbeat period [HEARTBEAT_MS] (100)\n"
     "  --snapshot-every N     snapshot every N blocks, 0 never [SNAPSHOT_EVERY] (10000)\n"
+    "  --curve-key FILE       this node's CURVE secret key (lx-keys generate); turns\n"
+    "                         CURVE on for every socket [CURVE_KEY]\n"
+    "  --peer-keys FILE       allow-list of the cluster's node keys, labelled with\n"
+    "                         node numbers [PEER_KEYS]\n"
+    "  --peer-numbers LIST    node number of each --peers entry, in order, e.g. 1,2\n"
+    "                         [PEER_NUMBERS]\n"
+    "  --client-keys FILE     allow-list of client keys, labelled with the account\n"
+    "                         each may act for [CLIENT_KEYS]\n"
+    "  --insecure[=BOOL]      allow a non-loopback --bind without CURVE keys\n"
+    "                         [INSECURE] (false)\n"
+    "  --channel FILE         settle on the X-Chain: the shared channel file\n"
+    "                         [SETTLE_CHANNEL] (none: no settlement)\n"
+    "  --key-file FILE        this node's settlement key, mode 0600, from\n"
+    "                         lx-xchain keygen [SETTLE_KEY_FILE]\n"
+    "  --rpc URL              X-Chain API, needed by the leader [SETTLE_RPC]\n"
+    "  --settle-interval D    close a batch every D [SETTLE_INTERVAL] (1s)\n"
+    "  --settle-fills N       or once it holds N fills [SETTLE_FILLS] (10000)\n"
     "  --help                 print this and exit\n"
     "\n"
     "Exit status: 0 after a clean stop, 1 a runtime failure, 2 bad usage,\n"
@@ -197,6 +214,43 @@ static lx_err parse_peers(lx__config *cfg, char *err, size_t errlen, const char 
     return LX_OK;
 }
 
+/* --peer-numbers: comma-separated node numbers (decimal u64), at most
+ * LX__PEERS_MAX; checked against --peers by lx__auth_check_config. */
+static lx_err parse_numbers(lx__curve_cfg *c, char *err, size_t errlen, const char *s,
+                            const char *src)
+{
+    c->nnumbers = 0;
+    const char *p = s;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char item[24];
+        const char *q = p;
+        while (len && *q == ' ') {
+            q++;
+            len--;
+        }
+        while (len && q[len - 1] == ' ')
+            len--;
+        if (len == 0 || len >= sizeof item)
+            return fail(err, errlen, "%s: bad entry in \"%s\": node numbers, e.g. 1,2", src, s);
+        memcpy(item, q, len);
+        item[len] = 0;
+        uint64_t v;
+        if (!parse_u64(&v, item))
+            return fail(err, errlen, "%s: \"%s\" is not a node number (0 to 2^64-1)", src, item);
+        if (c->nnumbers == LX__PEERS_MAX)
+            return fail(err, errlen, "%s: more than %d node numbers", src, LX__PEERS_MAX);
+        c->numbers[c->nnumbers++] = v;
+        if (!end)
+            break;
+        p = end + 1;
+        if (!*p)
+            return fail(err, errlen, "%s: trailing comma in \"%s\"", src, s);
+    }
+    return LX_OK;
+}
+
 size_t lx__markets_default(lx_market_spec *out, size_t cap)
 {
     static const char *const names[][3] = {{"BTC-USD", "BTC", "USD"}, {"ETH-USD", "ETH", "USD"}};
@@ -312,6 +366,16 @@ typedef enum opt_id {
     O_FAUCET,
     O_HEARTBEAT,
     O_SNAPSHOT,
+    O_CURVE_KEY,
+    O_PEER_KEYS,
+    O_PEER_NUMBERS,
+    O_CLIENT_KEYS,
+    O_INSECURE,
+    O_CHANNEL, /* the settlement options, in lx__settle_set_opt's order */
+    O_KEY_FILE,
+    O_RPC,
+    O_SETTLE_INTERVAL,
+    O_SETTLE_FILLS,
     O_COUNT
 } opt_id;
 
@@ -336,6 +400,16 @@ static const struct {
     [O_FAUCET] = {"dev-faucet", "DEV_FAUCET", 1},
     [O_HEARTBEAT] = {"heartbeat-ms", "HEARTBEAT_MS", 0},
     [O_SNAPSHOT] = {"snapshot-every", "SNAPSHOT_EVERY", 0},
+    [O_CURVE_KEY] = {"curve-key", "CURVE_KEY", 0},
+    [O_PEER_KEYS] = {"peer-keys", "PEER_KEYS", 0},
+    [O_PEER_NUMBERS] = {"peer-numbers", "PEER_NUMBERS", 0},
+    [O_CLIENT_KEYS] = {"client-keys", "CLIENT_KEYS", 0},
+    [O_INSECURE] = {"insecure", "INSECURE", 1},
+    [O_CHANNEL] = {"channel", "SETTLE_CHANNEL", 0},
+    [O_KEY_FILE] = {"key-file", "SETTLE_KEY_FILE", 0},
+    [O_RPC] = {"rpc", "SETTLE_RPC", 0},
+    [O_SETTLE_INTERVAL] = {"settle-interval", "SETTLE_INTERVAL", 0},
+    [O_SETTLE_FILLS] = {"settle-fills", "SETTLE_FILLS", 0},
 };
 
 /* Applies one option's value; src names where it came from for messages. */
@@ -441,6 +515,30 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
                         v);
         c->snapshot_every = u;
         return LX_OK;
+    case O_CURVE_KEY:
+    case O_PEER_KEYS:
+    case O_CLIENT_KEYS: {
+        char *dst = id == O_CURVE_KEY   ? c->curve.key_file
+                    : id == O_PEER_KEYS ? c->curve.peer_keys
+                                        : c->curve.client_keys;
+        if (!*v || strlen(v) >= LX__PATH_MAX)
+            return fail(err, errlen, "%s: the path must be 1 to %d bytes", src, LX__PATH_MAX - 1);
+        snprintf(dst, LX__PATH_MAX, "%s", v);
+        return LX_OK;
+    }
+    case O_PEER_NUMBERS:
+        return parse_numbers(&c->curve, err, errlen, v, src);
+    case O_INSECURE:
+        if (!parse_bool(&b, v))
+            return fail(err, errlen, "%s: bad value \"%s\": true or false", src, v);
+        c->curve.insecure = b;
+        return LX_OK;
+    case O_CHANNEL:
+    case O_KEY_FILE:
+    case O_RPC:
+    case O_SETTLE_INTERVAL:
+    case O_SETTLE_FILLS:
+        return lx__settle_set_opt(&c->settle, err, errlen, (int)(id - O_CHANNEL), v, src);
     case O_COUNT:
         break;
     }
@@ -468,6 +566,7 @@ static void defaults(lx__config *c)
     c->fsync = 1;
     c->heartbeat_ms = 100;
     c->snapshot_every = 10000;
+    lx__settle_cfg_defaults(&c->settle);
 }
 
 lx_err lx__config_parse(lx__config *cfg, char *err, size_t errlen, int argc, char **argv,
@@ -527,6 +626,8 @@ lx_err lx__config_parse(lx__config *cfg, char *err, size_t errlen, int argc, cha
     }
     if (!cfg->data_dir[0])
         snprintf(cfg->data_dir, sizeof cfg->data_dir, "data/%s", cfg->node_id);
+    if ((rc = lx__settle_cfg_check(&cfg->settle, err, errlen, cfg->is_leader)) != LX_OK)
+        return rc;
     if (cfg->markets_file[0])
         return lx__markets_load(cfg->markets, &cfg->nmarkets, LX__MARKETS_MAX, err, errlen,
                                 cfg->markets_file);

@@ -26,6 +26,38 @@ typedef struct lx__peer_addr {
     unsigned port; /* the peer's base port */
 } lx__peer_addr;
 
+/* The settlement options (node/settle*.c, docs/settlement.md). Settlement
+ * runs when channel_file is set; key_file is then required, and rpc on the
+ * leader. */
+typedef struct lx__settle_cfg {
+    char key_file[LX__PATH_MAX];     /* --key-file: this node's secp256k1 key */
+    char channel_file[LX__PATH_MAX]; /* --channel: the shared channel file */
+    char rpc[LX__PATH_MAX];          /* --rpc: the X-Chain API base URL */
+    uint64_t interval_us;            /* --settle-interval (1 s) */
+    uint64_t max_fills;              /* --settle-fills (10000) */
+} lx__settle_cfg;
+
+/* node/settle_channel.c: the settlement options. which: 0 --channel,
+ * 1 --key-file, 2 --rpc, 3 --settle-interval, 4 --settle-fills. LX_EINVAL
+ * with a message in err. */
+void lx__settle_cfg_defaults(lx__settle_cfg *c);
+lx_err lx__settle_set_opt(lx__settle_cfg *c, char *err, size_t errlen, int which, const char *v,
+                          const char *src);
+/* The options together: --channel needs --key-file, and --rpc on the
+ * leader; --key-file and --rpc need --channel. */
+lx_err lx__settle_cfg_check(const lx__settle_cfg *c, char *err, size_t errlen, int is_leader);
+
+/* The CURVE options (node/auth.c, docs/security.md). CURVE is on when
+ * key_file is set; peer_keys and client_keys are then required. */
+typedef struct lx__curve_cfg {
+    char key_file[LX__PATH_MAX];    /* --curve-key: this node's secret key file */
+    char peer_keys[LX__PATH_MAX];   /* --peer-keys: the nodes' keys, labelled with numbers */
+    char client_keys[LX__PATH_MAX]; /* --client-keys: clients' keys, labelled with accounts */
+    size_t nnumbers;
+    uint64_t numbers[LX__PEERS_MAX]; /* --peer-numbers: the number of each --peers entry */
+    int insecure;                    /* --insecure: plain ZeroMQ on a non-loopback --bind */
+} lx__curve_cfg;
+
 typedef struct lx__config {
     char node_id[LX__NODE_ID_MAX + 1];
     unsigned base_port;
@@ -48,6 +80,8 @@ typedef struct lx__config {
     uint32_t heartbeat_ms;
     uint64_t snapshot_every; /* blocks; 0: never */
     int help;                /* --help was given: print the usage, exit 0 */
+    lx__settle_cfg settle;
+    lx__curve_cfg curve;
 } lx__config;
 
 /* Reads a variable of the environment; NULL when unset. */
@@ -149,13 +183,17 @@ void lx__batcher_clear(lx__batcher *b);
 #define LX__RESULT_FRAMES_MAX 1024u
 
 typedef enum lx__peer_type {
-    LX__P_HELLO = 1,     /* "which of my links reaches you?" */
-    LX__P_HELLO_ACK = 2, /* sent on every link; only the addressee keeps it */
-    LX__P_FORWARD = 3,   /* a client request for the leader */
-    LX__P_RESULT = 4,    /* reply frames for the origin's client */
-    LX__P_GAP_REQ = 5,   /* send me blocks [from, to] */
-    LX__P_GAP_RESP = 6   /* blocks from the leader's journal */
+    LX__P_HELLO = 1,      /* "which of my links reaches you?" */
+    LX__P_HELLO_ACK = 2,  /* sent on every link; only the addressee keeps it */
+    LX__P_FORWARD = 3,    /* a client request for the leader */
+    LX__P_RESULT = 4,     /* reply frames for the origin's client */
+    LX__P_GAP_REQ = 5,    /* send me blocks [from, to] */
+    LX__P_GAP_RESP = 6,   /* blocks from the leader's journal */
+    LX__P_SETTLE_REQ = 7, /* leader: sign the settlement tx of a batch */
+    LX__P_SETTLE_SIG = 8  /* a node's signature of that tx, for the leader */
 } lx__peer_type;
+
+#define LX__SETTLE_SIGNERS_MAX 64 /* owner positions in a signer set */
 
 typedef struct lx__peer_msg {
     uint8_t type;
@@ -193,6 +231,18 @@ typedef struct lx__peer_msg {
             const uint8_t *list;  /* count of (be32 len, bytes) */
             size_t list_len;
         } gap_resp;
+        struct {
+            uint64_t number;                          /* batch, >= 1 */
+            const uint8_t *batch_hash, *tx_hash;      /* 32 bytes each */
+            uint8_t nsigners;                         /* 1..64 */
+            uint32_t signers[LX__SETTLE_SIGNERS_MAX]; /* strictly increasing */
+        } settle_req;
+        struct {
+            uint64_t number;
+            const uint8_t *batch_hash, *tx_hash; /* 32 bytes each */
+            const uint8_t *signer;               /* 20: the address that signed */
+            const uint8_t *sig;                  /* 65: r || s || v over tx_hash */
+        } settle_sig;
     } u;
 } lx__peer_msg;
 
@@ -400,6 +450,8 @@ typedef struct lx__fwd {
 
 /* Market data state (node/marketdata.c) */
 typedef struct lx__md lx__md;
+/* CURVE keys and the ZAP handler (node/auth.c); NULL when CURVE is off */
+typedef struct lx__auth lx__auth;
 
 typedef struct lx__node {
     lx__config cfg;
@@ -407,6 +459,7 @@ typedef struct lx__node {
     volatile int *stop; /* set by the signal handler */
 
     lx_zctx *ctx;
+    lx__auth *auth;
     lx_zsock *pub, *sub, *router, *inbox;
     lx_zsock *out[LX__PEERS_MAX];                     /* connected to each peer's base+3 */
     char peer_id[LX__PEERS_MAX][LX__NODE_ID_MAX + 1]; /* learnt by HELLO; "" unknown */
@@ -460,6 +513,8 @@ typedef struct lx__node {
     uint64_t next_metrics_us, next_status_us, next_hb_us;
     int timer_fd; /* a timerfd polled with the sockets for sub-ms deadlines; -1 none */
 
+    struct lx__settle *settle; /* settlement (node/settle.c); NULL when off */
+
     uint8_t *scratch;  /* LX__PEER_MSG_MAX bytes for building messages */
     uint8_t *scratch2; /* reply frames and query answers */
     uint8_t *scratch3; /* RESULT messages */
@@ -511,6 +566,14 @@ void lx__seq_synced(lx__node *n, uint64_t seq);
 int lx__seq_busy(const lx__node *n);
 uint64_t lx__seq_deadline(const lx__node *n);
 int lx__seq_idle(const lx__node *n); /* nothing queued or in flight */
+/* settle.c: the log entry (LX_ENTRY_WITHDRAW_TO) of a WITHDRAW request,
+ * or why not in why: LX_EUNSUPPORTED without settlement, LX_EINVAL for an
+ * asset the channel does not settle or a bad destination, LX_ETOOBIG when
+ * the open batch has no room for another withdrawal, LX_ESTATE when
+ * settlement halted. lx__settle_admitted: the entry was queued. */
+lx_err lx__settle_withdraw_entry(lx__node *n, lx_entry *out, const lx_proto_transfer *t, char *why,
+                                 size_t cap);
+void lx__settle_admitted(lx__node *n);
 
 /* replica.c (follower) */
 lx_err lx__replica_init(lx__node *n);
@@ -543,5 +606,44 @@ void lx__md_before(lx__md *md, const lx_engine *e, const lx_block *b);
 /* After: publishes TRADEs and L2_DELTAs for the block's events on pub. */
 void lx__md_after(lx__md *md, lx__node *n, const lx_event *evs, size_t nev);
 uint64_t lx__md_l2_seq(const lx__md *md, uint32_t market);
+
+/* auth.c: CURVE on the daemon's sockets and the account binding
+ * (docs/security.md) */
+/* 1 if host (a --bind value) is a loopback address: localhost or 127.x.y.z. */
+int lx__host_is_loopback(const char *host);
+/* Checks the CURVE options against each other and --bind: the lists need
+ * --curve-key, which needs both lists and one --peer-numbers entry per
+ * --peers entry; without keys a non-loopback --bind needs --insecure.
+ * LX_EINVAL with a one-line message in err. */
+lx_err lx__auth_check_config(const lx__config *cfg, char *err, size_t errlen);
+/* 1 if every account a decoded request names is account (queries and PING
+ * name none: 1). */
+int lx__auth_owns(const lx_proto_msg *m, uint64_t account);
+/* Encodes the not_owner answer to a sequenced request m into buf: a REJECT
+ * (order id, or 0 for DEPOSIT and WITHDRAW), or for a batch a BATCH_RESULT
+ * rejecting every entry. LX_EINVAL for another type. */
+lx_err lx__auth_not_owner(uint8_t *buf, size_t cap, size_t *written, const lx_proto_msg *m);
+/* With --curve-key: reads the key and both allow-lists, starts the ZAP
+ * handler on n->ctx and sets n->auth (NULL without keys, after logging
+ * when the node runs insecure). Logs why it fails. */
+lx_err lx__auth_open(lx__node *n);
+/* Stops the ZAP handler (after the context's sockets are closed) and wipes
+ * the keys; sets *p to NULL. */
+void lx__auth_free(lx__auth **p);
+/* The CURVE server role for a bound socket: peers 1 for SUB and the inbox
+ * (node keys), 0 for PUB and ROUTER (client keys). a NULL: unchanged. */
+void lx__auth_server_opts(const lx__auth *a, lx_zsock_opts *o, int peers);
+/* The CURVE client role towards the peer of --peers entry slot. */
+void lx__auth_peer_opts(const lx__auth *a, lx_zsock_opts *o, size_t slot);
+/* Connects s (bound already) to a peer's endpoint, as its CURVE client. */
+lx_err lx__auth_connect_peer(const lx__auth *a, lx_zsock *s, const char *ep, size_t slot);
+/* Wipes the secret key once every socket is set up. */
+void lx__auth_seal(lx__auth *a);
+/* Connections the ZAP handler refused (0 without CURVE). */
+uint64_t lx__auth_refused(const lx__auth *a);
+/* For a sequenced request from a client of this node: 1 if it may go on;
+ * otherwise answers it (REJECT not_owner when it names another account than
+ * the connection's key is registered for) and returns 0. */
+int lx__auth_admit(lx__node *n, const lx__origin *o, const lx_zmsg *zm, const lx_proto_msg *m);
 
 #endif /* LX_NODE_INT_H */

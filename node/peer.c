@@ -153,6 +153,32 @@ lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
         out->u.gap_resp.list = list(&r, &out->u.gap_resp.list_len, out->u.gap_resp.count,
                                     LX_BLOCK_HDR_LEN, LX_BLOCK_BYTES_MAX);
         break;
+    case LX__P_SETTLE_REQ: {
+        out->u.settle_req.number = u64(&r);
+        out->u.settle_req.batch_hash = take(&r, 32);
+        out->u.settle_req.tx_hash = take(&r, 32);
+        uint8_t k = u8(&r);
+        if (r.bad || out->u.settle_req.number == 0 || k == 0 || k > LX__SETTLE_SIGNERS_MAX)
+            return LX_EFORMAT;
+        out->u.settle_req.nsigners = k;
+        for (uint8_t i = 0; i < k; i++) {
+            uint32_t v = u32(&r);
+            /* positions among the owners, strictly increasing */
+            if (v >= LX__SETTLE_SIGNERS_MAX || (i > 0 && v <= out->u.settle_req.signers[i - 1]))
+                return LX_EFORMAT;
+            out->u.settle_req.signers[i] = v;
+        }
+        break;
+    }
+    case LX__P_SETTLE_SIG:
+        out->u.settle_sig.number = u64(&r);
+        out->u.settle_sig.batch_hash = take(&r, 32);
+        out->u.settle_sig.tx_hash = take(&r, 32);
+        out->u.settle_sig.signer = take(&r, 20);
+        out->u.settle_sig.sig = take(&r, 65);
+        if (r.bad || out->u.settle_sig.number == 0)
+            return LX_EFORMAT;
+        break;
     default:
         return LX_EFORMAT;
     }
@@ -278,6 +304,33 @@ lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer
         put64(&w, m->u.gap_resp.leader_last);
         put16(&w, m->u.gap_resp.count);
         putb(&w, m->u.gap_resp.list, m->u.gap_resp.list_len);
+        break;
+    case LX__P_SETTLE_REQ: {
+        uint8_t k = m->u.settle_req.nsigners;
+        if (m->u.settle_req.number == 0 || !m->u.settle_req.batch_hash ||
+            !m->u.settle_req.tx_hash || k == 0 || k > LX__SETTLE_SIGNERS_MAX)
+            return LX_EINVAL;
+        for (uint8_t i = 0; i < k; i++)
+            if (m->u.settle_req.signers[i] >= LX__SETTLE_SIGNERS_MAX ||
+                (i > 0 && m->u.settle_req.signers[i] <= m->u.settle_req.signers[i - 1]))
+                return LX_EINVAL;
+        put64(&w, m->u.settle_req.number);
+        putb(&w, m->u.settle_req.batch_hash, 32);
+        putb(&w, m->u.settle_req.tx_hash, 32);
+        put8(&w, k);
+        for (uint8_t i = 0; i < k; i++)
+            put32(&w, m->u.settle_req.signers[i]);
+        break;
+    }
+    case LX__P_SETTLE_SIG:
+        if (m->u.settle_sig.number == 0 || !m->u.settle_sig.batch_hash ||
+            !m->u.settle_sig.tx_hash || !m->u.settle_sig.signer || !m->u.settle_sig.sig)
+            return LX_EINVAL;
+        put64(&w, m->u.settle_sig.number);
+        putb(&w, m->u.settle_sig.batch_hash, 32);
+        putb(&w, m->u.settle_sig.tx_hash, 32);
+        putb(&w, m->u.settle_sig.signer, 20);
+        putb(&w, m->u.settle_sig.sig, 65);
         break;
     default:
         return LX_EINVAL;

@@ -409,10 +409,21 @@ void lx__seq_submit(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uin
         memcpy(ents[0].cmd.u.transfer.asset, m->u.transfer.asset, LX_SYMBOL_MAX);
         count = 1;
         break;
-    case LX_PROTO_WITHDRAW:
-        lx__reply_error(n, o, req_id, LX_PROTO_E_UNAVAILABLE,
-                        "withdrawals are not available in this version");
-        return;
+    case LX_PROTO_WITHDRAW: {
+        /* Paid out by the next settlement (settle.c); unavailable without. */
+        char why[LX_PROTO_TEXT_MAX + 1];
+        lx_err wrc = lx__settle_withdraw_entry(n, &ents[0], &m->u.transfer, why, sizeof why);
+        if (wrc != LX_OK) {
+            lx__reply_error(n, o, req_id,
+                            wrc == LX_ETOOBIG  ? LX_PROTO_E_OVERLOADED
+                            : wrc == LX_EINVAL ? LX_PROTO_E_MALFORMED
+                                               : LX_PROTO_E_UNAVAILABLE,
+                            why);
+            return;
+        }
+        count = 1;
+        break;
+    }
     default:
         lx__reply_error(n, o, req_id, LX_PROTO_E_UNKNOWN_TYPE, "not a sequenced request");
         return;
@@ -448,6 +459,8 @@ void lx__seq_submit(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uin
         lx__reply_error(n, o, req_id, LX_PROTO_E_INTERNAL, "out of memory");
         return;
     }
+    if (m->hdr.type == LX_PROTO_WITHDRAW)
+        lx__settle_admitted(n);
     if (lx__batcher_due(&n->batch, now))
         cut(n);
 }

@@ -14,6 +14,7 @@
 
 #include "logio.h"
 #include "node_int.h"
+#include "settle_int.h"
 
 #define RECV_BURST 256         /* messages per socket per loop turn */
 #define HELLO_FAST_US 300000u  /* while a peer is unknown */
@@ -145,6 +146,7 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
             n->m.trades++;
     lx__md_after(n->md, n, n->evs.v, n->evs.n);
     lx__replica_applied(n);
+    lx__settle_block(n);
     if (n->cfg.snapshot_every && n->seq % n->cfg.snapshot_every == 0) {
         uint8_t *snap;
         size_t slen;
@@ -281,6 +283,8 @@ static void on_client(lx__node *n, const lx_zmsg *zm)
         lx__answer_query(n, &o, &m, now);
         return;
     }
+    if (!lx__auth_admit(n, &o, zm, &m))
+        return; /* answered: another account than the connection's key */
     if (n->is_leader)
         lx__seq_submit(n, &o, &m, now);
     else
@@ -395,6 +399,10 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
         if (!n->is_leader)
             lx__replica_gap_resp(n, &m);
         return;
+    case LX__P_SETTLE_REQ:
+    case LX__P_SETTLE_SIG:
+        lx__settle_peer(n, &m, slot);
+        return;
     default:
         return;
     }
@@ -485,6 +493,7 @@ static void timers(lx__node *n, uint64_t now)
         lx__seq_tick(n, now, 0);
     else
         lx__replica_tick(n, now);
+    lx__settle_tick(n, now);
     if (now >= n->next_hb_us) {
         heartbeat(n);
         n->next_hb_us = now + (uint64_t)n->cfg.heartbeat_ms * 1000;
@@ -554,12 +563,20 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
     lx_err rc = lx_zctx_new(&n->ctx, 1);
     if (rc != LX_OK)
         return rc;
-    lx_zsock_opts ro = o;
+    if ((rc = lx__auth_open(n)) != LX_OK) {
+        *exit_code = 2;
+        return rc;
+    }
+    /* With CURVE: clients' keys on PUB and ROUTER, nodes' on SUB and inbox. */
+    lx_zsock_opts co = o, po_in = o;
+    lx__auth_server_opts(n->auth, &co, 0);
+    lx__auth_server_opts(n->auth, &po_in, 1);
+    lx_zsock_opts ro = co;
     ro.router_mandatory = true;
-    if ((rc = lx_zsock_new(&n->pub, n->ctx, LX_ZPUB, &o)) != LX_OK ||
-        (rc = lx_zsock_new(&n->sub, n->ctx, LX_ZSUB, &o)) != LX_OK ||
+    if ((rc = lx_zsock_new(&n->pub, n->ctx, LX_ZPUB, &co)) != LX_OK ||
+        (rc = lx_zsock_new(&n->sub, n->ctx, LX_ZSUB, &po_in)) != LX_OK ||
         (rc = lx_zsock_new(&n->router, n->ctx, LX_ZROUTER, &ro)) != LX_OK ||
-        (rc = lx_zsock_new(&n->inbox, n->ctx, LX_ZDEALER, &o)) != LX_OK)
+        (rc = lx_zsock_new(&n->inbox, n->ctx, LX_ZDEALER, &po_in)) != LX_OK)
         return rc;
     lx_zsock *bound[4] = {n->pub, n->sub, n->router, n->inbox};
     for (unsigned i = 0; i < 4; i++) {
@@ -589,12 +606,14 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
     for (size_t i = 0; i < c->npeers; i++) {
         char ep[LX__HOST_MAX + 32];
         snprintf(ep, sizeof ep, "tcp://%s:%u", c->peers[i].host, c->peers[i].port + 1);
-        if ((rc = lx_zsock_connect(n->pub, ep)) != LX_OK) {
+        if ((rc = lx__auth_connect_peer(n->auth, n->pub, ep, i)) != LX_OK) {
             lx__log(n, "cannot connect to %s: %s", ep, lx_strerror(rc));
             *exit_code = 2;
             return rc;
         }
-        if ((rc = lx_zsock_new(&n->out[i], n->ctx, LX_ZDEALER, &po)) != LX_OK)
+        lx_zsock_opts po_out = po;
+        lx__auth_peer_opts(n->auth, &po_out, i);
+        if ((rc = lx_zsock_new(&n->out[i], n->ctx, LX_ZDEALER, &po_out)) != LX_OK)
             return rc;
         snprintf(ep, sizeof ep, "tcp://%s:%u", c->peers[i].host, c->peers[i].port + 3);
         if ((rc = lx_zsock_connect(n->out[i], ep)) != LX_OK) {
@@ -603,11 +622,13 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
             return rc;
         }
     }
+    lx__auth_seal(n->auth);
     return LX_OK;
 }
 
 static void close_all(lx__node *n)
 {
+    lx__settle_free(n);
     lx__jw_stop(&n->jw);
     for (size_t i = 0; i < LX__PEERS_MAX; i++)
         lx_zsock_free(&n->out[i]);
@@ -615,6 +636,7 @@ static void close_all(lx__node *n)
     lx_zsock_free(&n->sub);
     lx_zsock_free(&n->router);
     lx_zsock_free(&n->inbox);
+    lx__auth_free(&n->auth); /* after the sockets, before the context */
     lx_zctx_free(&n->ctx);
     lx__seq_free(n);
     lx__replica_free(n);
@@ -680,7 +702,9 @@ static void pump(lx__node *n, long timeout_ms, int read_clients)
             if (i == 3 && (!read_clients || (n->is_leader && lx__seq_busy(n))))
                 break;
             lx_zmsg zm;
-            lx_err rc = lx_zsock_recv(it[i].sock, &zm, LX_ZDONTWAIT);
+            /* With CURVE a client's requests carry its account (ZAP User-Id). */
+            int rf = LX_ZDONTWAIT | (i == 3 && n->auth ? LX_ZUSERID : 0);
+            lx_err rc = lx_zsock_recv(it[i].sock, &zm, rf);
             if (rc == LX_ETOOBIG)
                 continue;
             if (rc != LX_OK)
@@ -750,6 +774,12 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     if (rec.torn_records)
         lx__log(n, "cut a torn journal tail (%" PRIu64 " record)", rec.torn_records);
     lx__hash_ring_put(&n->own_hashes, n->seq, n->hash);
+    if ((rc = lx__settle_init(n, j)) != LX_OK) {
+        lx_journal_free(&j);
+        if (rc == LX_EINVAL)
+            *exit_code = 2;
+        goto out;
+    }
 
     if ((rc = open_sockets(n, exit_code)) != LX_OK) {
         lx_journal_free(&j);

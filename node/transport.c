@@ -227,6 +227,28 @@ lx_err lx_zsock_connect(lx_zsock *s, const char *endpoint)
     return zmq_connect(s->z, endpoint) == 0 ? LX_OK : map_errno(errno);
 }
 
+lx_err lx_zsock_connect_curve(lx_zsock *s, const char *endpoint, const lx_curve_key *secret,
+                              const lx_curve_key *server)
+{
+    if (s == NULL || endpoint == NULL || secret == NULL || server == NULL)
+        return LX_EINVAL;
+    lx_curve_key pub;
+    lx_err err = lx_curve_public(&pub, secret);
+    if (err != LX_OK)
+        return err;
+    /* libzmq copies a socket's options into each connection when it is
+     * made: these keys (and the client role that setting a server key
+     * implies) apply to this connection and to later ones, never to the
+     * endpoints bound before. */
+    int rc = 0;
+    rc |= zmq_setsockopt(s->z, ZMQ_CURVE_SERVERKEY, server->b, LX_CURVE_KEY_LEN);
+    rc |= zmq_setsockopt(s->z, ZMQ_CURVE_PUBLICKEY, pub.b, LX_CURVE_KEY_LEN);
+    rc |= zmq_setsockopt(s->z, ZMQ_CURVE_SECRETKEY, secret->b, LX_CURVE_KEY_LEN);
+    if (rc == 0)
+        rc = zmq_connect(s->z, endpoint);
+    return rc == 0 ? LX_OK : map_errno(errno);
+}
+
 lx_err lx_zsock_disconnect(lx_zsock *s, const char *endpoint)
 {
     if (s == NULL || endpoint == NULL)

@@ -143,6 +143,37 @@ static void print_entry(const lx_engine *e, uint32_t markets_known, uint64_t seq
             fprintf(f, "{\"op\":\"cancel\",\"id\":%" PRIu64 ",\"account\":\"%" PRIu64 "\"",
                     c->u.cancel.id, c->u.cancel.account);
             break;
+        case LX_ENTRY_CHAIN_DEPOSIT:
+        case LX_ENTRY_WITHDRAW_TO: {
+            char hx[65];
+            const uint8_t *b =
+                c->type == LX_ENTRY_CHAIN_DEPOSIT ? ent->settle.tx_id : ent->settle.dest;
+            int nb = c->type == LX_ENTRY_CHAIN_DEPOSIT ? 32 : 20;
+            for (int k = 0; k < nb; k++)
+                snprintf(hx + 2 * k, 3, "%02x", b[k]);
+            fprintf(f, "{\"op\":\"%s\",\"account\":\"%" PRIu64 "\",\"asset\":",
+                    c->type == LX_ENTRY_CHAIN_DEPOSIT ? "chain_deposit" : "withdraw_to",
+                    c->u.transfer.account);
+            jstr(f, c->u.transfer.asset);
+            fprintf(f, ",\"amount\":%" PRIu64, c->u.transfer.amount);
+            if (c->type == LX_ENTRY_CHAIN_DEPOSIT)
+                fprintf(f, ",\"tx_id\":\"%s\",\"index\":%" PRIu32, hx, ent->settle.index);
+            else
+                fprintf(f, ",\"dest\":\"%s\"", hx);
+            break;
+        }
+        case LX_ENTRY_BATCH_CLOSE:
+            fprintf(f, "{\"op\":\"batch_close\",\"batch\":%" PRIu64 ",\"now\":%" PRIu64,
+                    ent->settle.number, ent->settle.now);
+            break;
+        case LX_ENTRY_BATCH_SETTLED: {
+            char hx[65];
+            for (int k = 0; k < 32; k++)
+                snprintf(hx + 2 * k, 3, "%02x", ent->settle.tx_id[k]);
+            fprintf(f, "{\"op\":\"batch_settled\",\"batch\":%" PRIu64 ",\"tx_id\":\"%s\"",
+                    ent->settle.number, hx);
+            break;
+        }
         default: /* LX_CMD_REPLACE: the decoder admits nothing else */
             fprintf(f,
                     "{\"op\":\"replace\",\"id\":%" PRIu64 ",\"account\":\"%" PRIu64

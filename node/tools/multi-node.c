@@ -28,6 +28,10 @@ int main(int argc, char **argv)
         fputs(lx__usage, stdout);
         return 0;
     }
+    if (lx__auth_check_config(&cfg, err, sizeof err) != LX_OK) {
+        fprintf(stderr, "multi-node: %s\n", err);
+        return 2;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

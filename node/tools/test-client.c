@@ -46,6 +46,25 @@ static const char usage[] =
     "                         --duration, exit 0 when all answered and 1 otherwise\n"
     "  --drain D              after the timed phase, wait this long at most for\n"
     "                         outstanding replies (default 5s)\n"
+    "  --curve-key LIST       connect with CURVE, authenticating with this secret key\n"
+    "                         file (lx-keys generate), or one file per --nodes entry,\n"
+    "                         comma-separated. A node binds a key to one account: with\n"
+    "                         one key --accounts is 1 and --account-base that account;\n"
+    "                         with a key per node, node i's key acts for account\n"
+    "                         account-base + i and --accounts is the number of nodes\n"
+    "                         (the defaults)\n"
+    "  --server-keys LIST     with --curve-key: each node's public key (40 Z85\n"
+    "                         characters, lx-keys public), comma-separated, in the\n"
+    "                         order of --nodes\n"
+    "  --funding MODE         faucet: fund every account by DEPOSIT requests (default);\n"
+    "                         none: the accounts are funded already (X-Chain deposits);\n"
+    "                         plan: print the deposits faucet would make, one JSON\n"
+    "                         object a line, and exit\n"
+    "  --withdraw-every N     during the load, one WITHDRAW after every N orders, from\n"
+    "                         the accounts in turn, to --withdraw-to (needs settlement)\n"
+    "  --withdraw-to ADDR     the X-Chain address the withdrawals pay\n"
+    "  --withdraw-amount A    amount of each withdrawal (default 1)\n"
+    "  --withdraw-asset SYM   asset of each withdrawal (default USD)\n"
     "  --malformed N          send N malformed frames of assorted kinds to each node\n"
     "                         instead of load, check each gets the right ERROR and the\n"
     "                         node still answers PING\n"
@@ -78,7 +97,19 @@ typedef struct opts {
     uint64_t connect_timeout_ns, wait_ready_ns, drain_ns;
     int have_wait_ready;
     unsigned long malformed;
+    int have_accounts;
+    const char *curve_key;   /* --curve-key, as given: secret key files */
+    const char *server_list; /* --server-keys, as given */
+    lx_curve_key server_keys[NODES_MAX];
+    size_t nserver_keys;
+    /* funding and withdrawals (settlement runs) */
+    int funding; /* FUND_FAUCET, FUND_NONE, FUND_PLAN */
+    uint64_t wd_every, wd_amount;
+    const char *wd_to;
+    char wd_asset[LX_SYMBOL_MAX];
 } opts;
+
+enum { FUND_FAUCET, FUND_NONE, FUND_PLAN };
 
 /* A run: the options, the client (node/client.c) and how sending kept to
  * the schedule. */
@@ -149,6 +180,30 @@ static int split_nodes(opts *o, char *list)
     return o->nnodes > 0;
 }
 
+/* --server-keys: comma-separated Z85 public keys (Z85 has no comma). */
+static int split_keys(opts *o, const char *list)
+{
+    o->nserver_keys = 0;
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        while (n > 0 && *p == ' ') {
+            p++;
+            n--;
+        }
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n != LX_CURVE_Z85_LEN || o->nserver_keys == NODES_MAX ||
+            lx_curve_key_parse(&o->server_keys[o->nserver_keys], p, n) != LX_OK)
+            return 0;
+        o->nserver_keys++;
+        if (end == NULL)
+            return 1;
+        p = end + 1;
+    }
+}
+
 static uint64_t mix64(uint64_t x)
 {
     x ^= x >> 33;
@@ -178,6 +233,13 @@ enum {
     O_WAIT_READY,
     O_DRAIN,
     O_MALFORMED,
+    O_CURVE_KEY,
+    O_SERVER_KEYS,
+    O_FUNDING,
+    O_WITHDRAW_EVERY,
+    O_WITHDRAW_TO,
+    O_WITHDRAW_AMOUNT,
+    O_WITHDRAW_ASSET,
     O_HELP
 };
 
@@ -203,6 +265,13 @@ static int parse_args(opts *o, int argc, char **argv)
         {"wait-ready", required_argument, NULL, O_WAIT_READY},
         {"drain", required_argument, NULL, O_DRAIN},
         {"malformed", required_argument, NULL, O_MALFORMED},
+        {"curve-key", required_argument, NULL, O_CURVE_KEY},
+        {"server-keys", required_argument, NULL, O_SERVER_KEYS},
+        {"funding", required_argument, NULL, O_FUNDING},
+        {"withdraw-every", required_argument, NULL, O_WITHDRAW_EVERY},
+        {"withdraw-to", required_argument, NULL, O_WITHDRAW_TO},
+        {"withdraw-amount", required_argument, NULL, O_WITHDRAW_AMOUNT},
+        {"withdraw-asset", required_argument, NULL, O_WITHDRAW_ASSET},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -215,6 +284,8 @@ static int parse_args(opts *o, int argc, char **argv)
     o->account_base = 1;
     o->seed = mix64(lx_wall_us() ^ ((uint64_t)getpid() << 32));
     o->cancel_ratio = 0.1;
+    o->wd_amount = 1;
+    memcpy(o->wd_asset, "USD", 4);
     o->error_threshold = 0.01;
     o->connect_timeout_ns = UINT64_C(5000000000);
     o->drain_ns = UINT64_C(5000000000);
@@ -252,6 +323,7 @@ static int parse_args(opts *o, int argc, char **argv)
         case O_ACCOUNTS:
             if (!parse_u64(&o->accounts, a, 1, 10000000))
                 return bad_arg("--accounts", a, "want 1 to 10000000");
+            o->have_accounts = 1;
             break;
         case O_ACCOUNT_BASE:
             if (!parse_u64(&o->account_base, a, 0, UINT64_C(1) << 62))
@@ -300,10 +372,47 @@ static int parse_args(opts *o, int argc, char **argv)
             if (lx_parse_duration(&o->drain_ns, a) != LX_OK)
                 return bad_arg("--drain", a, "want a duration");
             break;
+        case O_FUNDING:
+            if (strcmp(a, "faucet") == 0)
+                o->funding = FUND_FAUCET;
+            else if (strcmp(a, "none") == 0)
+                o->funding = FUND_NONE;
+            else if (strcmp(a, "plan") == 0)
+                o->funding = FUND_PLAN;
+            else
+                return bad_arg("--funding", a, "want faucet, none or plan");
+            break;
+        case O_WITHDRAW_EVERY:
+            if (!parse_u64(&o->wd_every, a, 1, UINT64_C(1000000000)))
+                return bad_arg("--withdraw-every", a, "want 1 to 1000000000");
+            break;
+        case O_WITHDRAW_TO:
+            if (*a == '\0' || strlen(a) > LX_PROTO_ADDR_MAX)
+                return bad_arg("--withdraw-to", a, "want an X-Chain address");
+            o->wd_to = a;
+            break;
+        case O_WITHDRAW_AMOUNT:
+            if (!parse_u64(&o->wd_amount, a, 1, UINT64_MAX))
+                return bad_arg("--withdraw-amount", a, "want a positive amount");
+            break;
+        case O_WITHDRAW_ASSET:
+            if (*a == '\0' || strlen(a) >= LX_SYMBOL_MAX)
+                return bad_arg("--withdraw-asset", a, "want an asset symbol");
+            memcpy(o->wd_asset, a, strlen(a) + 1);
+            break;
         case O_MALFORMED:
             if (!parse_u64(&v, a, 1, 1000000))
                 return bad_arg("--malformed", a, "want 1 to 1000000");
             o->malformed = (unsigned long)v;
+            break;
+        case O_CURVE_KEY:
+            o->curve_key = a;
+            break;
+        case O_SERVER_KEYS:
+            o->server_list = a;
+            if (!split_keys(o, a))
+                return bad_arg("--server-keys", a,
+                               "want up to 32 public keys of 40 Z85 characters, comma-separated");
             break;
         case O_HELP:
             fputs(usage, stdout);
@@ -319,6 +428,47 @@ static int parse_args(opts *o, int argc, char **argv)
     if (o->nnodes == 0) {
         fprintf(stderr, "test-client: --nodes is required (see --help)\n");
         return 2;
+    }
+    if ((o->wd_every != 0) != (o->wd_to != NULL)) {
+        fprintf(stderr,
+                "test-client: --withdraw-every and --withdraw-to go together (see --help)\n");
+        return 2;
+    }
+    if ((o->curve_key == NULL) != (o->server_list == NULL)) {
+        fprintf(stderr, "test-client: --curve-key and --server-keys go together (see --help)\n");
+        return 2;
+    }
+    size_t nkeys = 0;
+    if (o->curve_key != NULL) {
+        nkeys = 1;
+        for (const char *p = o->curve_key; *p; p++)
+            nkeys += *p == ',';
+        if (nkeys != 1 && nkeys != o->nnodes) {
+            fprintf(stderr,
+                    "test-client: --curve-key lists %zu key files for %zu node(s): give one, or "
+                    "one per --nodes entry\n",
+                    nkeys, o->nnodes);
+            return 2;
+        }
+        if (o->nserver_keys != o->nnodes) {
+            fprintf(stderr,
+                    "test-client: --server-keys lists %zu key(s) for %zu node(s); give one per "
+                    "--nodes entry, in order\n",
+                    o->nserver_keys, o->nnodes);
+            return 2;
+        }
+        /* Node i's connection carries the accounts a with (a - base) %
+         * nodes == i, and its key acts for one account. */
+        uint64_t most = nkeys == 1 ? 1 : o->nnodes;
+        if (o->have_accounts && o->accounts != 1 && o->accounts != most) {
+            fprintf(stderr,
+                    "test-client: with %zu CURVE key(s) --accounts is 1%s: each key acts for the "
+                    "one account it is registered for\n",
+                    nkeys, nkeys == 1 ? "" : " or the number of nodes");
+            return 2;
+        }
+        if (!o->have_accounts)
+            o->accounts = most;
     }
     if (o->id_base == 0)
         o->id_base = mix64(o->seed ^ UINT64_C(0x6c786465)) % LX_ORDERGEN_ID_BASE_MAX + 1u;
@@ -355,6 +505,19 @@ static void progress(run_state *r, uint64_t now, uint64_t *prev_acked, uint64_t 
     *prev_ns = now;
 }
 
+/* --withdraw-every N: one WITHDRAW for each multiple of N among the orders
+ * [from, to), from the accounts in turn. */
+static void send_withdrawals(run_state *r, uint64_t from, uint64_t to)
+{
+    const opts *o = &r->o;
+    if (o->wd_every == 0)
+        return;
+    for (uint64_t k = (from / o->wd_every + 1) * o->wd_every; k <= to; k += o->wd_every) {
+        uint64_t account = o->account_base + (k / o->wd_every - 1) % o->accounts;
+        lx_client_withdraw(r->cl, account, o->wd_asset, o->wd_amount, o->wd_to);
+    }
+}
+
 static void run_load(run_state *r, uint64_t total)
 {
     lx_client *cl = r->cl;
@@ -382,6 +545,7 @@ static void run_load(run_state *r, uint64_t total)
                 r->max_lag_ns = now - first_due;
             lx_client_send_orders(cl, (size_t)(rr % nn), k, n);
             rr++;
+            send_withdrawals(r, k, k + n);
             k += n;
             r->last_send_ns = now;
         }
@@ -449,7 +613,15 @@ static void print_summary(run_state *r, const lx_client_stats *c, uint64_t total
     if (r->o.json) {
         char json[2048];
         size_t n = lx_loadgen_summary_json(json, sizeof json, &s);
-        printf("%.*s\n", (int)n, json);
+        if (r->o.wd_every != 0 && n > 0 && json[n - 1] == '}')
+            printf("%.*s,\"withdrawals\":{\"sent\":%" PRIu64 ",\"acked\":%" PRIu64
+                   ",\"rejected\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"amount\":%" PRIu64
+                   ",\"asset\":\"%s\",\"to\":\"%s\"}}\n",
+                   (int)n - 1, json, c->wd_sent, c->wd_acked, c->wd_rejected,
+                   c->wd_sent - c->wd_acked - c->wd_rejected, c->wd_amount, r->o.wd_asset,
+                   r->o.wd_to);
+        else
+            printf("%.*s\n", (int)n, json);
     } else {
         printf("test-client: %zu node(s), %.3f s, target %.0f orders/s, batch %u, seed %" PRIu64
                ", id base %" PRIu64 "\n",
@@ -466,6 +638,11 @@ static void print_summary(run_state *r, const lx_client_stats *c, uint64_t total
                " max %" PRIu64 " (from intended send time)\n",
                s.p50, s.p90, s.p99, s.p999, s.max);
         printf("  send lag  max %" PRIu64 " us behind the schedule\n", s.max_send_lag_us);
+        if (r->o.wd_every != 0)
+            printf("  withdrawals sent %" PRIu64 ", acked %" PRIu64 " (%" PRIu64
+                   " %s in all), rejected %" PRIu64 ", failed %" PRIu64 "\n",
+                   c->wd_sent, c->wd_acked, c->wd_amount, r->o.wd_asset, c->wd_rejected,
+                   c->wd_sent - c->wd_acked - c->wd_rejected);
     }
     for (size_t i = 1; i < LX_R_COUNT; i++)
         if (c->reject_reasons[i])
@@ -504,8 +681,32 @@ static int run(run_state *r)
                          .connect_timeout_ns = o->connect_timeout_ns,
                          .drain_ns = o->drain_ns,
                          .stopped = stopped};
+    static lx_curve_key secrets[NODES_MAX];
+    size_t nsecrets = 0;
+    if (o->curve_key != NULL) {
+        char list[NODES_MAX * EP_MAX];
+        snprintf(list, sizeof list, "%s", o->curve_key);
+        for (char *save = NULL, *f = strtok_r(list, ",", &save); f != NULL && nsecrets < NODES_MAX;
+             f = strtok_r(NULL, ",", &save)) {
+            lx_err kerr = lx_curve_keyfile_read(&secrets[nsecrets], f);
+            if (kerr != LX_OK) {
+                fprintf(stderr, "test-client: --curve-key %s: %s\n", f,
+                        kerr == LX_EPERM       ? "readable by group or others (chmod 600 it)"
+                        : kerr == LX_EFORMAT   ? "not a CURVE secret key file"
+                        : kerr == LX_ENOTFOUND ? "no such file"
+                                               : lx_strerror(kerr));
+                lx_wipe(secrets, sizeof secrets);
+                return 2;
+            }
+            nsecrets++;
+        }
+        co.curve_secrets = secrets;
+        co.ncurve_secrets = nsecrets;
+        co.server_keys = o->server_keys;
+    }
     size_t bad = SIZE_MAX;
     lx_err err = lx_client_new(&r->cl, &bad, &co);
+    lx_wipe(secrets, sizeof secrets);
     if (err != LX_OK) {
         if (bad == SIZE_MAX) {
             fprintf(stderr, "test-client: out of memory\n");
@@ -572,10 +773,12 @@ static int run(run_state *r)
                         "min_qty too large)\n");
     if (err != LX_OK)
         return 1;
-    if (!o->quiet)
+    if (o->funding == FUND_PLAN)
+        return lx_client_fund_plan(cl, total, stdout) ? 0 : 1;
+    if (!o->quiet && o->funding == FUND_FAUCET)
         fprintf(stderr, "test-client: funding %" PRIu64 " accounts in %zu market(s)\n", o->accounts,
                 lx_client_markets(cl));
-    if (!lx_client_fund(cl, total)) {
+    if (o->funding == FUND_FAUCET && !lx_client_fund(cl, total)) {
         fprintf(stderr, "test-client: funding failed\n");
         return 1;
     }

@@ -535,6 +535,130 @@ static void test_apply_appends(void **state)
     lx_engine_free(&e2);
 }
 
+/* Settlement entries: they round-trip, batch number 0 is refused both
+ * ways, and applying them makes no events and leaves the engine and the
+ * state hash as an empty block would. */
+static void test_settle_entries(void **state)
+{
+    (void)state;
+    lx_entry v[2];
+    memset(v, 0, sizeof v);
+    v[0].cmd.type = LX_ENTRY_BATCH_CLOSE;
+    v[0].settle.number = 3;
+    v[0].settle.now = 1795657228;
+    v[1].cmd.type = LX_ENTRY_BATCH_SETTLED;
+    v[1].settle.number = 2;
+    memset(v[1].settle.tx_id, 0xAB, 32);
+    assert_true(lx_entry_is_settle(&v[0]));
+    assert_true(lx_entry_is_settle(&v[1]));
+    uint8_t e[LX_ENTRY_ENC_MAX];
+    assert_int_equal(lx_entry_encode(e, sizeof e, &v[0]), 17);
+    assert_int_equal(e[0], 0x40);
+    assert_int_equal(lx_entry_encode(e, sizeof e, &v[1]), 41);
+    assert_int_equal(e[0], 0x41);
+    uint8_t buf[256];
+    lx_block_hdr h = {.seq = 4, .term = 1, .timestamp_us = 9, .first_index = 10};
+    size_t len = 0;
+    assert_int_equal(lx_block_encode(buf, sizeof buf, &len, &h, v, 2), LX_OK);
+    assert_int_equal(len, LX_BLOCK_HDR_LEN + 17 + 41);
+    lx_block b;
+    lx_block_init(&b);
+    assert_int_equal(lx_block_decode(&b, buf, len), LX_OK);
+    assert_int_equal(b.hdr.count, 2);
+    assert_int_equal(b.entries[0].cmd.type, LX_ENTRY_BATCH_CLOSE);
+    assert_int_equal(b.entries[0].settle.number, 3);
+    assert_int_equal(b.entries[0].settle.now, 1795657228);
+    assert_int_equal(b.entries[1].settle.number, 2);
+    assert_memory_equal(b.entries[1].settle.tx_id, v[1].settle.tx_id, 32);
+
+    lx_engine_config cfg = {.fee_account = 0};
+    lx_engine *eng = NULL;
+    assert_int_equal(lx_engine_new(&eng, &cfg), LX_OK);
+    lx_events evs;
+    lx_events_init(&evs);
+    uint8_t h1[32] = {0}, h2[32] = {0};
+    assert_int_equal(lx_block_apply(eng, &evs, h1, &b), LX_OK);
+    assert_int_equal(evs.n, 0);
+    assert_int_equal(lx_state_hash_next(h2, 4, NULL, 0), LX_OK);
+    assert_memory_equal(h1, h2, 32);
+
+    /* batch number 0 */
+    v[0].settle.number = 0;
+    assert_int_equal(lx_entry_encode(e, sizeof e, &v[0]), 0);
+    buf[LX_BLOCK_HDR_LEN + 8] = 0; /* the low byte of the close's number, 3 -> 0 */
+    assert_int_equal(lx_block_decode(&b, buf, len), LX_EFORMAT);
+    assert_false(lx_entry_is_settle(&(lx_entry){.cmd.type = LX_CMD_ORDER}));
+    lx_events_free(&evs);
+    lx_block_free(&b);
+    lx_engine_free(&eng);
+}
+
+/* A chain deposit and a withdraw-to reach the engine as a deposit and a
+ * withdraw, with the same events as the plain commands, and carry their
+ * UTXO and destination through the encoding. */
+static void test_settle_transfers(void **state)
+{
+    (void)state;
+    lx_entry plain[4], ours[4];
+    plain[0] = market_entry("LUX-USD", "LUX", "USD");
+    plain[1] = transfer_entry(LX_CMD_DEPOSIT, 7, "USD", 5000);
+    plain[2] = transfer_entry(LX_CMD_WITHDRAW, 7, "USD", 1200);
+    plain[3] = transfer_entry(LX_CMD_WITHDRAW, 7, "USD", 999999); /* rejected */
+    memcpy(ours, plain, sizeof ours);
+    ours[1].cmd.type = LX_ENTRY_CHAIN_DEPOSIT;
+    memset(ours[1].settle.tx_id, 0xD1, 32);
+    ours[1].settle.index = 3;
+    for (int i = 2; i < 4; i++) {
+        ours[i].cmd.type = LX_ENTRY_WITHDRAW_TO;
+        memset(ours[i].settle.dest, 0x90 + i, 20);
+    }
+    uint8_t e[LX_ENTRY_ENC_MAX];
+    assert_int_equal(lx_entry_encode(e, sizeof e, &ours[1]), 65);
+    assert_int_equal(e[0], 0x42);
+    assert_int_equal(lx_entry_encode(e, sizeof e, &ours[2]), 49);
+    assert_int_equal(e[0], 0x43);
+    uint8_t b1[1024], b2[1024];
+    lx_block_hdr h = {.seq = 1, .term = 1, .timestamp_us = 1, .first_index = 1};
+    size_t l1, l2;
+    assert_int_equal(lx_block_encode(b1, sizeof b1, &l1, &h, plain, 4), LX_OK);
+    assert_int_equal(lx_block_encode(b2, sizeof b2, &l2, &h, ours, 4), LX_OK);
+    assert_int_equal(l2, l1 + 36 + 20 + 20);
+    lx_block bp, bo;
+    lx_block_init(&bp);
+    lx_block_init(&bo);
+    assert_int_equal(lx_block_decode(&bp, b1, l1), LX_OK);
+    assert_int_equal(lx_block_decode(&bo, b2, l2), LX_OK);
+    assert_int_equal(bo.entries[1].settle.index, 3);
+    assert_memory_equal(bo.entries[1].settle.tx_id, ours[1].settle.tx_id, 32);
+    assert_memory_equal(bo.entries[3].settle.dest, ours[3].settle.dest, 20);
+    assert_string_equal(bo.entries[2].cmd.u.transfer.asset, "USD");
+    assert_int_equal(bo.entries[2].cmd.u.transfer.amount, 1200);
+
+    lx_engine_config cfg = {.fee_account = 0};
+    lx_engine *e1 = NULL, *e2 = NULL;
+    assert_int_equal(lx_engine_new(&e1, &cfg), LX_OK);
+    assert_int_equal(lx_engine_new(&e2, &cfg), LX_OK);
+    lx_events a, c;
+    lx_events_init(&a);
+    lx_events_init(&c);
+    uint8_t h1[32] = {0}, h2[32] = {0};
+    assert_int_equal(lx_block_apply(e1, &a, h1, &bp), LX_OK);
+    assert_int_equal(lx_block_apply(e2, &c, h2, &bo), LX_OK);
+    assert_int_equal(a.n, c.n);
+    assert_memory_equal(h1, h2, 32); /* the same events, so the same state hash */
+    assert_int_equal(c.v[1].type, LX_EV_BALANCE);
+    assert_int_equal(c.v[1].cmd, LX_CMD_DEPOSIT);
+    assert_int_equal(c.v[2].type, LX_EV_BALANCE);
+    assert_int_equal(c.v[2].cmd, LX_CMD_WITHDRAW);
+    assert_int_equal(c.v[3].type, LX_EV_REJECTED);
+    lx_events_free(&a);
+    lx_events_free(&c);
+    lx_block_free(&bp);
+    lx_block_free(&bo);
+    lx_engine_free(&e1);
+    lx_engine_free(&e2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -547,6 +671,8 @@ int main(void)
         cmocka_unit_test(test_state_hash_deterministic),
         cmocka_unit_test(test_state_hash_formula),
         cmocka_unit_test(test_apply_appends),
+        cmocka_unit_test(test_settle_entries),
+        cmocka_unit_test(test_settle_transfers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

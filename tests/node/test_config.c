@@ -283,6 +283,59 @@ static void test_consensus_modes(void **state)
     assert_int_equal(parse(ok), LX_OK);
 }
 
+static void test_curve_options(void **state)
+{
+    (void)state;
+    fake_env[0] = NULL;
+    assert_int_equal(parse(NULL), LX_OK);
+    assert_int_equal(cfg.curve.key_file[0], 0);
+    assert_int_equal(cfg.curve.nnumbers, 0);
+    assert_int_equal(cfg.curve.insecure, 0);
+
+    const char *a[] = {
+        "--curve-key",   "k/node0.key", "--peer-keys",    "k/nodes.allow",
+        "--client-keys", "k/c.allow",   "--peer-numbers", " 7, 2 ,18446744073709551615",
+        "--insecure",    NULL};
+    assert_int_equal(parse(a), LX_OK);
+    assert_string_equal(cfg.curve.key_file, "k/node0.key");
+    assert_string_equal(cfg.curve.peer_keys, "k/nodes.allow");
+    assert_string_equal(cfg.curve.client_keys, "k/c.allow");
+    assert_int_equal(cfg.curve.nnumbers, 3);
+    assert_true(cfg.curve.numbers[0] == 7 && cfg.curve.numbers[1] == 2);
+    assert_true(cfg.curve.numbers[2] == UINT64_MAX);
+    assert_int_equal(cfg.curve.insecure, 1);
+
+    /* The variables, under the flags. */
+    const char *env[] = {"CURVE_KEY=e.key", "PEER_KEYS=e.allow", "CLIENT_KEYS=ec.allow",
+                         "PEER_NUMBERS=4",  "INSECURE=yes",      NULL};
+    memcpy(fake_env, env, sizeof env);
+    const char *b[] = {"--insecure=false", "--peer-numbers", "5,6", NULL};
+    assert_int_equal(parse(b), LX_OK);
+    assert_string_equal(cfg.curve.key_file, "e.key");
+    assert_string_equal(cfg.curve.client_keys, "ec.allow");
+    assert_int_equal(cfg.curve.nnumbers, 2);
+    assert_true(cfg.curve.numbers[1] == 6);
+    assert_int_equal(cfg.curve.insecure, 0);
+    fake_env[0] = NULL;
+
+    struct {
+        const char *args[4];
+        const char *want;
+    } cases[] = {
+        {{"--peer-numbers", "1,,2", NULL}, "bad entry"},
+        {{"--peer-numbers", "1,", NULL}, "trailing comma"},
+        {{"--peer-numbers", "x", NULL}, "not a node number"},
+        {{"--peer-numbers", "18446744073709551616", NULL}, "not a node number"},
+        {{"--peer-numbers", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", NULL}, "more than 16"},
+        {{"--curve-key", "", NULL}, "path"},
+        {{"--insecure=perhaps", NULL}, "true or false"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_bad(cases[i].args, cases[i].want);
+    assert_non_null(strstr(lx__usage, "--curve-key"));
+    assert_non_null(strstr(lx__usage, "--insecure"));
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -370,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_consensus_modes),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_curve_options),
         cmocka_unit_test(test_markets_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

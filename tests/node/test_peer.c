@@ -209,6 +209,63 @@ static void test_gap(void **state)
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
 }
 
+/* SETTLE_REQ and SETTLE_SIG: round trips, exact sizes, and refused signer
+ * sets (empty, unordered, repeated, out of range) and batch number 0. */
+static void test_settle(void **state)
+{
+    (void)state;
+    uint8_t bh[32], th[32], signer[20], sig[65];
+    memset(bh, 0xB1, sizeof bh);
+    memset(th, 0x7A, sizeof th);
+    memset(signer, 0x5E, sizeof signer);
+    memset(sig, 0x51, sizeof sig);
+    lx__peer_msg m = base_msg(LX__P_SETTLE_REQ), out;
+    m.u.settle_req.number = 12;
+    m.u.settle_req.batch_hash = bh;
+    m.u.settle_req.tx_hash = th;
+    m.u.settle_req.nsigners = 2;
+    m.u.settle_req.signers[0] = 0;
+    m.u.settle_req.signers[1] = 2;
+    size_t w = encode(&m);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 32 + 32 + 1 + 2 * 4);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.type, LX__P_SETTLE_REQ);
+    assert_int_equal(out.u.settle_req.number, 12);
+    assert_memory_equal(out.u.settle_req.batch_hash, bh, 32);
+    assert_memory_equal(out.u.settle_req.tx_hash, th, 32);
+    assert_int_equal(out.u.settle_req.nsigners, 2);
+    assert_int_equal(out.u.settle_req.signers[1], 2);
+    /* the last signer position is a u32 at the end: make it repeat the first */
+    buf[w - 1] = 0;
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    buf[w - 1] = 64; /* past the 64 owners a channel can have */
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    m.u.settle_req.signers[1] = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+    m.u.settle_req.signers[1] = 2;
+    m.u.settle_req.nsigners = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+    m.u.settle_req.nsigners = 2;
+    m.u.settle_req.number = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+
+    m = base_msg(LX__P_SETTLE_SIG);
+    m.u.settle_sig.number = 12;
+    m.u.settle_sig.batch_hash = bh;
+    m.u.settle_sig.tx_hash = th;
+    m.u.settle_sig.signer = signer;
+    m.u.settle_sig.sig = sig;
+    w = encode(&m);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 32 + 32 + 20 + 65);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.settle_sig.number, 12);
+    assert_memory_equal(out.u.settle_sig.signer, signer, 20);
+    assert_memory_equal(out.u.settle_sig.sig, sig, 65);
+    assert_memory_equal(out.u.settle_sig.tx_hash, th, 32);
+    m.u.settle_sig.sig = NULL;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+}
+
 static void test_malformed_headers(void **state)
 {
     (void)state;
@@ -310,13 +367,10 @@ static void test_hash_ring(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hello),
-        cmocka_unit_test(test_forward),
-        cmocka_unit_test(test_result),
-        cmocka_unit_test(test_gap),
-        cmocka_unit_test(test_malformed_headers),
-        cmocka_unit_test(test_heartbeat),
-        cmocka_unit_test(test_hash_ring),
+        cmocka_unit_test(test_hello),     cmocka_unit_test(test_forward),
+        cmocka_unit_test(test_result),    cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_settle),    cmocka_unit_test(test_malformed_headers),
+        cmocka_unit_test(test_heartbeat), cmocka_unit_test(test_hash_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

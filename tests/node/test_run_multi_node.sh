@@ -58,6 +58,19 @@ for i in 0 1 2; do
 done
 check "logs/acked.log is not empty" [ -s "$CL_TMP/ok/logs/acked.log" ]
 check "no multi-node process is left" [ -z "$(leftovers "$CL_TMP/ok")" ]
+# Settlement (SETTLE=true, the default): lx-devnet, on-chain deposits,
+# withdrawals, the audit.
+jcheck "summary.json: settlement settled batches > 0, all Accepted" \
+    '.settlement.batches > 0 and .settlement.batches_accepted == .settlement.batches' "$S"
+jcheck "summary.json: every fill of the log settled" \
+    '.settlement.fills_settled == .settlement.fills_in_log and .settlement.fills_settled > 0' "$S"
+jcheck "summary.json: withdrawals acked and paid on-chain exactly" \
+    '.settlement.withdrawals.acked > 0 and .settlement.withdrawals.on_chain == .settlement.withdrawals.amount' "$S"
+jcheck "summary.json: audit ok, exactly once" '.settlement.audit == "ok" and .settlement.exactly_once == true' "$S"
+jcheck "summary.json: fill-to-Accepted p50 and p99 are numbers" \
+    '(.settlement.fill_to_accepted_ms.p50 | type == "number") and (.settlement.fill_to_accepted_ms.p99 | type == "number")' "$S"
+check "the output has the settlement lines" grep -q 'exactly once: yes' "$CL_TMP/run.out"
+check "no lx-devnet process is left" [ -z "$(pgrep -f "lx-devnet.*$CL_TMP/ok" || true)" ]
 
 echo "---- KEEP_ALIVE=true leaves the nodes running and lists their PIDs"
 KEEP_ALIVE=true run_script 2s keep >"$CL_TMP/keep.out" 2>&1
@@ -65,12 +78,12 @@ rc=$?
 tail -n 4 "$CL_TMP/keep.out"
 check "run-multi-node.sh KEEP_ALIVE=true exits 0 (got $rc)" [ $rc -eq 0 ]
 PIDS_FILE=$CL_TMP/keep/logs/pids
-check "logs/pids lists 3 PIDs" [ "$(wc -l <"$PIDS_FILE" 2>/dev/null)" = 3 ]
+check "logs/pids lists 4 PIDs (3 nodes and lx-devnet)" [ "$(wc -l <"$PIDS_FILE" 2>/dev/null)" = 4 ]
 mapfile -t kept <"$PIDS_FILE" 2>/dev/null
 CL_OTHER_PIDS+=("${kept[@]}")
 alive=0
 for p in "${kept[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
-check "the 3 nodes still run after the script ended ($alive alive)" [ $alive -eq 3 ]
+check "the 3 nodes and lx-devnet still run after the script ended ($alive alive)" [ $alive -eq 4 ]
 check "the output says how to stop them" grep -q "kill \$(cat $PIDS_FILE)" "$CL_TMP/keep.out"
 "$LX_BIN/test-client" --nodes "$(cl_endpoints)" --wait-ready 10s >/dev/null 2>&1
 check "the kept nodes answer a PING" [ $? -eq 0 ]
@@ -135,5 +148,6 @@ tail -n 6 "$CL_TMP/int.out"
 check "run-multi-node.sh stopped on SIGINT with status 130 (got $rc)" [ $rc -eq 130 ]
 check "no multi-node process is left after SIGINT" [ -z "$(leftovers "$CL_TMP/int")" ]
 check "no test-client process is left after SIGINT" [ -z "$(pgrep -f "test-client.*$CL_TMP/int" || true)" ]
+check "no lx-devnet process is left after SIGINT" [ -z "$(pgrep -f "lx-devnet.*$CL_TMP/int" || true)" ]
 
 exit $CL_FAILED

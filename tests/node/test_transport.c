@@ -428,6 +428,115 @@ static void test_curve_refused(void **state)
     lx_wipe(&srv.sec, sizeof(srv.sec));
 }
 
+/* A SUB that serves CURVE in domain, bound to a free port, subscribed to all. */
+static lx_zsock *curve_sub_server(const keypair *k, const char *domain, char *ep, size_t len)
+{
+    lx_zsock_opts o;
+    lx_zsock_opts_init(&o);
+    o.linger_ms = 0;
+    o.curve = LX_ZCURVE_SERVER;
+    o.curve_secret = &k->sec;
+    o.zap_domain = domain;
+    lx_zsock *s;
+    assert_int_equal(lx_zsock_new(&s, ctx, LX_ZSUB, &o), LX_OK);
+    assert_int_equal(lx_zsock_subscribe(s, "", 0), LX_OK);
+    bind_free_port(s, ep, len);
+    return s;
+}
+
+/* Publishes "tick" on pub every 20 ms until sub receives one or wait_ms
+ * passes; returns whether it did. */
+static bool tick_arrives(lx_zsock *pub, lx_zsock *sub, long wait_ms)
+{
+    for (long t = 0; t < wait_ms; t += 20) {
+        lx_zpart p = {"tick", 4};
+        lx_err err = lx_zsock_send(pub, &p, 1, LX_ZDONTWAIT);
+        assert_true(err == LX_OK || err == LX_EAGAIN);
+        lx_zpollitem it = {.sock = sub, .events = LX_ZPOLLIN};
+        int ready = 0;
+        assert_int_equal(lx_zpoll(&ready, &it, 1, 20), LX_OK);
+        if (ready > 0) {
+            lx_zmsg m;
+            assert_int_equal(lx_zsock_recv(sub, &m, 0), LX_OK);
+            assert_memory_equal(m.part[0].data, "tick", 4);
+            lx_zmsg_close(&m);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The daemon's PUB: a CURVE server for the subscribers that connect to it,
+ * and a CURVE client of each peer's SUB it connects to, each with its own
+ * server key (lx_zsock_connect_curve). */
+static void test_curve_pub_both_roles(void **state)
+{
+    (void)state;
+    keypair node = new_keypair(), peer = new_keypair(), cli = new_keypair(),
+            stranger = new_keypair();
+    assert_int_equal(lx_zauth_allow(auth, "md-clients", &cli.pub, 5), LX_OK);
+    assert_int_equal(lx_zauth_allow(auth, "md-peers", &node.pub, 0), LX_OK);
+
+    lx_zsock_opts o;
+    lx_zsock_opts_init(&o);
+    o.linger_ms = 0;
+    o.curve = LX_ZCURVE_SERVER;
+    o.curve_secret = &node.sec;
+    o.zap_domain = "md-clients";
+    lx_zsock *pub;
+    assert_int_equal(lx_zsock_new(&pub, ctx, LX_ZPUB, &o), LX_OK);
+    char pub_ep[64], peer_ep[64], wrong_ep[64];
+    bind_free_port(pub, pub_ep, sizeof(pub_ep));
+
+    /* The peer's SUB knows the node's key; a second SUB has a key the node
+     * was not told, so the node's handshake with it fails. */
+    lx_zsock *peer_sub = curve_sub_server(&peer, "md-peers", peer_ep, sizeof(peer_ep));
+    lx_zsock *wrong_sub = curve_sub_server(&stranger, "md-peers", wrong_ep, sizeof(wrong_ep));
+    assert_int_equal(lx_zsock_connect_curve(pub, peer_ep, &node.sec, &peer.pub), LX_OK);
+    assert_int_equal(lx_zsock_connect_curve(pub, wrong_ep, &node.sec, &peer.pub), LX_OK);
+
+    /* A subscriber connects to the bound endpoint as a CURVE client. */
+    lx_zsock_opts co;
+    lx_zsock_opts_init(&co);
+    co.linger_ms = 0;
+    co.curve = LX_ZCURVE_CLIENT;
+    co.curve_secret = &cli.sec;
+    co.curve_server = &node.pub;
+    lx_zsock *sub;
+    assert_int_equal(lx_zsock_new(&sub, ctx, LX_ZSUB, &co), LX_OK);
+    assert_int_equal(lx_zsock_subscribe(sub, "", 0), LX_OK);
+    assert_int_equal(lx_zsock_connect(sub, pub_ep), LX_OK);
+
+    assert_true(tick_arrives(pub, peer_sub, 5000));
+    assert_true(tick_arrives(pub, sub, 5000));
+    assert_false(tick_arrives(pub, wrong_sub, 400));
+
+    /* A subscriber with an unlisted key gets nothing from the bound end. */
+    co.curve_secret = &stranger.sec;
+    lx_zsock *sub2;
+    assert_int_equal(lx_zsock_new(&sub2, ctx, LX_ZSUB, &co), LX_OK);
+    assert_int_equal(lx_zsock_subscribe(sub2, "", 0), LX_OK);
+    uint64_t refused;
+    lx_zauth_stats(auth, NULL, &refused);
+    assert_int_equal(lx_zsock_connect(sub2, pub_ep), LX_OK);
+    wait_refused(refused);
+    assert_false(tick_arrives(pub, sub2, 400));
+
+    assert_int_equal(lx_zsock_connect_curve(NULL, peer_ep, &node.sec, &peer.pub), LX_EINVAL);
+    assert_int_equal(lx_zsock_connect_curve(pub, peer_ep, NULL, &peer.pub), LX_EINVAL);
+    assert_int_equal(lx_zsock_connect_curve(pub, peer_ep, &node.sec, NULL), LX_EINVAL);
+
+    lx_zsock_free(&sub2);
+    lx_zsock_free(&sub);
+    lx_zsock_free(&wrong_sub);
+    lx_zsock_free(&peer_sub);
+    lx_zsock_free(&pub);
+    lx_wipe(&node.sec, sizeof(node.sec));
+    lx_wipe(&peer.sec, sizeof(peer.sec));
+    lx_wipe(&cli.sec, sizeof(cli.sec));
+    lx_wipe(&stranger.sec, sizeof(stranger.sec));
+}
+
 static void test_curve_setup_errors(void **state)
 {
     (void)state;
@@ -536,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),         cmocka_unit_test(test_clock),
         cmocka_unit_test(test_curve_allowed_user_id), cmocka_unit_test(test_curve_refused),
         cmocka_unit_test(test_curve_setup_errors),    cmocka_unit_test(test_z85),
+        cmocka_unit_test(test_curve_pub_both_roles),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h> /* FILE: lx_client_fund_plan */
 
 #include "lx/bridge.h"
 #include "lx/plugin.h"
@@ -389,13 +390,39 @@ void lx_proto_topic(uint8_t topic[LX_PROTO_TOPIC_LEN], uint8_t channel, uint32_t
 #define LX_BLOCK_BYTES_MAX (LX_BLOCK_HDR_LEN + LX_BLOCK_ENTRIES_MAX * LX_ENTRY_ENC_MAX)
 #define LX_STATE_HASH_LEN 32u
 
-/* One log entry: a market definition (is_market) or an engine command. Its
- * kind byte on the wire is the lx_cmd_type (LX_CMD_MARKET for a market). */
+/* Settlement entries (docs/settlement.md, "The node"): kinds that are not
+ * engine commands. They sit in cmd.type, with their fields in settle. A
+ * batch close ends the open settlement batch after the block that holds it;
+ * a batch settled records that batch's tx as Accepted on the X-Chain. The
+ * engine never sees them: they make no events. */
+#define LX_ENTRY_BATCH_CLOSE 0x40u   /* settle.number, settle.now */
+#define LX_ENTRY_BATCH_SETTLED 0x41u /* settle.number, settle.tx_id */
+/* These two reach the engine as a deposit or a withdraw (cmd.u.transfer). */
+#define LX_ENTRY_CHAIN_DEPOSIT 0x42u /* + settle.tx_id, settle.index: the UTXO */
+#define LX_ENTRY_WITHDRAW_TO 0x43u   /* + settle.dest: the address paid */
+
+typedef struct lx_settle_entry {
+    uint64_t number;   /* the batch */
+    uint64_t now;      /* batch close: unix seconds, the locktime reference */
+    uint8_t tx_id[32]; /* batch settled: the accepted txID; chain deposit: its UTXO's tx */
+    uint32_t index;    /* chain deposit: its UTXO's output index */
+    uint8_t dest[20];  /* withdraw to: the X-Chain address paid */
+} lx_settle_entry;
+
+/* One log entry: a market definition (is_market), an engine command, or a
+ * settlement entry (cmd.type LX_ENTRY_*). Its kind byte on the wire is the
+ * lx_cmd_type (LX_CMD_MARKET for a market) or the LX_ENTRY_* kind. */
 typedef struct lx_entry {
     int is_market;
-    lx_market_spec market; /* when is_market */
-    lx_cmd cmd;            /* otherwise */
+    union {                     /* never both: the entry's size stays small */
+        lx_market_spec market;  /* when is_market */
+        lx_settle_entry settle; /* when cmd.type is an LX_ENTRY_* kind */
+    };
+    lx_cmd cmd; /* unless is_market */
 } lx_entry;
+
+/* 1 if ent is a settlement entry (an LX_ENTRY_* kind), 0 otherwise. */
+int lx_entry_is_settle(const lx_entry *ent);
 
 typedef struct lx_block_hdr {
     uint64_t seq;          /* block sequence number: from 1, contiguous */
@@ -778,6 +805,15 @@ void lx_zsock_free(lx_zsock **s);
 lx_err lx_zsock_bind(lx_zsock *s, const char *endpoint);
 lx_err lx_zsock_connect(lx_zsock *s, const char *endpoint);
 lx_err lx_zsock_disconnect(lx_zsock *s, const char *endpoint);
+/* Connects s to endpoint as a CURVE client of the server whose public key is
+ * server, authenticating with secret (its public key is derived). For a
+ * socket that also serves CURVE on the endpoints it bound, such as a PUB
+ * that feeds both local subscribers and peers: bind it first, since the
+ * socket keeps these keys and the client role for what it binds or connects
+ * afterwards. The keys are copied. LX_EINVAL, LX_EUNSUPPORTED, or the
+ * transport's error. */
+lx_err lx_zsock_connect_curve(lx_zsock *s, const char *endpoint, const lx_curve_key *secret,
+                              const lx_curve_key *server);
 /* SUB only: receive messages whose first part starts with prefix. */
 lx_err lx_zsock_subscribe(lx_zsock *s, const void *prefix, size_t len);
 
@@ -1002,6 +1038,7 @@ typedef enum lx_inflight_kind {
     LX_INFLIGHT_DEPOSIT,
     LX_INFLIGHT_PING,
     LX_INFLIGHT_MARKETS,
+    LX_INFLIGHT_WITHDRAW, /* --withdraw-every */
     LX_INFLIGHT_KIND_COUNT
 } lx_inflight_kind;
 
@@ -1068,9 +1105,17 @@ typedef struct lx_client_opts {
      * with drain_ns, the age past which an unanswered frame may be dropped. */
     uint64_t connect_timeout_ns, drain_ns;
     int (*stopped)(void); /* non-zero ends waits early (a signal); may be NULL */
+    /* CURVE (docs/security.md): with curve_secrets, node i is connected as
+     * a CURVE client with secret key curve_secrets[i] (or [0] for every node
+     * when ncurve_secrets is 1) and server_keys[i] (nnodes keys) as that
+     * node's public key. NULL: plain ZeroMQ. Read by lx_client_new only. */
+    const lx_curve_key *curve_secrets;
+    size_t ncurve_secrets; /* 1 or nnodes */
+    const lx_curve_key *server_keys;
 } lx_client_opts;
 
-/* Creates a client with one DEALER connected to each node. On a socket
+/* Creates a client with one DEALER connected to each node (a CURVE client
+ * with o->curve_secrets). On a socket
  * error *failed_node is that node's index, else SIZE_MAX. LX_EINVAL,
  * LX_ENOMEM, or the transport's error. Free with lx_client_free. */
 lx_err lx_client_new(lx_client **out, size_t *failed_node, const lx_client_opts *o);
@@ -1119,6 +1164,18 @@ lx_err lx_client_load_init(lx_client *c, const lx_client_load *l);
  * Returns 1, or 0 when one failed or did not come in time (said on stderr). */
 int lx_client_fund(lx_client *c, uint64_t total_orders);
 
+/* Without the faucet (accounts funded otherwise, e.g. by deposits on the
+ * X-Chain): prints the deposits lx_client_fund would make, one JSON object
+ * a line, {"account":A,"asset":"SYM","amount":N}, to out. Returns 0 when
+ * out of memory or called twice. */
+int lx_client_fund_plan(lx_client *c, uint64_t total_orders, FILE *out);
+
+/* Sends one WITHDRAW of amount of asset from account to the X-Chain address
+ * dest, through the node the account trades on; the reply is counted in
+ * the wd_* stats. Returns 1 when sent. */
+int lx_client_withdraw(lx_client *c, uint64_t account, const char *asset, uint64_t amount,
+                       const char *dest);
+
 /* The schedule's start: latencies are measured from lx_pace_time(start_ns,
  * rate, k). Call before the first lx_client_send_orders. */
 void lx_client_load_start(lx_client *c, uint64_t start_ns);
@@ -1139,6 +1196,9 @@ typedef struct lx_client_stats {
     uint64_t cancels_sent, cancelled, cancel_misses, other_cancels;
     uint64_t bad_replies, stray_replies, send_failures;
     uint64_t last_reply_ns; /* the last first reply to an order frame */
+    /* WITHDRAW requests (lx_client_withdraw): sent, ACKed, REJECTed, ERROR
+     * or unanswered, and the amount the ACKed ones debited in all */
+    uint64_t wd_sent, wd_acked, wd_rejected, wd_failed, wd_amount;
     uint64_t reject_reasons[LX_R_COUNT];
     uint64_t error_codes[LX_PROTO_E_COUNT + 1];
 } lx_client_stats;
