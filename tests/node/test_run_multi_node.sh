@@ -65,7 +65,7 @@ jcheck "summary.json: settlement settled batches > 0, all Accepted" \
 jcheck "summary.json: every fill of the log settled" \
     '.settlement.fills_settled == .settlement.fills_in_log and .settlement.fills_settled > 0' "$S"
 jcheck "summary.json: withdrawals acked and paid on-chain exactly" \
-    '.settlement.withdrawals.acked > 0 and .settlement.withdrawals.on_chain == .settlement.withdrawals.amount' "$S"
+    '.settlement.withdrawals.acked > 0 and .settlement.withdrawals.on_chain == .settlement.withdrawals.amount and .settlement.withdrawals.settled_amount == .settlement.withdrawals.amount' "$S"
 jcheck "summary.json: audit ok, exactly once" '.settlement.audit == "ok" and .settlement.exactly_once == true' "$S"
 jcheck "summary.json: fill-to-Accepted p50 and p99 are numbers" \
     '(.settlement.fill_to_accepted_ms.p50 | type == "number") and (.settlement.fill_to_accepted_ms.p99 | type == "number")' "$S"
