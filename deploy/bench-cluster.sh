@@ -27,6 +27,7 @@ TEST_DURATION=${TEST_DURATION:-30s}
 BASE_PORT=${BASE_PORT:-5000}
 BENCH_CLIENT_ARGS=${BENCH_CLIENT_ARGS:-}
 BENCH_CURVE=${BENCH_CURVE:-off}
+BENCH_SETTLE=${BENCH_SETTLE:-false}
 if [ -n "${LOG_DIR:-}" ]; then LOG_DIR=$(abspath "$LOG_DIR"); else LOG_DIR=$ROOT/logs; fi
 if [ -n "${DATA_ROOT:-}" ]; then DATA_ROOT=$(abspath "$DATA_ROOT"); else DATA_ROOT=$ROOT/data/bench; fi
 if [ -n "${BIN_DIR:-}" ]; then BIN_DIR=$(abspath "$BIN_DIR"); else BIN_DIR=$ROOT/bin; fi
@@ -50,6 +51,7 @@ trap 'say "terminated"; exit 143' TERM
 
 say "journal fsync: $BENCH_FSYNC (BENCH_FSYNC=on|off; on is the daemon's default)"
 say "CURVE: $BENCH_CURVE (BENCH_CURVE=off|on|both; both runs each size plain and with CURVE, one client account each)"
+say "settlement: $BENCH_SETTLE (BENCH_SETTLE=true also starts lx-devnet and settles every run's fills)"
 say "runs: ${BENCH_NODES} nodes at $BENCH_RATE orders/s in batches of $BENCH_BATCH, plus 1 node at $LATENCY_RATE orders/s; $TEST_DURATION each"
 
 # run NAME NODES RATE CLIENT_ARGS [CURVE]: one cluster run; its summary lands
@@ -58,7 +60,7 @@ say "runs: ${BENCH_NODES} nodes at $BENCH_RATE orders/s in batches of $BENCH_BAT
 run() {
     local name=$1 n=$2 rate=$3 cargs=$4 curve=${5:-false}
     say "---- $name: $n node(s), $rate orders/s${cargs:+, $cargs}, CURVE $curve"
-    CURVE=$curve NODES=$n ORDERS_PER_SEC=$rate TEST_DURATION=$TEST_DURATION CONSENSUS=leader \
+    SETTLE=$BENCH_SETTLE CURVE=$curve NODES=$n ORDERS_PER_SEC=$rate TEST_DURATION=$TEST_DURATION CONSENSUS=leader \
         CLIENT_ARGS="$cargs" FSYNC=$BENCH_FSYNC BASE_PORT=$BASE_PORT KEEP_ALIVE=false \
         LOG_DIR="$LOG_DIR/bench-$name" DATA_ROOT="$DATA_ROOT/$name" \
         "$RUN" >"$LOG_DIR/bench-$name.out" 2>&1 &
