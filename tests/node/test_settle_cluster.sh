@@ -3,8 +3,9 @@
 # channel funded on it, and 3 nodes with --channel. Trades run, batches close
 # on every node alike, the owners sign, the leader submits; every batch is
 # Accepted exactly once and the channel holds its funding minus one fee per
-# batch. Then the leader is killed (kill -9) while a batch is being settled
-# and restarted: nothing is lost or settled twice. Last, one follower signs a
+# batch. Then the leader is killed (kill -9) while a batch is being settled,
+# again the moment a batch closes, and a follower mid-load; each is
+# restarted: nothing is lost or settled twice. Last, one follower signs a
 # wrong hash (LX_SETTLE_FAULT=bad-sig): the leader refuses its signatures and
 # the batches still settle with two honest ones. Needs LX_BIN; loopback only.
 set -u
@@ -231,6 +232,49 @@ wait_quiet 60 || fail "batches were not all settled within 60 s of the restart"
 check "the restarted leader issued the tx it had signed before the kill again" \
     grep -q "issuing the stored tx" "$CL_TMP/node0.log"
 check_settlement "after the leader's kill -9"
+
+# load_on SEED NODES...: 3 s of test-client load through the given nodes, in
+# the background; its pid in $client.
+load_on() {
+    local seed=$1
+    shift
+    "$LX_BIN/test-client" --nodes "$(cl_endpoints "$@")" --duration 3s --rate 300 --seed "$seed" \
+        --error-threshold 1 --json >"$CL_TMP/client$seed.json" 2>"$CL_TMP/client$seed.log" &
+    client=$!
+    CL_OTHER_PIDS+=("$client")
+}
+load_done() {
+    wait "$client"
+    CL_OTHER_PIDS=("${CL_OTHER_PIDS[0]}")
+}
+
+echo "---- $(date +%T) kill -9 the leader the moment a batch closes (before its signatures), and restart it"
+load_on 8 1 2
+before=$(closed_count 0)
+limit=$((SECONDS + 20))
+while [ "$(closed_count 0)" -le "$before" ] && [ $SECONDS -lt $limit ]; do
+    sleep 0.01
+done
+cl_kill9 0
+pass "node0 killed as batch $(closed_count 0) closed"
+sleep 1
+start_node 0 --rpc "$RPC"
+cl_wait_ready 0 60 || abort "node0 did not come back"
+load_done
+wait_quiet 60 || fail "batches were not all settled within 60 s of the restart"
+check_settlement "after the leader's kill -9 at a batch close"
+
+echo "---- $(date +%T) kill -9 a follower (a signer) while batches settle, and restart it"
+load_on 9 0 2
+sleep 1
+cl_kill9 1
+pass "node1 killed mid-load"
+sleep 2
+start_node 1
+cl_wait_ready 1 60 || abort "node1 did not come back"
+load_done
+wait_quiet 60 || fail "batches were not all settled within 60 s of the follower's restart"
+check_settlement "after a follower's kill -9"
 
 # The leader asks itself and the follower with the lowest owner position
 # first: that follower is made faulty, so its signature is needed.
