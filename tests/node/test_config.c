@@ -214,7 +214,8 @@ static void expect_bad(const char *const *args, const char *want)
     err[0] = 0;
     lx_err rc = parse(args);
     if (rc == LX_OK)
-        fail_msg("accepted: %s %s", args[0], args[1] ? args[1] : "");
+        fail_msg("accepted: %s %s", args[0] ? args[0] : "(no arguments)",
+                 args[0] && args[1] ? args[1] : "");
     if (!strstr(err, want))
         fail_msg("message \"%s\" does not contain \"%s\"", err, want);
 }
