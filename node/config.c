@@ -60,10 +60,7 @@ const char lx__usage[] =
     "Exit status: 0 after a clean stop, 1 a runtime failure, 2 bad usage,\n"
     "3 a port in use.\n";
 
-static lx_err fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static lx_err fail(char *err, size_t errlen, const char *fmt, ...)
+lx_err lx__errf(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -179,25 +176,25 @@ static lx_err parse_peers(lx__config *cfg, char *err, size_t errlen, const char 
         while (len && p[len - 1] == ' ')
             len--;
         if (len == 0)
-            return fail(err, errlen, "--peers: empty entry in \"%s\"", s);
+            return lx__errf(err, errlen, "--peers: empty entry in \"%s\"", s);
         char item[LX__HOST_MAX + 32];
         if (len >= sizeof item)
-            return fail(err, errlen, "--peers: entry too long");
+            return lx__errf(err, errlen, "--peers: entry too long");
         memcpy(item, p, len);
         item[len] = 0;
         if (strncmp(item, "tcp://", 6) != 0)
-            return fail(err, errlen, "--peers: \"%s\" is not tcp://HOST:PORT", item);
+            return lx__errf(err, errlen, "--peers: \"%s\" is not tcp://HOST:PORT", item);
         char *colon = strrchr(item + 6, ':');
         if (!colon)
-            return fail(err, errlen, "--peers: \"%s\" has no port", item);
+            return lx__errf(err, errlen, "--peers: \"%s\" has no port", item);
         *colon = 0;
         uint64_t port;
         if (!host_ok(item + 6, 0))
-            return fail(err, errlen, "--peers: bad host \"%s\"", item + 6);
+            return lx__errf(err, errlen, "--peers: bad host \"%s\"", item + 6);
         if (!parse_range(&port, colon + 1, 1, 65532))
-            return fail(err, errlen, "--peers: bad port \"%s\" (1 to 65532)", colon + 1);
+            return lx__errf(err, errlen, "--peers: bad port \"%s\" (1 to 65532)", colon + 1);
         if (cfg->npeers == LX__PEERS_MAX)
-            return fail(err, errlen, "--peers: more than %d peers", LX__PEERS_MAX);
+            return lx__errf(err, errlen, "--peers: more than %d peers", LX__PEERS_MAX);
         lx__peer_addr *a = &cfg->peers[cfg->npeers++];
         size_t hl = strlen(item + 6); /* host_ok: at most LX__HOST_MAX */
         memcpy(a->host, item + 6, hl + 1);
@@ -208,7 +205,7 @@ static lx_err parse_peers(lx__config *cfg, char *err, size_t errlen, const char 
         if (*p == ',') {
             p++;
             if (!*p)
-                return fail(err, errlen, "--peers: trailing comma in \"%s\"", s);
+                return lx__errf(err, errlen, "--peers: trailing comma in \"%s\"", s);
         }
     }
     return LX_OK;
@@ -233,20 +230,21 @@ static lx_err parse_numbers(lx__curve_cfg *c, char *err, size_t errlen, const ch
         while (len && q[len - 1] == ' ')
             len--;
         if (len == 0 || len >= sizeof item)
-            return fail(err, errlen, "%s: bad entry in \"%s\": node numbers, e.g. 1,2", src, s);
+            return lx__errf(err, errlen, "%s: bad entry in \"%s\": node numbers, e.g. 1,2", src, s);
         memcpy(item, q, len);
         item[len] = 0;
         uint64_t v;
         if (!parse_u64(&v, item))
-            return fail(err, errlen, "%s: \"%s\" is not a node number (0 to 2^64-1)", src, item);
+            return lx__errf(err, errlen, "%s: \"%s\" is not a node number (0 to 2^64-1)", src,
+                            item);
         if (c->nnumbers == LX__PEERS_MAX)
-            return fail(err, errlen, "%s: more than %d node numbers", src, LX__PEERS_MAX);
+            return lx__errf(err, errlen, "%s: more than %d node numbers", src, LX__PEERS_MAX);
         c->numbers[c->nnumbers++] = v;
         if (!end)
             break;
         p = end + 1;
         if (!*p)
-            return fail(err, errlen, "%s: trailing comma in \"%s\"", src, s);
+            return lx__errf(err, errlen, "%s: trailing comma in \"%s\"", src, s);
     }
     return LX_OK;
 }
@@ -273,8 +271,8 @@ lx_err lx__markets_load(lx_market_spec *out, size_t *n, size_t cap, char *err, s
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         if (je.line < 0 || strstr(je.text, "unable to open"))
-            return fail(err, errlen, "--markets: cannot read %s: %s", path, je.text);
-        return fail(err, errlen, "--markets: %s: line %d: %s", path, je.line, je.text);
+            return lx__errf(err, errlen, "--markets: cannot read %s: %s", path, je.text);
+        return lx__errf(err, errlen, "--markets: %s: line %d: %s", path, je.line, je.text);
     }
     lx_err rc = LX_OK;
     lx_cmdjson *cj = NULL;
@@ -283,15 +281,15 @@ lx_err lx__markets_load(lx_market_spec *out, size_t *n, size_t cap, char *err, s
     lx_events_init(&evs);
     lx_engine_config ec = {0};
     if (!json_is_array(root)) {
-        rc = fail(err, errlen, "--markets: %s must hold a JSON array of market objects", path);
+        rc = lx__errf(err, errlen, "--markets: %s must hold a JSON array of market objects", path);
         goto out;
     }
     if (json_array_size(root) == 0 || json_array_size(root) > cap) {
-        rc = fail(err, errlen, "--markets: %s must list 1 to %zu markets", path, cap);
+        rc = lx__errf(err, errlen, "--markets: %s must list 1 to %zu markets", path, cap);
         goto out;
     }
     if (lx_cmdjson_new(&cj) != LX_OK || lx_engine_new(&e, &ec) != LX_OK) {
-        rc = fail(err, errlen, "--markets: out of memory");
+        rc = lx__errf(err, errlen, "--markets: out of memory");
         goto out;
     }
     size_t i;
@@ -299,7 +297,7 @@ lx_err lx__markets_load(lx_market_spec *out, size_t *n, size_t cap, char *err, s
     json_array_foreach(root, i, v)
     {
         if (!json_is_object(v)) {
-            rc = fail(err, errlen, "--markets: %s: entry %zu is not an object", path, i + 1);
+            rc = lx__errf(err, errlen, "--markets: %s: entry %zu is not an object", path, i + 1);
             goto out;
         }
         /* The lx-replay market line; "op" may be left out. */
@@ -307,13 +305,13 @@ lx_err lx__markets_load(lx_market_spec *out, size_t *n, size_t cap, char *err, s
         if (!op)
             json_object_set_new(v, "op", json_string("market"));
         else if (!json_is_string(op) || strcmp(json_string_value(op), "market") != 0) {
-            rc = fail(err, errlen, "--markets: %s: entry %zu: \"op\" must be \"market\"", path,
-                      i + 1);
+            rc = lx__errf(err, errlen, "--markets: %s: entry %zu: \"op\" must be \"market\"", path,
+                          i + 1);
             goto out;
         }
         char *line = json_dumps(v, JSON_COMPACT);
         if (!line) {
-            rc = fail(err, errlen, "--markets: out of memory");
+            rc = lx__errf(err, errlen, "--markets: out of memory");
             goto out;
         }
         lx_parsed pr;
@@ -321,18 +319,18 @@ lx_err lx__markets_load(lx_market_spec *out, size_t *n, size_t cap, char *err, s
         lx_err prc = lx_cmdjson_parse(cj, &pr, why, sizeof why, e, line, strlen(line));
         free(line);
         if (prc != LX_OK) {
-            rc = fail(err, errlen, "--markets: %s: entry %zu: %s", path, i + 1,
-                      prc == LX_EFORMAT ? why : lx_strerror(prc));
+            rc = lx__errf(err, errlen, "--markets: %s: entry %zu: %s", path, i + 1,
+                          prc == LX_EFORMAT ? why : lx_strerror(prc));
             goto out;
         }
         lx_events_clear(&evs);
         if (lx_engine_add_market(e, &evs, &pr.market) != LX_OK || evs.n != 1) {
-            rc = fail(err, errlen, "--markets: out of memory");
+            rc = lx__errf(err, errlen, "--markets: out of memory");
             goto out;
         }
         if (evs.v[0].type != LX_EV_MARKET) {
-            rc = fail(err, errlen, "--markets: %s: entry %zu (%s): rejected: %s", path, i + 1,
-                      pr.market.name, lx_reason_str((lx_reason)evs.v[0].reason));
+            rc = lx__errf(err, errlen, "--markets: %s: entry %zu (%s): rejected: %s", path, i + 1,
+                          pr.market.name, lx_reason_str((lx_reason)evs.v[0].reason));
             goto out;
         }
         out[(*n)++] = pr.market;
@@ -421,21 +419,21 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
     switch (id) {
     case O_NODE:
         if (!lx__node_id_ok(v))
-            return fail(err, errlen, "%s: bad node id \"%s\": 1 to 31 of A-Z a-z 0-9 . _ -", src,
-                        v);
+            return lx__errf(err, errlen, "%s: bad node id \"%s\": 1 to 31 of A-Z a-z 0-9 . _ -",
+                            src, v);
         snprintf(c->node_id, sizeof c->node_id, "%s", v);
         return LX_OK;
     case O_PORT:
         if (!parse_range(&u, v, 1, 65532))
-            return fail(err, errlen, "%s: bad port \"%s\": 1 to 65532 (the node uses port+0..+3)",
-                        src, v);
+            return lx__errf(err, errlen,
+                            "%s: bad port \"%s\": 1 to 65532 (the node uses port+0..+3)", src, v);
         c->base_port = (unsigned)u;
         return LX_OK;
     case O_PEERS:
         return parse_peers(c, err, errlen, v);
     case O_LEADER:
         if (!parse_bool(&b, v))
-            return fail(err, errlen, "%s: bad value \"%s\": true or false", src, v);
+            return lx__errf(err, errlen, "%s: bad value \"%s\": true or false", src, v);
         c->is_leader = b;
         return LX_OK;
     case O_CONSENSUS:
@@ -451,8 +449,9 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
                          src, v);
             return LX_EUNSUPPORTED;
         }
-        return fail(err, errlen,
-                    "%s: unknown consensus mode \"%s\": leader, raft, byzantine or pbft", src, v);
+        return lx__errf(err, errlen,
+                        "%s: unknown consensus mode \"%s\": leader, raft, byzantine or pbft", src,
+                        v);
     case O_DATA_DIR:
     case O_MARKETS:
     case O_LOG_FILE: {
@@ -460,59 +459,60 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
                     : id == O_MARKETS ? c->markets_file
                                       : c->log_file;
         if (!*v || strlen(v) >= LX__PATH_MAX)
-            return fail(err, errlen, "%s: the path must be 1 to %d bytes", src, LX__PATH_MAX - 1);
+            return lx__errf(err, errlen, "%s: the path must be 1 to %d bytes", src,
+                            LX__PATH_MAX - 1);
         snprintf(dst, LX__PATH_MAX, "%s", v);
         return LX_OK;
     }
     case O_METRICS:
         u = lx__parse_duration_us(v);
         if (u < 1000 || u > 86400000000ull)
-            return fail(err, errlen,
-                        "%s: bad interval \"%s\": e.g. 10s, 500ms or 10 (seconds), 1ms to 24h", src,
-                        v);
+            return lx__errf(err, errlen,
+                            "%s: bad interval \"%s\": e.g. 10s, 500ms or 10 (seconds), 1ms to 24h",
+                            src, v);
         c->metrics_interval_us = u;
         return LX_OK;
     case O_BIND:
         if (!host_ok(v, 1))
-            return fail(err, errlen, "%s: bad bind address \"%s\"", src, v);
+            return lx__errf(err, errlen, "%s: bad bind address \"%s\"", src, v);
         snprintf(c->bind, sizeof c->bind, "%s", v);
         return LX_OK;
     case O_HWM:
         if (!parse_range(&u, v, 1, 10000000))
-            return fail(err, errlen, "%s: bad high-water mark \"%s\": 1 to 10000000", src, v);
+            return lx__errf(err, errlen, "%s: bad high-water mark \"%s\": 1 to 10000000", src, v);
         c->hwm = (int)u;
         return LX_OK;
     case O_BLOCK_ORDERS:
         if (!parse_range(&u, v, 1, LX_BLOCK_ENTRIES_MAX))
-            return fail(err, errlen, "%s: bad block size \"%s\": 1 to %u", src, v,
-                        LX_BLOCK_ENTRIES_MAX);
+            return lx__errf(err, errlen, "%s: bad block size \"%s\": 1 to %u", src, v,
+                            LX_BLOCK_ENTRIES_MAX);
         c->block_max_orders = (uint32_t)u;
         return LX_OK;
     case O_BLOCK_US:
         if (!parse_range(&u, v, 1, 10000000))
-            return fail(err, errlen, "%s: bad block time \"%s\": 1 to 10000000 microseconds", src,
-                        v);
+            return lx__errf(err, errlen, "%s: bad block time \"%s\": 1 to 10000000 microseconds",
+                            src, v);
         c->block_max_us = u;
         return LX_OK;
     case O_FSYNC:
         if (!parse_bool(&b, v))
-            return fail(err, errlen, "%s: bad value \"%s\": on or off", src, v);
+            return lx__errf(err, errlen, "%s: bad value \"%s\": on or off", src, v);
         c->fsync = b;
         return LX_OK;
     case O_FAUCET:
         if (!parse_bool(&b, v))
-            return fail(err, errlen, "%s: bad value \"%s\": true or false", src, v);
+            return lx__errf(err, errlen, "%s: bad value \"%s\": true or false", src, v);
         c->dev_faucet = b;
         return LX_OK;
     case O_HEARTBEAT:
         if (!parse_range(&u, v, 1, 60000))
-            return fail(err, errlen, "%s: bad heartbeat period \"%s\": 1 to 60000 ms", src, v);
+            return lx__errf(err, errlen, "%s: bad heartbeat period \"%s\": 1 to 60000 ms", src, v);
         c->heartbeat_ms = (uint32_t)u;
         return LX_OK;
     case O_SNAPSHOT:
         if (!parse_range(&u, v, 0, UINT32_MAX))
-            return fail(err, errlen, "%s: bad snapshot period \"%s\": 0 to 4294967295 blocks", src,
-                        v);
+            return lx__errf(err, errlen, "%s: bad snapshot period \"%s\": 0 to 4294967295 blocks",
+                            src, v);
         c->snapshot_every = u;
         return LX_OK;
     case O_CURVE_KEY:
@@ -522,7 +522,8 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
                     : id == O_PEER_KEYS ? c->curve.peer_keys
                                         : c->curve.client_keys;
         if (!*v || strlen(v) >= LX__PATH_MAX)
-            return fail(err, errlen, "%s: the path must be 1 to %d bytes", src, LX__PATH_MAX - 1);
+            return lx__errf(err, errlen, "%s: the path must be 1 to %d bytes", src,
+                            LX__PATH_MAX - 1);
         snprintf(dst, LX__PATH_MAX, "%s", v);
         return LX_OK;
     }
@@ -530,7 +531,7 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
         return parse_numbers(&c->curve, err, errlen, v, src);
     case O_INSECURE:
         if (!parse_bool(&b, v))
-            return fail(err, errlen, "%s: bad value \"%s\": true or false", src, v);
+            return lx__errf(err, errlen, "%s: bad value \"%s\": true or false", src, v);
         c->curve.insecure = b;
         return LX_OK;
     case O_CHANNEL:
@@ -591,7 +592,7 @@ lx_err lx__config_parse(lx__config *cfg, char *err, size_t errlen, int argc, cha
             return LX_OK;
         }
         if (strncmp(a, "--", 2) != 0)
-            return fail(err, errlen, "unexpected argument \"%s\" (see --help)", a);
+            return lx__errf(err, errlen, "unexpected argument \"%s\" (see --help)", a);
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
@@ -600,7 +601,7 @@ lx_err lx__config_parse(lx__config *cfg, char *err, size_t errlen, int argc, cha
             if (strlen(opts[k].flag) == nlen && strncmp(opts[k].flag, name, nlen) == 0)
                 id = k;
         if (id < 0)
-            return fail(err, errlen, "unknown option \"%s\" (see --help)", a);
+            return lx__errf(err, errlen, "unknown option \"%s\" (see --help)", a);
         const char *val;
         if (eq)
             val = eq + 1;
@@ -609,7 +610,7 @@ lx_err lx__config_parse(lx__config *cfg, char *err, size_t errlen, int argc, cha
         else if (i + 1 < argc)
             val = argv[++i];
         else
-            return fail(err, errlen, "--%s needs a value", opts[id].flag);
+            return lx__errf(err, errlen, "--%s needs a value", opts[id].flag);
         flag_val[id] = val;
     }
     for (int k = 0; k < O_COUNT; k++) {

@@ -646,4 +646,9 @@ uint64_t lx__auth_refused(const lx__auth *a);
  * the connection's key is registered for) and returns 0. */
 int lx__auth_admit(lx__node *n, const lx__origin *o, const lx_zmsg *zm, const lx_proto_msg *m);
 
+/* Writes a printf-style message to err (errlen bytes, may be 0) and returns
+ * LX_EINVAL: how configuration parsers report what is wrong. */
+lx_err lx__errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif /* LX_NODE_INT_H */
