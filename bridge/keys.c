@@ -160,13 +160,40 @@ static void sync_dir(const char *path)
     }
 }
 
+lx_err lx_secret_file_create(const char *path, const char *text, size_t len)
+{
+    if (path == NULL || path[0] == '\0' || (text == NULL && len > 0))
+        return LX_EINVAL;
+    char tmp[4096];
+    int tl = snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path);
+    if (tl < 0 || (size_t)tl >= sizeof tmp)
+        return LX_EINVAL;
+    /* mkstemp creates the file 0600 and exclusively. */
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return LX_EIO;
+    lx_err err = LX_OK;
+    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0)
+        err = LX_EIO;
+    if (err == LX_OK)
+        err = write_all(fd, text, len);
+    if (err == LX_OK && fsync(fd) != 0)
+        err = LX_EIO;
+    if (close(fd) != 0 && err == LX_OK)
+        err = LX_EIO;
+    /* link() fails when path exists, so an existing file is never replaced,
+     * and path appears whole or not at all. */
+    if (err == LX_OK && link(tmp, path) != 0)
+        err = errno == EEXIST ? LX_EEXIST : LX_EIO;
+    unlink(tmp);
+    if (err == LX_OK)
+        sync_dir(path);
+    return err;
+}
+
 lx_err lx_keyfile_write(const lx_key *key, const char *path)
 {
     if (key == NULL || path == NULL || path[0] == '\0')
-        return LX_EINVAL;
-    char tmp[4096];
-    int len = snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path);
-    if (len < 0 || (size_t)len >= sizeof tmp)
         return LX_EINVAL;
     char text[LX_PRIVKEY_STR_MAX + 1];
     lx_err err = lx_privkey_encode(key, text, sizeof text - 1);
@@ -174,27 +201,7 @@ lx_err lx_keyfile_write(const lx_key *key, const char *path)
         return err;
     size_t tlen = strlen(text);
     text[tlen++] = '\n';
-    /* mkstemp creates the file 0600 and exclusively. */
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        lx_wipe(text, sizeof text);
-        return LX_EIO;
-    }
-    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0)
-        err = LX_EIO;
-    if (err == LX_OK)
-        err = write_all(fd, text, tlen);
-    if (err == LX_OK && fsync(fd) != 0)
-        err = LX_EIO;
+    err = lx_secret_file_create(path, text, tlen);
     lx_wipe(text, sizeof text);
-    if (close(fd) != 0 && err == LX_OK)
-        err = LX_EIO;
-    /* link() fails when path exists, so an existing key is never replaced,
-     * and path appears whole or not at all. */
-    if (err == LX_OK && link(tmp, path) != 0)
-        err = errno == EEXIST ? LX_EEXIST : LX_EIO;
-    unlink(tmp);
-    if (err == LX_OK)
-        sync_dir(path);
     return err;
 }

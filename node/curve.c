@@ -3,7 +3,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,42 +113,9 @@ lx_err lx_curve_keyfile_read(lx_curve_key *sec, const char *path)
     return err;
 }
 
-static lx_err write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return LX_EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return LX_OK;
-}
-
-/* Makes a link in the directory of path durable. */
-static void sync_dir(const char *path)
-{
-    char copy[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof(copy))
-        return;
-    memcpy(copy, path, n + 1);
-    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-}
-
 lx_err lx_curve_keyfile_write(const lx_curve_key *sec, const char *path)
 {
     if (sec == NULL || path == NULL || path[0] == '\0')
-        return LX_EINVAL;
-    char tmp[4096];
-    int tl = snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path);
-    if (tl < 0 || (size_t)tl >= sizeof(tmp))
         return LX_EINVAL;
     lx_curve_key pub;
     lx_err err = lx_curve_public(&pub, sec);
@@ -165,28 +131,8 @@ lx_err lx_curve_keyfile_write(const lx_curve_key *sec, const char *path)
         snprintf(text, sizeof(text), "# lxdex CURVE secret key; public key %s\n%s\n", zpub, zsec);
     lx_wipe(zsec, sizeof(zsec));
     LX_ASSERT(len > 0 && (size_t)len < sizeof(text));
-    /* mkstemp creates the file 0600 and exclusively. */
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        lx_wipe(text, sizeof(text));
-        return LX_EIO;
-    }
-    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0)
-        err = LX_EIO;
-    if (err == LX_OK)
-        err = write_all(fd, text, (size_t)len);
-    if (err == LX_OK && fsync(fd) != 0)
-        err = LX_EIO;
+    err = lx_secret_file_create(path, text, (size_t)len);
     lx_wipe(text, sizeof(text));
-    if (close(fd) != 0 && err == LX_OK)
-        err = LX_EIO;
-    /* link() fails when path exists: an existing key is never replaced, and
-     * path appears whole or not at all. */
-    if (err == LX_OK && link(tmp, path) != 0)
-        err = errno == EEXIST ? LX_EEXIST : LX_EIO;
-    unlink(tmp);
-    if (err == LX_OK)
-        sync_dir(path);
     return err;
 }
 

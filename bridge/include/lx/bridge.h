@@ -105,6 +105,12 @@ lx_err lx_privkey_decode(lx_key **key, const char *str);
  * an existing file: LX_EEXIST. LX_EIO for other file errors. */
 lx_err lx_keyfile_write(const lx_key *key, const char *path);
 
+/* Creates path, mode 0600, holding the len bytes of text, the way
+ * lx_keyfile_write does: a synced temporary file linked into place, never
+ * replacing an existing file (LX_EEXIST); LX_EIO for other file errors. For
+ * any secret a tool writes. */
+lx_err lx_secret_file_create(const char *path, const char *text, size_t len);
+
 /* Reads a key file into a new key owned by the caller. The file must be a
  * regular file with no group or other permission bits (mode & 077 == 0),
  * otherwise LX_EPERM. It holds "PrivateKey-<cb58>" or 64 hex digits
