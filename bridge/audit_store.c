@@ -313,10 +313,12 @@ static lx_err write_record(const char *dir, const lx_batch *batch, const uint8_t
     return err;
 }
 
-lx_err lx_batch_store_write(const char *dir, const lx_batch *batch, const uint8_t *tx_id)
+lx_err lx_batch_file_encode(uint8_t **out, size_t *out_len, const lx_batch *batch)
 {
-    if (dir == NULL || batch == NULL)
+    if (out == NULL || out_len == NULL || batch == NULL)
         return LX_EINVAL;
+    *out = NULL;
+    *out_len = 0;
     lx_batch_info info;
     lx_err err = lx_batch_info_get(batch, &info);
     if (err != LX_OK)
@@ -343,9 +345,30 @@ lx_err lx_batch_store_write(const char *dir, const lx_batch *batch, const uint8_
         err = lx_fill_leaf_encode(buf + off, &fills[i]);
     for (size_t i = 0; err == LX_OK && i < nnets; i++, off += LX_NET_LEAF_LEN)
         err = lx_net_change_encode(buf + off, &nets[i]);
+    if (err != LX_OK) {
+        free(buf);
+        return err;
+    }
+    *out = buf;
+    *out_len = len;
+    return LX_OK;
+}
+
+lx_err lx_batch_store_write(const char *dir, const lx_batch *batch, const uint8_t *tx_id)
+{
+    if (dir == NULL || batch == NULL)
+        return LX_EINVAL;
+    lx_batch_info info;
+    lx_err err = lx_batch_info_get(batch, &info);
+    if (err != LX_OK)
+        return err;
+    uint8_t *buf;
+    size_t len;
+    err = lx_batch_file_encode(&buf, &len, batch);
+    if (err != LX_OK)
+        return err;
     char sdir[PATH_CAP], path[PATH_CAP];
-    if (err == LX_OK)
-        err = path_of(sdir, dir, 0, NULL);
+    err = path_of(sdir, dir, 0, NULL);
     if (err == LX_OK)
         err = path_of(path, dir, info.number, ".batch");
     if (err == LX_OK)

@@ -142,27 +142,11 @@ lx_err lx__settle_write_batch(const char *path, const lx_batch *b)
 {
     if (!path || !b)
         return LX_EINVAL;
-    size_t nf = 0, nn = 0;
-    const lx_fill_leaf *fills = lx_batch_fills(b, &nf);
-    const lx_net_change *nets = lx_batch_net_changes(b, &nn);
-    size_t blen = lx_batch_encoded_len(b);
-    size_t total = 8 + 4 + blen + nf * LX_FILL_LEAF_LEN + nn * LX_NET_LEAF_LEN;
-    if (blen > UINT32_MAX)
-        return LX_ETOOBIG;
-    uint8_t *buf = malloc(total);
-    if (!buf)
-        return LX_ENOMEM;
-    memcpy(buf, LX__SETTLE_FILE_MAGIC, 8);
-    lx__put_u32(buf + 8, (uint32_t)blen);
-    size_t w = 0, off = 12;
-    lx_err rc = lx_batch_encode(b, buf + off, blen, &w);
-    off += w;
-    for (size_t i = 0; i < nf && rc == LX_OK; i++, off += LX_FILL_LEAF_LEN)
-        rc = lx_fill_leaf_encode(buf + off, &fills[i]);
-    for (size_t i = 0; i < nn && rc == LX_OK; i++, off += LX_NET_LEAF_LEN)
-        rc = lx_net_change_encode(buf + off, &nets[i]);
+    uint8_t *buf;
+    size_t len;
+    lx_err rc = lx_batch_file_encode(&buf, &len, b);
     if (rc == LX_OK)
-        rc = write_file(path, buf, total, 0); /* derived from the log: no fsync */
+        rc = write_file(path, buf, len, 0); /* derived from the log: no fsync */
     free(buf);
     return rc;
 }

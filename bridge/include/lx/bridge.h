@@ -1055,6 +1055,12 @@ void lx_batch_record_free(lx_batch_record *r);
  * or a batch that does not decode; LX_ETOOBIG over 1 GiB; LX_EIO. */
 lx_err lx_batch_store_read(lx_batch_record *out, const char *dir, uint64_t number, unsigned flags);
 
+/* The bytes of a built batch's .batch file (docs/settlement.md, "Data
+ * dir"): "LXSTLB01", the batch encoding's length (u32), the encoding, the
+ * fill leaves, the net changes. *out is malloc'd. LX_ESTATE for a decoded
+ * batch (its leaves are gone); LX_ETOOBIG over 1 GiB; LX_ENOMEM. */
+lx_err lx_batch_file_encode(uint8_t **out, size_t *out_len, const lx_batch *batch);
+
 /* Writes a built batch (one that holds its fills and net changes, from
  * lx_batch_builder_close) to dir as a node does: the .batch file once
  * (the same bytes again is LX_OK, other bytes LX_EEXIST), then its .json
