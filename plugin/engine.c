@@ -360,23 +360,51 @@ static lx_err prepare(lx_engine *e, lx_events *evs, taker *t, size_t extra)
     return err;
 }
 
+/* ACCEPTED for an order, and its reservation of need from slot held. This
+ * and rest are forced inline: their callers are the hot paths. */
+static inline __attribute__((always_inline)) void accept(lx_engine *e, lx_events *evs, uint8_t cmd,
+                                                         uint8_t side, uint32_t market, uint64_t id,
+                                                         uint64_t account, uint64_t price,
+                                                         uint64_t qty, uint32_t held, uint64_t need)
+{
+    lx_event *ev = lx__event_push(evs, LX_EV_ACCEPTED, cmd);
+    ev->side = side;
+    ev->market = market;
+    ev->id = id;
+    ev->account = account;
+    ev->u.order.price = price;
+    ev->u.order.qty = qty;
+    lx__balance *b = &e->bals[held];
+    LX_ASSERT(b->available >= need);
+    b->available -= need;
+    b->reserved += need;
+}
+
+/* Rests qty lots of order id at price on side of m (after lx__book_reserve
+ * or rest_ready); id_pos as for lx__book_insert. */
+static inline __attribute__((always_inline)) void
+rest(lx_engine *e, lx__market *m, unsigned side, uint64_t id, uint64_t qty, uint64_t filled,
+     uint32_t owner, uint8_t stp, uint8_t post_only, uint64_t price, uint32_t id_pos)
+{
+    uint32_t oi = lx__order_alloc(e);
+    lx__order *o = &e->orders[oi];
+    o->id = id;
+    o->qty = qty;
+    o->owner = owner;
+    o->filled = filled;
+    lx__order_x *x = &e->orders_x[oi];
+    x->stp = stp;
+    x->post_only = post_only;
+    lx__book_insert(e, m, side, oi, price, id_pos);
+}
+
 /* Runs a checked and prepared taker: ACCEPTED, reservation, matching, then
  * its remainder rests or is cancelled. */
 static void execute(lx_engine *e, lx_events *evs, taker *t, uint64_t need)
 {
     lx__market *m = t->m;
-    lx_event *ev = lx__event_push(evs, LX_EV_ACCEPTED, t->cmd);
-    ev->side = t->side;
-    ev->market = t->market;
-    ev->id = t->id;
-    ev->account = t->account;
-    ev->u.order.price = t->price;
-    ev->u.order.qty = t->qty;
-
     uint32_t held = t->side == LX_BUY ? t->bal_quote : t->bal_base;
-    LX_ASSERT(e->bals[held].available >= need);
-    e->bals[held].available -= need;
-    e->bals[held].reserved += need;
+    accept(e, evs, t->cmd, t->side, t->market, t->id, t->account, t->price, t->qty, held, need);
 
     lx__side *opp = &m->sides[!t->side];
     uint64_t cross = lx__side_key(!t->side, t->price);
@@ -411,7 +439,7 @@ static void execute(lx_engine *e, lx_events *evs, taker *t, uint64_t need)
         r = LX_R_IOC;
     LX_ASSERT(r != LX_R_NONE || t->tif == LX_GTC);
     if (r != LX_R_NONE) {
-        ev = lx__event_push(evs, LX_EV_CANCELLED, t->cmd);
+        lx_event *ev = lx__event_push(evs, LX_EV_CANCELLED, t->cmd);
         ev->side = t->side;
         ev->reason = (uint8_t)r;
         ev->market = t->market;
@@ -421,16 +449,8 @@ static void execute(lx_engine *e, lx_events *evs, taker *t, uint64_t need)
         release(e, held, lx__order_need(m, t->side, t->price, t->qty));
         return;
     }
-    uint32_t oi = lx__order_alloc(e);
-    lx__order *o = &e->orders[oi];
-    o->id = t->id;
-    o->qty = t->qty;
-    o->owner = t->owner;
-    o->filled = t->filled;
-    lx__order_x *x = &e->orders_x[oi];
-    x->stp = t->stp;
-    x->post_only = t->post_only;
-    lx__book_insert(e, m, t->side, oi, t->price, t->id_pos);
+    rest(e, m, t->side, t->id, t->qty, t->filled, t->owner, t->stp, t->post_only, t->price,
+         t->id_pos);
 }
 
 /* ---- commands ---- */
@@ -501,27 +521,9 @@ static bool rest_ready(const lx_engine *e, const lx__side *side)
 static void rest_new(lx_engine *e, lx_events *evs, lx__market *m, const lx_order_cmd *c,
                      uint32_t owner, uint32_t held, uint64_t need, uint32_t id_pos)
 {
-    lx_event *ev = lx__event_push(evs, LX_EV_ACCEPTED, LX_CMD_ORDER);
-    ev->side = c->side;
-    ev->market = c->market;
-    ev->id = c->id;
-    ev->account = c->account;
-    ev->u.order.price = c->price;
-    ev->u.order.qty = c->qty;
-    lx__balance *b = &e->bals[held];
-    LX_ASSERT(b->available >= need);
-    b->available -= need;
-    b->reserved += need;
-    uint32_t oi = lx__order_alloc(e);
-    lx__order *o = &e->orders[oi];
-    o->id = c->id;
-    o->qty = c->qty;
-    o->owner = owner;
-    o->filled = 0;
-    lx__order_x *x = &e->orders_x[oi];
-    x->stp = c->stp;
-    x->post_only = c->post_only;
-    lx__book_insert(e, m, c->side, oi, c->price, id_pos);
+    accept(e, evs, LX_CMD_ORDER, c->side, c->market, c->id, c->account, c->price, c->qty, held,
+           need);
+    rest(e, m, c->side, c->id, c->qty, 0, owner, c->stp, c->post_only, c->price, id_pos);
 }
 
 __attribute__((noinline)) static lx_err order_cmd(lx_engine *e, lx_events *evs,
