@@ -190,7 +190,14 @@ typedef enum lx__peer_type {
     LX__P_GAP_REQ = 5,    /* send me blocks [from, to] */
     LX__P_GAP_RESP = 6,   /* blocks from the leader's journal */
     LX__P_SETTLE_REQ = 7, /* leader: sign the settlement tx of a batch */
-    LX__P_SETTLE_SIG = 8  /* a node's signature of that tx, for the leader */
+    LX__P_SETTLE_SIG = 8, /* a node's signature of that tx, for the leader */
+    LX__P_VOTE_REQ = 9,   /* a candidate asks for votes in a new term */
+    LX__P_VOTE = 10,      /* a vote (or its refusal), with the voter's log position */
+    LX__P_SYNC_REQ = 11,  /* where does my log part from yours? */
+    LX__P_SYNC_RESP = 12, /* the last seq both logs share */
+    LX__P_ACK = 13,       /* follower: durable up to seq, in a term */
+    LX__P_SNAP_REQ = 14,  /* send me a snapshot (state sync) */
+    LX__P_SNAP_PART = 15  /* a part of a snapshot */
 } lx__peer_type;
 
 #define LX__SETTLE_SIGNERS_MAX 64 /* owner positions in a signer set */
@@ -515,6 +522,13 @@ typedef struct lx__node {
 
     struct lx__settle *settle; /* settlement (node/settle.c); NULL when off */
 
+    /* In-process restart (a log rollback or an installed snapshot): set
+     * restart with *stop; after the node is closed its journal is cut after
+     * restart_truncate and snapshots after restart_snap_max are removed
+     * (UINT64_MAX: neither), and lx__node_run reports LX__EXIT_RESTART. */
+    int restart;
+    uint64_t restart_truncate, restart_snap_max;
+
     uint8_t *scratch;  /* LX__PEER_MSG_MAX bytes for building messages */
     uint8_t *scratch2; /* reply frames and query answers */
     uint8_t *scratch3; /* RESULT messages */
@@ -525,8 +539,13 @@ typedef struct lx__node {
 /* Logging: "<node> <text>" to standard error and the log file. */
 void lx__log(lx__node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* server.c */
+/* server.c. *exit_code LX__EXIT_RESTART: the node asked to be started
+ * again on the same configuration (after a rollback); call it again. */
+#define LX__EXIT_RESTART (-1)
 lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code);
+/* Asks for an in-process restart with the journal cut after truncate_after
+ * and snapshots after snap_max dropped (UINT64_MAX: keep). */
+void lx__node_restart(lx__node *n, uint64_t truncate_after, uint64_t snap_max, const char *why);
 /* Sends [rid][frame] on the ROUTER; counts a refused reply. */
 void lx__reply_local(lx__node *n, const uint8_t *rid, size_t rid_len, const uint8_t *frame,
                      size_t len);

@@ -519,6 +519,34 @@ static void timers(lx__node *n, uint64_t now)
     }
 }
 
+void lx__node_restart(lx__node *n, uint64_t truncate_after, uint64_t snap_max, const char *why)
+{
+    if (n->restart)
+        return;
+    lx__log(n, "restarting: %s", why);
+    n->restart = 1;
+    n->restart_truncate = truncate_after;
+    n->restart_snap_max = snap_max;
+}
+
+/* After the node is closed: the journal cut and snapshot removal a restart
+ * asked for. */
+static lx_err restart_rollback(const lx__config *cfg, uint64_t truncate_after, uint64_t snap_max)
+{
+    lx_err rc = LX_OK;
+    if (snap_max != UINT64_MAX && (rc = lx_snapshot_drop_after(cfg->data_dir, snap_max)) != LX_OK)
+        return rc;
+    if (truncate_after == UINT64_MAX)
+        return LX_OK;
+    lx_journal *j = NULL;
+    lx_journal_opts jo = {0, cfg->fsync ? 0 : 1, 0};
+    if ((rc = lx_journal_open(&j, NULL, cfg->data_dir, &jo)) != LX_OK)
+        return rc;
+    rc = lx_journal_truncate_after(j, truncate_after);
+    lx_journal_free(&j);
+    return rc;
+}
+
 static uint64_t next_deadline(const lx__node *n)
 {
     uint64_t t = n->next_hb_us;
@@ -723,6 +751,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         return LX_ENOMEM;
     n->cfg = *cfg;
     n->stop = stop;
+    n->restart_truncate = n->restart_snap_max = UINT64_MAX;
     n->term = 1;
     n->is_leader = cfg->is_leader;
     n->leader_slot = -1;
@@ -806,7 +835,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
             n->is_leader ? "leader" : "follower", n->seq, cfg->base_port, cfg->base_port + 3,
             cfg->npeers, cfg->data_dir);
 
-    while (!*stop) {
+    while (!*stop && !n->restart) {
         now = lx_now_us();
         pump(n, wait_for(n, next_deadline(n), now, POLL_MAX_MS),
              !(n->is_leader && lx__seq_busy(n)));
@@ -814,9 +843,10 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     }
 
     /* Shutdown: no new requests; finish what was accepted. */
-    lx__log(n, "stopping: finishing accepted work");
+    if (!n->restart)
+        lx__log(n, "stopping: finishing accepted work");
     uint64_t until = lx_now_us() + SHUTDOWN_WAIT_US;
-    while (lx_now_us() < until && !n->journal_failed) {
+    while (!n->restart && lx_now_us() < until && !n->journal_failed) {
         if (n->is_leader) {
             lx__seq_tick(n, lx_now_us(), 1);
             if (lx__seq_idle(n))
@@ -832,6 +862,14 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     rc = LX_OK;
 out:
     close_all(n);
+    if (rc == LX_OK && n->restart) {
+        rc = restart_rollback(cfg, n->restart_truncate, n->restart_snap_max);
+        if (rc == LX_OK)
+            *exit_code = LX__EXIT_RESTART;
+        else
+            fprintf(stderr, "%s cannot roll back %s: %s\n", cfg->node_id, cfg->data_dir,
+                    lx_strerror(rc));
+    }
     free(n);
     return rc;
 }

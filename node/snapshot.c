@@ -206,3 +206,31 @@ lx_err lx_snapshot_prune(const char *data_dir, size_t keep)
         rc = lx__fsync_dir(dir);
     return rc;
 }
+
+lx_err lx_snapshot_drop_after(const char *data_dir, uint64_t seq)
+{
+    if (!data_dir)
+        return LX_EINVAL;
+    char dir[4096], path[4096], name[48];
+    lx_err rc = snap_dir(dir, sizeof dir, data_dir);
+    if (rc != LX_OK)
+        return rc;
+    uint64_t *seqs;
+    size_t n, removed = 0;
+    if ((rc = lx__list_seq_files(&seqs, &n, dir, ".snap")) != LX_OK)
+        return rc == LX_ENOTFOUND ? LX_OK : rc;
+    for (size_t i = 0; i < n && rc == LX_OK; i++) {
+        if (seqs[i] <= seq)
+            continue;
+        snprintf(name, sizeof name, "%020" PRIu64 ".snap", seqs[i]);
+        if ((rc = lx__path(path, sizeof path, dir, name)) != LX_OK)
+            break;
+        if (unlink(path) != 0 && errno != ENOENT)
+            rc = LX_EIO;
+        removed++;
+    }
+    free(seqs);
+    if (rc == LX_OK && removed)
+        rc = lx__fsync_dir(dir);
+    return rc;
+}

@@ -40,6 +40,8 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     int code;
-    lx__node_run(&cfg, &stop_flag, &code);
-    return code;
+    do
+        lx__node_run(&cfg, &stop_flag, &code);
+    while (code == LX__EXIT_RESTART && !stop_flag);
+    return code == LX__EXIT_RESTART ? 0 : code;
 }

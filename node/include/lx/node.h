@@ -610,6 +610,10 @@ lx_err lx_snapshot_load(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, u
  * every other snapshot file, invalid ones included. */
 lx_err lx_snapshot_prune(const char *data_dir, size_t keep);
 
+/* Removes every snapshot file with a seq after seq (a rollback of the log
+ * past them makes them describe a state that never was). */
+lx_err lx_snapshot_drop_after(const char *data_dir, uint64_t seq);
+
 /* What lx_recover rebuilt. */
 typedef struct lx_recovery {
     lx_engine *engine;                     /* owned by the caller */
