@@ -201,6 +201,9 @@ typedef enum lx__peer_type {
 } lx__peer_type;
 
 #define LX__SETTLE_SIGNERS_MAX 64 /* owner positions in a signer set */
+/* State sync: engine bytes in one SNAP_PART, and in a whole snapshot. */
+#define LX__SNAP_PART_MAX (LX__PEER_MSG_MAX - 1024)
+#define LX__SNAP_BYTES_MAX ((uint64_t)4 << 30)
 
 typedef struct lx__peer_msg {
     uint8_t type;
@@ -250,6 +253,22 @@ typedef struct lx__peer_msg {
             const uint8_t *signer;               /* 20: the address that signed */
             const uint8_t *sig;                  /* 65: r || s || v over tx_hash */
         } settle_sig;
+        struct {
+            uint64_t seq;    /* 0: the newest snapshot; else the one at this seq */
+            uint64_t offset; /* first byte wanted of its engine bytes (0 when seq is 0) */
+        } snap_req;
+        struct {
+            uint64_t seq;                  /* 0: no snapshot to serve (nothing else set) */
+            uint64_t next_index;           /* first_index of block seq + 1 */
+            const uint8_t *state_hash;     /* 32: the snapshot's state hash after seq */
+            uint8_t announced;             /* 1: announced_hash is the sender's hash for seq */
+            const uint8_t *announced_hash; /* 32; zeros when announced is 0 */
+            uint64_t total;                /* engine bytes in all parts, 1..LX__SNAP_BYTES_MAX */
+            uint32_t crc;                  /* CRC32C of all the engine bytes */
+            uint64_t offset;               /* where data goes in them */
+            const uint8_t *data;
+            uint32_t data_len; /* 1..LX__SNAP_PART_MAX, offset + data_len <= total */
+        } snap_part;
     } u;
 } lx__peer_msg;
 
