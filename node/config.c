@@ -38,6 +38,11 @@ const char lx__usage[] =
     "  --dev-faucet[=BOOL]    accept DEPOSIT requests [DEV_FAUCET] (false)\n"
     "  --heartbeat-ms N       heartbeat period [HEARTBEAT_MS] (100)\n"
     "  --snapshot-every N     snapshot every N blocks, 0 never [SNAPSHOT_EVERY] (10000)\n"
+    "  --compact on|off       after a snapshot, remove the journal segments the\n"
+    "                         older kept snapshot covers [COMPACT] (on)\n"
+    "  --journal-segment-bytes N\n"
+    "                         start a new journal segment past N bytes, 4096 to\n"
+    "                         2^40 [JOURNAL_SEGMENT_BYTES] (67108864)\n"
     "  --curve-key FILE       this node's CURVE secret key (lx-keys generate); turns\n"
     "                         CURVE on for every socket [CURVE_KEY]\n"
     "  --peer-keys FILE       allow-list of the cluster's node keys, labelled with\n"
@@ -364,6 +369,8 @@ typedef enum opt_id {
     O_FAUCET,
     O_HEARTBEAT,
     O_SNAPSHOT,
+    O_COMPACT,
+    O_SEGMENT,
     O_CURVE_KEY,
     O_PEER_KEYS,
     O_PEER_NUMBERS,
@@ -398,6 +405,8 @@ static const struct {
     [O_FAUCET] = {"dev-faucet", "DEV_FAUCET", 1},
     [O_HEARTBEAT] = {"heartbeat-ms", "HEARTBEAT_MS", 0},
     [O_SNAPSHOT] = {"snapshot-every", "SNAPSHOT_EVERY", 0},
+    [O_COMPACT] = {"compact", "COMPACT", 0},
+    [O_SEGMENT] = {"journal-segment-bytes", "JOURNAL_SEGMENT_BYTES", 0},
     [O_CURVE_KEY] = {"curve-key", "CURVE_KEY", 0},
     [O_PEER_KEYS] = {"peer-keys", "PEER_KEYS", 0},
     [O_PEER_NUMBERS] = {"peer-numbers", "PEER_NUMBERS", 0},
@@ -515,6 +524,17 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
                             src, v);
         c->snapshot_every = u;
         return LX_OK;
+    case O_COMPACT:
+        if (!parse_bool(&b, v))
+            return lx__errf(err, errlen, "%s: bad value \"%s\": on or off", src, v);
+        c->compact = b;
+        return LX_OK;
+    case O_SEGMENT:
+        if (!parse_range(&u, v, 4096, (uint64_t)1 << 40))
+            return lx__errf(err, errlen, "%s: bad segment size \"%s\": 4096 to 1099511627776 bytes",
+                            src, v);
+        c->segment_bytes = u;
+        return LX_OK;
     case O_CURVE_KEY:
     case O_PEER_KEYS:
     case O_CLIENT_KEYS: {
@@ -567,6 +587,8 @@ static void defaults(lx__config *c)
     c->fsync = 1;
     c->heartbeat_ms = 100;
     c->snapshot_every = 10000;
+    c->compact = 1;
+    c->segment_bytes = LX_JOURNAL_SEGMENT_DEFAULT;
     lx__settle_cfg_defaults(&c->settle);
 }
 

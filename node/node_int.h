@@ -79,6 +79,8 @@ typedef struct lx__config {
     int dev_faucet;
     uint32_t heartbeat_ms;
     uint64_t snapshot_every; /* blocks; 0: never */
+    int compact;             /* remove journal segments behind the kept snapshots */
+    uint64_t segment_bytes;  /* journal segment size limit */
     int help;                /* --help was given: print the usage, exit 0 */
     lx__settle_cfg settle;
     lx__curve_cfg curve;

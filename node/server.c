@@ -539,7 +539,7 @@ static lx_err restart_rollback(const lx__config *cfg, uint64_t truncate_after, u
     if (truncate_after == UINT64_MAX)
         return LX_OK;
     lx_journal *j = NULL;
-    lx_journal_opts jo = {0, cfg->fsync ? 0 : 1, 0};
+    lx_journal_opts jo = {cfg->segment_bytes, cfg->fsync ? 0 : 1, 0};
     if ((rc = lx_journal_open(&j, NULL, cfg->data_dir, &jo)) != LX_OK)
         return rc;
     rc = lx_journal_truncate_after(j, truncate_after);
@@ -782,7 +782,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     lx_journal *j = NULL;
     lx_recovery rec;
     char why[512];
-    lx_journal_opts jo = {0, cfg->fsync ? 0 : 1, 0};
+    lx_journal_opts jo = {cfg->segment_bytes, cfg->fsync ? 0 : 1, 0};
     lx_engine_config ec = {0};
     if ((rc = lx_recover(&j, &rec, why, sizeof why, cfg->data_dir, &jo, &ec)) != LX_OK) {
         lx__log(n, "recovery of %s failed: %s", cfg->data_dir, why);
