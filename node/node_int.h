@@ -371,8 +371,10 @@ typedef struct lx__metrics {
  * reads that serve gap requests. It talks to the main thread over an inproc
  * PAIR socket:
  *   main -> writer: 'A' block bytes | 'P' pointer to a block | 'S' snapshot |
- *                   'R' read | 'Q' quit
+ *                   'R' read | 'N' snapshot part read | 'K' compaction
+ *                   limit | 'Q' quit
  *   writer -> main: 'Y' be64 synced seq | 'G' be32 slot, peer message |
+ *                   'N' be32 slot, SNAP_PART | 'C' compacted |
  *                   'E' be32 lx_err, text
  * ------------------------------------------------------------------------- */
 
@@ -395,6 +397,14 @@ lx_err lx__jw_append_ref(lx__jw *w, const uint8_t *block, size_t len);
  * snapshot and frees it. */
 lx_err lx__jw_snapshot(lx__jw *w, const lx_snapshot_meta *meta, uint8_t *engine, size_t len);
 lx_err lx__jw_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to);
+/* After every snapshot the thread removes the journal segments covered by
+ * the older of the two kept snapshots, never a block after limit (0: it
+ * never compacts, the start value). It reports a compaction with 'C'. */
+lx_err lx__jw_compact_limit(lx__jw *w, uint64_t limit);
+/* Reads the engine bytes of the snapshot at seq (0: the newest valid one)
+ * from offset, at most LX__SNAP_PART_MAX of them, into a SNAP_PART for the
+ * peer in out[slot] ('N'; seq 0 in it when there is none). */
+lx_err lx__jw_snap_read(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset);
 
 /* ---------------------------------------------------------------------------
  * Block application with per-entry event boundaries (node/block.c)
@@ -542,6 +552,7 @@ typedef struct lx__node {
     int timer_fd; /* a timerfd polled with the sockets for sub-ms deadlines; -1 none */
 
     struct lx__settle *settle; /* settlement (node/settle.c); NULL when off */
+    struct lx__ss *ss;         /* state sync (node/statesync.c) */
 
     /* In-process restart (a log rollback or an installed snapshot): set
      * restart with *stop; after the node is closed its journal is cut after
@@ -626,6 +637,32 @@ void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const 
                          const uint8_t *frame, size_t len, uint64_t recv_us);
 void lx__replica_result(lx__node *n, const lx__peer_msg *m);
 int lx__replica_idle(const lx__node *n);
+
+/* statesync.c: snapshots, journal compaction and state sync
+ * (docs/multi-node.md, "State sync and compaction") */
+/* After the journal writer started: sets its compaction limit (none with
+ * --compact off or with settlement, which replays the log from block 1 at
+ * start). LX_ENOMEM. */
+lx_err lx__ss_init(lx__node *n);
+void lx__ss_free(lx__node *n);
+/* Snapshots the replica after n->seq: the journal thread writes it once the
+ * block is durable, then compacts. */
+void lx__ss_snapshot(lx__node *n);
+/* A GAP_RESP from out[slot]: if it shows the sender no longer holds the
+ * block after n->seq (compacted away), asks that peer for a snapshot. */
+void lx__ss_gap_resp(lx__node *n, const lx__peer_msg *m, int slot);
+/* SNAP_REQ (serve it through the journal thread) and SNAP_PART (take the
+ * part; when all are in, verify, install and ask for a restart). */
+void lx__ss_peer(lx__node *n, const lx__peer_msg *m, int slot);
+/* 'N' and 'C' messages of the journal thread. */
+void lx__ss_journal(lx__node *n, const uint8_t *p, size_t len);
+/* Gives up a state sync whose peer stopped answering. */
+void lx__ss_tick(lx__node *n, uint64_t now_us);
+/* 1 while a state sync runs: gap requests wait. */
+int lx__ss_busy(const lx__node *n);
+/* Snapshots installed by state sync since the process started (an
+ * in-process restart keeps the count). */
+uint64_t lx__ss_installed(void);
 
 /* owners (sequencer.c). put replaces an entry with the same id; an order
  * over LX__OWNERS_MAX open ones is not recorded. */

@@ -76,7 +76,7 @@ void lx__replica_applied(lx__node *n)
 
 static void request_gap(lx__node *n, uint64_t to, uint64_t now)
 {
-    if (n->leader_slot < 0 || to <= n->seq)
+    if (n->leader_slot < 0 || to <= n->seq || lx__ss_busy(n))
         return;
     if (n->gap_sent_us && now - n->gap_sent_us < GAP_RETRY_US)
         return;

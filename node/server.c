@@ -147,16 +147,8 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
     lx__md_after(n->md, n, n->evs.v, n->evs.n);
     lx__replica_applied(n);
     lx__settle_block(n);
-    if (n->cfg.snapshot_every && n->seq % n->cfg.snapshot_every == 0) {
-        uint8_t *snap;
-        size_t slen;
-        if (lx_engine_snapshot(n->engine, &snap, &slen) == LX_OK) {
-            lx_snapshot_meta meta = {n->seq, n->next_index, {0}};
-            memcpy(meta.state_hash, n->hash, LX_STATE_HASH_LEN);
-            lx__jw_snapshot(n->jw, &meta, snap, slen);
-            n->last_snapshot_seq = n->seq;
-        }
-    }
+    if (n->cfg.snapshot_every && n->seq % n->cfg.snapshot_every == 0)
+        lx__ss_snapshot(n);
     if (ends)
         *ends = n->ends;
     return LX_OK;
@@ -396,8 +388,14 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
             lx__jw_read(n->jw, (uint32_t)slot, m.u.gap_req.from_seq, m.u.gap_req.to_seq);
         return;
     case LX__P_GAP_RESP:
-        if (!n->is_leader)
+        if (!n->is_leader) {
+            lx__ss_gap_resp(n, &m, slot);
             lx__replica_gap_resp(n, &m);
+        }
+        return;
+    case LX__P_SNAP_REQ:
+    case LX__P_SNAP_PART:
+        lx__ss_peer(n, &m, slot);
         return;
     case LX__P_SETTLE_REQ:
     case LX__P_SETTLE_SIG:
@@ -458,6 +456,10 @@ static void on_journal(lx__node *n, const lx_zmsg *zm)
         if (len > 5)
             lx__send_peer(n, (int)lx__get_u32(p + 1), p + 5, len - 5);
         return;
+    case 'N':
+    case 'C':
+        lx__ss_journal(n, p, len);
+        return;
     case 'E':
         n->journal_failed = 1;
         lx__log(n, "FATAL: %.*s; no further blocks will be acknowledged",
@@ -493,6 +495,7 @@ static void timers(lx__node *n, uint64_t now)
         lx__seq_tick(n, now, 0);
     else
         lx__replica_tick(n, now);
+    lx__ss_tick(n, now);
     lx__settle_tick(n, now);
     if (now >= n->next_hb_us) {
         heartbeat(n);
@@ -658,6 +661,7 @@ static void close_all(lx__node *n)
 {
     lx__settle_free(n);
     lx__jw_stop(&n->jw);
+    lx__ss_free(n);
     for (size_t i = 0; i < LX__PEERS_MAX; i++)
         lx_zsock_free(&n->out[i]);
     lx_zsock_free(&n->pub);
@@ -820,7 +824,8 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         lx__log(n, "cannot start the journal writer: %s", lx_strerror(rc));
         goto out;
     }
-    rc = n->is_leader ? lx__seq_init(n) : lx__replica_init(n);
+    if ((rc = lx__ss_init(n)) == LX_OK)
+        rc = n->is_leader ? lx__seq_init(n) : lx__replica_init(n);
     if (rc != LX_OK) {
         lx__log(n, "cannot start: %s", lx_strerror(rc));
         goto out;
