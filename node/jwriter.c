@@ -13,6 +13,16 @@
 #include "logio.h"
 #include "node_int.h"
 
+/* A snapshot being served to peers. */
+#define SERVED_MAX 2u
+typedef struct served_snap {
+    lx_snapshot_meta meta;
+    uint8_t *bytes; /* NULL: an empty slot */
+    size_t len;
+    uint32_t crc;
+    uint64_t used; /* served_clock when last used */
+} served_snap;
+
 struct lx__jw {
     lx_zsock *main_end, *thread_end;
     lx_journal *j;
@@ -23,13 +33,10 @@ struct lx__jw {
     int failed;
     uint8_t *buf; /* gap responses and snapshot parts are built here */
     uint8_t *list;
-    uint64_t compact_limit; /* highest seq compaction may remove; 0: none */
-    size_t part_bytes;      /* engine bytes per SNAP_PART */
-    /* the snapshot being served, read once for all its parts */
-    lx_snapshot_meta served;
-    uint8_t *served_bytes; /* NULL: none loaded */
-    size_t served_len;
-    uint32_t served_crc;
+    uint64_t compact_limit;         /* highest seq compaction may remove; 0: none */
+    size_t part_bytes;              /* engine bytes per SNAP_PART */
+    served_snap served[SERVED_MAX]; /* read once for all their parts */
+    uint64_t served_clock;
     /* blocks after a served snapshot stay for the follower that fetches
      * them next, until pin_until_us */
     uint64_t pin_seq, pin_until_us;
@@ -154,56 +161,79 @@ static void compact(lx__jw *w)
     lx_zsock_send(w->thread_end, &part, 1, 0);
 }
 
-static void served_drop(lx__jw *w)
+static void served_drop(served_snap *v)
 {
-    free(w->served_bytes);
-    w->served_bytes = NULL;
-    w->served_len = 0;
+    free(v->bytes);
+    memset(v, 0, sizeof *v);
+}
+
+/* The cached snapshot at seq (0: the newest valid one on disk), reading it
+ * into the least recently used slot if needed; NULL if there is none. */
+static served_snap *served_get(lx__jw *w, uint64_t seq)
+{
+    uint8_t *bytes;
+    size_t len;
+    lx_snapshot_meta meta;
+    served_snap *v = NULL;
+    for (unsigned i = 0; i < SERVED_MAX && seq; i++)
+        if (w->served[i].bytes && w->served[i].meta.seq == seq)
+            v = &w->served[i];
+    if (!v) {
+        if (lx_snapshot_load(&meta, &bytes, &len, NULL, w->data_dir, seq ? seq : UINT64_MAX) !=
+            LX_OK)
+            return NULL;
+        if ((seq && meta.seq != seq) || len == 0 || len > LX__SNAP_BYTES_MAX) {
+            free(bytes);
+            return NULL;
+        }
+        for (unsigned i = 0; i < SERVED_MAX; i++)
+            if (w->served[i].bytes && w->served[i].meta.seq == meta.seq)
+                served_drop(&w->served[i]); /* read again: the newest may be rewritten */
+        v = &w->served[0];
+        for (unsigned i = 1; i < SERVED_MAX; i++)
+            if (w->served[i].used < v->used)
+                v = &w->served[i];
+        served_drop(v);
+        v->meta = meta;
+        v->bytes = bytes;
+        v->len = len;
+        v->crc = lx__crc32c(0, bytes, len);
+    }
+    v->used = ++w->served_clock;
+    return v;
 }
 
 /* Answers a state sync read with a SNAP_PART for the main thread to send
  * ('N', be32 slot, peer message): the engine bytes from offset of the
  * snapshot at seq (0: the newest valid one), or a part with seq 0 when there
- * is none. The main thread stamps its own hash for the seq into it. */
+ * is none. The main thread stamps its own hash for the seq into it. Up to
+ * SERVED_MAX snapshots stay read for peers fetching them at once. */
 static void serve_snap(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
 {
-    if (seq == 0 || !w->served_bytes || w->served.seq != seq) {
-        served_drop(w);
-        uint8_t *bytes;
-        size_t len;
-        lx_snapshot_meta meta;
-        if (lx_snapshot_load(&meta, &bytes, &len, NULL, w->data_dir, seq ? seq : UINT64_MAX) ==
-            LX_OK) {
-            if ((seq == 0 || meta.seq == seq) && len > 0 && len <= LX__SNAP_BYTES_MAX) {
-                w->served = meta;
-                w->served_bytes = bytes;
-                w->served_len = len;
-                w->served_crc = lx__crc32c(0, bytes, len);
-            } else {
-                free(bytes);
-            }
-        }
-    }
+    served_snap *v = served_get(w, seq);
     lx__peer_msg m;
     memset(&m, 0, sizeof m);
     m.type = LX__P_SNAP_PART;
     snprintf(m.from, sizeof m.from, "%s", w->node_id);
     int last = 0;
-    if (w->served_bytes && offset < w->served_len) {
-        size_t n = w->served_len - (size_t)offset;
+    if (v && offset < v->len) {
+        size_t n = v->len - (size_t)offset;
         if (n > w->part_bytes)
             n = w->part_bytes;
-        m.u.snap_part.seq = w->served.seq;
-        m.u.snap_part.next_index = w->served.next_index;
-        m.u.snap_part.state_hash = w->served.state_hash;
-        m.u.snap_part.total = w->served_len;
-        m.u.snap_part.crc = w->served_crc;
+        m.u.snap_part.seq = v->meta.seq;
+        m.u.snap_part.next_index = v->meta.next_index;
+        m.u.snap_part.state_hash = v->meta.state_hash;
+        m.u.snap_part.total = v->len;
+        m.u.snap_part.crc = v->crc;
         m.u.snap_part.offset = offset;
-        m.u.snap_part.data = w->served_bytes + offset;
+        m.u.snap_part.data = v->bytes + offset;
         m.u.snap_part.data_len = (uint32_t)n;
-        last = offset + n == w->served_len;
-        w->pin_seq = w->served.seq;
-        w->pin_until_us = lx_now_us() + PIN_US;
+        last = offset + n == v->len;
+        /* The lowest seq served within PIN_US stays pinned. */
+        uint64_t now = lx_now_us();
+        if (now >= w->pin_until_us || v->meta.seq < w->pin_seq)
+            w->pin_seq = v->meta.seq;
+        w->pin_until_us = now + PIN_US;
     }
     size_t n;
     w->buf[0] = 'N';
@@ -214,7 +244,7 @@ static void serve_snap(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
     }
     /* A part asked for again after the last reads the file again. */
     if (last)
-        served_drop(w);
+        served_drop(v);
 }
 
 /* Handles one message; returns 0 on quit. *dirty is set by appends. */
@@ -390,7 +420,8 @@ void lx__jw_stop(lx__jw **p)
     lx_zsock_free(&w->thread_end);
     lx_zsock_free(&w->main_end);
     lx_journal_free(&w->j);
-    served_drop(w);
+    for (unsigned i = 0; i < SERVED_MAX; i++)
+        served_drop(&w->served[i]);
     free(w->buf);
     free(w->list);
     free(w);
