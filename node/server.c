@@ -149,16 +149,8 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
     lx__md_after(n->md, n, n->evs.v, n->evs.n);
     lx__replica_applied(n);
     lx__settle_block(n);
-    if (n->cfg.snapshot_every && n->seq % n->cfg.snapshot_every == 0) {
-        uint8_t *snap;
-        size_t slen;
-        if (lx_engine_snapshot(n->engine, &snap, &slen) == LX_OK) {
-            lx_snapshot_meta meta = {n->seq, n->next_index, {0}};
-            memcpy(meta.state_hash, n->hash, LX_STATE_HASH_LEN);
-            lx__jw_snapshot(n->jw, &meta, snap, slen);
-            n->last_snapshot_seq = n->seq;
-        }
-    }
+    if (n->cfg.snapshot_every && n->seq % n->cfg.snapshot_every == 0)
+        lx__ss_snapshot(n);
     if (ends)
         *ends = n->ends;
     return LX_OK;
@@ -401,8 +393,14 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
             lx__jw_read(n->jw, (uint32_t)slot, m.u.gap_req.from_seq, m.u.gap_req.to_seq);
         return;
     case LX__P_GAP_RESP:
-        if (!n->is_leader && slot >= 0 && slot == n->src_slot && n->in_sync)
+        if (!n->is_leader && slot >= 0 && slot == n->src_slot && n->in_sync) {
+            lx__ss_gap_resp(n, &m, slot);
             lx__replica_gap_resp(n, &m);
+        }
+        return;
+    case LX__P_SNAP_REQ:
+    case LX__P_SNAP_PART:
+        lx__ss_peer(n, &m, slot);
         return;
     case LX__P_VOTE_REQ:
     case LX__P_VOTE:
@@ -478,6 +476,10 @@ static void on_journal(lx__node *n, const lx_zmsg *zm)
         if (len > 5)
             lx__send_peer(n, (int)lx__get_u32(p + 1), p + 5, len - 5);
         return;
+    case 'N':
+    case 'C':
+        lx__ss_journal(n, p, len);
+        return;
     case 'E':
         n->journal_failed = 1;
         lx__log(n, "FATAL: %.*s; no further blocks will be acknowledged",
@@ -516,6 +518,7 @@ static void timers(lx__node *n, uint64_t now)
         lx__replica_tick(n, now);
         lx__elect_tick(n, now);
     }
+    lx__ss_tick(n, now);
     lx__settle_tick(n, now);
     if (now >= n->next_hb_us) {
         heartbeat(n);
@@ -562,7 +565,7 @@ static lx_err restart_rollback(const lx__config *cfg, uint64_t truncate_after, u
     if (truncate_after == UINT64_MAX)
         return LX_OK;
     lx_journal *j = NULL;
-    lx_journal_opts jo = {0, cfg->fsync ? 0 : 1, 0};
+    lx_journal_opts jo = {cfg->segment_bytes, cfg->fsync ? 0 : 1, 0};
     if ((rc = lx_journal_open(&j, NULL, cfg->data_dir, &jo)) != LX_OK)
         return rc;
     rc = lx_journal_truncate_after(j, truncate_after);
@@ -709,6 +712,7 @@ static void close_all(lx__node *n)
     }
     lx__settle_free(n);
     lx__jw_stop(&n->jw);
+    lx__ss_free(n);
     for (size_t i = 0; i < LX__PEERS_MAX; i++)
         lx_zsock_free(&n->out[i]);
     lx_zsock_free(&n->pub);
@@ -836,7 +840,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     lx_journal *j = NULL;
     lx_recovery rec;
     char why[512];
-    lx_journal_opts jo = {0, cfg->fsync ? 0 : 1, 0};
+    lx_journal_opts jo = {cfg->segment_bytes, cfg->fsync ? 0 : 1, 0};
     lx_engine_config ec = {0};
     if ((rc = lx_recover(&j, &rec, why, sizeof why, cfg->data_dir, &jo, &ec)) != LX_OK) {
         lx__log(n, "recovery of %s failed: %s", cfg->data_dir, why);
@@ -878,7 +882,9 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         lx__log(n, "cannot start the journal writer: %s", lx_strerror(rc));
         goto out;
     }
-    rc = lx__replica_init(n);
+    rc = lx__ss_init(n);
+    if (rc == LX_OK)
+        rc = lx__replica_init(n);
     if (rc == LX_OK && n->is_leader)
         rc = lx__seq_init(n);
     if (rc != LX_OK) {
