@@ -181,7 +181,12 @@ lx_err lx__elect_init(lx__node *n, lx_journal *j)
         uint64_t from = last > TERMS_SCAN_BLOCKS ? last - TERMS_SCAN_BLOCKS + 1 : 1;
         if (from < first)
             from = first;
-        lx_journal_foreach(j, from, last, scan_block, &n->terms);
+        lx_err rc = lx_journal_foreach(j, from, last, scan_block, &n->terms);
+        if (rc != LX_OK) {
+            lx__log(n, "cannot read the terms of blocks %" PRIu64 "-%" PRIu64 ": %s", from, last,
+                    lx_strerror(rc));
+            return rc;
+        }
     }
     n->durable_seq = n->seq;
     uint64_t promote = 0;

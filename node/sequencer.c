@@ -319,7 +319,10 @@ int lx__seq_idle(const lx__node *n)
 static int cut(lx__node *n)
 {
     lx__batcher *b = &n->batch;
-    if (b->nreq == 0 || n->inflight_n >= LX__INFLIGHT_MAX || n->journal_failed)
+    /* A leader that saw a newer term (restart set) holds that term number
+     * but does not lead it: it must never cut a block in it. */
+    if (b->nreq == 0 || n->inflight_n >= LX__INFLIGHT_MAX || n->journal_failed || n->restart ||
+        !n->is_leader)
         return 0;
     lx_block_hdr h = {.seq = n->cut_seq + 1,
                       .term = n->term,

@@ -439,6 +439,9 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
             n->stale_refused++; /* cut by the leader of another term */
             return;
         }
+        /* Only this term's leader cuts its blocks: it is alive, even when
+         * its heartbeats wait behind a backlog of blocks. */
+        n->leader_seen_us = n->election_base_us = lx_now_us();
         if (n->in_sync && n->role == LX__ROLE_FOLLOWER)
             lx__replica_block(n, block, blen, hash);
         return;
@@ -453,7 +456,7 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
             return;
         if (hb.seq > n->leader_seq)
             n->leader_seq = hb.seq;
-        if (hb.seq)
+        if (hb.seq && n->in_sync) /* before its log is checked, a node may differ */
             lx__check_hash(n, hb.seq, hb.hash);
     }
 }
