@@ -576,6 +576,7 @@ typedef struct lx__node {
     uint64_t term_first_seq; /* leader: the first block of its term */
     uint64_t peer_durable[LX__PEERS_MAX];
     int first_ack_logged;
+    uint32_t apply_budget; /* leader: acknowledged blocks still to apply this turn */
     unsigned told_no_rpc, told_stale;
     uint64_t stale_refused; /* blocks and forwards of an old term refused */
 
@@ -729,6 +730,8 @@ uint64_t lx__elect_quorum_seq(const lx__node *n);
 const char *lx__role_name(const lx__node *n);
 /* sequencer.c: the acknowledged point may have moved: apply and answer. */
 void lx__seq_commit(lx__node *n);
+/* 1 if an acknowledged block waits to be applied and answered. */
+int lx__seq_commit_ready(const lx__node *n);
 
 /* statesync.c: snapshots, journal compaction and state sync
  * (docs/multi-node.md, "State sync and compaction") */

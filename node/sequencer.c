@@ -304,9 +304,17 @@ static int journal_idle(const lx__node *n)
 
 uint64_t lx__seq_deadline(const lx__node *n)
 {
+    if (lx__seq_commit_ready(n))
+        return 0;
     if (n->batch.nreq && journal_idle(n) && n->inflight_n < LX__INFLIGHT_MAX)
         return 0;
     return lx__batcher_deadline(&n->batch);
+}
+
+int lx__seq_commit_ready(const lx__node *n)
+{
+    return n->inflight_n && n->inflight[n->inflight_head].seq <= n->commit_seq &&
+           n->inflight[n->inflight_head].seq <= n->synced_seq;
 }
 
 int lx__seq_idle(const lx__node *n)
@@ -381,6 +389,8 @@ static int cut(lx__node *n)
 
 void lx__seq_tick(lx__node *n, uint64_t now_us, int force)
 {
+    if (lx__seq_commit_ready(n))
+        lx__seq_commit(n);
     if (n->batch.nreq && (force || lx__batcher_should_cut(&n->batch, now_us, journal_idle(n))))
         cut(n);
 }
@@ -801,8 +811,11 @@ void lx__seq_commit(lx__node *n)
     if (ready > n->commit_seq)
         n->commit_seq = ready;
     uint64_t now = lx_now_us();
-    while (n->inflight_n && n->inflight[n->inflight_head].seq <= n->commit_seq &&
-           n->inflight[n->inflight_head].seq <= n->synced_seq) {
+    /* A few blocks a turn: the loop goes on at once while more are ready
+     * (lx__seq_deadline), and heartbeats and requests are not held up by a
+     * long run of acknowledgements. */
+    while (n->apply_budget && lx__seq_commit_ready(n)) {
+        n->apply_budget--;
         lx__inflight *f = &n->inflight[n->inflight_head];
         lx__hist_add(&n->m.commit_total, now - f->cut_us);
         size_t *ends = NULL;

@@ -23,6 +23,10 @@
 #define SHUTDOWN_WAIT_US 5000000u
 #define POLL_MAX_MS 100
 #define PEER_RECONNECT_MS 20
+/* Leader: acknowledged blocks applied and answered per loop turn; more
+ * wait for the next turn, which comes at once, so heartbeats and requests
+ * are never held up behind a long run of acknowledgements. */
+#define APPLY_PER_TURN 8u
 /* A deadline closer than this is waited for on the timerfd, to the
  * microsecond; farther ones with zmq_poll's millisecond timeout. */
 #define PRECISE_US 5000u
@@ -394,6 +398,8 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
         return;
     case LX__P_GAP_RESP:
         if (!n->is_leader && slot >= 0 && slot == n->src_slot && n->in_sync) {
+            if (slot == n->leader_slot) /* it is alive */
+                n->leader_seen_us = n->election_base_us = lx_now_us();
             lx__ss_gap_resp(n, &m, slot);
             lx__replica_gap_resp(n, &m);
         }
@@ -908,6 +914,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
 
     while (!*stop && !n->restart) {
         now = lx_now_us();
+        n->apply_budget = APPLY_PER_TURN;
         pump(n, wait_for(n, next_deadline(n), now, POLL_MAX_MS),
              !(n->is_leader && lx__seq_busy(n)));
         timers(n, lx_now_us());
@@ -918,6 +925,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         lx__log(n, "stopping: finishing accepted work");
     uint64_t until = lx_now_us() + SHUTDOWN_WAIT_US;
     while (!n->restart && lx_now_us() < until && !n->journal_failed) {
+        n->apply_budget = APPLY_PER_TURN;
         if (n->is_leader) {
             lx__seq_tick(n, lx_now_us(), 1);
             if (lx__seq_idle(n))
