@@ -668,6 +668,10 @@ void lx__check_hash(lx__node *n, uint64_t seq, const uint8_t hash[LX_STATE_HASH_
 /* sequencer.c (leader) */
 lx_err lx__seq_init(lx__node *n);
 void lx__seq_free(lx__node *n);
+/* A leader stepping down: answers every request it holds with an ERROR
+ * (queued ones were never logged; those in unacknowledged blocks may or
+ * may not end up in the log). */
+void lx__seq_abandon(lx__node *n);
 /* Takes a decoded sequenced request (order, batch, cancel, replace,
  * deposit) from an origin: validates it and queues it, or answers it. */
 void lx__seq_submit(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uint64_t recv_us);

@@ -272,6 +272,24 @@ lx_err lx__seq_init(lx__node *n)
     return LX_OK;
 }
 
+void lx__seq_abandon(lx__node *n)
+{
+    lx__batcher *b = &n->batch;
+    for (uint32_t i = 0; i < b->nreq; i++)
+        if (b->reqs[i].type)
+            lx__reply_error(n, &b->reqs[i].from, b->reqs[i].req_id, LX_PROTO_E_NOT_LEADER,
+                            "not the leader any more; not sequenced, send it again");
+    lx__batcher_clear(b);
+    for (uint32_t k = 0; k < n->inflight_n; k++) {
+        const lx__inflight *f = &n->inflight[(n->inflight_head + k) % LX__INFLIGHT_MAX];
+        for (uint32_t i = 0; i < f->nreq; i++)
+            if (f->reqs[i].type)
+                lx__reply_error(n, &f->reqs[i].from, f->reqs[i].req_id, LX_PROTO_E_UNAVAILABLE,
+                                "leadership lost before this was acknowledged: it may or may "
+                                "not be in the log; QUERY_ORDER tells");
+    }
+}
+
 void lx__seq_free(lx__node *n)
 {
     while (n->inflight_n) {

@@ -706,10 +706,10 @@ static struct {
 
 static void close_all(lx__node *n)
 {
-    if (n->restart) {
-        carry.valid = 1;
-        memcpy(carry.peer_id, n->peer_id, sizeof carry.peer_id);
-        memcpy(carry.last_leader, n->last_leader, sizeof carry.last_leader);
+    if (n->restart && n->is_leader && n->ctx) {
+        /* Stepping down: the clients hear so (the sockets linger to send it). */
+        lx__seq_abandon(n);
+    } else if (n->restart) {
         /* Nothing unsent is worth waiting for: the peers ask again. */
         lx_zsock *all[] = {n->pub, n->sub, n->router, n->inbox};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -718,6 +718,11 @@ static void close_all(lx__node *n)
         for (size_t i = 0; i < LX__PEERS_MAX; i++)
             if (n->out[i])
                 lx_zsock_set_linger(n->out[i], 0);
+    }
+    if (n->restart) {
+        carry.valid = 1;
+        memcpy(carry.peer_id, n->peer_id, sizeof carry.peer_id);
+        memcpy(carry.last_leader, n->last_leader, sizeof carry.last_leader);
     }
     lx__settle_free(n);
     lx__jw_stop(&n->jw);
