@@ -58,11 +58,21 @@ typedef struct lx__curve_cfg {
     int insecure;                    /* --insecure: plain ZeroMQ on a non-loopback --bind */
 } lx__curve_cfg;
 
+/* --topology (docs/topologies.md): which nodes each node links to. In a
+ * mesh every node links to all others and nothing is relayed; in a star or
+ * a ring, blocks, heartbeats and peer messages are relayed. */
+#define LX__TOPO_MESH 0
+#define LX__TOPO_STAR 1
+#define LX__TOPO_RING 2
+#define LX__CLUSTER_MAX (LX__PEERS_MAX + 1) /* nodes in a cluster */
+
 typedef struct lx__config {
     char node_id[LX__NODE_ID_MAX + 1];
     unsigned base_port;
     size_t npeers;
     lx__peer_addr peers[LX__PEERS_MAX];
+    int topology;        /* LX__TOPO_* */
+    size_t cluster_size; /* nodes in the cluster, this one included */
     int is_leader;
     char consensus[16];
     char data_dir[LX__PATH_MAX];
