@@ -195,6 +195,11 @@ void lx__batcher_clear(lx__batcher *b);
 #define LX__GAP_BYTES_SOFT ((size_t)1 << 20) /* a gap response stops growing here */
 #define LX__GAP_BLOCKS_MAX 1024u
 #define LX__RESULT_FRAMES_MAX 1024u
+/* A RELAY carries one whole peer message (up to LX__PEER_MSG_MAX) and its
+ * own header: magic, version, type, from, dest, ttl, length. */
+#define LX__RELAY_HDR_MAX (2 + 1 + 1 + 1 + LX__NODE_ID_MAX + 1 + LX__NODE_ID_MAX + 1 + 4)
+#define LX__RELAY_MSG_MAX (LX__PEER_MSG_MAX + LX__RELAY_HDR_MAX)
+#define LX__RELAY_TTL_MAX LX__CLUSTER_MAX
 
 typedef enum lx__peer_type {
     LX__P_HELLO = 1,      /* "which of my links reaches you?" */
@@ -211,7 +216,8 @@ typedef enum lx__peer_type {
     LX__P_SYNC_RESP = 12, /* the last seq both logs share */
     LX__P_ACK = 13,       /* follower: durable up to seq, in a term */
     LX__P_SNAP_REQ = 14,  /* send me a snapshot (state sync) */
-    LX__P_SNAP_PART = 15  /* a part of a snapshot */
+    LX__P_SNAP_PART = 15, /* a part of a snapshot */
+    LX__P_RELAY = 16      /* another message, for a node this one has no link to */
 } lx__peer_type;
 
 #define LX__SETTLE_SIGNERS_MAX 64 /* owner positions in a signer set */
@@ -307,6 +313,12 @@ typedef struct lx__peer_msg {
             const uint8_t *data;
             uint32_t data_len; /* 1..LX__SNAP_PART_MAX, offset + data_len <= total */
         } snap_part;
+        struct {
+            char dest[LX__NODE_ID_MAX + 1]; /* the node it is for */
+            uint8_t ttl;                    /* links it may still cross, 1..LX__RELAY_TTL_MAX */
+            const uint8_t *inner;           /* a whole peer message, not a RELAY */
+            uint32_t inner_len;             /* up to LX__PEER_MSG_MAX */
+        } relay;
     } u;
 } lx__peer_msg;
 
@@ -314,11 +326,13 @@ typedef struct lx__peer_msg {
 int lx__node_id_ok(const char *s);
 
 /* Decodes one peer message, checking every length and field; pointers in
- * out point into buf. LX_EFORMAT, LX_ETOOBIG or LX_EUNSUPPORTED (version). */
+ * out point into buf. LX_EFORMAT, LX_ETOOBIG or LX_EUNSUPPORTED (version).
+ * A RELAY's inner message is only checked to be a peer message of another
+ * type than RELAY; decode it on its own to use it. */
 lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len);
 /* Encodes m into buf (cap bytes). For RESULT and GAP_RESP the list is copied
- * as given (build it with lx__peer_list_put). LX_EINVAL for a bad field,
- * LX_ETOOBIG if it does not fit. */
+ * as given (build it with lx__peer_list_put), for RELAY the inner message. LX_EINVAL for a bad
+ * field, LX_ETOOBIG if it does not fit. */
 lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer_msg *m);
 /* Appends one (be32 len, bytes) item to a list at buf+*off (cap bytes in
  * all): LX_ETOOBIG if it does not fit. */
@@ -344,6 +358,7 @@ typedef struct lx__heartbeat {
     uint64_t seq; /* last block applied */
     uint8_t hash[LX_STATE_HASH_LEN];
     uint64_t commit; /* leader: acknowledged up to here */
+    uint64_t beat;   /* counts the sender's heartbeats: relays drop a beat seen before */
 } lx__heartbeat;
 
 size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb);
