@@ -347,6 +347,7 @@ int lx__peer_list_next(const uint8_t *list, size_t list_len, size_t *off, const 
 
 #define LX__TOPIC_BLOCK 'B'
 #define LX__TOPIC_HEARTBEAT 'H'
+#define LX__TOPIC_RELAYED 'R' /* a relay envelope; the B or H message follows */
 #define LX__ROLE_FOLLOWER 0
 #define LX__ROLE_LEADER 1
 #define LX__ROLE_CANDIDATE 2
@@ -547,6 +548,14 @@ typedef struct lx__fwd {
 #define LX__FWD_MAX 65536u
 #define LX__FWD_EXPIRE_US 30000000u
 
+/* The way to a node without a link: the link its heartbeats come in on
+ * with the fewest hops (node/topology.c). */
+typedef struct lx__route {
+    int via;          /* link slot */
+    uint32_t hops;    /* links between us and it on that way */
+    uint64_t seen_us; /* when a heartbeat last came that way */
+} lx__route;
+
 /* Market data state (node/marketdata.c) */
 typedef struct lx__md lx__md;
 /* CURVE keys and the ZAP handler (node/auth.c); NULL when CURVE is off */
@@ -560,8 +569,16 @@ typedef struct lx__node {
     lx_zctx *ctx;
     lx__auth *auth;
     lx_zsock *pub, *sub, *router, *inbox;
-    lx_zsock *out[LX__PEERS_MAX];                     /* connected to each peer's base+3 */
-    char peer_id[LX__PEERS_MAX][LX__NODE_ID_MAX + 1]; /* learnt by HELLO; "" unknown */
+    lx_zsock *out[LX__PEERS_MAX]; /* connected to each peer's base+3 */
+    /* A slot is a node we send to: slots 0..npeers-1 are the links of
+     * --peers (ids learnt by HELLO; "" unknown), slots npeers..nslots-1 the
+     * nodes without a link, learnt from relayed heartbeats (star and ring;
+     * "" a slot given up), reached through routes[slot].via. */
+    char peer_id[LX__PEERS_MAX][LX__NODE_ID_MAX + 1];
+    size_t nslots;
+    lx__route routes[LX__PEERS_MAX];
+    struct lx__topo *topo; /* stream relay state (node/topology.c); NULL in a mesh */
+    uint64_t beat;         /* the number of our next heartbeat */
     uint64_t hello_us;
     lx__jw *jw;
 
@@ -688,6 +705,41 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
 void lx__answer_query(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uint64_t recv_us);
 /* Checks a (seq, hash) pair the leader announced against ours. */
 void lx__check_hash(lx__node *n, uint64_t seq, const uint8_t hash[LX_STATE_HASH_LEN]);
+
+/* The slot of a node id (a link before a routed one), or -1. */
+int lx__slot_of_peer(const lx__node *n, const char *id);
+/* 1 if slot i is one to send to: a link, or a node with a route. */
+static inline int lx__slot_live(const lx__node *n, size_t i)
+{
+    return i < n->cfg.npeers || (i < n->nslots && n->peer_id[i][0]);
+}
+
+/* topology.c: relaying in a star or a ring (docs/topologies.md). In a mesh
+ * (n->topo NULL) none of this runs. */
+/* Allocates the relay state unless the topology is a mesh. LX_ENOMEM. */
+lx_err lx__topo_init(lx__node *n);
+void lx__topo_free(lx__node *n);
+/* A stream message that came in two parts, a relay envelope and the
+ * original: the original in *msg and *len, its relay count in *hops and
+ * the link it came on in *link (-1 unknown). 0 if it is not one. */
+int lx__topo_unwrap(lx__node *n, const lx_zmsg *zm, const uint8_t **msg, size_t *len,
+                    uint32_t *hops, int *link);
+/* A block message with header h: 0 if it was seen before (drop it);
+ * otherwise republishes it (within the hop limit) and returns 1. */
+int lx__topo_block(lx__node *n, const lx_block_hdr *h, uint32_t hops, const uint8_t *msg,
+                   size_t len);
+/* A heartbeat of another node: learns the way to it, 0 if that beat was
+ * seen before (drop it); otherwise republishes it and returns 1. */
+int lx__topo_heartbeat(lx__node *n, const lx__heartbeat *hb, uint32_t hops, int link,
+                       const uint8_t *msg, size_t len);
+/* Sends msg to a slot without a link, in a RELAY through its route. */
+lx_err lx__topo_send(lx__node *n, int slot, const uint8_t *msg, size_t len);
+/* A RELAY: sends it on if it is for another node (0), or decodes the
+ * message inside into *inner with the slot of its sender (1). */
+int lx__topo_relay_in(lx__node *n, const lx__peer_msg *m, lx__peer_msg *inner, int *slot);
+/* HELLO taught us the node behind link slot: a routed slot of the same
+ * node is given up. */
+void lx__topo_link_known(lx__node *n, int slot);
 
 /* sequencer.c (leader) */
 lx_err lx__seq_init(lx__node *n);
