@@ -11,13 +11,14 @@ NODES=5 # ports for the larger of the two clusters
 . "$(dirname "${BASH_SOURCE[0]}")/cluster_lib.sh"
 cl_init
 
-# load NAME SECONDS RATE NODE... : test-client at RATE orders/s to the nodes
-# given, in the background; acked ids in CL_TMP/NAME.acked.
+# load NAME SEED SECONDS RATE NODE... : test-client at RATE orders/s to the
+# nodes given, in the background; acked ids in CL_TMP/NAME.acked. Each load
+# has its own seed: the same seed would send the same order ids again.
 load() {
-    local name=$1 secs=$2 rate=$3
-    shift 3
+    local name=$1 seed=$2 secs=$3 rate=$4
+    shift 4
     "$LX_BIN/test-client" --nodes "$(cl_endpoints "$@")" --duration "${secs}s" --rate "$rate" \
-        --seed 7 --error-threshold "${LOAD_ERRORS:-0.01}" --acked-log "$CL_TMP/$name.acked" \
+        --seed "$seed" --error-threshold "${LOAD_ERRORS:-0.01}" --acked-log "$CL_TMP/$name.acked" \
         --json >"$CL_TMP/$name.json" 2>"$CL_TMP/$name.log" &
     LOAD_PID=$!
     CL_OTHER_PIDS+=("$LOAD_PID")
@@ -50,7 +51,7 @@ cl_start_all
 check "node1 reaches node2 through the hub" logged 1 "node node2 reached through node0 \(2 links\)"
 check "node2 reaches node1 through the hub" logged 2 "node node1 reached through node0 \(2 links\)"
 echo "---- load: 600 orders/s for 4 s to every node"
-load star 4 600 0 1 2
+load star 5 4 600 0 1 2
 wait "$LOAD_PID"
 rc=$?
 CL_OTHER_PIDS=()
@@ -72,7 +73,7 @@ cl_start_all --election-timeout 500ms
 check "node2 reaches node0 through node1" logged 2 "node node0 (now )?reached through node1 \(2 links\)"
 check "node3 reaches node0 through node4" logged 3 "node node0 (now )?reached through node4 \(2 links\)"
 echo "---- load: 600 orders/s for 4 s to every node"
-load ring 4 600 0 1 2 3 4
+load ring 7 4 600 0 1 2 3 4
 wait "$LOAD_PID"
 rc=$?
 CL_OTHER_PIDS=()
@@ -88,7 +89,7 @@ fi
 cl_show_states
 
 echo "---- load to node1..node4 for 9 s; kill -9 the leader after 3 s"
-LOAD_ERRORS=1 load failover 9 400 1 2 3 4
+LOAD_ERRORS=1 load failover 11 9 400 1 2 3 4
 sleep 3
 seq_before=$(cl_seq 1)
 cl_kill9 0
