@@ -12,6 +12,11 @@ CL_FAILED=0
 CL_PIDS=()      # CL_PIDS[i]: pid of node i, empty when it is not running
 CL_OTHER_PIDS=() # other processes to stop (clients in the background)
 CL_TMP=
+# Optional: CL_PEERS[i] lists the node numbers node i links to ("1 4"); a
+# node without an entry links to every other node. CL_TOPO_ARGS go to every
+# node. cl_topology sets both.
+CL_PEERS=()
+CL_TOPO_ARGS=()
 
 cl_log() { printf '%s\n' "$*"; }
 pass() { printf 'PASS %s\n' "$*"; }
@@ -119,17 +124,38 @@ cl_endpoints() {
 cl_data() { echo "$CL_TMP/node$1"; }
 cl_status() { echo "$CL_TMP/node$1/status.json"; }
 
+# cl_topology mesh|star|ring: the links of docs/topologies.md for NODES
+# nodes (star: node0 is the hub) and --topology, --cluster-size for each.
+cl_topology() {
+    local i
+    CL_PEERS=()
+    CL_TOPO_ARGS=(--topology "$1" --cluster-size "$NODES")
+    for ((i = 0; i < NODES; i++)); do
+        case "$1" in
+        mesh) ;;
+        star) if [ "$i" -eq 0 ]; then CL_PEERS[i]=$(seq -s ' ' 1 $((NODES - 1))); else CL_PEERS[i]=0; fi ;;
+        ring) CL_PEERS[i]="$(((i + NODES - 1) % NODES)) $(((i + 1) % NODES))" ;;
+        *) abort "cl_topology: unknown topology $1" ;;
+        esac
+    done
+}
+
 # cl_start I [extra multi-node args]: starts node I (node0 leads) in the
 # background; its output is appended to CL_TMP/nodeI.log.
 cl_start() {
-    local i=$1 j peers="" args
+    local i=$1 j peers="" args links
     shift
-    for ((j = 0; j < NODES; j++)); do
+    if [ -n "${CL_PEERS[$i]:-}" ]; then
+        links=${CL_PEERS[$i]}
+    else
+        links=$(seq -s ' ' 0 $((NODES - 1)))
+    fi
+    for j in $links; do
         [ "$j" -eq "$i" ] && continue
         peers+="${peers:+,}tcp://localhost:$(cl_port "$j")"
     done
     args=(--node "node$i" --port "$(cl_port "$i")" --data-dir "$(cl_data "$i")" --dev-faucet
-        --metrics-interval 1s)
+        --metrics-interval 1s "${CL_TOPO_ARGS[@]}")
     [ -n "$peers" ] && args+=(--peers "$peers")
     if [ "$i" -eq 0 ]; then args+=(--leader); else args+=(--leader=false); fi
     echo "==== start $(date +%T.%N | cut -c1-12): multi-node ${args[*]} $*" >>"$CL_TMP/node$i.log"
