@@ -345,6 +345,13 @@ static lx_inflight_frame *new_frame(lx_client *c, lx_inflight_kind kind, size_t 
     return fr;
 }
 
+/* Asks for the replies to the request in c->buf bundled (docs/protocol.md). */
+static void want_bundle(lx_client *c, size_t len)
+{
+    if (!c->o.unbundled && len >= LX_PROTO_HDR_LEN)
+        c->buf[5] |= (uint8_t)LX_PROTO_F_BUNDLE;
+}
+
 static int send_frame(lx_client *c, size_t node_i, const uint8_t *b, size_t len)
 {
     lx_zpart part = {b, len};
@@ -365,8 +372,11 @@ static lx_inflight_frame *send_request(lx_client *c, size_t node_i, lx_inflight_
         return NULL;
     m->hdr.req_id = fr->req_id;
     size_t n = 0;
-    if (lx_proto_encode(c->buf, sizeof c->buf, &n, m) != LX_OK ||
-        !send_frame(c, node_i, c->buf, n)) {
+    if (lx_proto_encode(c->buf, sizeof c->buf, &n, m) == LX_OK)
+        want_bundle(c, n);
+    else
+        n = 0;
+    if (n == 0 || !send_frame(c, node_i, c->buf, n)) {
         lx_inflight_close(c->fl, fr);
         return NULL;
     }
@@ -409,6 +419,8 @@ void lx_client_send_orders(lx_client *c, size_t node_i, uint64_t k, unsigned n)
     } else {
         err = lx_proto_encode_batch(c->buf, sizeof c->buf, &len, fr->req_id, orders, n);
     }
+    if (err == LX_OK)
+        want_bundle(c, len);
     if (err != LX_OK || !send_frame(c, node_i, c->buf, len)) {
         lx_inflight_close(c->fl, fr);
         c->st.errors += n;
@@ -606,10 +618,20 @@ void lx_client_recv(lx_client *c)
             }
             if (err != LX_OK)
                 break;
-            if (msg.n == 1)
-                handle_reply(c, msg.part[0].data, msg.part[0].len, lx_now_ns());
-            else
+            if (msg.n == 1) {
+                /* One frame, or (bundled) several back to back. */
+                const uint8_t *f;
+                size_t off = 0, flen;
+                uint64_t now = lx_now_ns();
+                lx_err fe;
+                while ((fe = lx_proto_next_frame(msg.part[0].data, msg.part[0].len, &off, &f,
+                                                 &flen)) == LX_OK)
+                    handle_reply(c, f, flen, now);
+                if (fe == LX_EFORMAT || msg.part[0].len == 0)
+                    c->st.bad_replies++;
+            } else {
                 c->st.bad_replies++;
+            }
             lx_zmsg_close(&msg);
         }
     }

@@ -136,6 +136,7 @@ extern const char lx__usage[];
 typedef struct lx__origin {
     int slot;
     uint64_t token;
+    uint8_t bundle; /* the client takes its replies bundled (LX_PROTO_F_BUNDLE) */
     uint8_t rid_len;
     uint8_t rid[LX__ROUTING_MAX];
 } lx__origin;
@@ -195,6 +196,7 @@ void lx__batcher_clear(lx__batcher *b);
 #define LX__GAP_BYTES_SOFT ((size_t)1 << 20) /* a gap response stops growing here */
 #define LX__GAP_BLOCKS_MAX 1024u
 #define LX__RESULT_FRAMES_MAX 1024u
+#define LX__RESULT_BUNDLE 2u
 /* A RELAY carries one whole peer message (up to LX__PEER_MSG_MAX) and its
  * own header: magic, version, type, from, dest, ttl, length. */
 #define LX__RELAY_HDR_MAX (2 + 1 + 1 + 1 + LX__NODE_ID_MAX + 1 + LX__NODE_ID_MAX + 1 + 4)
@@ -247,7 +249,9 @@ typedef struct lx__peer_msg {
         } forward;
         struct {
             uint64_t token; /* 0: unsolicited */
-            uint8_t last;   /* 1: no more results for this token */
+            uint8_t last;   /* bit 0: no more results for this token;
+                             * LX__RESULT_BUNDLE: the client takes its
+                             * frames in one message */
             uint8_t rid_len;
             const uint8_t *rid;
             uint16_t count;      /* frames */

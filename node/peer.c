@@ -172,7 +172,7 @@ lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
         out->u.result.rid_len = u8(&r);
         out->u.result.rid = take(&r, out->u.result.rid_len);
         out->u.result.count = u16(&r);
-        if (r.bad || out->u.result.last > 1 || out->u.result.rid_len == 0 ||
+        if (r.bad || out->u.result.last > 3 || out->u.result.rid_len == 0 ||
             out->u.result.count > LX__RESULT_FRAMES_MAX)
             return LX_EFORMAT;
         out->u.result.list = list(&r, &out->u.result.list_len, out->u.result.count,
@@ -418,7 +418,7 @@ lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer
         putb(&w, m->u.forward.frame, m->u.forward.frame_len);
         break;
     case LX__P_RESULT:
-        if (m->u.result.last > 1 || m->u.result.rid_len == 0 || !m->u.result.rid ||
+        if (m->u.result.last > 3 || m->u.result.rid_len == 0 || !m->u.result.rid ||
             m->u.result.count > LX__RESULT_FRAMES_MAX ||
             (!m->u.result.list && m->u.result.list_len))
             return LX_EINVAL;

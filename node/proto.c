@@ -121,7 +121,29 @@ static int is_md(uint8_t type)
 
 static uint16_t allowed_flags(uint8_t type)
 {
-    return is_reply(type) ? (uint16_t)F_REPLY_MASK : 0;
+    if (is_reply(type))
+        return (uint16_t)F_REPLY_MASK;
+    return is_md(type) ? 0 : (uint16_t)LX_PROTO_F_BUNDLE;
+}
+
+lx_err lx_proto_next_frame(const uint8_t *msg, size_t len, size_t *off, const uint8_t **frame,
+                           size_t *flen)
+{
+    if (!off || !frame || !flen || (!msg && len))
+        return LX_EINVAL;
+    if (*off >= len)
+        return LX_ENOTFOUND;
+    size_t left = len - *off;
+    if (left < LX_PROTO_HDR_LEN)
+        return LX_EFORMAT;
+    const uint8_t *p = msg + *off;
+    size_t body = lx__proto_get32(p + H_LEN);
+    if (body > left - LX_PROTO_HDR_LEN)
+        return LX_EFORMAT;
+    *frame = p;
+    *flen = LX_PROTO_HDR_LEN + body;
+    *off += *flen;
+    return LX_OK;
 }
 
 /* ---- field rules of the fixed layouts, and the framing ---- */

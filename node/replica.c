@@ -261,13 +261,23 @@ void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const 
 
 void lx__replica_result(lx__node *n, const lx__peer_msg *m)
 {
-    size_t off = 0;
+    size_t off = 0, total = 0;
     const uint8_t *p;
     size_t len;
-    while (lx__peer_list_next(m->u.result.list, m->u.result.list_len, &off, &p, &len))
-        lx__reply_local(n, m->u.result.rid, m->u.result.rid_len, p, len);
+    if ((m->u.result.last & LX__RESULT_BUNDLE) && m->u.result.count > 1) {
+        /* One message for the client, the frames back to back. */
+        while (lx__peer_list_next(m->u.result.list, m->u.result.list_len, &off, &p, &len) &&
+               total + len <= LX__PEER_MSG_MAX) {
+            memcpy(n->scratch2 + total, p, len);
+            total += len;
+        }
+        lx__reply_local(n, m->u.result.rid, m->u.result.rid_len, n->scratch2, total);
+    } else {
+        while (lx__peer_list_next(m->u.result.list, m->u.result.list_len, &off, &p, &len))
+            lx__reply_local(n, m->u.result.rid, m->u.result.rid_len, p, len);
+    }
     uint64_t t = m->u.result.token;
-    if (t && m->u.result.last) {
+    if (t && (m->u.result.last & 1)) {
         lx__fwd *f = &n->fwd[t % LX__FWD_MAX];
         if (f->token == t) {
             uint64_t d = lx_now_us() - f->recv_us;

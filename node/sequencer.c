@@ -28,7 +28,7 @@ static size_t origin_hash(const lx__origin *o, size_t cap)
 
 static int origin_eq(const lx__origin *a, const lx__origin *b)
 {
-    return a->slot == b->slot && a->rid_len == b->rid_len &&
+    return a->slot == b->slot && a->bundle == b->bundle && a->rid_len == b->rid_len &&
            memcmp(a->rid, b->rid, a->rid_len) == 0;
 }
 

@@ -75,6 +75,13 @@ void lx__reply_frames(lx__node *n, const lx__origin *o, const uint8_t *frames, c
 {
     if (o->slot == LX__LOCAL) {
         size_t off = 0;
+        if (o->bundle && count > 1) {
+            /* One message: the frames are back to back already. */
+            for (size_t i = 0; i < count; i++)
+                off += lens[i];
+            lx__reply_local(n, o->rid, o->rid_len, frames, off);
+            return;
+        }
         for (size_t i = 0; i < count; i++) {
             lx__reply_local(n, o->rid, o->rid_len, frames + off, lens[i]);
             off += lens[i];
@@ -92,7 +99,7 @@ void lx__reply_frames(lx__node *n, const lx__origin *o, const uint8_t *frames, c
     m.type = LX__P_RESULT;
     snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
     m.u.result.token = o->token;
-    m.u.result.last = (uint8_t)(last ? 1 : 0);
+    m.u.result.last = (uint8_t)((last ? 1 : 0) | (o->bundle ? LX__RESULT_BUNDLE : 0));
     m.u.result.rid_len = o->rid_len;
     m.u.result.rid = o->rid;
     m.u.result.count = (uint16_t)count;
@@ -274,6 +281,7 @@ static void on_client(lx__node *n, const lx_zmsg *zm)
         lx__reply_error(n, &o, m.hdr.req_id, code, "bad frame");
         return;
     }
+    o.bundle = (m.hdr.flags & LX_PROTO_F_BUNDLE) != 0;
     if (!lx_proto_is_request(m.hdr.type)) {
         n->m.bad_frames++;
         lx__reply_error(n, &o, m.hdr.req_id, LX_PROTO_E_UNKNOWN_TYPE, "not a request type");
@@ -365,6 +373,7 @@ static void dispatch(lx__node *n, const lx__peer_msg *m, int slot)
             lx__reply_error(n, &o, pm.hdr.req_id, code, "bad frame");
             return;
         }
+        o.bundle = (pm.hdr.flags & LX_PROTO_F_BUNDLE) != 0;
         lx__elect_adopt(n, m->u.forward.term, m->from);
         if (!n->is_leader || n->restart || m->u.forward.term != n->term) {
             /* Sent to the leader of another term: refused, never sequenced. */

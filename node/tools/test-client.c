@@ -38,6 +38,8 @@ static const char usage[] =
     "  --cancel-ratio F       share of orders cancelled again once acknowledged\n"
     "                         (default 0.1)\n"
     "  --acked-log FILE       write every acknowledged order id, one per line\n"
+    "  --unbundled            ask for one reply frame per ZeroMQ message (default:\n"
+    "                         the frames of one answer come in one message)\n"
     "  --json                 print the summary as one JSON object on stdout\n"
     "  --quiet                no progress lines\n"
     "  --error-threshold F    exit 1 if errors / sent is over F (default 0.01)\n"
@@ -92,6 +94,7 @@ typedef struct opts {
     uint64_t id_base;
     double cancel_ratio;
     const char *acked_log;
+    int unbundled;
     int json, quiet;
     double error_threshold;
     uint64_t connect_timeout_ns, wait_ready_ns, drain_ns;
@@ -226,6 +229,7 @@ enum {
     O_ID_BASE,
     O_CANCEL_RATIO,
     O_ACKED_LOG,
+    O_UNBUNDLED,
     O_JSON,
     O_QUIET,
     O_ERROR_THRESHOLD,
@@ -258,6 +262,7 @@ static int parse_args(opts *o, int argc, char **argv)
         {"id-base", required_argument, NULL, O_ID_BASE},
         {"cancel-ratio", required_argument, NULL, O_CANCEL_RATIO},
         {"acked-log", required_argument, NULL, O_ACKED_LOG},
+        {"unbundled", no_argument, NULL, O_UNBUNDLED},
         {"json", no_argument, NULL, O_JSON},
         {"quiet", no_argument, NULL, O_QUIET},
         {"error-threshold", required_argument, NULL, O_ERROR_THRESHOLD},
@@ -348,6 +353,9 @@ static int parse_args(opts *o, int argc, char **argv)
             break;
         case O_ACKED_LOG:
             o->acked_log = a;
+            break;
+        case O_UNBUNDLED:
+            o->unbundled = 1;
             break;
         case O_JSON:
             o->json = 1;
@@ -680,7 +688,8 @@ static int run(run_state *r)
                          .name = "test-client",
                          .connect_timeout_ns = o->connect_timeout_ns,
                          .drain_ns = o->drain_ns,
-                         .stopped = stopped};
+                         .stopped = stopped,
+                         .unbundled = o->unbundled};
     static lx_curve_key secrets[NODES_MAX];
     size_t nsecrets = 0;
     if (o->curve_key != NULL) {

@@ -133,6 +133,10 @@ static void test_result(void **state)
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.u.result.count, 2);
     assert_int_equal(out.u.result.last, 1);
+    m.u.result.last = 1 | LX__RESULT_BUNDLE;
+    w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.result.last, 1 | LX__RESULT_BUNDLE);
     size_t o = 0, len;
     const uint8_t *p;
     assert_true(lx__peer_list_next(out.u.result.list, out.u.result.list_len, &o, &p, &len));
@@ -155,7 +159,7 @@ static void test_result(void **state)
     m.u.result.list_len = off;
     assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_OK);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
-    m.u.result.last = 2;
+    m.u.result.last = 4; /* bits 0 (last) and 1 (bundle) only */
     assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
 }
 

@@ -934,6 +934,54 @@ static void test_encode_errors(void **state)
     assert_int_equal(lx_proto_decode(&d, NULL, NULL, 10), LX_EINVAL);
 }
 
+/* BUNDLE on requests, and splitting a bundled reply message. */
+static void test_bundle(void **state)
+{
+    (void)state;
+    lx_proto_msg m, d;
+    init_msg(&m, LX_PROTO_NEW_ORDER);
+    sample_order(&m.u.order, 1);
+    m.hdr.flags = LX_PROTO_F_BUNDLE;
+    size_t n;
+    assert_int_equal(lx_proto_encode(fbuf, sizeof fbuf, &n, &m), LX_OK);
+    assert_int_equal(lx_proto_decode(&d, NULL, fbuf, n), LX_OK);
+    assert_int_equal(d.hdr.flags, LX_PROTO_F_BUNDLE);
+    fbuf[5] = 0x0C; /* BUNDLE and an unknown bit */
+    expect_malformed(fbuf, n);
+    init_msg(&m, LX_PROTO_ACK); /* a reply never carries BUNDLE */
+    m.hdr.flags = LX_PROTO_F_BUNDLE;
+    assert_int_equal(lx_proto_encode(fbuf, sizeof fbuf, &n, &m), LX_EINVAL);
+
+    /* Three reply frames back to back split into exactly those three. */
+    size_t lens[3], off = 0;
+    for (unsigned k = 0; k < 3; k++) {
+        init_msg(&m, LX_PROTO_ACK);
+        m.hdr.req_id = 100 + k;
+        m.hdr.flags = k < 2 ? LX_PROTO_F_MORE : 0;
+        m.u.ack.seq = k;
+        m.u.ack.id = 7 + k;
+        assert_int_equal(lx_proto_encode(gbuf + off, sizeof gbuf - off, &lens[k], &m), LX_OK);
+        off += lens[k];
+    }
+    size_t total = off, at = 0, flen;
+    const uint8_t *f;
+    for (unsigned k = 0; k < 3; k++) {
+        assert_int_equal(lx_proto_next_frame(gbuf, total, &at, &f, &flen), LX_OK);
+        assert_int_equal(flen, lens[k]);
+        assert_int_equal(lx_proto_decode(&d, NULL, f, flen), LX_OK);
+        assert_int_equal(d.hdr.req_id, 100 + k);
+    }
+    assert_int_equal(lx_proto_next_frame(gbuf, total, &at, &f, &flen), LX_ENOTFOUND);
+    /* A cut last frame, or a stub shorter than a header, is refused. */
+    at = 0;
+    for (unsigned k = 0; k < 2; k++)
+        assert_int_equal(lx_proto_next_frame(gbuf, total - 1, &at, &f, &flen), LX_OK);
+    assert_int_equal(lx_proto_next_frame(gbuf, total - 1, &at, &f, &flen), LX_EFORMAT);
+    at = 0;
+    assert_int_equal(lx_proto_next_frame(gbuf, 5, &at, &f, &flen), LX_EFORMAT);
+    assert_int_equal(lx_proto_next_frame(gbuf, 0, &at, &f, &flen), LX_ENOTFOUND);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -1002,21 +1050,14 @@ static void test_random_bytes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rt_requests),
-        cmocka_unit_test(test_rt_batch),
-        cmocka_unit_test(test_rt_replies),
-        cmocka_unit_test(test_rt_lists),
-        cmocka_unit_test(test_rt_market_data),
-        cmocka_unit_test(test_golden_example),
-        cmocka_unit_test(test_bad_framing),
-        cmocka_unit_test(test_bad_order_fields),
-        cmocka_unit_test(test_bad_batch_counts),
-        cmocka_unit_test(test_bad_enums),
-        cmocka_unit_test(test_bad_strings),
-        cmocka_unit_test(test_bad_market_data),
-        cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_encode_errors),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_rt_requests),      cmocka_unit_test(test_rt_batch),
+        cmocka_unit_test(test_rt_replies),       cmocka_unit_test(test_rt_lists),
+        cmocka_unit_test(test_rt_market_data),   cmocka_unit_test(test_golden_example),
+        cmocka_unit_test(test_bad_framing),      cmocka_unit_test(test_bad_order_fields),
+        cmocka_unit_test(test_bad_batch_counts), cmocka_unit_test(test_bad_enums),
+        cmocka_unit_test(test_bad_strings),      cmocka_unit_test(test_bad_market_data),
+        cmocka_unit_test(test_truncation),       cmocka_unit_test(test_encode_errors),
+        cmocka_unit_test(test_bundle),           cmocka_unit_test(test_names),
         cmocka_unit_test(test_random_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

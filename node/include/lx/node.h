@@ -142,12 +142,23 @@ typedef enum lx_proto_type {
     LX_PROTO_L2_DELTA = 0xC2
 } lx_proto_type;
 
-/* Header flags. Requests and market data carry none; replies may carry
- * these. Any other bit set is malformed. */
+/* Header flags. Replies may carry MORE and UNSOLICITED, requests BUNDLE,
+ * market data none. Any other bit set is malformed. */
 /* MORE: more replies to the same request follow. UNSOLICITED: not an answer
- * to a request in flight, e.g. a later fill of a resting order. */
+ * to a request in flight, e.g. a later fill of a resting order. BUNDLE (a
+ * request): the client takes several reply frames back to back in one
+ * ZeroMQ message (lx_proto_next_frame splits them). */
 #define LX_PROTO_F_MORE 0x0001u
 #define LX_PROTO_F_UNSOLICITED 0x0002u
+#define LX_PROTO_F_BUNDLE 0x0004u
+
+/* The frame at *off of a ZeroMQ message holding frames back to back: *frame
+ * and *len get it (header and body) and *off moves past it. LX_ENOTFOUND
+ * at the end, LX_EFORMAT if what is left is not a whole frame (fewer bytes
+ * than a header, or than its body_len says). The frame itself is not
+ * decoded: lx_proto_decode does that. */
+lx_err lx_proto_next_frame(const uint8_t *msg, size_t len, size_t *off, const uint8_t **frame,
+                           size_t *flen);
 
 /* Market-data topic channels: the first byte of a TRADE or L2_DELTA frame. */
 #define LX_PROTO_CH_TRADE 0x54u /* 'T' */
@@ -1120,6 +1131,10 @@ typedef struct lx_client_opts {
     const lx_curve_key *curve_secrets;
     size_t ncurve_secrets; /* 1 or nnodes */
     const lx_curve_key *server_keys;
+    /* 1: ask for one reply frame per ZeroMQ message; 0 (the default): set
+     * LX_PROTO_F_BUNDLE on requests, so a node sends the frames of one
+     * answer in one message. */
+    int unbundled;
 } lx_client_opts;
 
 /* Creates a client with one DEALER connected to each node (a CURVE client
