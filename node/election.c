@@ -36,6 +36,7 @@
 
 #define SYNC_RETRY_US 200000u
 #define VOTE_RETRY_US 100000u
+#define VOTE_GRACE_US 30000u    /* after a majority, for the other answers */
 #define TERMS_SCAN_BLOCKS 4096u /* the log tail whose terms are read at start */
 
 /* ---- the log's terms ---- */
@@ -289,6 +290,9 @@ uint64_t lx__elect_deadline(const lx__node *n)
     uint64_t t = election_deadline(n);
     if (n->role == LX__ROLE_CANDIDATE && n->vote_sent_us + VOTE_RETRY_US < t)
         t = n->vote_sent_us + VOTE_RETRY_US;
+    if (n->role == LX__ROLE_CANDIDATE && !n->prevote && n->quorum_us &&
+        n->quorum_us + VOTE_GRACE_US < t)
+        t = n->quorum_us + VOTE_GRACE_US;
     return t;
 }
 
@@ -320,7 +324,7 @@ static void ask_votes(lx__node *n, uint64_t now)
     m.u.vote.last_seq = n->seq;
     m.u.vote.last_term = lx__terms_at(&n->terms, n->seq, NULL);
     for (size_t i = 0; i < n->nslots; i++)
-        if (lx__slot_live(n, i) && !n->granted[i])
+        if (lx__slot_live(n, i) && !n->answered[i])
             send_msg(n, (int)i, &m);
     n->vote_sent_us = now;
 }
@@ -368,7 +372,9 @@ static void start_candidacy(lx__node *n, uint64_t now)
     n->in_sync = 0;
     n->catchup_to = 0;
     memset(n->granted, 0, sizeof n->granted);
+    memset(n->answered, 0, sizeof n->answered);
     n->ngranted = 1; /* our own */
+    n->nanswered = 0;
     n->best_slot = -1;
     n->elect_start_us = now;
     n->election_base_us = now;
@@ -399,6 +405,17 @@ static void candidate_step(lx__node *n)
 {
     if (n->role != LX__ROLE_CANDIDATE || n->prevote || n->ngranted < n->quorum || n->restart)
         return;
+    /* A majority voted for us: give the other nodes that are up a moment to
+     * answer too, so the log we take is the furthest any of them holds. */
+    uint64_t now = lx_now_us();
+    if (!n->quorum_us)
+        n->quorum_us = now;
+    size_t known = 0;
+    for (size_t i = 0; i < n->nslots; i++)
+        if (lx__slot_live(n, i))
+            known++;
+    if (n->nanswered < known && now - n->quorum_us < VOTE_GRACE_US)
+        return;
     if (n->best_slot < 0 || n->seq >= n->catchup_to) {
         promote(n);
         return;
@@ -426,6 +443,8 @@ void lx__elect_tick(lx__node *n, uint64_t now)
         return;
     if (!n->in_sync && n->src_slot >= 0)
         send_sync_req(n, now);
+    if (n->role == LX__ROLE_CANDIDATE && !n->prevote)
+        candidate_step(n);
     if (n->role == LX__ROLE_CANDIDATE && now - n->vote_sent_us >= VOTE_RETRY_US &&
         now < election_deadline(n) && (n->prevote || n->ngranted < n->quorum))
         ask_votes(n, now);
@@ -492,7 +511,10 @@ static void prevote_won(lx__node *n)
         return;
     }
     memset(n->granted, 0, sizeof n->granted);
+    memset(n->answered, 0, sizeof n->answered);
     n->ngranted = 1;
+    n->nanswered = 0;
+    n->quorum_us = 0;
     n->best_slot = -1;
     n->catchup_to = n->seq;
     n->best_term = lx__terms_at(&n->terms, n->seq, NULL);
@@ -504,19 +526,25 @@ static void on_vote(lx__node *n, const lx__peer_msg *m, int slot)
 {
     if (!m->u.vote.prevote && lx__elect_adopt(n, m->u.vote.term, m->from))
         return;
-    if (n->role != LX__ROLE_CANDIDATE || !m->u.vote.granted || n->granted[slot])
+    if (n->role != LX__ROLE_CANDIDATE || n->answered[slot])
         return;
     uint64_t want = n->prevote ? n->term + 1 : n->term;
     if (m->u.vote.prevote != (uint8_t)n->prevote || m->u.vote.term != want)
         return;
-    n->granted[slot] = 1;
-    n->ngranted++;
+    n->answered[slot] = 1;
+    n->nanswered++;
+    if (m->u.vote.granted) {
+        n->granted[slot] = 1;
+        n->ngranted++;
+    }
     if (n->prevote) {
         if (n->ngranted >= n->quorum)
             prevote_won(n);
         return;
     }
-    /* The log furthest ahead among the voters is the one to lead with. */
+    /* The log furthest ahead among the nodes that answered, voters or not,
+     * is the one to lead with: a log at least as far ahead as every
+     * voter's holds every acknowledged block. */
     if (m->u.vote.last_term > n->best_term ||
         (m->u.vote.last_term == n->best_term && m->u.vote.last_seq > n->catchup_to)) {
         n->best_term = m->u.vote.last_term;

@@ -612,7 +612,9 @@ typedef struct lx__node {
     uint64_t elect_start_us, vote_sent_us;
     int prevote;
     uint8_t granted[LX__PEERS_MAX];
-    uint32_t ngranted;
+    uint8_t answered[LX__PEERS_MAX];
+    uint32_t ngranted, nanswered;
+    uint64_t quorum_us;  /* candidate: when the votes made a majority */
     int best_slot;       /* candidate: the voter with the log furthest ahead, -1 us */
     uint64_t best_term;  /* its last block's term */
     uint64_t catchup_to; /* its last seq */
