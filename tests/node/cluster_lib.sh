@@ -5,6 +5,14 @@
 #
 # A test sets NODES, sources this file, calls cl_init, then uses the rest.
 # Everything it starts is killed by the EXIT trap, whatever happens.
+#
+# Two settings let a test place the nodes elsewhere than localhost:
+#   CL_HOSTS[i]  node i's address: it is started with --bind CL_HOSTS[i], its
+#                peers and clients reach it there (default: localhost, no --bind)
+#   CL_PREFIX    a command every node, client and ss runs under, e.g.
+#                (ip netns exec NAME) to run the cluster in a network namespace
+# and cl_on_exit CMD... adds a command the EXIT trap runs after the processes
+# are stopped (e.g. deleting that namespace).
 
 : "${LX_BIN:?LX_BIN must name the directory of the built binaries}"
 NODES=${NODES:-3}
@@ -12,6 +20,9 @@ CL_FAILED=0
 CL_PIDS=()      # CL_PIDS[i]: pid of node i, empty when it is not running
 CL_OTHER_PIDS=() # other processes to stop (clients in the background)
 CL_TMP=
+CL_HOSTS=()
+CL_PREFIX=()
+CL_EXIT_CMDS=()
 
 cl_log() { printf '%s\n' "$*"; }
 pass() { printf 'PASS %s\n' "$*"; }
@@ -63,8 +74,20 @@ cl_cleanup() {
         fi
     fi
     [ -n "$CL_TMP" ] && rm -rf "$CL_TMP"
+    local c
+    for c in "${CL_EXIT_CMDS[@]}"; do eval "$c"; done
     exit "$rc"
 }
+
+# cl_on_exit CMD: run CMD (a shell command line) on exit, after every process
+# this library started is stopped.
+cl_on_exit() { CL_EXIT_CMDS+=("$*"); }
+
+# cl_run CMD...: runs CMD under CL_PREFIX (in the test's namespace, if any).
+cl_run() { "${CL_PREFIX[@]}" "$@"; }
+
+# cl_host I: node I's address (CL_HOSTS[I], default localhost).
+cl_host() { echo "${CL_HOSTS[$1]:-localhost}"; }
 
 # cl_init: checks the tools, makes the temp folder, picks free ports.
 cl_init() {
@@ -85,7 +108,7 @@ cl_init() {
 
 # cl_port_busy PORT: 0 if something listens on the TCP port.
 cl_port_busy() {
-    [ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]
+    [ -n "$(cl_run ss -ltnH "sport = :$1" 2>/dev/null)" ]
 }
 
 # cl_pick_ports: BASE, a random base port in 20000..31999 (below the kernel's
@@ -108,7 +131,7 @@ cl_pick_ports() {
 
 cl_port() { echo $((BASE + 100 * $1)); }
 # cl_endpoint I: node I's client endpoint (ROUTER, base + 2).
-cl_endpoint() { echo "tcp://localhost:$(($(cl_port "$1") + 2))"; }
+cl_endpoint() { echo "tcp://$(cl_host "$1"):$(($(cl_port "$1") + 2))"; }
 # cl_endpoints [I...]: comma-separated client endpoints (all nodes by default).
 cl_endpoints() {
     local out="" i
@@ -126,15 +149,16 @@ cl_start() {
     shift
     for ((j = 0; j < NODES; j++)); do
         [ "$j" -eq "$i" ] && continue
-        peers+="${peers:+,}tcp://localhost:$(cl_port "$j")"
+        peers+="${peers:+,}tcp://$(cl_host "$j"):$(cl_port "$j")"
     done
     args=(--node "node$i" --port "$(cl_port "$i")" --data-dir "$(cl_data "$i")" --dev-faucet
         --metrics-interval 1s)
+    [ -n "${CL_HOSTS[$i]:-}" ] && args+=(--bind "${CL_HOSTS[$i]}")
     [ -n "$peers" ] && args+=(--peers "$peers")
     if [ "$i" -eq 0 ]; then args+=(--leader); else args+=(--leader=false); fi
     echo "==== start $(date +%T.%N | cut -c1-12): multi-node ${args[*]} $*" >>"$CL_TMP/node$i.log"
     env -u NODE_ID -u PEERS -u IS_LEADER -u DATA_DIR -u LOG_FILE -u BASE_PORT \
-        "$LX_BIN/multi-node" "${args[@]}" "$@" >>"$CL_TMP/node$i.log" 2>&1 </dev/null &
+        "${CL_PREFIX[@]}" "$LX_BIN/multi-node" "${args[@]}" "$@" >>"$CL_TMP/node$i.log" 2>&1 </dev/null &
     CL_PIDS[i]=$!
 }
 
@@ -164,7 +188,7 @@ cl_start_all() {
     local i
     for ((i = 0; i < NODES; i++)); do cl_start "$i"; done
     for ((i = 0; i < NODES; i++)); do cl_wait_ready "$i" || abort "node$i did not start"; done
-    "$LX_BIN/test-client" --nodes "$(cl_endpoints)" --wait-ready 30s \
+    cl_run "$LX_BIN/test-client" --nodes "$(cl_endpoints)" --wait-ready 30s \
         >"$CL_TMP/wait-ready.log" 2>&1 || abort "not every node answered a PING"
     # A follower answers PINGs before it has heard from the leader: wait until
     # every node holds the leader's first block (the markets).
