@@ -23,6 +23,7 @@ CL_TMP=
 CL_HOSTS=()
 CL_PREFIX=()
 CL_EXIT_CMDS=()
+CL_BOOT_LEADER=0
 
 cl_log() { printf '%s\n' "$*"; }
 pass() { printf 'PASS %s\n' "$*"; }
@@ -142,8 +143,9 @@ cl_endpoints() {
 cl_data() { echo "$CL_TMP/node$1"; }
 cl_status() { echo "$CL_TMP/node$1/status.json"; }
 
-# cl_start I [extra multi-node args]: starts node I (node0 leads) in the
-# background; its output is appended to CL_TMP/nodeI.log.
+# cl_start I [extra multi-node args]: starts node I in the background; its
+# output is appended to CL_TMP/nodeI.log. Node CL_BOOT_LEADER (0 unless the
+# test changes it; -1: none) gets --leader, the others --leader=false.
 cl_start() {
     local i=$1 j peers="" args
     shift
@@ -155,7 +157,7 @@ cl_start() {
         --metrics-interval 1s)
     [ -n "${CL_HOSTS[$i]:-}" ] && args+=(--bind "${CL_HOSTS[$i]}")
     [ -n "$peers" ] && args+=(--peers "$peers")
-    if [ "$i" -eq 0 ]; then args+=(--leader); else args+=(--leader=false); fi
+    if [ "$i" -eq "$CL_BOOT_LEADER" ]; then args+=(--leader); else args+=(--leader=false); fi
     echo "==== start $(date +%T.%N | cut -c1-12): multi-node ${args[*]} $*" >>"$CL_TMP/node$i.log"
     env -u NODE_ID -u PEERS -u IS_LEADER -u DATA_DIR -u LOG_FILE -u BASE_PORT \
         "${CL_PREFIX[@]}" "$LX_BIN/multi-node" "${args[@]}" "$@" >>"$CL_TMP/node$i.log" 2>&1 </dev/null &
@@ -247,10 +249,12 @@ cl_stop_all() {
 cl_state() { jq -r '"\(.seq) \(.state_hash)"' "$(cl_status "$1")" 2>/dev/null; }
 cl_seq() { jq -r '.seq' "$(cl_status "$1")" 2>/dev/null; }
 
-# cl_same_state: 0 if every node's status.json has the same seq (> 0) and hash.
+# cl_same_state [I...]: 0 if the status.json of every node (or of nodes I...)
+# has the same seq (> 0) and hash.
 cl_same_state() {
     local i s first=""
-    for ((i = 0; i < NODES; i++)); do
+    if [ $# -eq 0 ]; then set -- $(seq 0 $((NODES - 1))); fi
+    for i in "$@"; do
         s=$(cl_state "$i")
         [ -n "$s" ] || return 1
         [ -z "$first" ] && first=$s
@@ -259,12 +263,13 @@ cl_same_state() {
     [ "${first%% *}" != 0 ] && [ "${first%% *}" != null ]
 }
 
-# cl_wait_converged SECONDS: waits until cl_same_state holds twice in a row
-# (status.json is rewritten about once a second).
+# cl_wait_converged SECONDS [I...]: waits until cl_same_state [I...] holds
+# twice in a row (status.json is rewritten about once a second).
 cl_wait_converged() {
     local limit=$((SECONDS + $1)) hits=0
+    shift
     while [ $SECONDS -lt $limit ]; do
-        if cl_same_state; then
+        if cl_same_state "$@"; then
             hits=$((hits + 1))
             [ $hits -ge 2 ] && return 0
         else
