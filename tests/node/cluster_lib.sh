@@ -85,6 +85,7 @@ cl_cleanup() {
 cl_on_exit() { CL_EXIT_CMDS+=("$*"); }
 
 # cl_run CMD...: runs CMD under CL_PREFIX (in the test's namespace, if any).
+# Not for a command put in the background: $! would be the subshell, not CMD.
 cl_run() { "${CL_PREFIX[@]}" "$@"; }
 
 # cl_host I: node I's address (CL_HOSTS[I], default localhost).

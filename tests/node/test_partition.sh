@@ -59,7 +59,7 @@ leader_nodes() {
 client() {
     local name=$1 seed=$2
     shift 2
-    cl_run "$LX_BIN/test-client" --seed "$seed" --acked-log "$CL_TMP/$name.acked" --json "$@" \
+    "${CL_PREFIX[@]}" "$LX_BIN/test-client" --seed "$seed" --acked-log "$CL_TMP/$name.acked" --json "$@" \
         >"$CL_TMP/$name.json" 2>"$CL_TMP/$name.log" &
     CLIENT_PID=$!
     CL_OTHER_PIDS+=("$CLIENT_PID")
