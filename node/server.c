@@ -633,11 +633,14 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
     po.immediate = true; /* a send to a peer that is down fails instead of queueing */
     /* Bound to one address, the node also connects from it (libzmq's
      * "tcp://SRC:0;DST:PORT"), so that peers and firewalls see the node's
-     * own address rather than whichever one the kernel picks. */
-    char src[LX__HOST_MAX + 8] = "";
-    if (strcmp(c->bind, "*") != 0 && strcmp(c->bind, "0.0.0.0") != 0)
-        snprintf(src, sizeof src, "%s:0;", c->bind);
+     * own address rather than whichever one the kernel picks. Not from a
+     * loopback address to a peer elsewhere: that could never connect. */
+    int specific = strcmp(c->bind, "*") != 0 && strcmp(c->bind, "0.0.0.0") != 0;
+    int bind_lo = lx__host_is_loopback(c->bind);
     for (size_t i = 0; i < c->npeers; i++) {
+        char src[LX__HOST_MAX + 8] = "";
+        if (specific && (!bind_lo || lx__host_is_loopback(c->peers[i].host)))
+            snprintf(src, sizeof src, "%s:0;", c->bind);
         char ep[2 * LX__HOST_MAX + 48];
         snprintf(ep, sizeof ep, "tcp://%s%s:%u", src, c->peers[i].host, c->peers[i].port + 1);
         if ((rc = lx__auth_connect_peer(n->auth, n->pub, ep, i)) != LX_OK) {
