@@ -395,7 +395,8 @@ for ((i = 0; i < NODES; i++)); do
     if [ "$SETTLE_JSON" = true ]; then
         args+=(--channel "$SETTLE_DIR/channel.json" --key-file "$SETTLE_DIR/node$i.key"
             --settle-interval "$SETTLE_INTERVAL" --settle-fills "$SETTLE_FILLS")
-        [ "$i" -eq 0 ] && args+=(--rpc "$RPC")
+        # Every node can submit settlements, so any of them can be elected.
+        args+=(--rpc "$RPC")
     else
         args+=(--dev-faucet)
     fi

@@ -21,7 +21,8 @@ const char lx__usage[] =
     "  --port N               base port; the node binds N..N+3 [BASE_PORT] (5000)\n"
     "  --peers LIST           peers' base endpoints, comma-separated,\n"
     "                         e.g. tcp://localhost:5100,tcp://localhost:5200 [PEERS]\n"
-    "  --leader[=BOOL]        this node sequences orders [IS_LEADER] (false)\n"
+    "  --leader[=BOOL]        this node leads a new cluster's first term; later\n"
+    "                         leaders are elected [IS_LEADER] (false)\n"
     "  --consensus MODE       leader (raft, byzantine, pbft: not in this\n"
     "                         version) [CONSENSUS] (leader)\n"
     "  --data-dir DIR         journal, snapshots, status.json [DATA_DIR] (data/ID)\n"
@@ -38,6 +39,12 @@ const char lx__usage[] =
     "  --dev-faucet[=BOOL]    accept DEPOSIT requests [DEV_FAUCET] (false)\n"
     "  --heartbeat-ms N       heartbeat period [HEARTBEAT_MS] (100)\n"
     "  --snapshot-every N     snapshot every N blocks, 0 never [SNAPSHOT_EVERY] (10000)\n"
+    "  --ack-quorum Q         majority: acknowledge a block once a majority of the\n"
+    "                         nodes hold it durably; local: after the leader's own\n"
+    "                         sync (faster, loses acknowledged orders if the leader\n"
+    "                         dies first) [ACK_QUORUM] (majority)\n"
+    "  --election-timeout D   followers elect a new leader after D without its\n"
+    "                         heartbeats [ELECTION_TIMEOUT] (1s)\n"
     "  --curve-key FILE       this node's CURVE secret key (lx-keys generate); turns\n"
     "                         CURVE on for every socket [CURVE_KEY]\n"
     "  --peer-keys FILE       allow-list of the cluster's node keys, labelled with\n"
@@ -364,6 +371,8 @@ typedef enum opt_id {
     O_FAUCET,
     O_HEARTBEAT,
     O_SNAPSHOT,
+    O_ACK_QUORUM,
+    O_ELECTION,
     O_CURVE_KEY,
     O_PEER_KEYS,
     O_PEER_NUMBERS,
@@ -398,6 +407,8 @@ static const struct {
     [O_FAUCET] = {"dev-faucet", "DEV_FAUCET", 1},
     [O_HEARTBEAT] = {"heartbeat-ms", "HEARTBEAT_MS", 0},
     [O_SNAPSHOT] = {"snapshot-every", "SNAPSHOT_EVERY", 0},
+    [O_ACK_QUORUM] = {"ack-quorum", "ACK_QUORUM", 0},
+    [O_ELECTION] = {"election-timeout", "ELECTION_TIMEOUT", 0},
     [O_CURVE_KEY] = {"curve-key", "CURVE_KEY", 0},
     [O_PEER_KEYS] = {"peer-keys", "PEER_KEYS", 0},
     [O_PEER_NUMBERS] = {"peer-numbers", "PEER_NUMBERS", 0},
@@ -515,6 +526,17 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
                             src, v);
         c->snapshot_every = u;
         return LX_OK;
+    case O_ACK_QUORUM:
+        if (strcmp(v, "majority") != 0 && strcmp(v, "local") != 0)
+            return lx__errf(err, errlen, "%s: bad ack quorum \"%s\": majority or local", src, v);
+        c->ack_majority = strcmp(v, "majority") == 0;
+        return LX_OK;
+    case O_ELECTION:
+        u = lx__parse_duration_us(v);
+        if (u < 10000 || u > 600000000ull)
+            return lx__errf(err, errlen, "%s: bad election timeout \"%s\": 10ms to 10m", src, v);
+        c->election_us = u;
+        return LX_OK;
     case O_CURVE_KEY:
     case O_PEER_KEYS:
     case O_CLIENT_KEYS: {
@@ -567,6 +589,8 @@ static void defaults(lx__config *c)
     c->fsync = 1;
     c->heartbeat_ms = 100;
     c->snapshot_every = 10000;
+    c->ack_majority = 1;
+    c->election_us = 1000000;
     lx__settle_cfg_defaults(&c->settle);
 }
 

@@ -6,8 +6,8 @@
 #include "logio.h"
 #include "node_int.h"
 
-/* 'H', version, id_len, id, role, term, seq, hash */
-#define HB_FIXED (1 + 1 + 1 + 1 + 8 + 8 + LX_STATE_HASH_LEN)
+/* 'H', version, id_len, id, role, term, seq, hash, commit */
+#define HB_FIXED (1 + 1 + 1 + 1 + 8 + 8 + LX_STATE_HASH_LEN + 8)
 #define STREAM_VERSION 1
 
 size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb)
@@ -28,6 +28,7 @@ size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb)
     lx__put_u64(p, hb->term);
     lx__put_u64(p + 8, hb->seq);
     memcpy(p + 16, hb->hash, LX_STATE_HASH_LEN);
+    lx__put_u64(p + 16 + LX_STATE_HASH_LEN, hb->commit);
     return need;
 }
 
@@ -47,11 +48,12 @@ lx_err lx__heartbeat_decode(lx__heartbeat *out, const uint8_t *buf, size_t len)
         return LX_EFORMAT;
     const uint8_t *p = buf + 3 + idn;
     out->role = p[0];
-    if (out->role > LX__ROLE_LEADER)
+    if (out->role > LX__ROLE_CANDIDATE)
         return LX_EFORMAT;
     out->term = lx__get_u64(p + 1);
     out->seq = lx__get_u64(p + 9);
     memcpy(out->hash, p + 17, LX_STATE_HASH_LEN);
+    out->commit = lx__get_u64(p + 17 + LX_STATE_HASH_LEN);
     return LX_OK;
 }
 

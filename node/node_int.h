@@ -79,6 +79,8 @@ typedef struct lx__config {
     int dev_faucet;
     uint32_t heartbeat_ms;
     uint64_t snapshot_every; /* blocks; 0: never */
+    int ack_majority;        /* --ack-quorum: 1 majority, 0 local */
+    uint64_t election_us;    /* --election-timeout */
     int help;                /* --help was given: print the usage, exit 0 */
     lx__settle_cfg settle;
     lx__curve_cfg curve;
@@ -201,6 +203,7 @@ typedef enum lx__peer_type {
 } lx__peer_type;
 
 #define LX__SETTLE_SIGNERS_MAX 64 /* owner positions in a signer set */
+#define LX__TERMS_MAX 32          /* term changes of a log's tail in a SYNC_REQ */
 
 typedef struct lx__peer_msg {
     uint8_t type;
@@ -215,6 +218,7 @@ typedef struct lx__peer_msg {
         } hello_ack;
         struct {
             uint64_t token;
+            uint64_t term; /* the sender's term: a leader refuses another */
             uint8_t rid_len;
             const uint8_t *rid;
             const uint8_t *frame;
@@ -250,6 +254,28 @@ typedef struct lx__peer_msg {
             const uint8_t *signer;               /* 20: the address that signed */
             const uint8_t *sig;                  /* 65: r || s || v over tx_hash */
         } settle_sig;
+        struct {
+            uint64_t term;     /* VOTE_REQ: the term asked for; VOTE: the voter's */
+            uint8_t prevote;   /* 1: "would you?", nothing changes */
+            uint8_t granted;   /* VOTE only */
+            uint64_t last_seq; /* the sender's log: last block and its term */
+            uint64_t last_term;
+        } vote;
+        struct {
+            uint64_t term;
+            uint64_t seq; /* the asker's last block */
+            uint8_t count;
+            uint64_t bterm[LX__TERMS_MAX], bfirst[LX__TERMS_MAX]; /* its log's terms */
+        } sync_req;
+        struct {
+            uint64_t term;
+            uint64_t match; /* the last seq both logs hold alike */
+            uint64_t last;  /* the answering node's last block */
+        } sync_resp;
+        struct {
+            uint64_t term;
+            uint64_t seq; /* durable up to here */
+        } ack;
     } u;
 } lx__peer_msg;
 
@@ -278,13 +304,15 @@ int lx__peer_list_next(const uint8_t *list, size_t list_len, size_t *off, const 
 #define LX__TOPIC_HEARTBEAT 'H'
 #define LX__ROLE_FOLLOWER 0
 #define LX__ROLE_LEADER 1
+#define LX__ROLE_CANDIDATE 2
 
 typedef struct lx__heartbeat {
     char node[LX__NODE_ID_MAX + 1];
     uint8_t role;
     uint64_t term;
-    uint64_t seq;
+    uint64_t seq; /* last block applied */
     uint8_t hash[LX_STATE_HASH_LEN];
+    uint64_t commit; /* leader: acknowledged up to here */
 } lx__heartbeat;
 
 size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb);
@@ -430,6 +458,14 @@ typedef struct lx__inflight {
     uint64_t cut_us; /* when it was handed to the journal thread */
 } lx__inflight;
 
+/* Where each term starts in a log's tail: blocks first[i] .. first[i+1]-1
+ * carry term[i], oldest first. */
+#define LX__TERMS_KEEP 64u
+typedef struct lx__terms {
+    uint32_t n;
+    uint64_t term[LX__TERMS_KEEP], first[LX__TERMS_KEEP];
+} lx__terms;
+
 /* Unsolicited frames (maker fills, STP cancels) for one client of a
  * follower, gathered while a block's replies are built and sent as one
  * RESULT (token 0) per client and block instead of one per frame. */
@@ -486,6 +522,31 @@ typedef struct lx__node {
     int is_leader;
     uint64_t last_snapshot_seq;
     lx__md *md;
+
+    /* elections and log agreement (node/election.c) */
+    int role; /* LX__ROLE_* */
+    char voted_for[LX__NODE_ID_MAX + 1];
+    char last_leader[LX__NODE_ID_MAX + 1];
+    lx__terms terms;
+    uint32_t quorum;           /* a majority of the nodes */
+    uint64_t durable_seq;      /* our journal is synced up to here */
+    uint64_t commit_seq;       /* acknowledged up to here (the leader's word) */
+    uint64_t election_base_us; /* the election timer runs from here */
+    uint64_t elect_start_us, vote_sent_us;
+    int prevote;
+    uint8_t granted[LX__PEERS_MAX];
+    uint32_t ngranted;
+    int best_slot;       /* candidate: the voter with the log furthest ahead, -1 us */
+    uint64_t best_term;  /* its last block's term */
+    uint64_t catchup_to; /* its last seq */
+    int src_slot;        /* the node our log follows: the leader, or best_slot */
+    int in_sync;         /* our log was checked against src's in this term */
+    uint64_t sync_sent_us;
+    uint64_t term_first_seq; /* leader: the first block of its term */
+    uint64_t peer_durable[LX__PEERS_MAX];
+    int first_ack_logged;
+    unsigned told_no_rpc, told_stale;
+    uint64_t stale_refused; /* blocks and forwards of an old term refused */
 
     /* what we know of the leader */
     char leader_id[LX__NODE_ID_MAX + 1];
@@ -605,6 +666,37 @@ void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const 
                          const uint8_t *frame, size_t len, uint64_t recv_us);
 void lx__replica_result(lx__node *n, const lx__peer_msg *m);
 int lx__replica_idle(const lx__node *n);
+/* Forgets early blocks and gap requests (a new leader or term). */
+void lx__replica_clear_stash(lx__node *n);
+
+/* election.c */
+void lx__terms_note(lx__terms *t, uint64_t term, uint64_t seq);
+/* The term of block seq (0: before the known tail); *first (may be NULL)
+ * gets the first seq of that term's run. */
+uint64_t lx__terms_at(const lx__terms *t, uint64_t seq, uint64_t *first);
+/* The last seq both logs hold with the same term (a_last, b_last: their
+ * last blocks). */
+uint64_t lx__terms_match(const lx__terms *a, uint64_t a_last, const lx__terms *b, uint64_t b_last);
+/* At start, after recovery: the log's terms from the journal tail, the term
+ * file, and the role this start has. */
+lx_err lx__elect_init(lx__node *n, lx_journal *j);
+/* A higher term seen from `from`: adopted (a leader steps down). 1 if so. */
+int lx__elect_adopt(lx__node *n, uint64_t term, const char *from);
+void lx__elect_tick(lx__node *n, uint64_t now);
+uint64_t lx__elect_deadline(const lx__node *n);
+/* VOTE_REQ, VOTE, SYNC_REQ, SYNC_RESP and ACK from the peer of out[slot]. */
+void lx__elect_peer(lx__node *n, const lx__peer_msg *m, int slot);
+/* A leader's heartbeat, from the peer of out[slot] (-1 unknown). */
+void lx__elect_heartbeat(lx__node *n, const lx__heartbeat *hb, int slot);
+/* The journal is durable up to seq: a follower tells its leader. */
+void lx__elect_synced(lx__node *n, uint64_t seq);
+/* A candidate applied blocks while catching up. */
+void lx__elect_caught_up(lx__node *n);
+/* Leader: the highest seq a majority holds durably. */
+uint64_t lx__elect_quorum_seq(const lx__node *n);
+const char *lx__role_name(const lx__node *n);
+/* sequencer.c: the acknowledged point may have moved: apply and answer. */
+void lx__seq_commit(lx__node *n);
 
 /* owners (sequencer.c). put replaces an entry with the same id; an order
  * over LX__OWNERS_MAX open ones is not recorded. */

@@ -119,6 +119,7 @@ lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
         break;
     case LX__P_FORWARD:
         out->u.forward.token = u64(&r);
+        out->u.forward.term = u64(&r);
         out->u.forward.rid_len = u8(&r);
         out->u.forward.rid = take(&r, out->u.forward.rid_len);
         out->u.forward.frame_len = u32(&r);
@@ -177,6 +178,48 @@ lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
         out->u.settle_sig.signer = take(&r, 20);
         out->u.settle_sig.sig = take(&r, 65);
         if (r.bad || out->u.settle_sig.number == 0)
+            return LX_EFORMAT;
+        break;
+    case LX__P_VOTE_REQ:
+    case LX__P_VOTE:
+        out->u.vote.term = u64(&r);
+        out->u.vote.prevote = u8(&r);
+        out->u.vote.granted = out->type == LX__P_VOTE ? u8(&r) : 0;
+        out->u.vote.last_seq = u64(&r);
+        out->u.vote.last_term = u64(&r);
+        if (r.bad || out->u.vote.term == 0 || out->u.vote.prevote > 1 || out->u.vote.granted > 1)
+            return LX_EFORMAT;
+        break;
+    case LX__P_SYNC_REQ: {
+        out->u.sync_req.term = u64(&r);
+        out->u.sync_req.seq = u64(&r);
+        uint8_t k = u8(&r);
+        if (r.bad || out->u.sync_req.term == 0 || k > LX__TERMS_MAX)
+            return LX_EFORMAT;
+        out->u.sync_req.count = k;
+        for (uint8_t i = 0; i < k; i++) {
+            out->u.sync_req.bterm[i] = u64(&r);
+            out->u.sync_req.bfirst[i] = u64(&r);
+            /* oldest first: terms and first seqs strictly increasing */
+            if (i > 0 && (out->u.sync_req.bterm[i] <= out->u.sync_req.bterm[i - 1] ||
+                          out->u.sync_req.bfirst[i] <= out->u.sync_req.bfirst[i - 1]))
+                return LX_EFORMAT;
+        }
+        if (k && out->u.sync_req.bfirst[k - 1] > out->u.sync_req.seq)
+            return LX_EFORMAT;
+        break;
+    }
+    case LX__P_SYNC_RESP:
+        out->u.sync_resp.term = u64(&r);
+        out->u.sync_resp.match = u64(&r);
+        out->u.sync_resp.last = u64(&r);
+        if (r.bad || out->u.sync_resp.term == 0 || out->u.sync_resp.match > out->u.sync_resp.last)
+            return LX_EFORMAT;
+        break;
+    case LX__P_ACK:
+        out->u.ack.term = u64(&r);
+        out->u.ack.seq = u64(&r);
+        if (r.bad || out->u.ack.term == 0)
             return LX_EFORMAT;
         break;
     default:
@@ -274,6 +317,7 @@ lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer
             !m->u.forward.frame)
             return LX_EINVAL;
         put64(&w, m->u.forward.token);
+        put64(&w, m->u.forward.term);
         put8(&w, m->u.forward.rid_len);
         putb(&w, m->u.forward.rid, m->u.forward.rid_len);
         put32(&w, m->u.forward.frame_len);
@@ -331,6 +375,48 @@ lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer
         putb(&w, m->u.settle_sig.tx_hash, 32);
         putb(&w, m->u.settle_sig.signer, 20);
         putb(&w, m->u.settle_sig.sig, 65);
+        break;
+    case LX__P_VOTE_REQ:
+    case LX__P_VOTE:
+        if (m->u.vote.term == 0 || m->u.vote.prevote > 1 || m->u.vote.granted > 1)
+            return LX_EINVAL;
+        put64(&w, m->u.vote.term);
+        put8(&w, m->u.vote.prevote);
+        if (m->type == LX__P_VOTE)
+            put8(&w, m->u.vote.granted);
+        put64(&w, m->u.vote.last_seq);
+        put64(&w, m->u.vote.last_term);
+        break;
+    case LX__P_SYNC_REQ: {
+        uint8_t k = m->u.sync_req.count;
+        if (m->u.sync_req.term == 0 || k > LX__TERMS_MAX ||
+            (k && m->u.sync_req.bfirst[k - 1] > m->u.sync_req.seq))
+            return LX_EINVAL;
+        for (uint8_t i = 1; i < k; i++)
+            if (m->u.sync_req.bterm[i] <= m->u.sync_req.bterm[i - 1] ||
+                m->u.sync_req.bfirst[i] <= m->u.sync_req.bfirst[i - 1])
+                return LX_EINVAL;
+        put64(&w, m->u.sync_req.term);
+        put64(&w, m->u.sync_req.seq);
+        put8(&w, k);
+        for (uint8_t i = 0; i < k; i++) {
+            put64(&w, m->u.sync_req.bterm[i]);
+            put64(&w, m->u.sync_req.bfirst[i]);
+        }
+        break;
+    }
+    case LX__P_SYNC_RESP:
+        if (m->u.sync_resp.term == 0 || m->u.sync_resp.match > m->u.sync_resp.last)
+            return LX_EINVAL;
+        put64(&w, m->u.sync_resp.term);
+        put64(&w, m->u.sync_resp.match);
+        put64(&w, m->u.sync_resp.last);
+        break;
+    case LX__P_ACK:
+        if (m->u.ack.term == 0)
+            return LX_EINVAL;
+        put64(&w, m->u.ack.term);
+        put64(&w, m->u.ack.seq);
         break;
     default:
         return LX_EINVAL;

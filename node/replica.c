@@ -38,6 +38,17 @@ void lx__replica_free(lx__node *n)
     n->fwd = NULL;
 }
 
+void lx__replica_clear_stash(lx__node *n)
+{
+    for (size_t i = 0; n->stash && i < LX__STASH; i++) {
+        free(n->stash[i]);
+        n->stash[i] = NULL;
+        n->stash_seq[i] = 0;
+    }
+    n->gap_sent_us = 0;
+    n->gap_want = 0;
+}
+
 int lx__replica_idle(const lx__node *n)
 {
     return n->fwd_n == 0;
@@ -76,7 +87,7 @@ void lx__replica_applied(lx__node *n)
 
 static void request_gap(lx__node *n, uint64_t to, uint64_t now)
 {
-    if (n->leader_slot < 0 || to <= n->seq)
+    if (n->src_slot < 0 || !n->in_sync || to <= n->seq)
         return;
     if (n->gap_sent_us && now - n->gap_sent_us < GAP_RETRY_US)
         return;
@@ -90,7 +101,7 @@ static void request_gap(lx__node *n, uint64_t to, uint64_t now)
     size_t len;
     if (lx__peer_encode(buf, sizeof buf, &len, &m) != LX_OK)
         return;
-    if (lx__send_peer(n, n->leader_slot, buf, len) == LX_OK) {
+    if (lx__send_peer(n, n->src_slot, buf, len) == LX_OK) {
         n->gap_sent_us = now ? now : 1;
         n->gap_want = to;
         n->m.gap_requests++;
@@ -109,6 +120,8 @@ static int apply_one(lx__node *n, const uint8_t *bytes, size_t len)
         *n->stop = 1;
         return 0;
     }
+    if (n->role == LX__ROLE_CANDIDATE)
+        lx__elect_caught_up(n);
     return 1;
 }
 
@@ -138,7 +151,8 @@ void lx__replica_block(lx__node *n, const uint8_t *bytes, size_t len, const uint
     }
     if (h.seq > n->leader_seq)
         n->leader_seq = h.seq;
-    if (leader_hash)
+    static const uint8_t unknown[LX_STATE_HASH_LEN];
+    if (leader_hash && memcmp(leader_hash, unknown, LX_STATE_HASH_LEN) != 0)
         lx__check_hash(n, h.seq, leader_hash);
     if (h.seq <= n->seq)
         return; /* already have it */
@@ -210,8 +224,10 @@ void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const 
                         "deposits need a node started with --dev-faucet");
         return;
     }
-    if (n->leader_slot < 0) {
-        lx__reply_error(n, &o, req_id, LX_PROTO_E_UNAVAILABLE, "no leader reachable");
+    if (n->leader_slot < 0 || n->role != LX__ROLE_FOLLOWER) {
+        lx__reply_error(n, &o, req_id, LX_PROTO_E_UNAVAILABLE,
+                        n->role == LX__ROLE_CANDIDATE ? "electing a leader"
+                                                      : "no leader reachable");
         return;
     }
     uint64_t token = n->fwd_next_token;
@@ -226,6 +242,7 @@ void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const 
     pm.type = LX__P_FORWARD;
     snprintf(pm.from, sizeof pm.from, "%s", n->cfg.node_id);
     pm.u.forward.token = token;
+    pm.u.forward.term = n->term;
     pm.u.forward.rid_len = (uint8_t)rid_len;
     pm.u.forward.rid = rid;
     pm.u.forward.frame = frame;

@@ -241,7 +241,18 @@ lx_err lx__seq_init(lx__node *n)
     n->cut_seq = n->seq;
     n->cut_index = n->next_index;
     n->synced_seq = n->seq;
-    if (n->seq == 0) {
+    n->commit_seq = n->seq;
+    n->term_first_seq = n->seq + 1;
+    if (n->seq > 0) {
+        /* A new term starts with a block of its own (no entries): once a
+         * majority holds it, everything before it is acknowledged too. */
+        lx__req r;
+        memset(&r, 0, sizeof r);
+        r.from.slot = LX__LOCAL;
+        if ((rc = lx__batcher_add(&n->batch, &r, NULL, 0, lx_now_us())) != LX_OK)
+            return rc;
+        lx__seq_tick(n, lx_now_us(), 1);
+    } else {
         /* An empty log: block 1 holds the markets, so every replica's log
          * is self-contained. */
         lx_entry ents[LX__MARKETS_MAX];
@@ -342,6 +353,18 @@ static int cut(lx__node *n)
         return 0;
     }
     memcpy(reqs, b->reqs, (size_t)b->nreq * sizeof *reqs);
+    lx__terms_note(&n->terms, n->term, h.seq);
+    /* Replicate at once: the followers log it while we do. The state hash
+     * after it is not known yet (zero); heartbeats carry the hashes. */
+    uint8_t *msg = n->scratch;
+    if (LX__BLOCK_MSG_HDR + len <= LX__PEER_MSG_MAX) {
+        static const uint8_t unknown[LX_STATE_HASH_LEN];
+        lx__block_msg_header(msg, unknown);
+        memcpy(msg + LX__BLOCK_MSG_HDR, bytes, len);
+        lx_zpart part = {msg, LX__BLOCK_MSG_HDR + len};
+        if (lx_zsock_send(n->pub, &part, 1, LX_ZDONTWAIT) == LX_OK)
+            n->m.msgs_out++;
+    }
     uint32_t tail = (n->inflight_head + n->inflight_n) % LX__INFLIGHT_MAX;
     n->inflight[tail] = (lx__inflight){h.seq, bytes, len, reqs, b->nreq, lx_now_us()};
     n->inflight_n++;
@@ -759,8 +782,24 @@ void lx__seq_synced(lx__node *n, uint64_t seq)
 {
     if (seq > n->synced_seq)
         n->synced_seq = seq;
+    lx__seq_commit(n);
+    /* Group commit: what queued while the sync ran is the next group. */
+    lx__seq_tick(n, lx_now_us(), 0);
+}
+
+void lx__seq_commit(lx__node *n)
+{
+    uint64_t ready = n->synced_seq;
+    if (n->cfg.ack_majority) {
+        uint64_t q = lx__elect_quorum_seq(n);
+        /* Blocks of earlier terms count once a block of ours is held. */
+        ready = q >= n->term_first_seq ? q : n->commit_seq;
+    }
+    if (ready > n->commit_seq)
+        n->commit_seq = ready;
     uint64_t now = lx_now_us();
-    while (n->inflight_n && n->inflight[n->inflight_head].seq <= n->synced_seq) {
+    while (n->inflight_n && n->inflight[n->inflight_head].seq <= n->commit_seq &&
+           n->inflight[n->inflight_head].seq <= n->synced_seq) {
         lx__inflight *f = &n->inflight[n->inflight_head];
         lx__hist_add(&n->m.commit_total, now - f->cut_us);
         size_t *ends = NULL;
@@ -772,19 +811,19 @@ void lx__seq_synced(lx__node *n, uint64_t seq)
             *n->stop = 1;
             return;
         }
-        /* Replicate, then answer: the block is durable in our journal. */
-        uint8_t hdr[LX__BLOCK_MSG_HDR];
-        lx__block_msg_header(hdr, n->hash);
-        lx_zpart parts[1];
-        uint8_t *msg = n->scratch;
-        memcpy(msg, hdr, sizeof hdr);
-        memcpy(msg + sizeof hdr, f->bytes, f->len);
-        parts[0] = (lx_zpart){msg, sizeof hdr + f->len};
-        if (lx_zsock_send(n->pub, parts, 1, LX_ZDONTWAIT) == LX_OK)
-            n->m.msgs_out++;
+        int answered = 0;
         for (uint32_t i = 0; i < f->nreq; i++)
-            if (f->reqs[i].type)
+            if (f->reqs[i].type) {
                 request_replies(n, &f->reqs[i], f->seq, ends);
+                answered = 1;
+            }
+        if (answered && !n->first_ack_logged) {
+            n->first_ack_logged = 1;
+            lx__log(n,
+                    "term %" PRIu64 ": first acknowledgement at unix_ms %" PRIu64 " (block %" PRIu64
+                    ")",
+                    n->term, lx_wall_us() / 1000, f->seq);
+        }
         unsol_flush_all(n);
         owners_sweep(n);
         free(f->bytes);
@@ -792,6 +831,4 @@ void lx__seq_synced(lx__node *n, uint64_t seq)
         n->inflight_head = (n->inflight_head + 1) % LX__INFLIGHT_MAX;
         n->inflight_n--;
     }
-    /* Group commit: what queued while the sync ran is the next group. */
-    lx__seq_tick(n, lx_now_us(), 0);
 }

@@ -22,6 +22,7 @@
 #define STATUS_US 1000000u
 #define SHUTDOWN_WAIT_US 5000000u
 #define POLL_MAX_MS 100
+#define PEER_RECONNECT_MS 20
 /* A deadline closer than this is waited for on the timerfd, to the
  * microsecond; farther ones with zmq_poll's millisecond timeout. */
 #define PRECISE_US 5000u
@@ -138,6 +139,7 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
         return rc;
     n->seq = n->blk.hdr.seq;
     n->next_index = n->blk.hdr.first_index + n->blk.hdr.count;
+    lx__terms_note(&n->terms, n->blk.hdr.term, n->seq);
     for (uint32_t i = 0; i < n->blk.hdr.count; i++)
         if (!n->blk.entries[i].is_market && n->blk.entries[i].cmd.type == LX_CMD_ORDER)
             n->m.orders++;
@@ -323,15 +325,6 @@ static void send_hello(lx__node *n, int ack, const char *to, uint32_t slot)
         lx__send_peer(n, (int)slot, buf, w);
 }
 
-static void learn_leader(lx__node *n, const char *id)
-{
-    if (strcmp(n->leader_id, id) != 0) {
-        snprintf(n->leader_id, sizeof n->leader_id, "%s", id);
-        lx__log(n, "leader is %s", id);
-    }
-    n->leader_slot = slot_of_peer(n, id);
-}
-
 static void on_peer(lx__node *n, const lx_zmsg *zm)
 {
     n->m.msgs_in++;
@@ -355,12 +348,18 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
             lx__log(n, "peer %s reached via tcp://%s:%u", m.from,
                     n->cfg.peers[m.u.hello_ack.slot].host, n->cfg.peers[m.u.hello_ack.slot].port);
         }
-        if (n->leader_id[0] && strcmp(n->leader_id, m.from) == 0)
+        if (n->leader_id[0] && strcmp(n->leader_id, m.from) == 0) {
             n->leader_slot = (int)m.u.hello_ack.slot;
+            if (n->role == LX__ROLE_FOLLOWER)
+                n->src_slot = n->leader_slot;
+        }
         return;
     case LX__P_FORWARD: {
         if (slot < 0) {
-            lx__log(n, "dropping a request forwarded by %s: no link to it yet", m.from);
+            static uint64_t told;
+            if (told++ % 1000 == 0)
+                lx__log(n, "dropping a request forwarded by %s: no link to it yet (%" PRIu64 ")",
+                        m.from, told);
             return;
         }
         lx__origin o;
@@ -375,7 +374,11 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
             lx__reply_error(n, &o, pm.hdr.req_id, code, "bad frame");
             return;
         }
-        if (!n->is_leader) {
+        lx__elect_adopt(n, m.u.forward.term, m.from);
+        if (!n->is_leader || n->restart || m.u.forward.term != n->term) {
+            /* Sent to the leader of another term: refused, never sequenced. */
+            if (n->is_leader)
+                n->stale_refused++;
             lx__reply_error(n, &o, pm.hdr.req_id, LX_PROTO_E_NOT_LEADER, "not the leader");
             return;
         }
@@ -392,12 +395,21 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
             lx__replica_result(n, &m);
         return;
     case LX__P_GAP_REQ:
-        if (n->is_leader && slot >= 0)
+        /* Any node serves its durable log: a candidate catches up from a
+         * follower. */
+        if (slot >= 0)
             lx__jw_read(n->jw, (uint32_t)slot, m.u.gap_req.from_seq, m.u.gap_req.to_seq);
         return;
     case LX__P_GAP_RESP:
-        if (!n->is_leader)
+        if (!n->is_leader && slot >= 0 && slot == n->src_slot && n->in_sync)
             lx__replica_gap_resp(n, &m);
+        return;
+    case LX__P_VOTE_REQ:
+    case LX__P_VOTE:
+    case LX__P_SYNC_REQ:
+    case LX__P_SYNC_RESP:
+    case LX__P_ACK:
+        lx__elect_peer(n, &m, slot);
         return;
     case LX__P_SETTLE_REQ:
     case LX__P_SETTLE_SIG:
@@ -418,9 +430,19 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
     if (p[0] == LX__TOPIC_BLOCK) {
         const uint8_t *hash, *block;
         size_t blen;
-        if (n->is_leader || lx__block_msg_decode(&hash, &block, &blen, p, len) != LX_OK)
+        lx_block_hdr h;
+        if (lx__block_msg_decode(&hash, &block, &blen, p, len) != LX_OK ||
+            lx_block_peek(&h, block, blen) != LX_OK)
             return;
-        lx__replica_block(n, block, blen, hash);
+        lx__elect_adopt(n, h.term, "a block");
+        if (n->is_leader || n->restart)
+            return;
+        if (h.term != n->term) {
+            n->stale_refused++; /* cut by the leader of another term */
+            return;
+        }
+        if (n->in_sync && n->role == LX__ROLE_FOLLOWER)
+            lx__replica_block(n, block, blen, hash);
         return;
     }
     if (p[0] == LX__TOPIC_HEARTBEAT) {
@@ -428,14 +450,9 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
         if (lx__heartbeat_decode(&hb, p, len) != LX_OK || hb.role != LX__ROLE_LEADER ||
             strcmp(hb.node, n->cfg.node_id) == 0)
             return;
-        if (n->is_leader) {
-            static int warned;
-            if (!warned++)
-                lx__log(n, "WARNING: %s also claims to lead (term %" PRIu64 ")", hb.node, hb.term);
+        lx__elect_heartbeat(n, &hb, slot_of_peer(n, hb.node));
+        if (n->is_leader || n->restart || hb.term != n->term)
             return;
-        }
-        learn_leader(n, hb.node);
-        n->leader_seen_us = lx_now_us();
         if (hb.seq > n->leader_seq)
             n->leader_seq = hb.seq;
         if (hb.seq)
@@ -451,7 +468,10 @@ static void on_journal(lx__node *n, const lx_zmsg *zm)
     size_t len = zm->part[0].len;
     switch (p[0]) {
     case 'Y':
-        if (len == 9 && n->is_leader)
+        if (len != 9)
+            return;
+        lx__elect_synced(n, lx__get_u64(p + 1));
+        if (n->is_leader)
             lx__seq_synced(n, lx__get_u64(p + 1));
         return;
     case 'G':
@@ -476,8 +496,9 @@ static void heartbeat(lx__node *n)
     lx__heartbeat hb;
     memset(&hb, 0, sizeof hb);
     snprintf(hb.node, sizeof hb.node, "%s", n->cfg.node_id);
-    hb.role = n->is_leader ? LX__ROLE_LEADER : LX__ROLE_FOLLOWER;
+    hb.role = n->is_leader ? LX__ROLE_LEADER : (uint8_t)n->role;
     hb.term = n->term;
+    hb.commit = n->commit_seq;
     hb.seq = n->seq;
     memcpy(hb.hash, n->hash, LX_STATE_HASH_LEN);
     uint8_t buf[128];
@@ -489,10 +510,12 @@ static void heartbeat(lx__node *n)
 
 static void timers(lx__node *n, uint64_t now)
 {
-    if (n->is_leader)
+    if (n->is_leader) {
         lx__seq_tick(n, now, 0);
-    else
+    } else {
         lx__replica_tick(n, now);
+        lx__elect_tick(n, now);
+    }
     lx__settle_tick(n, now);
     if (now >= n->next_hb_us) {
         heartbeat(n);
@@ -558,6 +581,8 @@ static uint64_t next_deadline(const lx__node *n)
         t = n->next_status_us;
     if (n->is_leader && lx__seq_deadline(n) < t)
         t = lx__seq_deadline(n);
+    if (lx__elect_deadline(n) < t)
+        t = lx__elect_deadline(n);
     return t;
 }
 
@@ -597,6 +622,9 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
     }
     /* With CURVE: clients' keys on PUB and ROUTER, nodes' on SUB and inbox. */
     lx_zsock_opts co = o, po_in = o;
+    /* PUB connects out to the peers' SUB: a peer that restarts (a new
+     * leader does) is reached again within a few ms. */
+    co.reconnect_ms = PEER_RECONNECT_MS;
     lx__auth_server_opts(n->auth, &co, 0);
     lx__auth_server_opts(n->auth, &po_in, 1);
     lx_zsock_opts ro = co;
@@ -631,6 +659,7 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
         return rc;
     lx_zsock_opts po = o;
     po.immediate = true; /* a send to a peer that is down fails instead of queueing */
+    po.reconnect_ms = PEER_RECONNECT_MS;
     /* Bound to one address, the node also connects from it (libzmq's
      * "tcp://SRC:0;DST:PORT"), so that peers and firewalls see the node's
      * own address rather than whichever one the kernel picks. Not from a
@@ -663,8 +692,30 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
     return LX_OK;
 }
 
+/* What an in-process restart carries over: the peers' ids behind each
+ * link (the configuration is the same), so the new start need not wait for
+ * HELLOs before it can answer them, and the last leader. */
+static struct {
+    int valid;
+    char peer_id[LX__PEERS_MAX][LX__NODE_ID_MAX + 1];
+    char last_leader[LX__NODE_ID_MAX + 1];
+} carry;
+
 static void close_all(lx__node *n)
 {
+    if (n->restart) {
+        carry.valid = 1;
+        memcpy(carry.peer_id, n->peer_id, sizeof carry.peer_id);
+        memcpy(carry.last_leader, n->last_leader, sizeof carry.last_leader);
+        /* Nothing unsent is worth waiting for: the peers ask again. */
+        lx_zsock *all[] = {n->pub, n->sub, n->router, n->inbox};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            if (all[i])
+                lx_zsock_set_linger(all[i], 0);
+        for (size_t i = 0; i < LX__PEERS_MAX; i++)
+            if (n->out[i])
+                lx_zsock_set_linger(n->out[i], 0);
+    }
     lx__settle_free(n);
     lx__jw_stop(&n->jw);
     for (size_t i = 0; i < LX__PEERS_MAX; i++)
@@ -761,9 +812,12 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     n->cfg = *cfg;
     n->stop = stop;
     n->restart_truncate = n->restart_snap_max = UINT64_MAX;
-    n->term = 1;
-    n->is_leader = cfg->is_leader;
     n->leader_slot = -1;
+    if (carry.valid) {
+        memcpy(n->peer_id, carry.peer_id, sizeof n->peer_id);
+        memcpy(n->last_leader, carry.last_leader, sizeof n->last_leader);
+        carry.valid = 0;
+    }
     n->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     lx_events_init(&n->evs);
     lx_block_init(&n->blk);
@@ -812,6 +866,10 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     if (rec.torn_records)
         lx__log(n, "cut a torn journal tail (%" PRIu64 " record)", rec.torn_records);
     lx__hash_ring_put(&n->own_hashes, n->seq, n->hash);
+    if ((rc = lx__elect_init(n, j)) != LX_OK) {
+        lx_journal_free(&j);
+        goto out;
+    }
     if ((rc = lx__settle_init(n, j)) != LX_OK) {
         lx_journal_free(&j);
         if (rc == LX_EINVAL)
@@ -829,7 +887,9 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         lx__log(n, "cannot start the journal writer: %s", lx_strerror(rc));
         goto out;
     }
-    rc = n->is_leader ? lx__seq_init(n) : lx__replica_init(n);
+    rc = lx__replica_init(n);
+    if (rc == LX_OK && n->is_leader)
+        rc = lx__seq_init(n);
     if (rc != LX_OK) {
         lx__log(n, "cannot start: %s", lx_strerror(rc));
         goto out;
@@ -840,9 +900,11 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     n->next_hb_us = now;
     n->hello_us = now;
     lx__write_status(n);
-    lx__log(n, "ready: role %s, seq %" PRIu64 ", ports %u-%u, %zu peers, data %s",
-            n->is_leader ? "leader" : "follower", n->seq, cfg->base_port, cfg->base_port + 3,
-            cfg->npeers, cfg->data_dir);
+    lx__log(n,
+            "ready: role %s, term %" PRIu64 ", seq %" PRIu64
+            ", ports %u-%u, %zu peers, ack quorum %s, data %s",
+            lx__role_name(n), n->term, n->seq, cfg->base_port, cfg->base_port + 3, cfg->npeers,
+            cfg->ack_majority ? "majority" : "local", cfg->data_dir);
 
     while (!*stop && !n->restart) {
         now = lx_now_us();

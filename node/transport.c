@@ -182,6 +182,8 @@ lx_err lx_zsock_new(lx_zsock **out, lx_zctx *c, lx_zsock_type type, const lx_zso
     }
     if (o->immediate)
         rc |= set_int(s->z, ZMQ_IMMEDIATE, 1);
+    if (o->reconnect_ms > 0)
+        rc |= set_int(s->z, ZMQ_RECONNECT_IVL, o->reconnect_ms);
     if (o->router_mandatory && type == LX_ZROUTER)
         rc |= set_int(s->z, ZMQ_ROUTER_MANDATORY, 1);
     if (o->identity != NULL && o->identity[0] != '\0')
@@ -256,6 +258,13 @@ lx_err lx_zsock_disconnect(lx_zsock *s, const char *endpoint)
     if (zmq_disconnect(s->z, endpoint) == 0)
         return LX_OK;
     return errno == ENOENT ? LX_ENOTFOUND : map_errno(errno);
+}
+
+lx_err lx_zsock_set_linger(lx_zsock *s, int ms)
+{
+    if (s == NULL || ms < 0)
+        return LX_EINVAL;
+    return set_int(s->z, ZMQ_LINGER, ms) == 0 ? LX_OK : map_errno(errno);
 }
 
 lx_err lx_zsock_subscribe(lx_zsock *s, const void *prefix, size_t len)

@@ -79,6 +79,7 @@ static void test_forward(void **state)
     memset(frame, 0xAB, sizeof frame);
     lx__peer_msg m = base_msg(LX__P_FORWARD), out;
     m.u.forward.token = 0x0102030405060708ull;
+    m.u.forward.term = 7;
     m.u.forward.rid_len = sizeof rid;
     m.u.forward.rid = rid;
     m.u.forward.frame = frame;
@@ -86,6 +87,7 @@ static void test_forward(void **state)
     size_t w = encode(&m);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.u.forward.token, 0x0102030405060708ull);
+    assert_int_equal(out.u.forward.term, 7);
     assert_int_equal(out.u.forward.rid_len, 5);
     assert_memory_equal(out.u.forward.rid, rid, 5);
     assert_int_equal(out.u.forward.frame_len, sizeof frame);
@@ -303,6 +305,71 @@ static void test_malformed_headers(void **state)
     assert_false(lx__node_id_ok("01234567890123456789012345678901"));
 }
 
+static void test_election_msgs(void **state)
+{
+    (void)state;
+    lx__peer_msg out;
+    for (uint8_t t = LX__P_VOTE_REQ; t <= LX__P_VOTE; t++) {
+        lx__peer_msg m = base_msg(t);
+        m.u.vote.term = 5;
+        m.u.vote.prevote = 1;
+        m.u.vote.granted = t == LX__P_VOTE;
+        m.u.vote.last_seq = 900;
+        m.u.vote.last_term = 4;
+        size_t w = encode(&m);
+        assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+        assert_int_equal(out.type, t);
+        assert_int_equal(out.u.vote.term, 5);
+        assert_int_equal(out.u.vote.prevote, 1);
+        assert_int_equal(out.u.vote.granted, t == LX__P_VOTE);
+        assert_int_equal(out.u.vote.last_seq, 900);
+        assert_int_equal(out.u.vote.last_term, 4);
+        m.u.vote.term = 0; /* no term 0 */
+        assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+    }
+
+    lx__peer_msg m = base_msg(LX__P_SYNC_REQ);
+    m.u.sync_req.term = 3;
+    m.u.sync_req.seq = 50;
+    m.u.sync_req.count = 3;
+    uint64_t terms[3] = {1, 2, 3}, firsts[3] = {1, 20, 41};
+    memcpy(m.u.sync_req.bterm, terms, sizeof terms);
+    memcpy(m.u.sync_req.bfirst, firsts, sizeof firsts);
+    size_t w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.sync_req.count, 3);
+    assert_int_equal(out.u.sync_req.bterm[2], 3);
+    assert_int_equal(out.u.sync_req.bfirst[1], 20);
+    lx__peer_msg bad = m;
+    bad.u.sync_req.bterm[2] = 2; /* terms must grow */
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.sync_req.seq = 40; /* a term starting after the last block */
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.sync_req.count = LX__TERMS_MAX + 1;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+
+    m = base_msg(LX__P_SYNC_RESP);
+    m.u.sync_resp.term = 3;
+    m.u.sync_resp.match = 40;
+    m.u.sync_resp.last = 60;
+    w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.sync_resp.match, 40);
+    assert_int_equal(out.u.sync_resp.last, 60);
+    m.u.sync_resp.match = 61; /* a match past the answering log */
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+
+    m = base_msg(LX__P_ACK);
+    m.u.ack.term = 9;
+    m.u.ack.seq = 1234;
+    w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.ack.term, 9);
+    assert_int_equal(out.u.ack.seq, 1234);
+}
+
 static void test_heartbeat(void **state)
 {
     (void)state;
@@ -312,10 +379,11 @@ static void test_heartbeat(void **state)
     hb.role = LX__ROLE_LEADER;
     hb.term = 1;
     hb.seq = 12345;
+    hb.commit = 12340;
     memset(hb.hash, 0x5a, sizeof hb.hash);
     uint8_t b[128];
     size_t w = lx__heartbeat_encode(b, sizeof b, &hb);
-    assert_int_equal(w, 4 + 5 + 16 + 32);
+    assert_int_equal(w, 4 + 5 + 16 + 32 + 8);
     assert_int_equal(b[0], 'H');
     assert_int_equal(lx__heartbeat_decode(&out, b, w), LX_OK);
     assert_string_equal(out.node, "node0");
@@ -323,9 +391,10 @@ static void test_heartbeat(void **state)
     assert_int_equal(out.term, 1);
     assert_int_equal(out.seq, 12345);
     assert_memory_equal(out.hash, hb.hash, 32);
+    assert_int_equal(out.commit, 12340);
     for (size_t i = 0; i < w; i++)
         assert_int_equal(lx__heartbeat_decode(&out, b, i), LX_EFORMAT);
-    b[3 + 5] = 2; /* role */
+    b[3 + 5] = 3; /* role */
     assert_int_equal(lx__heartbeat_decode(&out, b, w), LX_EFORMAT);
     assert_int_equal(lx__heartbeat_encode(b, 10, &hb), 0);
 
@@ -370,7 +439,8 @@ int main(void)
         cmocka_unit_test(test_hello),     cmocka_unit_test(test_forward),
         cmocka_unit_test(test_result),    cmocka_unit_test(test_gap),
         cmocka_unit_test(test_settle),    cmocka_unit_test(test_malformed_headers),
-        cmocka_unit_test(test_heartbeat), cmocka_unit_test(test_hash_ring),
+        cmocka_unit_test(test_heartbeat), cmocka_unit_test(test_election_msgs),
+        cmocka_unit_test(test_hash_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

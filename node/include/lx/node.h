@@ -783,6 +783,7 @@ typedef struct lx_zsock_opts {
     bool immediate;        /* queue only to completed connections */
     bool router_mandatory; /* ROUTER: an unroutable send fails (LX_ENOTFOUND) */
     const char *identity;  /* routing id of this socket, or NULL */
+    int reconnect_ms;      /* retry period of a lost connection; 0: libzmq's (100) */
     /* CURVE security (docs/security.md); all off after lx_zsock_opts_init.
      * Keys are 32 raw bytes (lx_curve_key); parse Z85 text with
      * lx_curve_key_parse. The pointers are read only during lx_zsock_new. */
@@ -809,6 +810,9 @@ void lx_zsock_free(lx_zsock **s);
 lx_err lx_zsock_bind(lx_zsock *s, const char *endpoint);
 lx_err lx_zsock_connect(lx_zsock *s, const char *endpoint);
 lx_err lx_zsock_disconnect(lx_zsock *s, const char *endpoint);
+/* How long closing the socket (and its context) waits for unsent
+ * messages, in ms; 0 drops them at once. */
+lx_err lx_zsock_set_linger(lx_zsock *s, int ms);
 /* Connects s to endpoint as a CURVE client of the server whose public key is
  * server, authenticating with secret (its public key is derived). For a
  * socket that also serves CURVE on the endpoints it bound, such as a PUB
