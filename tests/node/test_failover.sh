@@ -87,8 +87,10 @@ acked_at_kill=$(wc -l <"$CL_TMP/leaderkill.acked")
 kill_ms=$(now_ms)
 cl_kill9 "$L"
 echo "  killed at unix_ms $kill_ms, $acked_at_kill orders acknowledged so far"
+# status.json is rewritten once a second, so it may tell a little late; the
+# 3 s bound is checked on the new leader's log line below.
 newL=
-while [ $(($(now_ms) - kill_ms)) -lt 3000 ]; do
+while [ $(($(now_ms) - kill_ms)) -lt 5000 ]; do
     for i in $(survivors "$L"); do
         t=$(field "$i" term)
         [ "$(field "$i" role)" = leader ] && [ -n "$t" ] && [ "$t" -gt "$T0" ] && newL=$i
@@ -110,7 +112,7 @@ if [ -n "$newL" ]; then
         fail "node$newL logged no 'term $T1: first acknowledgement' line"
     fi
 else
-    fail "no survivor became leader with a term above $T0 within 3 s"
+    fail "no survivor's status.json said leader with a term above $T0 within 5 s"
 fi
 sleep 1
 acked_after=$(wc -l <"$CL_TMP/leaderkill.acked")
