@@ -139,6 +139,8 @@ echo "  p50 $p50 ms   p90 $p90 ms   max $max ms"
 # ---- majority vs local acknowledgement ------------------------------------
 tp_majority=null
 tp_local=null
+el_majority=null
+el_local=null
 if [ "$THROUGHPUT" = true ]; then
     for q in majority local; do
         say "throughput, --ack-quorum $q: 3 nodes, $TP_RATE orders/s for $TP_DURATION ($TP_CLIENT_ARGS)"
@@ -149,8 +151,12 @@ if [ "$THROUGHPUT" = true ]; then
         rc=$?
         t=$(jq -r '.throughput // empty' "$LOG_DIR/tp-$q/summary.json" 2>/dev/null)
         [ -n "$t" ] || t=null
-        if [ "$q" = majority ]; then tp_majority=$t; else tp_local=$t; fi
-        printf '  %-9s %s orders/s acknowledged (run-multi-node exit %s, see %s)\n' "$q" "$t" "$rc" "$LOG_DIR/tp-$q.out"
+        # An overloaded leader may miss heartbeats long enough for an
+        # election; the figure then includes that failover.
+        el=$(cat "$LOG_DIR/tp-$q"/node*.log 2>/dev/null | grep -c ' elected leader of term ')
+        if [ "$q" = majority ]; then tp_majority=$t el_majority=$el; else tp_local=$t el_local=$el; fi
+        printf '  %-9s %s orders/s acknowledged, %s election(s) during the run (run-multi-node exit %s, see %s)\n' \
+            "$q" "$t" "$el" "$rc" "$LOG_DIR/tp-$q.out"
     done
     if [ "$tp_majority" != null ] && [ "$tp_local" != null ]; then
         awk -v m="$tp_majority" -v l="$tp_local" 'BEGIN {
@@ -162,11 +168,12 @@ fi
 
 jq -n --argjson trials "$(printf '%s\n' "${trials_json[@]}" | jq -cs .)" --argjson n "$n" \
     --argjson want "$TRIALS" --arg seed "$SEED" --arg p50 "$p50" --arg p90 "$p90" --arg max "$max" \
-    --argjson tpm "$tp_majority" --argjson tpl "$tp_local" '
+    --argjson tpm "$tp_majority" --argjson tpl "$tp_local" \
+    --argjson elm "$el_majority" --argjson ell "$el_local" '
     def num: if . == "-" then null else tonumber end;
     {seed: $seed, trials: $trials, measured: $n, wanted: $want,
      failover_ms: {p50: ($p50 | num), p90: ($p90 | num), max: ($max | num)},
-     throughput: {majority: $tpm, local: $tpl,
+     throughput: {majority: $tpm, local: $tpl, elections_majority: $elm, elections_local: $ell,
                   ratio: (if $tpm != null and $tpl != null and $tpl > 0 then $tpm / $tpl else null end)}}' \
     >"$LOG_DIR/bench-failover.json"
 echo "figures: $LOG_DIR/bench-failover.json"
