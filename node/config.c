@@ -45,6 +45,11 @@ const char lx__usage[] =
     "                         dies first) [ACK_QUORUM] (majority)\n"
     "  --election-timeout D   followers elect a new leader after D without its\n"
     "                         heartbeats [ELECTION_TIMEOUT] (1s)\n"
+    "  --compact on|off       after a snapshot, remove the journal segments the\n"
+    "                         older kept snapshot covers [COMPACT] (on)\n"
+    "  --journal-segment-bytes N\n"
+    "                         start a new journal segment past N bytes, 4096 to\n"
+    "                         2^40 [JOURNAL_SEGMENT_BYTES] (67108864)\n"
     "  --curve-key FILE       this node's CURVE secret key (lx-keys generate); turns\n"
     "                         CURVE on for every socket [CURVE_KEY]\n"
     "  --peer-keys FILE       allow-list of the cluster's node keys, labelled with\n"
@@ -373,6 +378,8 @@ typedef enum opt_id {
     O_SNAPSHOT,
     O_ACK_QUORUM,
     O_ELECTION,
+    O_COMPACT,
+    O_SEGMENT,
     O_CURVE_KEY,
     O_PEER_KEYS,
     O_PEER_NUMBERS,
@@ -409,6 +416,8 @@ static const struct {
     [O_SNAPSHOT] = {"snapshot-every", "SNAPSHOT_EVERY", 0},
     [O_ACK_QUORUM] = {"ack-quorum", "ACK_QUORUM", 0},
     [O_ELECTION] = {"election-timeout", "ELECTION_TIMEOUT", 0},
+    [O_COMPACT] = {"compact", "COMPACT", 0},
+    [O_SEGMENT] = {"journal-segment-bytes", "JOURNAL_SEGMENT_BYTES", 0},
     [O_CURVE_KEY] = {"curve-key", "CURVE_KEY", 0},
     [O_PEER_KEYS] = {"peer-keys", "PEER_KEYS", 0},
     [O_PEER_NUMBERS] = {"peer-numbers", "PEER_NUMBERS", 0},
@@ -537,6 +546,17 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
             return lx__errf(err, errlen, "%s: bad election timeout \"%s\": 10ms to 10m", src, v);
         c->election_us = u;
         return LX_OK;
+    case O_COMPACT:
+        if (!parse_bool(&b, v))
+            return lx__errf(err, errlen, "%s: bad value \"%s\": on or off", src, v);
+        c->compact = b;
+        return LX_OK;
+    case O_SEGMENT:
+        if (!parse_range(&u, v, 4096, (uint64_t)1 << 40))
+            return lx__errf(err, errlen, "%s: bad segment size \"%s\": 4096 to 1099511627776 bytes",
+                            src, v);
+        c->segment_bytes = u;
+        return LX_OK;
     case O_CURVE_KEY:
     case O_PEER_KEYS:
     case O_CLIENT_KEYS: {
@@ -591,6 +611,8 @@ static void defaults(lx__config *c)
     c->snapshot_every = 10000;
     c->ack_majority = 1;
     c->election_us = 1000000;
+    c->compact = 1;
+    c->segment_bytes = LX_JOURNAL_SEGMENT_DEFAULT;
     lx__settle_cfg_defaults(&c->settle);
 }
 

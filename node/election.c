@@ -181,7 +181,12 @@ lx_err lx__elect_init(lx__node *n, lx_journal *j)
         uint64_t from = last > TERMS_SCAN_BLOCKS ? last - TERMS_SCAN_BLOCKS + 1 : 1;
         if (from < first)
             from = first;
-        lx_journal_foreach(j, from, last, scan_block, &n->terms);
+        lx_err rc = lx_journal_foreach(j, from, last, scan_block, &n->terms);
+        if (rc != LX_OK) {
+            lx__log(n, "cannot read the terms of blocks %" PRIu64 "-%" PRIu64 ": %s", from, last,
+                    lx_strerror(rc));
+            return rc;
+        }
     }
     n->durable_seq = n->seq;
     uint64_t promote = 0;
@@ -339,6 +344,9 @@ static void send_sync_req(lx__node *n, uint64_t now)
 
 /* ---- candidacy ---- */
 
+static void candidate_step(lx__node *n);
+static void prevote_won(lx__node *n);
+
 static int may_lead(lx__node *n)
 {
     if (n->settle && !n->cfg.settle.rpc[0]) {
@@ -365,6 +373,8 @@ static void start_candidacy(lx__node *n, uint64_t now)
             n->last_leader[0] ? n->last_leader : "a leader", (now - n->leader_seen_us) / 1000,
             n->term + 1);
     ask_votes(n, now);
+    if (n->ngranted >= n->quorum)
+        prevote_won(n);
 }
 
 static void promote(lx__node *n)
@@ -468,6 +478,25 @@ static void on_vote_req(lx__node *n, const lx__peer_msg *m, int slot)
     send_msg(n, slot, &r);
 }
 
+/* A majority would vote for us: ask for real, in the new term. */
+static void prevote_won(lx__node *n)
+{
+    n->prevote = 0;
+    n->term++;
+    snprintf(n->voted_for, sizeof n->voted_for, "%s", n->cfg.node_id);
+    if (term_save(n, 0) != LX_OK) {
+        *n->stop = 1;
+        return;
+    }
+    memset(n->granted, 0, sizeof n->granted);
+    n->ngranted = 1;
+    n->best_slot = -1;
+    n->catchup_to = n->seq;
+    n->best_term = lx__terms_at(&n->terms, n->seq, NULL);
+    ask_votes(n, lx_now_us());
+    candidate_step(n); /* a one-node cluster has its majority already */
+}
+
 static void on_vote(lx__node *n, const lx__peer_msg *m, int slot)
 {
     if (!m->u.vote.prevote && lx__elect_adopt(n, m->u.vote.term, m->from))
@@ -480,22 +509,8 @@ static void on_vote(lx__node *n, const lx__peer_msg *m, int slot)
     n->granted[slot] = 1;
     n->ngranted++;
     if (n->prevote) {
-        if (n->ngranted < n->quorum)
-            return;
-        /* A majority would: ask for real, in the new term. */
-        n->prevote = 0;
-        n->term++;
-        snprintf(n->voted_for, sizeof n->voted_for, "%s", n->cfg.node_id);
-        if (term_save(n, 0) != LX_OK) {
-            *n->stop = 1;
-            return;
-        }
-        memset(n->granted, 0, sizeof n->granted);
-        n->ngranted = 1;
-        n->best_slot = -1;
-        n->catchup_to = n->seq;
-        n->best_term = lx__terms_at(&n->terms, n->seq, NULL);
-        ask_votes(n, lx_now_us());
+        if (n->ngranted >= n->quorum)
+            prevote_won(n);
         return;
     }
     /* The log furthest ahead among the voters is the one to lead with. */

@@ -1,15 +1,27 @@
 /* The journal writer thread: owns the node's journal, appends the blocks the
  * main thread hands it, group-commits them (one lx_journal_sync for all the
- * blocks that queued up while the previous sync ran), writes snapshots and
- * reads blocks back for gap requests. Messages go over an inproc PAIR. */
+ * blocks that queued up while the previous sync ran), writes snapshots,
+ * compacts the journal behind them, and reads blocks and snapshots back for
+ * gap requests and state sync. Messages go over an inproc PAIR. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal_int.h"
 #include "logio.h"
 #include "node_int.h"
+
+/* A snapshot being served to peers. */
+#define SERVED_MAX 2u
+typedef struct served_snap {
+    lx_snapshot_meta meta;
+    uint8_t *bytes; /* NULL: an empty slot */
+    size_t len;
+    uint32_t crc;
+    uint64_t used; /* served_clock when last used */
+} served_snap;
 
 struct lx__jw {
     lx_zsock *main_end, *thread_end;
@@ -19,9 +31,18 @@ struct lx__jw {
     pthread_t thread;
     int started;
     int failed;
-    uint8_t *buf; /* gap responses are built here */
+    uint8_t *buf; /* gap responses and snapshot parts are built here */
     uint8_t *list;
+    uint64_t compact_limit;         /* highest seq compaction may remove; 0: none */
+    size_t part_bytes;              /* engine bytes per SNAP_PART */
+    served_snap served[SERVED_MAX]; /* read once for all their parts */
+    uint64_t served_clock;
+    /* blocks after a served snapshot stay for the follower that fetches
+     * them next, until pin_until_us */
+    uint64_t pin_seq, pin_until_us;
 };
+
+#define PIN_US 30000000u
 
 typedef struct snap_msg {
     lx_snapshot_meta meta;
@@ -103,6 +124,129 @@ static void serve_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to)
     lx_zsock_send(w->thread_end, &part, 1, 0);
 }
 
+/* After a snapshot: removes the journal segments whose blocks the older of
+ * the two kept snapshots covers (never past compact_limit), so that recovery
+ * can still fall back to it; with one snapshot nothing goes. For PIN_US after
+ * a snapshot was served, nothing after it goes either: the follower that
+ * installs it asks for those blocks next. Reports to the
+ * main thread: 'C' be64 bound, be64 segments removed, be64 first seq, be32
+ * lx_err. */
+static void compact(lx__jw *w)
+{
+    char dir[LX__PATH_MAX + 16];
+    uint64_t *seqs = NULL;
+    size_t n = 0;
+    if (!w->compact_limit || lx__path(dir, sizeof dir, w->data_dir, "snapshots") != LX_OK ||
+        lx__list_seq_files(&seqs, &n, dir, ".snap") != LX_OK)
+        return;
+    uint64_t bound = n >= 2 ? seqs[n - 2] : 0;
+    free(seqs);
+    if (bound > w->compact_limit)
+        bound = w->compact_limit;
+    if (w->pin_until_us && lx_now_us() < w->pin_until_us && bound > w->pin_seq)
+        bound = w->pin_seq;
+    if (bound == 0)
+        return;
+    uint64_t removed = 0;
+    lx_err rc = lx_journal_compact(w->j, &removed, bound);
+    if (rc == LX_OK && removed == 0)
+        return;
+    uint8_t msg[1 + 8 + 8 + 8 + 4];
+    msg[0] = 'C';
+    lx__put_u64(msg + 1, bound);
+    lx__put_u64(msg + 9, removed);
+    lx__put_u64(msg + 17, lx_journal_first_seq(w->j));
+    lx__put_u32(msg + 25, (uint32_t)rc);
+    lx_zpart part = {msg, sizeof msg};
+    lx_zsock_send(w->thread_end, &part, 1, 0);
+}
+
+static void served_drop(served_snap *v)
+{
+    free(v->bytes);
+    memset(v, 0, sizeof *v);
+}
+
+/* The cached snapshot at seq (0: the newest valid one on disk), reading it
+ * into the least recently used slot if needed; NULL if there is none. */
+static served_snap *served_get(lx__jw *w, uint64_t seq)
+{
+    uint8_t *bytes;
+    size_t len;
+    lx_snapshot_meta meta;
+    served_snap *v = NULL;
+    for (unsigned i = 0; i < SERVED_MAX && seq; i++)
+        if (w->served[i].bytes && w->served[i].meta.seq == seq)
+            v = &w->served[i];
+    if (!v) {
+        if (lx_snapshot_load(&meta, &bytes, &len, NULL, w->data_dir, seq ? seq : UINT64_MAX) !=
+            LX_OK)
+            return NULL;
+        if ((seq && meta.seq != seq) || len == 0 || len > LX__SNAP_BYTES_MAX) {
+            free(bytes);
+            return NULL;
+        }
+        for (unsigned i = 0; i < SERVED_MAX; i++)
+            if (w->served[i].bytes && w->served[i].meta.seq == meta.seq)
+                served_drop(&w->served[i]); /* read again: the newest may be rewritten */
+        v = &w->served[0];
+        for (unsigned i = 1; i < SERVED_MAX; i++)
+            if (w->served[i].used < v->used)
+                v = &w->served[i];
+        served_drop(v);
+        v->meta = meta;
+        v->bytes = bytes;
+        v->len = len;
+        v->crc = lx__crc32c(0, bytes, len);
+    }
+    v->used = ++w->served_clock;
+    return v;
+}
+
+/* Answers a state sync read with a SNAP_PART for the main thread to send
+ * ('N', be32 slot, peer message): the engine bytes from offset of the
+ * snapshot at seq (0: the newest valid one), or a part with seq 0 when there
+ * is none. The main thread stamps its own hash for the seq into it. Up to
+ * SERVED_MAX snapshots stay read for peers fetching them at once. */
+static void serve_snap(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
+{
+    served_snap *v = served_get(w, seq);
+    lx__peer_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LX__P_SNAP_PART;
+    snprintf(m.from, sizeof m.from, "%s", w->node_id);
+    int last = 0;
+    if (v && offset < v->len) {
+        size_t n = v->len - (size_t)offset;
+        if (n > w->part_bytes)
+            n = w->part_bytes;
+        m.u.snap_part.seq = v->meta.seq;
+        m.u.snap_part.next_index = v->meta.next_index;
+        m.u.snap_part.state_hash = v->meta.state_hash;
+        m.u.snap_part.total = v->len;
+        m.u.snap_part.crc = v->crc;
+        m.u.snap_part.offset = offset;
+        m.u.snap_part.data = v->bytes + offset;
+        m.u.snap_part.data_len = (uint32_t)n;
+        last = offset + n == v->len;
+        /* The lowest seq served within PIN_US stays pinned. */
+        uint64_t now = lx_now_us();
+        if (now >= w->pin_until_us || v->meta.seq < w->pin_seq)
+            w->pin_seq = v->meta.seq;
+        w->pin_until_us = now + PIN_US;
+    }
+    size_t n;
+    w->buf[0] = 'N';
+    lx__put_u32(w->buf + 1, slot);
+    if (lx__peer_encode(w->buf + 5, LX__PEER_MSG_MAX, &n, &m) == LX_OK) {
+        lx_zpart part = {w->buf, n + 5};
+        lx_zsock_send(w->thread_end, &part, 1, 0);
+    }
+    /* A part asked for again after the last reads the file again. */
+    if (last)
+        served_drop(v);
+}
+
 /* Handles one message; returns 0 on quit. *dirty is set by appends. */
 static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
 {
@@ -146,11 +290,13 @@ static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
             *dirty = 0;
         if (!w->failed && s.meta.seq <= lx_journal_synced_seq(w->j)) {
             lx_err rc = lx_snapshot_write(w->data_dir, &s.meta, s.engine, s.len);
-            if (rc == LX_OK)
+            if (rc == LX_OK) {
                 lx_snapshot_prune(w->data_dir, 2);
-            else
+                compact(w);
+            } else {
                 fprintf(stderr, "%s snapshot at seq %llu failed: %s\n", w->node_id,
                         (unsigned long long)s.meta.seq, lx_strerror(rc));
+            }
         }
         free(s.engine);
         return 1;
@@ -161,6 +307,14 @@ static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
                 *dirty = 0;
             serve_read(w, lx__get_u32(p + 1), lx__get_u64(p + 5), lx__get_u64(p + 13));
         }
+        return 1;
+    case 'N':
+        if (len == 1 + 4 + 16 && !w->failed)
+            serve_snap(w, lx__get_u32(p + 1), lx__get_u64(p + 5), lx__get_u64(p + 13));
+        return 1;
+    case 'K':
+        if (len == 1 + 8)
+            w->compact_limit = lx__get_u64(p + 1);
         return 1;
     case 'Q':
         return 0;
@@ -213,6 +367,11 @@ lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_
     w->j = j;
     snprintf(w->data_dir, sizeof w->data_dir, "%s", data_dir);
     snprintf(w->node_id, sizeof w->node_id, "%s", node_id);
+    w->part_bytes = LX__SNAP_PART_MAX;
+    /* Smaller parts for tests of the reassembly. */
+    const char *pb = getenv("LX_STATESYNC_PART_BYTES");
+    if (pb && strtoull(pb, NULL, 10) >= 1 && strtoull(pb, NULL, 10) < LX__SNAP_PART_MAX)
+        w->part_bytes = (size_t)strtoull(pb, NULL, 10);
     w->buf = malloc(LX__PEER_MSG_MAX + 8);
     w->list = malloc(LX__PEER_MSG_MAX);
     char ep[64];
@@ -261,6 +420,8 @@ void lx__jw_stop(lx__jw **p)
     lx_zsock_free(&w->thread_end);
     lx_zsock_free(&w->main_end);
     lx_journal_free(&w->j);
+    for (unsigned i = 0; i < SERVED_MAX; i++)
+        served_drop(&w->served[i]);
     free(w->buf);
     free(w->list);
     free(w);
@@ -317,6 +478,26 @@ lx_err lx__jw_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to)
     lx__put_u32(msg + 1, slot);
     lx__put_u64(msg + 5, from);
     lx__put_u64(msg + 13, to);
+    lx_zpart part = {msg, sizeof msg};
+    return lx_zsock_send(w->main_end, &part, 1, 0);
+}
+
+lx_err lx__jw_compact_limit(lx__jw *w, uint64_t limit)
+{
+    uint8_t msg[1 + 8];
+    msg[0] = 'K';
+    lx__put_u64(msg + 1, limit);
+    lx_zpart part = {msg, sizeof msg};
+    return lx_zsock_send(w->main_end, &part, 1, 0);
+}
+
+lx_err lx__jw_snap_read(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
+{
+    uint8_t msg[1 + 4 + 16];
+    msg[0] = 'N';
+    lx__put_u32(msg + 1, slot);
+    lx__put_u64(msg + 5, seq);
+    lx__put_u64(msg + 13, offset);
     lx_zpart part = {msg, sizeof msg};
     return lx_zsock_send(w->main_end, &part, 1, 0);
 }

@@ -81,6 +81,8 @@ typedef struct lx__config {
     uint64_t snapshot_every; /* blocks; 0: never */
     int ack_majority;        /* --ack-quorum: 1 majority, 0 local */
     uint64_t election_us;    /* --election-timeout */
+    int compact;             /* remove journal segments behind the kept snapshots */
+    uint64_t segment_bytes;  /* journal segment size limit */
     int help;                /* --help was given: print the usage, exit 0 */
     lx__settle_cfg settle;
     lx__curve_cfg curve;
@@ -204,6 +206,9 @@ typedef enum lx__peer_type {
 
 #define LX__SETTLE_SIGNERS_MAX 64 /* owner positions in a signer set */
 #define LX__TERMS_MAX 32          /* term changes of a log's tail in a SYNC_REQ */
+/* State sync: engine bytes in one SNAP_PART, and in a whole snapshot. */
+#define LX__SNAP_PART_MAX (LX__PEER_MSG_MAX - 1024)
+#define LX__SNAP_BYTES_MAX ((uint64_t)4 << 30)
 
 typedef struct lx__peer_msg {
     uint8_t type;
@@ -276,6 +281,22 @@ typedef struct lx__peer_msg {
             uint64_t term;
             uint64_t seq; /* durable up to here */
         } ack;
+        struct {
+            uint64_t seq;    /* 0: the newest snapshot; else the one at this seq */
+            uint64_t offset; /* first byte wanted of its engine bytes (0 when seq is 0) */
+        } snap_req;
+        struct {
+            uint64_t seq;                  /* 0: no snapshot to serve (nothing else set) */
+            uint64_t next_index;           /* first_index of block seq + 1 */
+            const uint8_t *state_hash;     /* 32: the snapshot's state hash after seq */
+            uint8_t announced;             /* 1: announced_hash is the sender's hash for seq */
+            const uint8_t *announced_hash; /* 32; zeros when announced is 0 */
+            uint64_t total;                /* engine bytes in all parts, 1..LX__SNAP_BYTES_MAX */
+            uint32_t crc;                  /* CRC32C of all the engine bytes */
+            uint64_t offset;               /* where data goes in them */
+            const uint8_t *data;
+            uint32_t data_len; /* 1..LX__SNAP_PART_MAX, offset + data_len <= total */
+        } snap_part;
     } u;
 } lx__peer_msg;
 
@@ -378,8 +399,10 @@ typedef struct lx__metrics {
  * reads that serve gap requests. It talks to the main thread over an inproc
  * PAIR socket:
  *   main -> writer: 'A' block bytes | 'P' pointer to a block | 'S' snapshot |
- *                   'R' read | 'Q' quit
+ *                   'R' read | 'N' snapshot part read | 'K' compaction
+ *                   limit | 'Q' quit
  *   writer -> main: 'Y' be64 synced seq | 'G' be32 slot, peer message |
+ *                   'N' be32 slot, SNAP_PART | 'C' compacted |
  *                   'E' be32 lx_err, text
  * ------------------------------------------------------------------------- */
 
@@ -402,6 +425,14 @@ lx_err lx__jw_append_ref(lx__jw *w, const uint8_t *block, size_t len);
  * snapshot and frees it. */
 lx_err lx__jw_snapshot(lx__jw *w, const lx_snapshot_meta *meta, uint8_t *engine, size_t len);
 lx_err lx__jw_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to);
+/* After every snapshot the thread removes the journal segments covered by
+ * the older of the two kept snapshots, never a block after limit (0: it
+ * never compacts, the start value). It reports a compaction with 'C'. */
+lx_err lx__jw_compact_limit(lx__jw *w, uint64_t limit);
+/* Reads the engine bytes of the snapshot at seq (0: the newest valid one)
+ * from offset, at most LX__SNAP_PART_MAX of them, into a SNAP_PART for the
+ * peer in out[slot] ('N'; seq 0 in it when there is none). */
+lx_err lx__jw_snap_read(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset);
 
 /* ---------------------------------------------------------------------------
  * Block application with per-entry event boundaries (node/block.c)
@@ -545,6 +576,7 @@ typedef struct lx__node {
     uint64_t term_first_seq; /* leader: the first block of its term */
     uint64_t peer_durable[LX__PEERS_MAX];
     int first_ack_logged;
+    uint32_t apply_budget; /* leader: acknowledged blocks still to apply this turn */
     unsigned told_no_rpc, told_stale;
     uint64_t stale_refused; /* blocks and forwards of an old term refused */
 
@@ -582,6 +614,7 @@ typedef struct lx__node {
     int timer_fd; /* a timerfd polled with the sockets for sub-ms deadlines; -1 none */
 
     struct lx__settle *settle; /* settlement (node/settle.c); NULL when off */
+    struct lx__ss *ss;         /* state sync (node/statesync.c) */
 
     /* In-process restart (a log rollback or an installed snapshot): set
      * restart with *stop; after the node is closed its journal is cut after
@@ -635,6 +668,10 @@ void lx__check_hash(lx__node *n, uint64_t seq, const uint8_t hash[LX_STATE_HASH_
 /* sequencer.c (leader) */
 lx_err lx__seq_init(lx__node *n);
 void lx__seq_free(lx__node *n);
+/* A leader stepping down: answers every request it holds with an ERROR
+ * (queued ones were never logged; those in unacknowledged blocks may or
+ * may not end up in the log). */
+void lx__seq_abandon(lx__node *n);
 /* Takes a decoded sequenced request (order, batch, cancel, replace,
  * deposit) from an origin: validates it and queues it, or answers it. */
 void lx__seq_submit(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uint64_t recv_us);
@@ -697,6 +734,34 @@ uint64_t lx__elect_quorum_seq(const lx__node *n);
 const char *lx__role_name(const lx__node *n);
 /* sequencer.c: the acknowledged point may have moved: apply and answer. */
 void lx__seq_commit(lx__node *n);
+/* 1 if an acknowledged block waits to be applied and answered. */
+int lx__seq_commit_ready(const lx__node *n);
+
+/* statesync.c: snapshots, journal compaction and state sync
+ * (docs/multi-node.md, "State sync and compaction") */
+/* After the journal writer started: sets its compaction limit (none with
+ * --compact off or with settlement, which replays the log from block 1 at
+ * start). LX_ENOMEM. */
+lx_err lx__ss_init(lx__node *n);
+void lx__ss_free(lx__node *n);
+/* Snapshots the replica after n->seq: the journal thread writes it once the
+ * block is durable, then compacts. */
+void lx__ss_snapshot(lx__node *n);
+/* A GAP_RESP from out[slot]: if it shows the sender no longer holds the
+ * block after n->seq (compacted away), asks that peer for a snapshot. */
+void lx__ss_gap_resp(lx__node *n, const lx__peer_msg *m, int slot);
+/* SNAP_REQ (serve it through the journal thread) and SNAP_PART (take the
+ * part; when all are in, verify, install and ask for a restart). */
+void lx__ss_peer(lx__node *n, const lx__peer_msg *m, int slot);
+/* 'N' and 'C' messages of the journal thread. */
+void lx__ss_journal(lx__node *n, const uint8_t *p, size_t len);
+/* Gives up a state sync whose peer stopped answering. */
+void lx__ss_tick(lx__node *n, uint64_t now_us);
+/* 1 while a state sync runs: gap requests wait. */
+int lx__ss_busy(const lx__node *n);
+/* Snapshots installed by state sync since the process started (an
+ * in-process restart keeps the count). */
+uint64_t lx__ss_installed(void);
 
 /* owners (sequencer.c). put replaces an entry with the same id; an order
  * over LX__OWNERS_MAX open ones is not recorded. */

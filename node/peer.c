@@ -90,6 +90,32 @@ static const uint8_t *list(rd *r, size_t *list_len, uint16_t count, size_t lo, s
     return r->p + start;
 }
 
+/* A SNAP_PART body; 0 if a field is out of range. */
+static int snap_part(rd *r, lx__peer_msg *out)
+{
+    out->u.snap_part.seq = u64(r);
+    out->u.snap_part.next_index = u64(r);
+    out->u.snap_part.state_hash = take(r, LX_STATE_HASH_LEN);
+    out->u.snap_part.announced = u8(r);
+    out->u.snap_part.announced_hash = take(r, LX_STATE_HASH_LEN);
+    out->u.snap_part.total = u64(r);
+    out->u.snap_part.crc = u32(r);
+    out->u.snap_part.offset = u64(r);
+    out->u.snap_part.data_len = u32(r);
+    if (r->bad || out->u.snap_part.announced > 1)
+        return 0;
+    uint64_t total = out->u.snap_part.total, off = out->u.snap_part.offset;
+    uint32_t n = out->u.snap_part.data_len;
+    if (out->u.snap_part.seq == 0)
+        return out->u.snap_part.next_index == 0 && total == 0 && off == 0 && n == 0 &&
+               out->u.snap_part.announced == 0;
+    if (out->u.snap_part.next_index == 0 || total == 0 || total > LX__SNAP_BYTES_MAX || n == 0 ||
+        n > LX__SNAP_PART_MAX || off > total || total - off < n)
+        return 0;
+    out->u.snap_part.data = take(r, n);
+    return !r->bad;
+}
+
 lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
 {
     if (!out || (!buf && len))
@@ -222,6 +248,16 @@ lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
         if (r.bad || out->u.ack.term == 0)
             return LX_EFORMAT;
         break;
+    case LX__P_SNAP_REQ:
+        out->u.snap_req.seq = u64(&r);
+        out->u.snap_req.offset = u64(&r);
+        if (out->u.snap_req.seq == 0 && out->u.snap_req.offset != 0)
+            return LX_EFORMAT;
+        break;
+    case LX__P_SNAP_PART:
+        if (!snap_part(&r, out))
+            return LX_EFORMAT;
+        break;
     default:
         return LX_EFORMAT;
     }
@@ -290,6 +326,38 @@ static void put_id(wr *w, const char *id)
     size_t n = strlen(id);
     put8(w, (uint8_t)n);
     putb(w, id, n);
+}
+
+/* The checks snap_part makes on decoding, for the encoder. */
+static int snap_part_ok(const lx__peer_msg *m)
+{
+    uint64_t total = m->u.snap_part.total, off = m->u.snap_part.offset;
+    uint32_t n = m->u.snap_part.data_len;
+    if (m->u.snap_part.announced > 1)
+        return 0;
+    if (m->u.snap_part.seq == 0)
+        return m->u.snap_part.next_index == 0 && total == 0 && off == 0 && n == 0 &&
+               m->u.snap_part.announced == 0;
+    return m->u.snap_part.next_index != 0 && m->u.snap_part.state_hash &&
+           (m->u.snap_part.announced == 0 || m->u.snap_part.announced_hash) && total != 0 &&
+           total <= LX__SNAP_BYTES_MAX && n != 0 && n <= LX__SNAP_PART_MAX && off <= total &&
+           total - off >= n && m->u.snap_part.data;
+}
+
+static void put_snap_part(wr *w, const lx__peer_msg *m)
+{
+    static const uint8_t zero[LX_STATE_HASH_LEN];
+    const uint8_t *sh = m->u.snap_part.state_hash, *ah = m->u.snap_part.announced_hash;
+    put64(w, m->u.snap_part.seq);
+    put64(w, m->u.snap_part.next_index);
+    putb(w, sh ? sh : zero, LX_STATE_HASH_LEN);
+    put8(w, m->u.snap_part.announced);
+    putb(w, m->u.snap_part.announced && ah ? ah : zero, LX_STATE_HASH_LEN);
+    put64(w, m->u.snap_part.total);
+    put32(w, m->u.snap_part.crc);
+    put64(w, m->u.snap_part.offset);
+    put32(w, m->u.snap_part.data_len);
+    putb(w, m->u.snap_part.data, m->u.snap_part.data_len);
 }
 
 lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer_msg *m)
@@ -417,6 +485,17 @@ lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer
             return LX_EINVAL;
         put64(&w, m->u.ack.term);
         put64(&w, m->u.ack.seq);
+        break;
+    case LX__P_SNAP_REQ:
+        if (m->u.snap_req.seq == 0 && m->u.snap_req.offset != 0)
+            return LX_EINVAL;
+        put64(&w, m->u.snap_req.seq);
+        put64(&w, m->u.snap_req.offset);
+        break;
+    case LX__P_SNAP_PART:
+        if (!snap_part_ok(m))
+            return LX_EINVAL;
+        put_snap_part(&w, m);
         break;
     default:
         return LX_EINVAL;

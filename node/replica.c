@@ -87,7 +87,7 @@ void lx__replica_applied(lx__node *n)
 
 static void request_gap(lx__node *n, uint64_t to, uint64_t now)
 {
-    if (n->src_slot < 0 || !n->in_sync || to <= n->seq)
+    if (n->src_slot < 0 || !n->in_sync || to <= n->seq || lx__ss_busy(n))
         return;
     if (n->gap_sent_us && now - n->gap_sent_us < GAP_RETRY_US)
         return;

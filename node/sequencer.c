@@ -272,6 +272,24 @@ lx_err lx__seq_init(lx__node *n)
     return LX_OK;
 }
 
+void lx__seq_abandon(lx__node *n)
+{
+    lx__batcher *b = &n->batch;
+    for (uint32_t i = 0; i < b->nreq; i++)
+        if (b->reqs[i].type)
+            lx__reply_error(n, &b->reqs[i].from, b->reqs[i].req_id, LX_PROTO_E_NOT_LEADER,
+                            "not the leader any more; not sequenced, send it again");
+    lx__batcher_clear(b);
+    for (uint32_t k = 0; k < n->inflight_n; k++) {
+        const lx__inflight *f = &n->inflight[(n->inflight_head + k) % LX__INFLIGHT_MAX];
+        for (uint32_t i = 0; i < f->nreq; i++)
+            if (f->reqs[i].type)
+                lx__reply_error(n, &f->reqs[i].from, f->reqs[i].req_id, LX_PROTO_E_UNAVAILABLE,
+                                "leadership lost before this was acknowledged: it may or may "
+                                "not be in the log; QUERY_ORDER tells");
+    }
+}
+
 void lx__seq_free(lx__node *n)
 {
     while (n->inflight_n) {
@@ -304,9 +322,17 @@ static int journal_idle(const lx__node *n)
 
 uint64_t lx__seq_deadline(const lx__node *n)
 {
+    if (lx__seq_commit_ready(n))
+        return 0;
     if (n->batch.nreq && journal_idle(n) && n->inflight_n < LX__INFLIGHT_MAX)
         return 0;
     return lx__batcher_deadline(&n->batch);
+}
+
+int lx__seq_commit_ready(const lx__node *n)
+{
+    return n->inflight_n && n->inflight[n->inflight_head].seq <= n->commit_seq &&
+           n->inflight[n->inflight_head].seq <= n->synced_seq;
 }
 
 int lx__seq_idle(const lx__node *n)
@@ -319,7 +345,10 @@ int lx__seq_idle(const lx__node *n)
 static int cut(lx__node *n)
 {
     lx__batcher *b = &n->batch;
-    if (b->nreq == 0 || n->inflight_n >= LX__INFLIGHT_MAX || n->journal_failed)
+    /* A leader that saw a newer term (restart set) holds that term number
+     * but does not lead it: it must never cut a block in it. */
+    if (b->nreq == 0 || n->inflight_n >= LX__INFLIGHT_MAX || n->journal_failed || n->restart ||
+        !n->is_leader)
         return 0;
     lx_block_hdr h = {.seq = n->cut_seq + 1,
                       .term = n->term,
@@ -378,6 +407,8 @@ static int cut(lx__node *n)
 
 void lx__seq_tick(lx__node *n, uint64_t now_us, int force)
 {
+    if (lx__seq_commit_ready(n))
+        lx__seq_commit(n);
     if (n->batch.nreq && (force || lx__batcher_should_cut(&n->batch, now_us, journal_idle(n))))
         cut(n);
 }
@@ -798,8 +829,11 @@ void lx__seq_commit(lx__node *n)
     if (ready > n->commit_seq)
         n->commit_seq = ready;
     uint64_t now = lx_now_us();
-    while (n->inflight_n && n->inflight[n->inflight_head].seq <= n->commit_seq &&
-           n->inflight[n->inflight_head].seq <= n->synced_seq) {
+    /* A few blocks a turn: the loop goes on at once while more are ready
+     * (lx__seq_deadline), and heartbeats and requests are not held up by a
+     * long run of acknowledgements. */
+    while (n->apply_budget && lx__seq_commit_ready(n)) {
+        n->apply_budget--;
         lx__inflight *f = &n->inflight[n->inflight_head];
         lx__hist_add(&n->m.commit_total, now - f->cut_us);
         size_t *ends = NULL;

@@ -23,6 +23,10 @@
 #define SHUTDOWN_WAIT_US 5000000u
 #define POLL_MAX_MS 100
 #define PEER_RECONNECT_MS 20
+/* Leader: acknowledged blocks applied and answered per loop turn; more
+ * wait for the next turn, which comes at once, so heartbeats and requests
+ * are never held up behind a long run of acknowledgements. */
+#define APPLY_PER_TURN 8u
 /* A deadline closer than this is waited for on the timerfd, to the
  * microsecond; farther ones with zmq_poll's millisecond timeout. */
 #define PRECISE_US 5000u
@@ -149,16 +153,8 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
     lx__md_after(n->md, n, n->evs.v, n->evs.n);
     lx__replica_applied(n);
     lx__settle_block(n);
-    if (n->cfg.snapshot_every && n->seq % n->cfg.snapshot_every == 0) {
-        uint8_t *snap;
-        size_t slen;
-        if (lx_engine_snapshot(n->engine, &snap, &slen) == LX_OK) {
-            lx_snapshot_meta meta = {n->seq, n->next_index, {0}};
-            memcpy(meta.state_hash, n->hash, LX_STATE_HASH_LEN);
-            lx__jw_snapshot(n->jw, &meta, snap, slen);
-            n->last_snapshot_seq = n->seq;
-        }
-    }
+    if (n->cfg.snapshot_every && n->seq % n->cfg.snapshot_every == 0)
+        lx__ss_snapshot(n);
     if (ends)
         *ends = n->ends;
     return LX_OK;
@@ -401,8 +397,16 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
             lx__jw_read(n->jw, (uint32_t)slot, m.u.gap_req.from_seq, m.u.gap_req.to_seq);
         return;
     case LX__P_GAP_RESP:
-        if (!n->is_leader && slot >= 0 && slot == n->src_slot && n->in_sync)
+        if (!n->is_leader && slot >= 0 && slot == n->src_slot && n->in_sync) {
+            if (slot == n->leader_slot) /* it is alive */
+                n->leader_seen_us = n->election_base_us = lx_now_us();
+            lx__ss_gap_resp(n, &m, slot);
             lx__replica_gap_resp(n, &m);
+        }
+        return;
+    case LX__P_SNAP_REQ:
+    case LX__P_SNAP_PART:
+        lx__ss_peer(n, &m, slot);
         return;
     case LX__P_VOTE_REQ:
     case LX__P_VOTE:
@@ -441,6 +445,9 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
             n->stale_refused++; /* cut by the leader of another term */
             return;
         }
+        /* Only this term's leader cuts its blocks: it is alive, even when
+         * its heartbeats wait behind a backlog of blocks. */
+        n->leader_seen_us = n->election_base_us = lx_now_us();
         if (n->in_sync && n->role == LX__ROLE_FOLLOWER)
             lx__replica_block(n, block, blen, hash);
         return;
@@ -455,7 +462,7 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
             return;
         if (hb.seq > n->leader_seq)
             n->leader_seq = hb.seq;
-        if (hb.seq)
+        if (hb.seq && n->in_sync) /* before its log is checked, a node may differ */
             lx__check_hash(n, hb.seq, hb.hash);
     }
 }
@@ -477,6 +484,10 @@ static void on_journal(lx__node *n, const lx_zmsg *zm)
     case 'G':
         if (len > 5)
             lx__send_peer(n, (int)lx__get_u32(p + 1), p + 5, len - 5);
+        return;
+    case 'N':
+    case 'C':
+        lx__ss_journal(n, p, len);
         return;
     case 'E':
         n->journal_failed = 1;
@@ -516,6 +527,7 @@ static void timers(lx__node *n, uint64_t now)
         lx__replica_tick(n, now);
         lx__elect_tick(n, now);
     }
+    lx__ss_tick(n, now);
     lx__settle_tick(n, now);
     if (now >= n->next_hb_us) {
         heartbeat(n);
@@ -562,7 +574,7 @@ static lx_err restart_rollback(const lx__config *cfg, uint64_t truncate_after, u
     if (truncate_after == UINT64_MAX)
         return LX_OK;
     lx_journal *j = NULL;
-    lx_journal_opts jo = {0, cfg->fsync ? 0 : 1, 0};
+    lx_journal_opts jo = {cfg->segment_bytes, cfg->fsync ? 0 : 1, 0};
     if ((rc = lx_journal_open(&j, NULL, cfg->data_dir, &jo)) != LX_OK)
         return rc;
     rc = lx_journal_truncate_after(j, truncate_after);
@@ -703,10 +715,10 @@ static struct {
 
 static void close_all(lx__node *n)
 {
-    if (n->restart) {
-        carry.valid = 1;
-        memcpy(carry.peer_id, n->peer_id, sizeof carry.peer_id);
-        memcpy(carry.last_leader, n->last_leader, sizeof carry.last_leader);
+    if (n->restart && n->is_leader && n->ctx) {
+        /* Stepping down: the clients hear so (the sockets linger to send it). */
+        lx__seq_abandon(n);
+    } else if (n->restart) {
         /* Nothing unsent is worth waiting for: the peers ask again. */
         lx_zsock *all[] = {n->pub, n->sub, n->router, n->inbox};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -716,8 +728,14 @@ static void close_all(lx__node *n)
             if (n->out[i])
                 lx_zsock_set_linger(n->out[i], 0);
     }
+    if (n->restart) {
+        carry.valid = 1;
+        memcpy(carry.peer_id, n->peer_id, sizeof carry.peer_id);
+        memcpy(carry.last_leader, n->last_leader, sizeof carry.last_leader);
+    }
     lx__settle_free(n);
     lx__jw_stop(&n->jw);
+    lx__ss_free(n);
     for (size_t i = 0; i < LX__PEERS_MAX; i++)
         lx_zsock_free(&n->out[i]);
     lx_zsock_free(&n->pub);
@@ -845,7 +863,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     lx_journal *j = NULL;
     lx_recovery rec;
     char why[512];
-    lx_journal_opts jo = {0, cfg->fsync ? 0 : 1, 0};
+    lx_journal_opts jo = {cfg->segment_bytes, cfg->fsync ? 0 : 1, 0};
     lx_engine_config ec = {0};
     if ((rc = lx_recover(&j, &rec, why, sizeof why, cfg->data_dir, &jo, &ec)) != LX_OK) {
         lx__log(n, "recovery of %s failed: %s", cfg->data_dir, why);
@@ -887,7 +905,9 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         lx__log(n, "cannot start the journal writer: %s", lx_strerror(rc));
         goto out;
     }
-    rc = lx__replica_init(n);
+    rc = lx__ss_init(n);
+    if (rc == LX_OK)
+        rc = lx__replica_init(n);
     if (rc == LX_OK && n->is_leader)
         rc = lx__seq_init(n);
     if (rc != LX_OK) {
@@ -908,6 +928,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
 
     while (!*stop && !n->restart) {
         now = lx_now_us();
+        n->apply_budget = APPLY_PER_TURN;
         pump(n, wait_for(n, next_deadline(n), now, POLL_MAX_MS),
              !(n->is_leader && lx__seq_busy(n)));
         timers(n, lx_now_us());
@@ -918,6 +939,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         lx__log(n, "stopping: finishing accepted work");
     uint64_t until = lx_now_us() + SHUTDOWN_WAIT_US;
     while (!n->restart && lx_now_us() < until && !n->journal_failed) {
+        n->apply_budget = APPLY_PER_TURN;
         if (n->is_leader) {
             lx__seq_tick(n, lx_now_us(), 1);
             if (lx__seq_idle(n))

@@ -186,10 +186,11 @@ cl_wait_ready() {
     return 1
 }
 
-# cl_start_all: starts every node and waits until all are ready and answer a PING.
+# cl_start_all [extra multi-node args]: starts every node and waits until all
+# are ready and answer a PING.
 cl_start_all() {
     local i
-    for ((i = 0; i < NODES; i++)); do cl_start "$i"; done
+    for ((i = 0; i < NODES; i++)); do cl_start "$i" "$@"; done
     for ((i = 0; i < NODES; i++)); do cl_wait_ready "$i" || abort "node$i did not start"; done
     cl_run "$LX_BIN/test-client" --nodes "$(cl_endpoints)" --wait-ready 30s \
         >"$CL_TMP/wait-ready.log" 2>&1 || abort "not every node answered a PING"

@@ -61,6 +61,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.heartbeat_ms, 100);
     assert_int_equal(cfg.metrics_interval_us, 10000000);
     assert_int_equal(cfg.snapshot_every, 10000);
+    assert_int_equal(cfg.compact, 1);
+    assert_int_equal(cfg.segment_bytes, 64u << 20);
     assert_string_equal(cfg.log_file, "");
     assert_int_equal(cfg.nmarkets, 2);
     assert_string_equal(cfg.markets[0].name, "BTC-USD");
@@ -114,6 +116,8 @@ static void test_env_and_flag_precedence(void **state)
                          "DEV_FAUCET=1",
                          "HEARTBEAT_MS=50",
                          "SNAPSHOT_EVERY=0",
+                         "COMPACT=off",
+                         "JOURNAL_SEGMENT_BYTES=4096",
                          NULL};
     memcpy(fake_env, env, sizeof env);
     assert_int_equal(parse(NULL), LX_OK);
@@ -133,6 +137,8 @@ static void test_env_and_flag_precedence(void **state)
     assert_int_equal(cfg.dev_faucet, 1);
     assert_int_equal(cfg.heartbeat_ms, 50);
     assert_int_equal(cfg.snapshot_every, 0);
+    assert_int_equal(cfg.compact, 0);
+    assert_int_equal(cfg.segment_bytes, 4096);
 
     /* Every flag wins over its variable, whatever the order. */
     const char *a[] = {"--node=flagnode",
@@ -162,6 +168,9 @@ static void test_env_and_flag_precedence(void **state)
                        "20",
                        "--snapshot-every",
                        "4",
+                       "--compact=on",
+                       "--journal-segment-bytes",
+                       "65536",
                        NULL};
     assert_int_equal(parse(a), LX_OK);
     assert_string_equal(cfg.node_id, "flagnode");
@@ -179,6 +188,8 @@ static void test_env_and_flag_precedence(void **state)
     assert_int_equal(cfg.dev_faucet, 0);
     assert_int_equal(cfg.heartbeat_ms, 20);
     assert_int_equal(cfg.snapshot_every, 4);
+    assert_int_equal(cfg.compact, 1);
+    assert_int_equal(cfg.segment_bytes, 65536);
     fake_env[0] = NULL;
 }
 
@@ -255,6 +266,9 @@ static void test_bad_values(void **state)
         {{"--dev-faucet=2", NULL}, "true or false"},
         {{"--heartbeat-ms", "0", NULL}, "bad heartbeat"},
         {{"--snapshot-every", "-1", NULL}, "bad snapshot"},
+        {{"--compact", "maybe", NULL}, "on or off"},
+        {{"--journal-segment-bytes", "4095", NULL}, "bad segment size"},
+        {{"--journal-segment-bytes", "1099511627777", NULL}, "bad segment size"},
         {{"--bogus", NULL}, "unknown option"},
         {{"stray", NULL}, "unexpected argument"},
         {{"--markets", "/nonexistent/markets.json", NULL}, "cannot read"},

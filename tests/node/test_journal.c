@@ -802,6 +802,42 @@ static void test_recovery(void **state)
     assert_non_null(strstr(err, "offset 0"));
 }
 
+/* A snapshot installed by state sync: the journal emptied, the snapshot at
+ * 20 alone. Recovery starts from it, the journal takes block 21 next, and a
+ * later restart replays 21..30 on top of the snapshot to the straight
+ * run's state. */
+static void test_recovery_installed_snapshot(void **state)
+{
+    (void)state;
+    const char *dir = fresh("installed");
+    write_journal(dir, 7, &fast); /* what the node held before */
+    straight want;
+    run_straight(&want, 20, dir, 20);
+    lx_journal *j = NULL;
+    assert_int_equal(lx_journal_open(&j, NULL, dir, &fast), LX_OK);
+    assert_int_equal(lx_journal_truncate_after(j, 0), LX_OK);
+    assert_int_equal(lx_journal_first_seq(j), 0);
+    lx_journal_free(&j);
+    assert_recovers(dir, &want, 20, 20, 0);
+    free(want.snap);
+
+    lx_engine_config cfg = {0};
+    lx_recovery r;
+    char err[256];
+    assert_int_equal(lx_recover(&j, &r, err, sizeof err, dir, &fast, &cfg), LX_OK);
+    lx_engine_free(&r.engine);
+    assert_int_equal(lx_journal_last_seq(j), 0);
+    /* seq and entry index continue the snapshot */
+    assert_int_equal(r.next_index, 1 + 20 * 3);
+    append_range(j, 21, 30);
+    assert_int_equal(lx_journal_sync(j), LX_OK);
+    assert_int_equal(lx_journal_first_seq(j), 21);
+    lx_journal_free(&j);
+    run_straight(&want, 30, fresh("installed_straight"), 0);
+    assert_recovers(dir, &want, 30, 20, 0);
+    free(want.snap);
+}
+
 /* ---- the lx-journal tool ---- */
 
 /* Runs a shell command and returns its exit status, its output in out. */
@@ -879,11 +915,17 @@ static void test_tool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_sync_reopen), cmocka_unit_test(test_read_range),
-        cmocka_unit_test(test_rotation),           cmocka_unit_test(test_torn_tail_every_cut),
-        cmocka_unit_test(test_corrupt_refused),    cmocka_unit_test(test_truncate_after),
-        cmocka_unit_test(test_compaction),         cmocka_unit_test(test_snapshots),
-        cmocka_unit_test(test_recovery),           cmocka_unit_test(test_tool),
+        cmocka_unit_test(test_append_sync_reopen),
+        cmocka_unit_test(test_read_range),
+        cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_torn_tail_every_cut),
+        cmocka_unit_test(test_corrupt_refused),
+        cmocka_unit_test(test_truncate_after),
+        cmocka_unit_test(test_compaction),
+        cmocka_unit_test(test_snapshots),
+        cmocka_unit_test(test_recovery),
+        cmocka_unit_test(test_recovery_installed_snapshot),
+        cmocka_unit_test(test_tool),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -268,6 +268,138 @@ static void test_settle(void **state)
     assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
 }
 
+/* SNAP_REQ and SNAP_PART: round trips, exact sizes, the "none" part, a
+ * part of the largest size, and parts whose fields disagree refused on both
+ * sides. */
+static void test_snap(void **state)
+{
+    (void)state;
+    lx__peer_msg m = base_msg(LX__P_SNAP_REQ), out;
+    size_t w = encode(&m);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 8);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.type, LX__P_SNAP_REQ);
+    assert_int_equal(out.u.snap_req.seq, 0);
+    m.u.snap_req.seq = 250;
+    m.u.snap_req.offset = 65536;
+    w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.snap_req.seq, 250);
+    assert_int_equal(out.u.snap_req.offset, 65536);
+    /* an offset into "the newest", whichever that is, means nothing */
+    buf[10 + 7] = 0;
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    m.u.snap_req.seq = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
+
+    uint8_t sh[LX_STATE_HASH_LEN], ah[LX_STATE_HASH_LEN], data[300];
+    memset(sh, 0x5A, sizeof sh);
+    memset(ah, 0xA5, sizeof ah);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)i;
+    m = base_msg(LX__P_SNAP_PART);
+    m.u.snap_part.seq = 250;
+    m.u.snap_part.next_index = 9001;
+    m.u.snap_part.state_hash = sh;
+    m.u.snap_part.announced = 1;
+    m.u.snap_part.announced_hash = ah;
+    m.u.snap_part.total = 1000;
+    m.u.snap_part.crc = 0xDEADBEEF;
+    m.u.snap_part.offset = 700;
+    m.u.snap_part.data = data;
+    m.u.snap_part.data_len = sizeof data;
+    w = encode(&m);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 8 + 32 + 1 + 32 + 8 + 4 + 8 + 4 + sizeof data);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.type, LX__P_SNAP_PART);
+    assert_int_equal(out.u.snap_part.seq, 250);
+    assert_int_equal(out.u.snap_part.next_index, 9001);
+    assert_memory_equal(out.u.snap_part.state_hash, sh, sizeof sh);
+    assert_int_equal(out.u.snap_part.announced, 1);
+    assert_memory_equal(out.u.snap_part.announced_hash, ah, sizeof ah);
+    assert_int_equal(out.u.snap_part.total, 1000);
+    assert_int_equal(out.u.snap_part.crc, 0xDEADBEEF);
+    assert_int_equal(out.u.snap_part.offset, 700);
+    assert_int_equal(out.u.snap_part.data_len, sizeof data);
+    assert_memory_equal(out.u.snap_part.data, data, sizeof data);
+
+    /* Decoding refuses: an announced flag other than 0 or 1, a part that
+     * runs past the total (total 999), an empty part. */
+    uint8_t c[512];
+    memcpy(c, buf, w);
+    c[58] = 2;
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
+    memcpy(c, buf, w);
+    c[98] = 0xE7;
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
+    memcpy(c, buf, w);
+    memset(c + 111, 0, 4);
+    assert_int_equal(lx__peer_decode(&out, c, 115), LX_EFORMAT);
+
+    /* Not announced: the hash goes out as zeros. */
+    m.u.snap_part.announced = 0;
+    w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.snap_part.announced, 0);
+    uint8_t zero[LX_STATE_HASH_LEN] = {0};
+    assert_memory_equal(out.u.snap_part.announced_hash, zero, sizeof zero);
+
+    /* Encoding refuses the same things, and a missing hash or data. */
+    lx__peer_msg bad = m;
+    bad.u.snap_part.offset = 701;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.snap_part.data_len = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.snap_part.announced = 2;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.snap_part.next_index = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.snap_part.total = LX__SNAP_BYTES_MAX + 1;
+    bad.u.snap_part.offset = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.snap_part.state_hash = NULL;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.snap_part.data = NULL;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+
+    /* "No snapshot": seq 0 and nothing else. */
+    lx__peer_msg none = base_msg(LX__P_SNAP_PART);
+    w = encode(&none);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 8 + 32 + 1 + 32 + 8 + 4 + 8 + 4);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.snap_part.seq, 0);
+    assert_int_equal(out.u.snap_part.data_len, 0);
+    buf[91 + 7] = 1; /* a total with it */
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    none.u.snap_part.total = 1;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &none), LX_EINVAL);
+
+    /* The largest part fits in one peer message; one byte more does not
+     * encode. */
+    uint8_t *big = calloc(1, LX__PEER_MSG_MAX);
+    uint8_t *msg = malloc(LX__PEER_MSG_MAX);
+    assert_non_null(big);
+    assert_non_null(msg);
+    m.u.snap_part.total = (uint64_t)LX__SNAP_PART_MAX + 1;
+    m.u.snap_part.offset = 0;
+    m.u.snap_part.data = big;
+    m.u.snap_part.data_len = (uint32_t)LX__SNAP_PART_MAX;
+    assert_int_equal(lx__peer_encode(msg, LX__PEER_MSG_MAX, &w, &m), LX_OK);
+    assert_true(w <= LX__PEER_MSG_MAX);
+    assert_int_equal(lx__peer_decode(&out, msg, w), LX_OK);
+    assert_int_equal(out.u.snap_part.data_len, LX__SNAP_PART_MAX);
+    m.u.snap_part.data_len = (uint32_t)LX__SNAP_PART_MAX + 1;
+    assert_int_equal(lx__peer_encode(msg, LX__PEER_MSG_MAX, &w, &m), LX_EINVAL);
+    free(big);
+    free(msg);
+}
+
 static void test_malformed_headers(void **state)
 {
     (void)state;
@@ -440,7 +572,8 @@ int main(void)
         cmocka_unit_test(test_result),    cmocka_unit_test(test_gap),
         cmocka_unit_test(test_settle),    cmocka_unit_test(test_malformed_headers),
         cmocka_unit_test(test_heartbeat), cmocka_unit_test(test_election_msgs),
-        cmocka_unit_test(test_hash_ring),
+        cmocka_unit_test(test_hash_ring), cmocka_unit_test(test_heartbeat),
+        cmocka_unit_test(test_hash_ring), cmocka_unit_test(test_snap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

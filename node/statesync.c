@@ -1,0 +1,393 @@
+/* Snapshots, journal compaction and state sync: a node whose peer has
+ * compacted away the blocks it needs fetches that peer's newest snapshot over
+ * the base+3 links (SNAP_REQ / SNAP_PART), verifies and installs it, and
+ * restarts in-process from it; gap requests then bring it up to date. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logio.h"
+#include "node_int.h"
+
+#define PART_TIMEOUT_US 5000000u /* no part for this long: give up */
+#define RETRY_US 1000000u        /* after a failed attempt */
+#define TAKEN_MAX 4u             /* snapshots whose hash this run remembers */
+
+/* A snapshot this process took, with the state hash it announced for it. */
+typedef struct taken {
+    uint64_t seq; /* 0: empty */
+    uint8_t hash[LX_STATE_HASH_LEN];
+} taken;
+
+typedef struct lx__ss {
+    taken snaps[TAKEN_MAX];
+    unsigned next_snap;
+    int warned_settle;
+
+    /* the state sync in progress */
+    int active, installed;
+    int slot;
+    uint64_t seq; /* 0: waiting for the first part */
+    uint64_t next_index, total, got;
+    uint32_t crc, parts;
+    uint8_t state_hash[LX_STATE_HASH_LEN];
+    uint8_t announced;
+    uint8_t announced_hash[LX_STATE_HASH_LEN];
+    uint8_t *buf;
+    uint64_t last_us;  /* the last request sent */
+    uint64_t retry_us; /* no new attempt before this */
+} lx__ss;
+
+/* Counted across in-process restarts: the node is rebuilt after each one. */
+static uint64_t installed_total;
+
+uint64_t lx__ss_installed(void)
+{
+    return installed_total;
+}
+
+lx_err lx__ss_init(lx__node *n)
+{
+    n->ss = calloc(1, sizeof *n->ss);
+    if (!n->ss)
+        return LX_ENOMEM;
+    n->ss->slot = -1;
+    uint64_t limit = n->cfg.compact ? UINT64_MAX : 0;
+    if (limit && n->settle) {
+        /* lx__settle_init rebuilds batches, the chain of settlements and the
+         * deposits seen by replaying the journal from block 1: every block
+         * has to stay. */
+        lx__log(n, "journal compaction off: settlement replays the log from block 1 at start");
+        limit = 0;
+    }
+    return lx__jw_compact_limit(n->jw, limit);
+}
+
+void lx__ss_free(lx__node *n)
+{
+    if (!n->ss)
+        return;
+    free(n->ss->buf);
+    free(n->ss);
+    n->ss = NULL;
+}
+
+int lx__ss_busy(const lx__node *n)
+{
+    return n->ss && (n->ss->active || n->ss->installed);
+}
+
+/* ---- taking snapshots, serving them ---- */
+
+void lx__ss_snapshot(lx__node *n)
+{
+    uint8_t *snap;
+    size_t slen;
+    if (n->seq == 0 || lx_engine_snapshot(n->engine, &snap, &slen) != LX_OK)
+        return;
+    lx_snapshot_meta meta = {n->seq, n->next_index, {0}};
+    memcpy(meta.state_hash, n->hash, LX_STATE_HASH_LEN);
+    if (lx__jw_snapshot(n->jw, &meta, snap, slen) != LX_OK)
+        return;
+    n->last_snapshot_seq = n->seq;
+    if (n->ss) {
+        taken *t = &n->ss->snaps[n->ss->next_snap++ % TAKEN_MAX];
+        t->seq = n->seq;
+        memcpy(t->hash, n->hash, LX_STATE_HASH_LEN);
+    }
+}
+
+/* The hash this node announced for seq, or NULL if it no longer knows it. */
+static const uint8_t *own_hash(const lx__node *n, uint64_t seq)
+{
+    for (unsigned i = 0; i < TAKEN_MAX; i++)
+        if (n->ss->snaps[i].seq == seq)
+            return n->ss->snaps[i].hash;
+    return lx__hash_ring_get(&n->own_hashes, seq);
+}
+
+static const char *peer_name(const lx__node *n, int slot)
+{
+    return slot >= 0 && n->peer_id[slot][0] ? n->peer_id[slot] : "a peer";
+}
+
+static void serve(lx__node *n, const lx__peer_msg *m, int slot)
+{
+    if (slot < 0)
+        return; /* no link to it yet; it asks again */
+    int taken_any = 0;
+    for (unsigned i = 0; i < TAKEN_MAX; i++)
+        taken_any |= n->ss->snaps[i].seq != 0;
+    /* Only a snapshot this run took (or whose seq is still in the hash
+     * ring) goes out with the hash the node announced for it: take one now
+     * if there is none, and the journal thread reads it back after it. */
+    if (m->u.snap_req.seq == 0 && !taken_any)
+        lx__ss_snapshot(n);
+    lx__jw_snap_read(n->jw, (uint32_t)slot, m->u.snap_req.seq, m->u.snap_req.offset);
+}
+
+/* A SNAP_PART the journal thread built: stamp this node's hash for its seq
+ * and send it. */
+static void send_part(lx__node *n, const uint8_t *p, size_t len)
+{
+    if (len < 5)
+        return;
+    int slot = (int)lx__get_u32(p);
+    lx__peer_msg m;
+    if (lx__peer_decode(&m, p + 4, len - 4) != LX_OK)
+        return;
+    const uint8_t *h = m.u.snap_part.seq ? own_hash(n, m.u.snap_part.seq) : NULL;
+    if (h) {
+        m.u.snap_part.announced = 1;
+        m.u.snap_part.announced_hash = h;
+    }
+    size_t w;
+    if (lx__peer_encode(n->scratch3, LX__PEER_MSG_MAX, &w, &m) != LX_OK)
+        return;
+    if (lx__send_peer(n, slot, n->scratch3, w) != LX_OK)
+        return;
+    if (m.u.snap_part.seq == 0)
+        lx__log(n, "state sync: %s asked for a snapshot; there is none", peer_name(n, slot));
+    else if (m.u.snap_part.offset == 0)
+        lx__log(n,
+                "state sync: serving the snapshot at seq %" PRIu64 " (%" PRIu64 " bytes) to %s%s",
+                m.u.snap_part.seq, m.u.snap_part.total, peer_name(n, slot),
+                h ? "" : " (its hash is no longer known here)");
+}
+
+void lx__ss_journal(lx__node *n, const uint8_t *p, size_t len)
+{
+    if (len < 1 || !n->ss)
+        return;
+    if (p[0] == 'N') {
+        send_part(n, p + 1, len - 1);
+        return;
+    }
+    if (p[0] != 'C' || len != 1 + 8 + 8 + 8 + 4)
+        return;
+    lx_err rc = (lx_err)lx__get_u32(p + 25);
+    if (rc != LX_OK)
+        lx__log(n, "journal compaction behind seq %" PRIu64 " failed: %s", lx__get_u64(p + 1),
+                lx_strerror(rc));
+    else
+        lx__log(n,
+                "compacted the journal behind seq %" PRIu64 ": %" PRIu64
+                " segments removed, it starts at block %" PRIu64,
+                lx__get_u64(p + 1), lx__get_u64(p + 9), lx__get_u64(p + 17));
+}
+
+/* ---- fetching one ---- */
+
+static void send_req(lx__node *n, lx__ss *s, uint64_t seq, uint64_t offset)
+{
+    lx__peer_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LX__P_SNAP_REQ;
+    snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    m.u.snap_req.seq = seq;
+    m.u.snap_req.offset = offset;
+    uint8_t buf[128];
+    size_t w;
+    s->last_us = lx_now_us();
+    if (lx__peer_encode(buf, sizeof buf, &w, &m) == LX_OK)
+        lx__send_peer(n, s->slot, buf, w); /* lost: the timeout starts over */
+}
+
+static void give_up(lx__node *n, lx__ss *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void give_up(lx__node *n, lx__ss *s, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    lx__log(n, "state sync: %s; trying again later", why);
+    free(s->buf);
+    s->buf = NULL;
+    s->active = 0;
+    s->retry_us = lx_now_us() + RETRY_US;
+}
+
+static void start(lx__node *n, int slot, uint64_t first_held)
+{
+    lx__ss *s = n->ss;
+    if (!s || n->is_leader || slot < 0 || s->active || s->installed || lx_now_us() < s->retry_us)
+        return;
+    if (n->settle) {
+        if (!s->warned_settle++)
+            lx__log(n,
+                    "state sync: %s no longer holds block %" PRIu64
+                    ", but settlement needs the log from block 1: not syncing from a snapshot",
+                    peer_name(n, slot), n->seq + 1);
+        return;
+    }
+    free(s->buf);
+    s->buf = NULL;
+    s->seq = s->next_index = s->total = s->got = 0;
+    s->crc = s->parts = 0;
+    s->announced = 0;
+    s->active = 1;
+    s->slot = slot;
+    if (first_held)
+        lx__log(n,
+                "state sync: requesting a snapshot from %s (seq here %" PRIu64
+                ", its journal starts at block %" PRIu64 ")",
+                peer_name(n, slot), n->seq, first_held);
+    else
+        lx__log(n,
+                "state sync: requesting a snapshot from %s (seq here %" PRIu64
+                ", its journal no longer holds block %" PRIu64 ")",
+                peer_name(n, slot), n->seq, n->seq + 1);
+    send_req(n, s, 0, 0);
+}
+
+void lx__ss_gap_resp(lx__node *n, const lx__peer_msg *m, int slot)
+{
+    /* The sender serves from the block after ours unless it compacted it
+     * away: then its answer starts later, or is empty although it is
+     * ahead (it holds nothing before what we asked for's end). */
+    size_t off = 0;
+    const uint8_t *p;
+    size_t len;
+    lx_block_hdr h;
+    if (lx__peer_list_next(m->u.gap_resp.list, m->u.gap_resp.list_len, &off, &p, &len)) {
+        if (lx_block_peek(&h, p, len) == LX_OK && h.seq > n->seq + 1)
+            start(n, slot, h.seq);
+    } else if (m->u.gap_resp.leader_last > n->seq) {
+        start(n, slot, 0);
+    }
+}
+
+/* Checks the reassembled snapshot: its checksum; that the engine restores
+ * from it and snapshots back to the same bytes; that its state hash is the
+ * one the serving node announced for its seq, and the one the leader
+ * announced if this node saw that. NULL if sound, else why not. */
+static const char *verify(lx__node *n, lx__ss *s, char *why, size_t cap)
+{
+    if (lx__crc32c(0, s->buf, (size_t)s->total) != s->crc)
+        return "the checksum of the engine bytes does not match";
+    lx_engine *e = NULL;
+    lx_err rc = lx_engine_restore(&e, s->buf, (size_t)s->total);
+    if (rc != LX_OK) {
+        snprintf(why, cap, "the engine does not restore from it: %s", lx_strerror(rc));
+        return why;
+    }
+    uint8_t *again = NULL;
+    size_t alen = 0;
+    rc = lx_engine_snapshot(e, &again, &alen);
+    int same = rc == LX_OK && alen == s->total && memcmp(again, s->buf, alen) == 0;
+    free(again);
+    lx_engine_free(&e);
+    if (!same)
+        return "the restored engine does not snapshot back to the same bytes";
+    if (!s->announced)
+        return "the serving node no longer knows the hash it announced for that seq";
+    if (memcmp(s->announced_hash, s->state_hash, LX_STATE_HASH_LEN) != 0)
+        return "its state hash is not the one the serving node announced for that seq";
+    const uint8_t *l = lx__hash_ring_get(&n->leader_hashes, s->seq);
+    if (l && memcmp(l, s->state_hash, LX_STATE_HASH_LEN) != 0)
+        return "its state hash is not the one the leader announced for that seq";
+    return NULL;
+}
+
+static void install(lx__node *n, lx__ss *s)
+{
+    char why[160], hx[2 * LX_STATE_HASH_LEN + 1];
+    lx__log(n,
+            "state sync: received %" PRIu64 " bytes of the snapshot at seq %" PRIu64 " in %" PRIu32
+            " parts from %s",
+            s->total, s->seq, s->parts, peer_name(n, s->slot));
+    const char *bad = verify(n, s, why, sizeof why);
+    if (bad) {
+        give_up(n, s, "refused the snapshot at seq %" PRIu64 ": %s", s->seq, bad);
+        return;
+    }
+    lx__hex(hx, s->state_hash, LX_STATE_HASH_LEN);
+    lx__log(n, "state sync: verified the snapshot at seq %" PRIu64 ": state hash %s", s->seq, hx);
+    lx_snapshot_meta meta = {s->seq, s->next_index, {0}};
+    memcpy(meta.state_hash, s->state_hash, LX_STATE_HASH_LEN);
+    lx_err rc = lx_snapshot_write(n->cfg.data_dir, &meta, s->buf, (size_t)s->total);
+    if (rc != LX_OK) {
+        give_up(n, s, "cannot write the snapshot at seq %" PRIu64 ": %s", s->seq, lx_strerror(rc));
+        return;
+    }
+    installed_total++;
+    free(s->buf);
+    s->buf = NULL;
+    s->active = 0;
+    s->installed = 1;
+    lx__log(n, "state sync: installed the snapshot at seq %" PRIu64 " in %s/snapshots", s->seq,
+            n->cfg.data_dir);
+    /* The journal is emptied after the node closed; recovery then starts
+     * from this snapshot and gap requests fetch the blocks after it. */
+    snprintf(why, sizeof why, "installed snapshot at seq %" PRIu64, s->seq);
+    lx__node_restart(n, 0, UINT64_MAX, why);
+}
+
+static void take_part(lx__node *n, lx__ss *s, const lx__peer_msg *m)
+{
+    const uint8_t *sh = m->u.snap_part.state_hash;
+    if (s->seq == 0) {
+        if (m->u.snap_part.seq == 0) {
+            give_up(n, s, "%s has no snapshot to send", peer_name(n, s->slot));
+            return;
+        }
+        if (m->u.snap_part.offset != 0)
+            return; /* left over from an earlier attempt */
+        if (m->u.snap_part.seq <= n->seq) {
+            give_up(n, s, "the snapshot of %s (seq %" PRIu64 ") is not ahead of this node",
+                    peer_name(n, s->slot), m->u.snap_part.seq);
+            return;
+        }
+        s->buf = malloc((size_t)m->u.snap_part.total);
+        if (!s->buf) {
+            give_up(n, s, "no memory for %" PRIu64 " bytes", m->u.snap_part.total);
+            return;
+        }
+        s->seq = m->u.snap_part.seq;
+        s->next_index = m->u.snap_part.next_index;
+        s->total = m->u.snap_part.total;
+        s->crc = m->u.snap_part.crc;
+        memcpy(s->state_hash, sh, LX_STATE_HASH_LEN);
+        s->announced = m->u.snap_part.announced;
+        memcpy(s->announced_hash, m->u.snap_part.announced_hash, LX_STATE_HASH_LEN);
+    } else if (m->u.snap_part.seq != s->seq || m->u.snap_part.total != s->total ||
+               m->u.snap_part.crc != s->crc || m->u.snap_part.next_index != s->next_index ||
+               memcmp(sh, s->state_hash, LX_STATE_HASH_LEN) != 0 ||
+               m->u.snap_part.announced != s->announced ||
+               memcmp(m->u.snap_part.announced_hash, s->announced_hash, LX_STATE_HASH_LEN) != 0) {
+        give_up(n, s, "the parts from %s do not belong to one snapshot", peer_name(n, s->slot));
+        return;
+    }
+    if (m->u.snap_part.offset != s->got)
+        return; /* a duplicate: the request for s->got is out */
+    memcpy(s->buf + s->got, m->u.snap_part.data, m->u.snap_part.data_len);
+    s->got += m->u.snap_part.data_len;
+    s->parts++;
+    if (s->got < s->total)
+        send_req(n, s, s->seq, s->got);
+    else
+        install(n, s);
+}
+
+void lx__ss_peer(lx__node *n, const lx__peer_msg *m, int slot)
+{
+    if (!n->ss)
+        return;
+    if (m->type == LX__P_SNAP_REQ)
+        serve(n, m, slot);
+    else if (m->type == LX__P_SNAP_PART && n->ss->active && slot == n->ss->slot)
+        take_part(n, n->ss, m);
+}
+
+void lx__ss_tick(lx__node *n, uint64_t now_us)
+{
+    lx__ss *s = n->ss;
+    if (s && s->active && now_us - s->last_us > PART_TIMEOUT_US)
+        give_up(n, s, "no answer from %s for %u s", peer_name(n, s->slot),
+                PART_TIMEOUT_US / 1000000u);
+}
