@@ -24,6 +24,7 @@ abspath() {
 }
 
 NODES=${NODES:-3}
+TOPOLOGY=${TOPOLOGY:-mesh}
 ORDERS_PER_SEC=${ORDERS_PER_SEC:-1000}
 TEST_DURATION=${TEST_DURATION:-30s}
 KEEP_ALIVE=${KEEP_ALIVE:-false}
@@ -59,8 +60,9 @@ if [ -n "${BIN_DIR:-}" ]; then BIN_DIR=$(abspath "$BIN_DIR"); else BIN_DIR=$ROOT
 # The daemon reads its settings from variables too (a flag wins). The script
 # sets these per node itself, so a value left in the caller's shell must not
 # reach the nodes. Others (MARKETS, BLOCK_MAX_ORDERS, BLOCK_MAX_US, HWM,
-# HEARTBEAT_MS, SNAPSHOT_EVERY) pass through on purpose.
-unset NODE_ID PEERS IS_LEADER DATA_DIR LOG_FILE
+# HEARTBEAT_MS, SNAPSHOT_EVERY) pass through on purpose. TOPOLOGY is the
+# script's own (every node gets --topology).
+unset NODE_ID PEERS IS_LEADER DATA_DIR LOG_FILE CLUSTER_SIZE
 
 say() { printf '[run-multi-node] %s\n' "$*"; }
 # die MESSAGE [STATUS]
@@ -92,6 +94,7 @@ duration_secs() {
 # ---- settings -------------------------------------------------------------
 is_uint "$NODES" && [ "$NODES" -ge 1 ] && [ "$NODES" -le 16 ] ||
     die "NODES=$NODES: a number from 1 to 16" 2
+case "$TOPOLOGY" in mesh | star | ring) ;; *) die "TOPOLOGY=$TOPOLOGY: mesh, star or ring" 2 ;; esac
 is_uint "$ORDERS_PER_SEC" && [ "$ORDERS_PER_SEC" -ge 1 ] ||
     die "ORDERS_PER_SEC=$ORDERS_PER_SEC: a positive number" 2
 DURATION_S=$(duration_secs "$TEST_DURATION") ||
@@ -379,16 +382,28 @@ done
 
 # shellcheck disable=SC2206
 node_extra=($NODE_ARGS)
-say "starting $NODES nodes (consensus $CONSENSUS, fsync $FSYNC, data in $DATA_ROOT, logs in $LOG_DIR)"
+# links I: the node numbers node I lists in --peers (docs/topologies.md):
+# mesh every other node; star node0 all, the others node0; ring the two
+# neighbours.
+links() {
+    local i=$1 j
+    case "$TOPOLOGY" in
+    mesh) for ((j = 0; j < NODES; j++)); do [ "$j" -ne "$i" ] && echo "$j"; done ;;
+    star) if [ "$i" -eq 0 ]; then for ((j = 1; j < NODES; j++)); do echo "$j"; done; else echo 0; fi ;;
+    ring) printf '%s\n' $(((i + NODES - 1) % NODES)) $(((i + 1) % NODES)) | awk -v i="$i" '$1 != i' | sort -un ;;
+    esac
+}
+
+say "starting $NODES nodes (topology $TOPOLOGY, consensus $CONSENSUS, fsync $FSYNC, data in $DATA_ROOT, logs in $LOG_DIR)"
 for ((i = 0; i < NODES; i++)); do
     peers=
     numbers=
-    for ((j = 0; j < NODES; j++)); do
-        [ "$j" -eq "$i" ] && continue
+    for j in $(links "$i"); do
         peers+="${peers:+,}tcp://localhost:$(node_port "$j")"
         numbers+="${numbers:+,}$j"
     done
     args=(--node "node$i" --port "$(node_port "$i")" --consensus "$CONSENSUS"
+        --topology "$TOPOLOGY" --cluster-size "$NODES"
         --data-dir "$DATA_ROOT/node$i" --fsync "$FSYNC"
         --metrics-interval "$METRICS_INTERVAL")
     # With settlement the accounts are funded on-chain: no faucet.

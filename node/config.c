@@ -21,6 +21,11 @@ const char lx__usage[] =
     "  --port N               base port; the node binds N..N+3 [BASE_PORT] (5000)\n"
     "  --peers LIST           peers' base endpoints, comma-separated,\n"
     "                         e.g. tcp://localhost:5100,tcp://localhost:5200 [PEERS]\n"
+    "  --topology T           mesh (peers: all other nodes), star (the hub lists\n"
+    "                         all, the others the hub) or ring (the two\n"
+    "                         neighbours); star and ring relay [TOPOLOGY] (mesh)\n"
+    "  --cluster-size N       nodes in the cluster; required with star and ring\n"
+    "                         [CLUSTER_SIZE] (peers + 1)\n"
     "  --leader[=BOOL]        this node leads a new cluster's first term; later\n"
     "                         leaders are elected [IS_LEADER] (false)\n"
     "  --consensus MODE       leader (raft, byzantine, pbft: not in this\n"
@@ -362,6 +367,8 @@ typedef enum opt_id {
     O_NODE,
     O_PORT,
     O_PEERS,
+    O_TOPOLOGY,
+    O_CLUSTER_SIZE,
     O_LEADER,
     O_CONSENSUS,
     O_DATA_DIR,
@@ -400,6 +407,8 @@ static const struct {
     [O_NODE] = {"node", "NODE_ID", 0},
     [O_PORT] = {"port", "BASE_PORT", 0},
     [O_PEERS] = {"peers", "PEERS", 0},
+    [O_TOPOLOGY] = {"topology", "TOPOLOGY", 0},
+    [O_CLUSTER_SIZE] = {"cluster-size", "CLUSTER_SIZE", 0},
     [O_LEADER] = {"leader", "IS_LEADER", 1},
     [O_CONSENSUS] = {"consensus", "CONSENSUS", 0},
     [O_DATA_DIR] = {"data-dir", "DATA_DIR", 0},
@@ -451,6 +460,22 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
         return LX_OK;
     case O_PEERS:
         return parse_peers(c, err, errlen, v);
+    case O_TOPOLOGY:
+        if (strcmp(v, "mesh") == 0)
+            c->topology = LX__TOPO_MESH;
+        else if (strcmp(v, "star") == 0)
+            c->topology = LX__TOPO_STAR;
+        else if (strcmp(v, "ring") == 0)
+            c->topology = LX__TOPO_RING;
+        else
+            return lx__errf(err, errlen, "%s: bad topology \"%s\": mesh, star or ring", src, v);
+        return LX_OK;
+    case O_CLUSTER_SIZE:
+        if (!parse_range(&u, v, 1, LX__CLUSTER_MAX))
+            return lx__errf(err, errlen, "%s: bad cluster size \"%s\": 1 to %d nodes", src, v,
+                            LX__CLUSTER_MAX);
+        c->cluster_size = (size_t)u;
+        return LX_OK;
     case O_LEADER:
         if (!parse_bool(&b, v))
             return lx__errf(err, errlen, "%s: bad value \"%s\": true or false", src, v);
@@ -588,6 +613,41 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
     return LX_EINVAL;
 }
 
+/* --topology against --peers and --cluster-size: the majority must count
+ * every node of the cluster, not only the ones this node links to. */
+static lx_err check_topology(lx__config *c, char *err, size_t errlen)
+{
+    size_t links = c->npeers, n = c->cluster_size;
+    if (c->topology == LX__TOPO_MESH) {
+        if (n && n != links + 1)
+            return lx__errf(err, errlen,
+                            "--cluster-size %zu: a mesh has every other node in --peers (%zu "
+                            "peers: %zu nodes)",
+                            n, links, links + 1);
+        c->cluster_size = links + 1;
+        return LX_OK;
+    }
+    const char *t = c->topology == LX__TOPO_STAR ? "star" : "ring";
+    if (!n)
+        return lx__errf(err, errlen, "--topology %s needs --cluster-size (every node counts)", t);
+    if (n < links + 1)
+        return lx__errf(err, errlen, "--cluster-size %zu: %zu peers and this node make %zu", n,
+                        links, links + 1);
+    if (links == 0 && n > 1)
+        return lx__errf(err, errlen, "--topology %s: --peers lists no node to link to", t);
+    if (c->topology == LX__TOPO_RING && links > 2)
+        return lx__errf(err, errlen,
+                        "--topology ring: --peers lists %zu nodes; a ring node has two "
+                        "neighbours",
+                        links);
+    if (c->topology == LX__TOPO_STAR && links != 1 && links != n - 1)
+        return lx__errf(err, errlen,
+                        "--topology star: --peers lists %zu nodes; the hub lists the %zu "
+                        "others, every other node the hub only",
+                        links, n - 1);
+    return LX_OK;
+}
+
 static const char *process_env(const char *name)
 {
     return getenv(name);
@@ -673,6 +733,8 @@ lx_err lx__config_parse(lx__config *cfg, char *err, size_t errlen, int argc, cha
     }
     if (!cfg->data_dir[0])
         snprintf(cfg->data_dir, sizeof cfg->data_dir, "data/%s", cfg->node_id);
+    if ((rc = check_topology(cfg, err, errlen)) != LX_OK)
+        return rc;
     if ((rc = lx__settle_cfg_check(&cfg->settle, err, errlen, cfg->is_leader)) != LX_OK)
         return rc;
     if (cfg->markets_file[0])

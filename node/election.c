@@ -222,7 +222,9 @@ lx_err lx__elect_init(lx__node *n, lx_journal *j)
     /* A fresh follower has term 0 until it hears the first leader. */
     if (n->term && term_save(n, 0) != LX_OK)
         return LX_EIO;
-    n->quorum = (uint32_t)((n->cfg.npeers + 1) / 2 + 1);
+    /* Every node counts, linked or not (cluster_size is npeers + 1 in a
+     * mesh). */
+    n->quorum = (uint32_t)(n->cfg.cluster_size / 2 + 1);
     uint64_t now = lx_now_us();
     n->leader_seen_us = now;
     n->election_base_us = now;
@@ -244,7 +246,7 @@ static uint32_t distance(const lx__node *n)
     const char *ids[LX__PEERS_MAX + 1];
     size_t k = 0;
     ids[k++] = n->cfg.node_id;
-    for (size_t i = 0; i < n->cfg.npeers; i++)
+    for (size_t i = 0; i < n->nslots; i++)
         if (n->peer_id[i][0])
             ids[k++] = n->peer_id[i];
     for (size_t i = 1; i < k; i++)
@@ -303,8 +305,9 @@ static void send_msg(lx__node *n, int slot, lx__peer_msg *m)
         lx__send_peer(n, slot, buf, w);
         return;
     }
-    for (size_t i = 0; i < n->cfg.npeers; i++)
-        lx__send_peer(n, (int)i, buf, w);
+    for (size_t i = 0; i < n->nslots; i++)
+        if (lx__slot_live(n, i))
+            lx__send_peer(n, (int)i, buf, w);
 }
 
 static void ask_votes(lx__node *n, uint64_t now)
@@ -316,8 +319,8 @@ static void ask_votes(lx__node *n, uint64_t now)
     m.u.vote.prevote = (uint8_t)n->prevote;
     m.u.vote.last_seq = n->seq;
     m.u.vote.last_term = lx__terms_at(&n->terms, n->seq, NULL);
-    for (size_t i = 0; i < n->cfg.npeers; i++)
-        if (!n->granted[i])
+    for (size_t i = 0; i < n->nslots; i++)
+        if (lx__slot_live(n, i) && !n->granted[i])
             send_msg(n, (int)i, &m);
     n->vote_sent_us = now;
 }
@@ -382,7 +385,7 @@ static void promote(lx__node *n)
     lx__log(n,
             "elected leader of term %" PRIu64 " after %" PRIu64 " ms (%u of %zu votes, log at "
             "seq %" PRIu64 "); starting as leader",
-            n->term, (lx_now_us() - n->elect_start_us) / 1000, n->ngranted, n->cfg.npeers + 1,
+            n->term, (lx_now_us() - n->elect_start_us) / 1000, n->ngranted, n->cfg.cluster_size,
             n->seq);
     if (term_save(n, n->term) != LX_OK) {
         *n->stop = 1;
@@ -654,8 +657,9 @@ uint64_t lx__elect_quorum_seq(const lx__node *n)
     uint64_t v[LX__PEERS_MAX + 1];
     size_t k = 0;
     v[k++] = n->synced_seq;
-    for (size_t i = 0; i < n->cfg.npeers; i++)
-        v[k++] = n->peer_durable[i];
+    for (size_t i = 0; i < n->nslots; i++)
+        if (lx__slot_live(n, i))
+            v[k++] = n->peer_durable[i];
     for (size_t i = 1; i < k; i++)
         for (size_t m = i; m > 0 && v[m] > v[m - 1]; m--) {
             uint64_t t = v[m];

@@ -6,9 +6,10 @@
 #include "logio.h"
 #include "node_int.h"
 
-/* 'H', version, id_len, id, role, term, seq, hash, commit */
-#define HB_FIXED (1 + 1 + 1 + 1 + 8 + 8 + LX_STATE_HASH_LEN + 8)
+/* 'H', version, id_len, id, role, term, seq, hash, commit, beat */
+#define HB_FIXED (1 + 1 + 1 + 1 + 8 + 8 + LX_STATE_HASH_LEN + 8 + 8)
 #define STREAM_VERSION 1
+#define HB_VERSION 2 /* 1 had no beat */
 
 size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb)
 {
@@ -20,7 +21,7 @@ size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb)
         return 0;
     uint8_t *p = buf;
     *p++ = LX__TOPIC_HEARTBEAT;
-    *p++ = STREAM_VERSION;
+    *p++ = HB_VERSION;
     *p++ = (uint8_t)idn;
     memcpy(p, hb->node, idn);
     p += idn;
@@ -29,6 +30,7 @@ size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb)
     lx__put_u64(p + 8, hb->seq);
     memcpy(p + 16, hb->hash, LX_STATE_HASH_LEN);
     lx__put_u64(p + 16 + LX_STATE_HASH_LEN, hb->commit);
+    lx__put_u64(p + 24 + LX_STATE_HASH_LEN, hb->beat);
     return need;
 }
 
@@ -37,7 +39,7 @@ lx_err lx__heartbeat_decode(lx__heartbeat *out, const uint8_t *buf, size_t len)
     if (!out || !buf)
         return LX_EINVAL;
     memset(out, 0, sizeof *out);
-    if (len < HB_FIXED + 1 || buf[0] != LX__TOPIC_HEARTBEAT || buf[1] != STREAM_VERSION)
+    if (len < HB_FIXED + 1 || buf[0] != LX__TOPIC_HEARTBEAT || buf[1] != HB_VERSION)
         return LX_EFORMAT;
     size_t idn = buf[2];
     if (idn == 0 || idn > LX__NODE_ID_MAX || len != HB_FIXED + idn)
@@ -54,6 +56,7 @@ lx_err lx__heartbeat_decode(lx__heartbeat *out, const uint8_t *buf, size_t len)
     out->seq = lx__get_u64(p + 9);
     memcpy(out->hash, p + 17, LX_STATE_HASH_LEN);
     out->commit = lx__get_u64(p + 17 + LX_STATE_HASH_LEN);
+    out->beat = lx__get_u64(p + 25 + LX_STATE_HASH_LEN);
     return LX_OK;
 }
 

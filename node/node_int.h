@@ -58,11 +58,21 @@ typedef struct lx__curve_cfg {
     int insecure;                    /* --insecure: plain ZeroMQ on a non-loopback --bind */
 } lx__curve_cfg;
 
+/* --topology (docs/topologies.md): which nodes each node links to. In a
+ * mesh every node links to all others and nothing is relayed; in a star or
+ * a ring, blocks, heartbeats and peer messages are relayed. */
+#define LX__TOPO_MESH 0
+#define LX__TOPO_STAR 1
+#define LX__TOPO_RING 2
+#define LX__CLUSTER_MAX (LX__PEERS_MAX + 1) /* nodes in a cluster */
+
 typedef struct lx__config {
     char node_id[LX__NODE_ID_MAX + 1];
     unsigned base_port;
     size_t npeers;
     lx__peer_addr peers[LX__PEERS_MAX];
+    int topology;        /* LX__TOPO_* */
+    size_t cluster_size; /* nodes in the cluster, this one included */
     int is_leader;
     char consensus[16];
     char data_dir[LX__PATH_MAX];
@@ -185,6 +195,11 @@ void lx__batcher_clear(lx__batcher *b);
 #define LX__GAP_BYTES_SOFT ((size_t)1 << 20) /* a gap response stops growing here */
 #define LX__GAP_BLOCKS_MAX 1024u
 #define LX__RESULT_FRAMES_MAX 1024u
+/* A RELAY carries one whole peer message (up to LX__PEER_MSG_MAX) and its
+ * own header: magic, version, type, from, dest, ttl, length. */
+#define LX__RELAY_HDR_MAX (2 + 1 + 1 + 1 + LX__NODE_ID_MAX + 1 + LX__NODE_ID_MAX + 1 + 4)
+#define LX__RELAY_MSG_MAX (LX__PEER_MSG_MAX + LX__RELAY_HDR_MAX)
+#define LX__RELAY_TTL_MAX LX__CLUSTER_MAX
 
 typedef enum lx__peer_type {
     LX__P_HELLO = 1,      /* "which of my links reaches you?" */
@@ -201,7 +216,8 @@ typedef enum lx__peer_type {
     LX__P_SYNC_RESP = 12, /* the last seq both logs share */
     LX__P_ACK = 13,       /* follower: durable up to seq, in a term */
     LX__P_SNAP_REQ = 14,  /* send me a snapshot (state sync) */
-    LX__P_SNAP_PART = 15  /* a part of a snapshot */
+    LX__P_SNAP_PART = 15, /* a part of a snapshot */
+    LX__P_RELAY = 16      /* another message, for a node this one has no link to */
 } lx__peer_type;
 
 #define LX__SETTLE_SIGNERS_MAX 64 /* owner positions in a signer set */
@@ -297,6 +313,12 @@ typedef struct lx__peer_msg {
             const uint8_t *data;
             uint32_t data_len; /* 1..LX__SNAP_PART_MAX, offset + data_len <= total */
         } snap_part;
+        struct {
+            char dest[LX__NODE_ID_MAX + 1]; /* the node it is for */
+            uint8_t ttl;                    /* links it may still cross, 1..LX__RELAY_TTL_MAX */
+            const uint8_t *inner;           /* a whole peer message, not a RELAY */
+            uint32_t inner_len;             /* up to LX__PEER_MSG_MAX */
+        } relay;
     } u;
 } lx__peer_msg;
 
@@ -304,11 +326,13 @@ typedef struct lx__peer_msg {
 int lx__node_id_ok(const char *s);
 
 /* Decodes one peer message, checking every length and field; pointers in
- * out point into buf. LX_EFORMAT, LX_ETOOBIG or LX_EUNSUPPORTED (version). */
+ * out point into buf. LX_EFORMAT, LX_ETOOBIG or LX_EUNSUPPORTED (version).
+ * A RELAY's inner message is only checked to be a peer message of another
+ * type than RELAY; decode it on its own to use it. */
 lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len);
 /* Encodes m into buf (cap bytes). For RESULT and GAP_RESP the list is copied
- * as given (build it with lx__peer_list_put). LX_EINVAL for a bad field,
- * LX_ETOOBIG if it does not fit. */
+ * as given (build it with lx__peer_list_put), for RELAY the inner message. LX_EINVAL for a bad
+ * field, LX_ETOOBIG if it does not fit. */
 lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer_msg *m);
 /* Appends one (be32 len, bytes) item to a list at buf+*off (cap bytes in
  * all): LX_ETOOBIG if it does not fit. */
@@ -323,6 +347,7 @@ int lx__peer_list_next(const uint8_t *list, size_t list_len, size_t *off, const 
 
 #define LX__TOPIC_BLOCK 'B'
 #define LX__TOPIC_HEARTBEAT 'H'
+#define LX__TOPIC_RELAYED 'R' /* a relay envelope; the B or H message follows */
 #define LX__ROLE_FOLLOWER 0
 #define LX__ROLE_LEADER 1
 #define LX__ROLE_CANDIDATE 2
@@ -334,6 +359,7 @@ typedef struct lx__heartbeat {
     uint64_t seq; /* last block applied */
     uint8_t hash[LX_STATE_HASH_LEN];
     uint64_t commit; /* leader: acknowledged up to here */
+    uint64_t beat;   /* counts the sender's heartbeats: relays drop a beat seen before */
 } lx__heartbeat;
 
 size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb);
@@ -522,6 +548,14 @@ typedef struct lx__fwd {
 #define LX__FWD_MAX 65536u
 #define LX__FWD_EXPIRE_US 30000000u
 
+/* The way to a node without a link: the link its heartbeats come in on
+ * with the fewest hops (node/topology.c). */
+typedef struct lx__route {
+    int via;          /* link slot */
+    uint32_t hops;    /* links between us and it on that way */
+    uint64_t seen_us; /* when a heartbeat last came that way */
+} lx__route;
+
 /* Market data state (node/marketdata.c) */
 typedef struct lx__md lx__md;
 /* CURVE keys and the ZAP handler (node/auth.c); NULL when CURVE is off */
@@ -535,8 +569,16 @@ typedef struct lx__node {
     lx_zctx *ctx;
     lx__auth *auth;
     lx_zsock *pub, *sub, *router, *inbox;
-    lx_zsock *out[LX__PEERS_MAX];                     /* connected to each peer's base+3 */
-    char peer_id[LX__PEERS_MAX][LX__NODE_ID_MAX + 1]; /* learnt by HELLO; "" unknown */
+    lx_zsock *out[LX__PEERS_MAX]; /* connected to each peer's base+3 */
+    /* A slot is a node we send to: slots 0..npeers-1 are the links of
+     * --peers (ids learnt by HELLO; "" unknown), slots npeers..nslots-1 the
+     * nodes without a link, learnt from relayed heartbeats (star and ring;
+     * "" a slot given up), reached through routes[slot].via. */
+    char peer_id[LX__PEERS_MAX][LX__NODE_ID_MAX + 1];
+    size_t nslots;
+    lx__route routes[LX__PEERS_MAX];
+    struct lx__topo *topo; /* stream relay state (node/topology.c); NULL in a mesh */
+    uint64_t beat;         /* the number of our next heartbeat */
     uint64_t hello_us;
     lx__jw *jw;
 
@@ -664,6 +706,41 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
 void lx__answer_query(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uint64_t recv_us);
 /* Checks a (seq, hash) pair the leader announced against ours. */
 void lx__check_hash(lx__node *n, uint64_t seq, const uint8_t hash[LX_STATE_HASH_LEN]);
+
+/* The slot of a node id (a link before a routed one), or -1. */
+int lx__slot_of_peer(const lx__node *n, const char *id);
+/* 1 if slot i is one to send to: a link, or a node with a route. */
+static inline int lx__slot_live(const lx__node *n, size_t i)
+{
+    return i < n->cfg.npeers || (i < n->nslots && n->peer_id[i][0]);
+}
+
+/* topology.c: relaying in a star or a ring (docs/topologies.md). In a mesh
+ * (n->topo NULL) none of this runs. */
+/* Allocates the relay state unless the topology is a mesh. LX_ENOMEM. */
+lx_err lx__topo_init(lx__node *n);
+void lx__topo_free(lx__node *n);
+/* A stream message that came in two parts, a relay envelope and the
+ * original: the original in *msg and *len, its relay count in *hops and
+ * the link it came on in *link (-1 unknown). 0 if it is not one. */
+int lx__topo_unwrap(lx__node *n, const lx_zmsg *zm, const uint8_t **msg, size_t *len,
+                    uint32_t *hops, int *link);
+/* A block message with header h: 0 if it was seen before (drop it);
+ * otherwise republishes it (within the hop limit) and returns 1. */
+int lx__topo_block(lx__node *n, const lx_block_hdr *h, uint32_t hops, const uint8_t *msg,
+                   size_t len);
+/* A heartbeat of another node: learns the way to it, 0 if that beat was
+ * seen before (drop it); otherwise republishes it and returns 1. */
+int lx__topo_heartbeat(lx__node *n, const lx__heartbeat *hb, uint32_t hops, int link,
+                       const uint8_t *msg, size_t len);
+/* Sends msg to a slot without a link, in a RELAY through its route. */
+lx_err lx__topo_send(lx__node *n, int slot, const uint8_t *msg, size_t len);
+/* A RELAY: sends it on if it is for another node (0), or decodes the
+ * message inside into *inner with the slot of its sender (1). */
+int lx__topo_relay_in(lx__node *n, const lx__peer_msg *m, lx__peer_msg *inner, int *slot);
+/* HELLO taught us the node behind link slot: a routed slot of the same
+ * node is given up. */
+void lx__topo_link_known(lx__node *n, int slot);
 
 /* sequencer.c (leader) */
 lx_err lx__seq_init(lx__node *n);

@@ -1,5 +1,6 @@
 /* Node-to-node unicast messages over the base+3 links: HELLO, HELLO_ACK,
- * FORWARD, RESULT, GAP_REQ, GAP_RESP. Big-endian, every length checked; the
+ * FORWARD, RESULT, GAP_REQ, GAP_RESP, the election, settlement and state
+ * sync messages, and RELAY around them. Big-endian, every length checked; the
  * layout is in docs/ports.md. */
 #include <string.h>
 
@@ -90,6 +91,15 @@ static const uint8_t *list(rd *r, size_t *list_len, uint16_t count, size_t lo, s
     return r->p + start;
 }
 
+/* The inner message of a RELAY: the start of a peer message (magic,
+ * version, a type, a sender) of another type than RELAY, so a relay never
+ * nests. The rest is checked when it is decoded at its destination. */
+static int relay_inner_ok(const uint8_t *p, size_t n)
+{
+    return p && n >= 6 && ((unsigned)p[0] << 8 | p[1]) == LX__PEER_MAGIC &&
+           p[2] == LX__PEER_VERSION && p[3] != LX__P_RELAY;
+}
+
 /* A SNAP_PART body; 0 if a field is out of range. */
 static int snap_part(rd *r, lx__peer_msg *out)
 {
@@ -121,7 +131,7 @@ lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
     if (!out || (!buf && len))
         return LX_EINVAL;
     memset(out, 0, sizeof *out);
-    if (len > LX__PEER_MSG_MAX)
+    if (len > LX__RELAY_MSG_MAX)
         return LX_ETOOBIG;
     rd r = {buf, len, 0, 0};
     if (u16(&r) != LX__PEER_MAGIC)
@@ -132,6 +142,8 @@ lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
     if (ver != LX__PEER_VERSION)
         return LX_EUNSUPPORTED;
     out->type = u8(&r);
+    if (out->type != LX__P_RELAY && len > LX__PEER_MSG_MAX)
+        return LX_ETOOBIG;
     if (!node_id(&r, out->from))
         return LX_EFORMAT;
     switch (out->type) {
@@ -258,6 +270,20 @@ lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
         if (!snap_part(&r, out))
             return LX_EFORMAT;
         break;
+    case LX__P_RELAY: {
+        if (!node_id(&r, out->u.relay.dest))
+            return LX_EFORMAT;
+        out->u.relay.ttl = u8(&r);
+        uint32_t n = u32(&r);
+        if (r.bad || out->u.relay.ttl == 0 || out->u.relay.ttl > LX__RELAY_TTL_MAX)
+            return LX_EFORMAT;
+        if (n > LX__PEER_MSG_MAX)
+            return LX_ETOOBIG;
+        if (!relay_inner_ok(out->u.relay.inner = take(&r, n), n))
+            return LX_EFORMAT;
+        out->u.relay.inner_len = n;
+        break;
+    }
     default:
         return LX_EFORMAT;
     }
@@ -497,10 +523,22 @@ lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer
             return LX_EINVAL;
         put_snap_part(&w, m);
         break;
+    case LX__P_RELAY:
+        if (!lx__node_id_ok(m->u.relay.dest) || m->u.relay.ttl == 0 ||
+            m->u.relay.ttl > LX__RELAY_TTL_MAX ||
+            !relay_inner_ok(m->u.relay.inner, m->u.relay.inner_len))
+            return LX_EINVAL;
+        if (m->u.relay.inner_len > LX__PEER_MSG_MAX)
+            return LX_ETOOBIG;
+        put_id(&w, m->u.relay.dest);
+        put8(&w, m->u.relay.ttl);
+        put32(&w, m->u.relay.inner_len);
+        putb(&w, m->u.relay.inner, m->u.relay.inner_len);
+        break;
     default:
         return LX_EINVAL;
     }
-    if (w.full || w.off > LX__PEER_MSG_MAX)
+    if (w.full || w.off > (m->type == LX__P_RELAY ? LX__RELAY_MSG_MAX : LX__PEER_MSG_MAX))
         return LX_ETOOBIG;
     *written = w.off;
     return LX_OK;

@@ -59,8 +59,10 @@ void lx__reply_local(lx__node *n, const uint8_t *rid, size_t rid_len, const uint
 
 lx_err lx__send_peer(lx__node *n, int slot, const uint8_t *msg, size_t len)
 {
-    if (slot < 0 || (size_t)slot >= n->cfg.npeers)
+    if (slot < 0)
         return LX_EINVAL;
+    if ((size_t)slot >= n->cfg.npeers)
+        return lx__topo_send(n, slot, msg, len);
     lx_zpart p = {msg, len};
     lx_err rc = lx_zsock_send(n->out[slot], &p, 1, LX_ZDONTWAIT);
     if (rc == LX_OK)
@@ -289,9 +291,9 @@ static void on_client(lx__node *n, const lx_zmsg *zm)
         lx__replica_forward(n, o.rid, o.rid_len, &m, frame, len, now);
 }
 
-static int slot_of_peer(const lx__node *n, const char *id)
+int lx__slot_of_peer(const lx__node *n, const char *id)
 {
-    for (size_t i = 0; i < n->cfg.npeers; i++)
+    for (size_t i = 0; i < n->nslots; i++)
         if (strcmp(n->peer_id[i], id) == 0)
             return (int)i;
     return -1;
@@ -321,31 +323,24 @@ static void send_hello(lx__node *n, int ack, const char *to, uint32_t slot)
         lx__send_peer(n, (int)slot, buf, w);
 }
 
-static void on_peer(lx__node *n, const lx_zmsg *zm)
+/* One peer message from the node in `slot` (-1 unknown). */
+static void dispatch(lx__node *n, const lx__peer_msg *m, int slot)
 {
-    n->m.msgs_in++;
-    if (zm->n != 1)
-        return;
-    lx__peer_msg m;
-    if (lx__peer_decode(&m, zm->part[0].data, zm->part[0].len) != LX_OK) {
-        lx__log(n, "dropping a malformed peer message (%zu bytes)", zm->part[0].len);
-        return;
-    }
-    int slot = slot_of_peer(n, m.from);
-    switch (m.type) {
+    switch (m->type) {
     case LX__P_HELLO:
-        send_hello(n, 1, m.from, m.u.hello.slot);
+        send_hello(n, 1, m->from, m->u.hello.slot);
         return;
     case LX__P_HELLO_ACK:
-        if (strcmp(m.u.hello_ack.to, n->cfg.node_id) != 0 || m.u.hello_ack.slot >= n->cfg.npeers)
+        if (strcmp(m->u.hello_ack.to, n->cfg.node_id) != 0 || m->u.hello_ack.slot >= n->cfg.npeers)
             return;
-        if (strcmp(n->peer_id[m.u.hello_ack.slot], m.from) != 0) {
-            snprintf(n->peer_id[m.u.hello_ack.slot], sizeof n->peer_id[0], "%s", m.from);
-            lx__log(n, "peer %s reached via tcp://%s:%u", m.from,
-                    n->cfg.peers[m.u.hello_ack.slot].host, n->cfg.peers[m.u.hello_ack.slot].port);
+        if (strcmp(n->peer_id[m->u.hello_ack.slot], m->from) != 0) {
+            snprintf(n->peer_id[m->u.hello_ack.slot], sizeof n->peer_id[0], "%s", m->from);
+            lx__log(n, "peer %s reached via tcp://%s:%u", m->from,
+                    n->cfg.peers[m->u.hello_ack.slot].host, n->cfg.peers[m->u.hello_ack.slot].port);
+            lx__topo_link_known(n, (int)m->u.hello_ack.slot);
         }
-        if (n->leader_id[0] && strcmp(n->leader_id, m.from) == 0) {
-            n->leader_slot = (int)m.u.hello_ack.slot;
+        if (n->leader_id[0] && strcmp(n->leader_id, m->from) == 0) {
+            n->leader_slot = (int)m->u.hello_ack.slot;
             if (n->role == LX__ROLE_FOLLOWER)
                 n->src_slot = n->leader_slot;
         }
@@ -355,23 +350,23 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
             static uint64_t told;
             if (told++ % 1000 == 0)
                 lx__log(n, "dropping a request forwarded by %s: no link to it yet (%" PRIu64 ")",
-                        m.from, told);
+                        m->from, told);
             return;
         }
         lx__origin o;
         memset(&o, 0, sizeof o);
         o.slot = slot;
-        o.token = m.u.forward.token;
-        o.rid_len = m.u.forward.rid_len;
-        memcpy(o.rid, m.u.forward.rid, o.rid_len);
+        o.token = m->u.forward.token;
+        o.rid_len = m->u.forward.rid_len;
+        memcpy(o.rid, m->u.forward.rid, o.rid_len);
         lx_proto_msg pm;
         lx_proto_error code;
-        if (lx_proto_decode(&pm, &code, m.u.forward.frame, m.u.forward.frame_len) != LX_OK) {
+        if (lx_proto_decode(&pm, &code, m->u.forward.frame, m->u.forward.frame_len) != LX_OK) {
             lx__reply_error(n, &o, pm.hdr.req_id, code, "bad frame");
             return;
         }
-        lx__elect_adopt(n, m.u.forward.term, m.from);
-        if (!n->is_leader || n->restart || m.u.forward.term != n->term) {
+        lx__elect_adopt(n, m->u.forward.term, m->from);
+        if (!n->is_leader || n->restart || m->u.forward.term != n->term) {
             /* Sent to the leader of another term: refused, never sequenced. */
             if (n->is_leader)
                 n->stale_refused++;
@@ -388,49 +383,75 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
     }
     case LX__P_RESULT:
         if (!n->is_leader)
-            lx__replica_result(n, &m);
+            lx__replica_result(n, m);
         return;
     case LX__P_GAP_REQ:
         /* Any node serves its durable log: a candidate catches up from a
          * follower. */
         if (slot >= 0)
-            lx__jw_read(n->jw, (uint32_t)slot, m.u.gap_req.from_seq, m.u.gap_req.to_seq);
+            lx__jw_read(n->jw, (uint32_t)slot, m->u.gap_req.from_seq, m->u.gap_req.to_seq);
         return;
     case LX__P_GAP_RESP:
         if (!n->is_leader && slot >= 0 && slot == n->src_slot && n->in_sync) {
             if (slot == n->leader_slot) /* it is alive */
                 n->leader_seen_us = n->election_base_us = lx_now_us();
-            lx__ss_gap_resp(n, &m, slot);
-            lx__replica_gap_resp(n, &m);
+            lx__ss_gap_resp(n, m, slot);
+            lx__replica_gap_resp(n, m);
         }
         return;
     case LX__P_SNAP_REQ:
     case LX__P_SNAP_PART:
-        lx__ss_peer(n, &m, slot);
+        lx__ss_peer(n, m, slot);
         return;
     case LX__P_VOTE_REQ:
     case LX__P_VOTE:
     case LX__P_SYNC_REQ:
     case LX__P_SYNC_RESP:
     case LX__P_ACK:
-        lx__elect_peer(n, &m, slot);
+        lx__elect_peer(n, m, slot);
         return;
     case LX__P_SETTLE_REQ:
     case LX__P_SETTLE_SIG:
-        lx__settle_peer(n, &m, slot);
+        lx__settle_peer(n, m, slot);
         return;
     default:
         return;
     }
 }
 
+static void on_peer(lx__node *n, const lx_zmsg *zm)
+{
+    n->m.msgs_in++;
+    if (zm->n != 1)
+        return;
+    lx__peer_msg m;
+    if (lx__peer_decode(&m, zm->part[0].data, zm->part[0].len) != LX_OK) {
+        lx__log(n, "dropping a malformed peer message (%zu bytes)", zm->part[0].len);
+        return;
+    }
+    if (m.type == LX__P_RELAY) {
+        lx__peer_msg inner;
+        int slot = -1;
+        if (lx__topo_relay_in(n, &m, &inner, &slot))
+            dispatch(n, &inner, slot);
+        return;
+    }
+    dispatch(n, &m, lx__slot_of_peer(n, m.from));
+}
+
 static void on_stream(lx__node *n, const lx_zmsg *zm)
 {
     n->m.msgs_in++;
-    if (zm->n != 1 || zm->part[0].len == 0)
+    const uint8_t *p;
+    size_t len;
+    uint32_t hops = 0; /* relays it went through */
+    int link = -1;     /* the link a relayed one came on */
+    if (zm->n == 1 && zm->part[0].len > 0) {
+        p = zm->part[0].data;
+        len = zm->part[0].len;
+    } else if (!lx__topo_unwrap(n, zm, &p, &len, &hops, &link)) {
         return;
-    const uint8_t *p = zm->part[0].data;
-    size_t len = zm->part[0].len;
+    }
     if (p[0] == LX__TOPIC_BLOCK) {
         const uint8_t *hash, *block;
         size_t blen;
@@ -439,6 +460,8 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
             lx_block_peek(&h, block, blen) != LX_OK)
             return;
         lx__elect_adopt(n, h.term, "a block");
+        if (n->topo && !lx__topo_block(n, &h, hops, p, len))
+            return; /* relayed to us before */
         if (n->is_leader || n->restart)
             return;
         if (h.term != n->term) {
@@ -454,10 +477,13 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
     }
     if (p[0] == LX__TOPIC_HEARTBEAT) {
         lx__heartbeat hb;
-        if (lx__heartbeat_decode(&hb, p, len) != LX_OK || hb.role != LX__ROLE_LEADER ||
-            strcmp(hb.node, n->cfg.node_id) == 0)
+        if (lx__heartbeat_decode(&hb, p, len) != LX_OK || strcmp(hb.node, n->cfg.node_id) == 0)
             return;
-        lx__elect_heartbeat(n, &hb, slot_of_peer(n, hb.node));
+        if (n->topo && !lx__topo_heartbeat(n, &hb, hops, link, p, len))
+            return; /* relayed to us before */
+        if (hb.role != LX__ROLE_LEADER)
+            return;
+        lx__elect_heartbeat(n, &hb, lx__slot_of_peer(n, hb.node));
         if (n->is_leader || n->restart || hb.term != n->term)
             return;
         if (hb.seq > n->leader_seq)
@@ -511,6 +537,7 @@ static void heartbeat(lx__node *n)
     hb.term = n->term;
     hb.commit = n->commit_seq;
     hb.seq = n->seq;
+    hb.beat = n->beat++;
     memcpy(hb.hash, n->hash, LX_STATE_HASH_LEN);
     uint8_t buf[128];
     size_t w = lx__heartbeat_encode(buf, sizeof buf, &hb);
@@ -669,6 +696,9 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
     topic = LX__TOPIC_HEARTBEAT;
     if ((rc = lx_zsock_subscribe(n->sub, &topic, 1)) != LX_OK)
         return rc;
+    topic = LX__TOPIC_RELAYED;
+    if (c->topology != LX__TOPO_MESH && (rc = lx_zsock_subscribe(n->sub, &topic, 1)) != LX_OK)
+        return rc;
     lx_zsock_opts po = o;
     po.immediate = true; /* a send to a peer that is down fails instead of queueing */
     po.reconnect_ms = PEER_RECONNECT_MS;
@@ -710,6 +740,8 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
 static struct {
     int valid;
     char peer_id[LX__PEERS_MAX][LX__NODE_ID_MAX + 1];
+    size_t nslots;
+    lx__route routes[LX__PEERS_MAX];
     char last_leader[LX__NODE_ID_MAX + 1];
 } carry;
 
@@ -731,11 +763,14 @@ static void close_all(lx__node *n)
     if (n->restart) {
         carry.valid = 1;
         memcpy(carry.peer_id, n->peer_id, sizeof carry.peer_id);
+        carry.nslots = n->nslots;
+        memcpy(carry.routes, n->routes, sizeof carry.routes);
         memcpy(carry.last_leader, n->last_leader, sizeof carry.last_leader);
     }
     lx__settle_free(n);
     lx__jw_stop(&n->jw);
     lx__ss_free(n);
+    lx__topo_free(n);
     for (size_t i = 0; i < LX__PEERS_MAX; i++)
         lx_zsock_free(&n->out[i]);
     lx_zsock_free(&n->pub);
@@ -831,8 +866,12 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     n->stop = stop;
     n->restart_truncate = n->restart_snap_max = UINT64_MAX;
     n->leader_slot = -1;
+    n->nslots = cfg->npeers;
+    n->beat = lx_now_us(); /* a restarted node's beats are new ones */
     if (carry.valid) {
         memcpy(n->peer_id, carry.peer_id, sizeof n->peer_id);
+        n->nslots = carry.nslots;
+        memcpy(n->routes, carry.routes, sizeof n->routes);
         memcpy(n->last_leader, carry.last_leader, sizeof n->last_leader);
         carry.valid = 0;
     }
@@ -850,7 +889,8 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     n->scratch = malloc(LX__PEER_MSG_MAX);
     n->scratch2 = malloc(LX__PEER_MSG_MAX);
     n->scratch3 = malloc(LX__PEER_MSG_MAX + 64);
-    if (!n->scratch || !n->scratch2 || !n->scratch3 || lx__md_new(&n->md) != LX_OK) {
+    if (!n->scratch || !n->scratch2 || !n->scratch3 || lx__md_new(&n->md) != LX_OK ||
+        lx__topo_init(n) != LX_OK) {
         rc = LX_ENOMEM;
         goto out;
     }
@@ -920,11 +960,15 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
     n->next_hb_us = now;
     n->hello_us = now;
     lx__write_status(n);
+    char topo[64] = "";
+    if (cfg->topology != LX__TOPO_MESH)
+        snprintf(topo, sizeof topo, ", %s of %zu nodes",
+                 cfg->topology == LX__TOPO_STAR ? "star" : "ring", cfg->cluster_size);
     lx__log(n,
             "ready: role %s, term %" PRIu64 ", seq %" PRIu64
-            ", ports %u-%u, %zu peers, ack quorum %s, data %s",
+            ", ports %u-%u, %zu peers%s, ack quorum %s, data %s",
             lx__role_name(n), n->term, n->seq, cfg->base_port, cfg->base_port + 3, cfg->npeers,
-            cfg->ack_majority ? "majority" : "local", cfg->data_dir);
+            topo, cfg->ack_majority ? "majority" : "local", cfg->data_dir);
 
     while (!*stop && !n->restart) {
         now = lx_now_us();

@@ -219,8 +219,9 @@ static void send_req(lx__node *n, lx__settle *s)
     size_t w;
     if (lx__peer_encode(buf, sizeof buf, &w, &m) != LX_OK)
         return;
-    for (size_t i = 0; i < n->cfg.npeers; i++)
-        lx__send_peer(n, (int)i, buf, w);
+    for (size_t i = 0; i < n->nslots; i++)
+        if (lx__slot_live(n, i))
+            lx__send_peer(n, (int)i, buf, w);
 }
 
 static void signing_round(lx__node *n, lx__settle *s, uint64_t now)

@@ -24,6 +24,11 @@ CL_HOSTS=()
 CL_PREFIX=()
 CL_EXIT_CMDS=()
 CL_BOOT_LEADER=0
+# Optional: CL_PEERS[i] lists the node numbers node i links to ("1 4"); a
+# node without an entry links to every other node. CL_TOPO_ARGS go to every
+# node. cl_topology sets both.
+CL_PEERS=()
+CL_TOPO_ARGS=()
 
 cl_log() { printf '%s\n' "$*"; }
 pass() { printf 'PASS %s\n' "$*"; }
@@ -144,18 +149,39 @@ cl_endpoints() {
 cl_data() { echo "$CL_TMP/node$1"; }
 cl_status() { echo "$CL_TMP/node$1/status.json"; }
 
+# cl_topology mesh|star|ring: the links of docs/topologies.md for NODES
+# nodes (star: node0 is the hub) and --topology, --cluster-size for each.
+cl_topology() {
+    local i
+    CL_PEERS=()
+    CL_TOPO_ARGS=(--topology "$1" --cluster-size "$NODES")
+    for ((i = 0; i < NODES; i++)); do
+        case "$1" in
+        mesh) ;;
+        star) if [ "$i" -eq 0 ]; then CL_PEERS[i]=$(seq -s ' ' 1 $((NODES - 1))); else CL_PEERS[i]=0; fi ;;
+        ring) CL_PEERS[i]="$(((i + NODES - 1) % NODES)) $(((i + 1) % NODES))" ;;
+        *) abort "cl_topology: unknown topology $1" ;;
+        esac
+    done
+}
+
 # cl_start I [extra multi-node args]: starts node I in the background; its
 # output is appended to CL_TMP/nodeI.log. Node CL_BOOT_LEADER (0 unless the
 # test changes it; -1: none) gets --leader, the others --leader=false.
 cl_start() {
-    local i=$1 j peers="" args
+    local i=$1 j peers="" args links
     shift
-    for ((j = 0; j < NODES; j++)); do
+    if [ -n "${CL_PEERS[$i]:-}" ]; then
+        links=${CL_PEERS[$i]}
+    else
+        links=$(seq -s ' ' 0 $((NODES - 1)))
+    fi
+    for j in $links; do
         [ "$j" -eq "$i" ] && continue
         peers+="${peers:+,}tcp://$(cl_host "$j"):$(cl_port "$j")"
     done
     args=(--node "node$i" --port "$(cl_port "$i")" --data-dir "$(cl_data "$i")" --dev-faucet
-        --metrics-interval 1s)
+        --metrics-interval 1s "${CL_TOPO_ARGS[@]}")
     [ -n "${CL_HOSTS[$i]:-}" ] && args+=(--bind "${CL_HOSTS[$i]}")
     [ -n "$peers" ] && args+=(--peers "$peers")
     if [ "$i" -eq "$CL_BOOT_LEADER" ]; then args+=(--leader); else args+=(--leader=false); fi

@@ -63,6 +63,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.snapshot_every, 10000);
     assert_int_equal(cfg.compact, 1);
     assert_int_equal(cfg.segment_bytes, 64u << 20);
+    assert_int_equal(cfg.topology, LX__TOPO_MESH);
+    assert_int_equal(cfg.cluster_size, 1);
     assert_string_equal(cfg.log_file, "");
     assert_int_equal(cfg.nmarkets, 2);
     assert_string_equal(cfg.markets[0].name, "BTC-USD");
@@ -284,6 +286,75 @@ static void test_bad_values(void **state)
     fake_env[0] = NULL;
 }
 
+/* --topology and --cluster-size: the docs/topologies.md command lines, the
+ * variables, and every inconsistent combination refused with a message. */
+static void test_topology(void **state)
+{
+    (void)state;
+    fake_env[0] = NULL;
+    const char *mesh[] = {"--peers", "tcp://localhost:5100,tcp://localhost:5200", NULL};
+    assert_int_equal(parse(mesh), LX_OK);
+    assert_int_equal(cfg.topology, LX__TOPO_MESH);
+    assert_int_equal(cfg.cluster_size, 3);
+    const char *mesh3[] = {"--peers", "tcp://localhost:5100,tcp://localhost:5200", "--cluster-size",
+                           "3", NULL};
+    assert_int_equal(parse(mesh3), LX_OK);
+    assert_int_equal(cfg.cluster_size, 3);
+
+    /* A ring of five: node2 links to node1 and node3. */
+    const char *ring[] = {"--node",     "node2",   "--port",
+                          "5200",       "--peers", "tcp://localhost:5100,tcp://localhost:5300",
+                          "--topology", "ring",    "--cluster-size",
+                          "5",          NULL};
+    assert_int_equal(parse(ring), LX_OK);
+    assert_int_equal(cfg.topology, LX__TOPO_RING);
+    assert_int_equal(cfg.cluster_size, 5);
+    assert_int_equal(cfg.npeers, 2);
+
+    /* A star of three: the hub lists both others, a follower only the hub. */
+    const char *hub[] = {"--peers",         "tcp://localhost:5100,tcp://localhost:5200",
+                         "--topology=star", "--cluster-size=3",
+                         "--leader",        NULL};
+    assert_int_equal(parse(hub), LX_OK);
+    assert_int_equal(cfg.topology, LX__TOPO_STAR);
+    assert_int_equal(cfg.cluster_size, 3);
+    const char *leaf[] = {"--peers", "tcp://localhost:5000", "--topology", "star", NULL};
+    const char *env[] = {"CLUSTER_SIZE=3", NULL};
+    memcpy(fake_env, env, sizeof env);
+    assert_int_equal(parse(leaf), LX_OK);
+    assert_int_equal(cfg.cluster_size, 3);
+    const char *env2[] = {"TOPOLOGY=ring", "CLUSTER_SIZE=4", NULL};
+    memcpy(fake_env, env2, sizeof env2);
+    assert_int_equal(parse(leaf), LX_OK); /* the flag wins over TOPOLOGY */
+    assert_int_equal(cfg.topology, LX__TOPO_STAR);
+    assert_int_equal(cfg.cluster_size, 4);
+    const char *none[] = {"--peers", "tcp://localhost:5000", NULL};
+    assert_int_equal(parse(none), LX_OK);
+    assert_int_equal(cfg.topology, LX__TOPO_RING);
+    fake_env[0] = NULL;
+
+    static const struct {
+        const char *args[8];
+        const char *want;
+    } cases[] = {
+        {{"--topology", "tree", NULL}, "bad topology"},
+        {{"--cluster-size", "0", NULL}, "bad cluster size"},
+        {{"--cluster-size", "18", NULL}, "bad cluster size"},
+        {{"--peers", "tcp://a:1,tcp://b:1", "--cluster-size", "5", NULL}, "a mesh has every"},
+        {{"--peers", "tcp://a:1,tcp://b:1", "--topology", "ring", NULL}, "needs --cluster-size"},
+        {{"--peers", "tcp://a:1,tcp://b:1", "--topology", "ring", "--cluster-size", "2", NULL},
+         "make 3"},
+        {{"--peers", "tcp://a:1,tcp://b:1,tcp://c:1", "--topology", "ring", "--cluster-size", "5",
+          NULL},
+         "two neighbours"},
+        {{"--peers", "tcp://a:1,tcp://b:1", "--topology", "star", "--cluster-size", "5", NULL},
+         "the hub lists the 4 others"},
+        {{"--topology", "star", "--cluster-size", "3", NULL}, "lists no node"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_bad(cases[i].args, cases[i].want);
+}
+
 static void test_consensus_modes(void **state)
 {
     (void)state;
@@ -436,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_data_dir_follows_node),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_topology),
         cmocka_unit_test(test_consensus_modes),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_curve_options),

@@ -97,6 +97,7 @@ static void test_quorum_seq(void **state)
     lx__node *n = calloc(1, sizeof *n);
     assert_non_null(n);
     n->cfg.npeers = 4;
+    n->nslots = 4;
     n->quorum = 3;
     n->synced_seq = 50;
     uint64_t peers[4] = {10, 70, 40, 0};
@@ -105,7 +106,23 @@ static void test_quorum_seq(void **state)
     assert_int_equal(lx__elect_quorum_seq(n), 40);
     n->peer_durable[3] = 60;
     assert_int_equal(lx__elect_quorum_seq(n), 50);
+    /* A ring node of a 5-node cluster: two links (slots 0, 1), two nodes
+     * reached through them (slots 2, 3) and one routed slot given up (4,
+     * "" id). The given-up slot does not count. */
+    n->cfg.npeers = 2;
+    n->nslots = 5;
+    n->quorum = 3;
+    snprintf(n->peer_id[2], sizeof n->peer_id[2], "node3");
+    snprintf(n->peer_id[3], sizeof n->peer_id[3], "node4");
+    uint64_t ring[5] = {10, 20, 45, 30, 99};
+    memcpy(n->peer_durable, ring, sizeof ring);
+    /* 50 (us), 45, 30, 20, 10: the third highest; the 99 of slot 4 is not
+     * counted */
+    assert_int_equal(lx__elect_quorum_seq(n), 30);
+    n->peer_id[3][0] = 0; /* node4 given up too: 50, 45, 20, 10 */
+    assert_int_equal(lx__elect_quorum_seq(n), 20);
     n->cfg.npeers = 0;
+    n->nslots = 0;
     n->quorum = 1;
     assert_int_equal(lx__elect_quorum_seq(n), 50);
     free(n);

@@ -512,11 +512,15 @@ static void test_heartbeat(void **state)
     hb.term = 1;
     hb.seq = 12345;
     hb.commit = 12340;
+    hb.beat = 0x0102030405060708ull;
     memset(hb.hash, 0x5a, sizeof hb.hash);
     uint8_t b[128];
     size_t w = lx__heartbeat_encode(b, sizeof b, &hb);
-    assert_int_equal(w, 4 + 5 + 16 + 32 + 8);
+    assert_int_equal(w, 4 + 5 + 16 + 32 + 8 + 8);
     assert_int_equal(b[0], 'H');
+    assert_int_equal(b[1], 2); /* version 2: with the beat */
+    static const uint8_t beat[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    assert_memory_equal(b + w - 8, beat, 8);
     assert_int_equal(lx__heartbeat_decode(&out, b, w), LX_OK);
     assert_string_equal(out.node, "node0");
     assert_int_equal(out.role, LX__ROLE_LEADER);
@@ -524,8 +528,13 @@ static void test_heartbeat(void **state)
     assert_int_equal(out.seq, 12345);
     assert_memory_equal(out.hash, hb.hash, 32);
     assert_int_equal(out.commit, 12340);
+    assert_true(out.beat == hb.beat);
     for (size_t i = 0; i < w; i++)
         assert_int_equal(lx__heartbeat_decode(&out, b, i), LX_EFORMAT);
+    b[1] = 1; /* a version 1 heartbeat (no beat) is not read as one */
+    assert_int_equal(lx__heartbeat_decode(&out, b, w), LX_EFORMAT);
+    assert_int_equal(lx__heartbeat_decode(&out, b, w - 8), LX_EFORMAT);
+    b[1] = 2;
     b[3 + 5] = 3; /* role */
     assert_int_equal(lx__heartbeat_decode(&out, b, w), LX_EFORMAT);
     assert_int_equal(lx__heartbeat_encode(b, 10, &hb), 0);
@@ -543,6 +552,106 @@ static void test_heartbeat(void **state)
     assert_int_equal(lx__block_msg_decode(&hp, &bp, &blen, msg, sizeof msg - 1), LX_EFORMAT);
     msg[0] = 'T';
     assert_int_equal(lx__block_msg_decode(&hp, &bp, &blen, msg, sizeof msg), LX_EFORMAT);
+}
+
+/* RELAY: the layout, a round trip whose inner message decodes to what was
+ * wrapped, and every bad field refused both ways. */
+static void test_relay(void **state)
+{
+    (void)state;
+    static uint8_t inner[64], wrapped[1 << 16];
+    lx__peer_msg a = base_msg(LX__P_ACK), out, in2;
+    snprintf(a.from, sizeof a.from, "node3");
+    a.u.ack.term = 2;
+    a.u.ack.seq = 77;
+    size_t ilen = 0;
+    assert_int_equal(lx__peer_encode(inner, sizeof inner, &ilen, &a), LX_OK);
+
+    lx__peer_msg m = base_msg(LX__P_RELAY);
+    snprintf(m.from, sizeof m.from, "node4");
+    snprintf(m.u.relay.dest, sizeof m.u.relay.dest, "node0");
+    m.u.relay.ttl = 4;
+    m.u.relay.inner = inner;
+    m.u.relay.inner_len = (uint32_t)ilen;
+    size_t w = encode(&m);
+    /* magic, version, type 16, "node4", "node0", ttl 4, be32 length, inner */
+    static const uint8_t head[] = {0x4c, 0x50, 1,   16,  5,   'n', 'o', 'd', 'e', '4',
+                                   5,    'n',  'o', 'd', 'e', '0', 4,   0,   0,   0};
+    assert_int_equal(w, sizeof head + 1 + ilen);
+    assert_memory_equal(buf, head, sizeof head);
+    assert_int_equal(buf[sizeof head], ilen);
+    assert_memory_equal(buf + sizeof head + 1, inner, ilen);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.type, LX__P_RELAY);
+    assert_string_equal(out.from, "node4");
+    assert_string_equal(out.u.relay.dest, "node0");
+    assert_int_equal(out.u.relay.ttl, 4);
+    assert_int_equal(out.u.relay.inner_len, ilen);
+    assert_int_equal(lx__peer_decode(&in2, out.u.relay.inner, out.u.relay.inner_len), LX_OK);
+    assert_int_equal(in2.type, LX__P_ACK);
+    assert_string_equal(in2.from, "node3");
+    assert_int_equal(in2.u.ack.seq, 77);
+
+    /* The encoder refuses what the decoder would. */
+    lx__peer_msg bad = m;
+    bad.u.relay.ttl = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad.u.relay.ttl = LX__RELAY_TTL_MAX + 1;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.relay.dest[0] = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.relay.inner_len = 5; /* shorter than any peer message */
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.relay.inner = NULL;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+
+    /* A relay inside a relay is refused: nothing nests. */
+    size_t w1 = encode(&m);
+    memcpy(wrapped, buf, w1);
+    bad = m;
+    bad.u.relay.inner = wrapped;
+    bad.u.relay.inner_len = (uint32_t)w1;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    m.u.relay.inner = inner;
+    w = encode(&m);
+    size_t ttl_at = sizeof head - 3 - 1, inner_at = sizeof head + 1;
+    buf[inner_at + 3] = LX__P_RELAY;
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    buf[inner_at + 3] = LX__P_ACK;
+    buf[inner_at] = 0x00; /* not a peer message's magic */
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    buf[inner_at] = 0x4c;
+    buf[ttl_at] = 0; /* ttl 0: it should not have been sent on */
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    buf[ttl_at] = LX__RELAY_TTL_MAX + 1;
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    buf[ttl_at] = 4;
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+
+    /* A full-size inner message fits in a relay; one byte more is too big. */
+    uint8_t *big = malloc(LX__RELAY_MSG_MAX + 1);
+    uint8_t *bin = malloc(LX__PEER_MSG_MAX + 1);
+    assert_non_null(big);
+    assert_non_null(bin);
+    memset(bin, 0, LX__PEER_MSG_MAX + 1);
+    memcpy(bin, inner, 6);
+    m.u.relay.inner = bin;
+    m.u.relay.inner_len = (uint32_t)LX__PEER_MSG_MAX;
+    assert_int_equal(lx__peer_encode(big, LX__RELAY_MSG_MAX, &w, &m), LX_OK);
+    assert_true(w <= LX__RELAY_MSG_MAX);
+    assert_int_equal(lx__peer_decode(&out, big, w), LX_OK);
+    assert_int_equal(out.u.relay.inner_len, LX__PEER_MSG_MAX);
+    m.u.relay.inner_len = (uint32_t)LX__PEER_MSG_MAX + 1;
+    assert_int_equal(lx__peer_encode(big, LX__RELAY_MSG_MAX + 1, &w, &m), LX_ETOOBIG);
+    /* Another type as long as a relay is too big for it. */
+    memcpy(big, buf, 5);
+    big[3] = LX__P_ACK;
+    assert_int_equal(lx__peer_decode(&out, big, LX__PEER_MSG_MAX + 1), LX_ETOOBIG);
+    free(big);
+    free(bin);
 }
 
 static void test_hash_ring(void **state)
@@ -574,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_heartbeat), cmocka_unit_test(test_election_msgs),
         cmocka_unit_test(test_hash_ring), cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_hash_ring), cmocka_unit_test(test_snap),
+        cmocka_unit_test(test_relay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

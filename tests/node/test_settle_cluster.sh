@@ -288,6 +288,8 @@ export LX_SETTLE_FAULT=bad-sig
 start_node "$BAD"
 unset LX_SETTLE_FAULT
 cl_wait_ready "$BAD" 60 || abort "node$BAD did not come back"
+# Caught up first: a signer still behind misses its round and is passed over.
+cl_wait_converged 30 || fail "node$BAD did not catch up within 30 s"
 echo "  $(date +%T) ready"
 refused_before=$(grep -c "REFUSED the signature of node$BAD" "$CL_TMP/node0.log")
 "$LX_BIN/test-client" --nodes "$(cl_endpoints)" --duration 2s --rate 300 --seed 8 --json \
