@@ -16,17 +16,21 @@ function(lx_add_test name)
     ENVIRONMENT "LX_BIN=${LX_BIN_DIR};LX_SRC=${PROJECT_SOURCE_DIR};LX_BUILD=${CMAKE_BINARY_DIR}")
 endfunction()
 
-# lx_add_script_test(NAME SCRIPT path [TIMEOUT s])
+# lx_add_script_test(NAME SCRIPT path [TIMEOUT s] [SKIP_CODE n])
 # Registers an integration test script. It sees LX_BIN (the binaries), LX_SRC
-# (the source tree) and LX_BUILD (the build tree) in its environment.
+# (the source tree) and LX_BUILD (the build tree) in its environment. A script
+# that exits with SKIP_CODE is reported as skipped, not passed.
 function(lx_add_script_test name)
-  cmake_parse_arguments(T "" "SCRIPT;TIMEOUT" "" ${ARGN})
+  cmake_parse_arguments(T "" "SCRIPT;TIMEOUT;SKIP_CODE" "" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
   add_test(NAME ${name} COMMAND bash "${T_SCRIPT}")
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "LX_BIN=${LX_BIN_DIR};LX_SRC=${PROJECT_SOURCE_DIR};LX_BUILD=${CMAKE_BINARY_DIR}")
+  if(T_SKIP_CODE)
+    set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE ${T_SKIP_CODE})
+  endif()
 endfunction()
 
 # lx_add_part(NAME lib PUBLIC_LIBS a b PRIVATE_LIBS c d)

@@ -27,6 +27,48 @@ lx_install_deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+LX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# lx_build_needed BIN_DIR BUILD: 0 if a build is due. BUILD always: yes;
+# never: no; auto: when a binary is missing or a source is newer than
+# BIN_DIR/multi-node.
+lx_build_needed() {
+  local bin=$1 b
+  [ "$2" = always ] && return 0
+  [ "$2" = never ] && return 1
+  for b in multi-node test-client lx-journal; do
+    [ -x "$bin/$b" ] || return 0
+  done
+  [ -n "$(cd "$LX_ROOT" && find plugin settlement bridge node cmake CMakeLists.txt \
+    \( -name '*.c' -o -name '*.h' -o -name 'CMakeLists.txt' -o -name '*.cmake' \) \
+    -newer "$bin/multi-node" -print -quit 2>/dev/null)" ]
+}
+
+# lx_deps_missing BIN_DIR BUILD: 0 if a tool the scripts use is missing, or a
+# build is due and a compiler, CMake or a library is missing.
+lx_deps_missing() {
+  local c
+  for c in jq ss; do
+    command -v "$c" >/dev/null 2>&1 || return 0
+  done
+  if lx_build_needed "$1" "$2"; then
+    for c in cmake cc pkg-config; do
+      command -v "$c" >/dev/null 2>&1 || return 0
+    done
+    pkg-config --exists libzmq jansson libcurl libsecp256k1 libcrypto cmocka libmicrohttpd ||
+      return 0
+  fi
+  return 1
+}
+
+# lx_build_release BIN_DIR: a Release build in build/, binaries in BIN_DIR.
+lx_build_release() {
+  local jobs
+  jobs=$(nproc 2>/dev/null || echo 2)
+  cmake -S "$LX_ROOT" -B "$LX_ROOT/build" -DCMAKE_BUILD_TYPE=Release -DLX_BIN_DIR="$1" >/dev/null &&
+    cmake --build "$LX_ROOT/build" -j"$jobs"
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   lx_install_deps

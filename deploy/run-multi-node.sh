@@ -199,39 +199,12 @@ trap 'say "terminated"; exit 143' TERM
 cd "$ROOT" || die "cannot enter $ROOT"
 
 # ---- dependencies and build -----------------------------------------------
-build_needed() {
-    [ "$BUILD" = always ] && return 0
-    [ "$BUILD" = never ] && return 1
-    local b
-    for b in multi-node test-client; do
-        [ -x "$BIN_DIR/$b" ] || return 0
-    done
-    # Sources newer than the daemon mean the binaries are stale.
-    [ -n "$(find plugin settlement bridge node cmake CMakeLists.txt \
-        \( -name '*.c' -o -name '*.h' -o -name 'CMakeLists.txt' -o -name '*.cmake' \) \
-        -newer "$BIN_DIR/multi-node" -print -quit 2>/dev/null)" ]
-}
-
-deps_missing() {
-    local c
-    for c in jq ss; do
-        command -v "$c" >/dev/null 2>&1 || return 0
-    done
-    if build_needed; then
-        for c in cmake cc pkg-config; do
-            command -v "$c" >/dev/null 2>&1 || return 0
-        done
-        pkg-config --exists libzmq jansson libcurl libsecp256k1 libcrypto cmocka libmicrohttpd ||
-            return 0
-    fi
-    return 1
-}
-
-if [ "$DEPS" != never ] && { [ "$DEPS" = always ] || deps_missing; }; then
+# lx_deps_missing, lx_build_needed, lx_build_release, lx_install_deps.
+# shellcheck source=deploy/deps.sh
+. "$ROOT/deploy/deps.sh"
+if [ "$DEPS" != never ] && { [ "$DEPS" = always ] || lx_deps_missing "$BIN_DIR" "$BUILD"; }; then
     if command -v dpkg-query >/dev/null 2>&1; then
         say "installing missing packages (deploy/deps.sh)"
-        # shellcheck source=deploy/deps.sh
-        . "$ROOT/deploy/deps.sh"
         lx_install_deps || die "installing the packages failed; see deploy/deps.sh for the list"
     else
         say "warning: not a Debian system; install the packages of deploy/deps.sh yourself"
@@ -240,11 +213,9 @@ fi
 command -v jq >/dev/null 2>&1 || die "jq is missing (it is in deploy/deps.sh)"
 command -v ss >/dev/null 2>&1 || die "ss is missing (package iproute2, in deploy/deps.sh)"
 
-if build_needed; then
+if lx_build_needed "$BIN_DIR" "$BUILD"; then
     say "building (Release) into $BIN_DIR"
-    jobs=$(nproc 2>/dev/null || echo 2)
-    { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLX_BIN_DIR="$BIN_DIR" >/dev/null &&
-        cmake --build build -j"$jobs"; } || die "the build failed"
+    lx_build_release "$BIN_DIR" || die "the build failed"
 fi
 for b in multi-node test-client; do
     [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing (build it, or set BIN_DIR)"

@@ -711,9 +711,18 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
     lx_zsock_opts po = o;
     po.immediate = true; /* a send to a peer that is down fails instead of queueing */
     po.reconnect_ms = PEER_RECONNECT_MS;
+    /* Bound to one address, the node also connects from it (libzmq's
+     * "tcp://SRC:0;DST:PORT"), so that peers and firewalls see the node's
+     * own address rather than whichever one the kernel picks. Not from a
+     * loopback address to a peer elsewhere: that could never connect. */
+    int specific = strcmp(c->bind, "*") != 0 && strcmp(c->bind, "0.0.0.0") != 0;
+    int bind_lo = lx__host_is_loopback(c->bind);
     for (size_t i = 0; i < c->npeers; i++) {
-        char ep[LX__HOST_MAX + 32];
-        snprintf(ep, sizeof ep, "tcp://%s:%u", c->peers[i].host, c->peers[i].port + 1);
+        char src[LX__HOST_MAX + 8] = "";
+        if (specific && (!bind_lo || lx__host_is_loopback(c->peers[i].host)))
+            snprintf(src, sizeof src, "%s:0;", c->bind);
+        char ep[2 * LX__HOST_MAX + 48];
+        snprintf(ep, sizeof ep, "tcp://%s%s:%u", src, c->peers[i].host, c->peers[i].port + 1);
         if ((rc = lx__auth_connect_peer(n->auth, n->pub, ep, i)) != LX_OK) {
             lx__log(n, "cannot connect to %s: %s", ep, lx_strerror(rc));
             *exit_code = 2;
@@ -723,7 +732,7 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
         lx__auth_peer_opts(n->auth, &po_out, i);
         if ((rc = lx_zsock_new(&n->out[i], n->ctx, LX_ZDEALER, &po_out)) != LX_OK)
             return rc;
-        snprintf(ep, sizeof ep, "tcp://%s:%u", c->peers[i].host, c->peers[i].port + 3);
+        snprintf(ep, sizeof ep, "tcp://%s%s:%u", src, c->peers[i].host, c->peers[i].port + 3);
         if ((rc = lx_zsock_connect(n->out[i], ep)) != LX_OK) {
             lx__log(n, "cannot connect to %s: %s", ep, lx_strerror(rc));
             *exit_code = 2;

@@ -5,6 +5,14 @@
 #
 # A test sets NODES, sources this file, calls cl_init, then uses the rest.
 # Everything it starts is killed by the EXIT trap, whatever happens.
+#
+# Two settings let a test place the nodes elsewhere than localhost:
+#   CL_HOSTS[i]  node i's address: it is started with --bind CL_HOSTS[i], its
+#                peers and clients reach it there (default: localhost, no --bind)
+#   CL_PREFIX    a command every node, client and ss runs under, e.g.
+#                (ip netns exec NAME) to run the cluster in a network namespace
+# and cl_on_exit CMD... adds a command the EXIT trap runs after the processes
+# are stopped (e.g. deleting that namespace).
 
 : "${LX_BIN:?LX_BIN must name the directory of the built binaries}"
 NODES=${NODES:-3}
@@ -12,6 +20,10 @@ CL_FAILED=0
 CL_PIDS=()      # CL_PIDS[i]: pid of node i, empty when it is not running
 CL_OTHER_PIDS=() # other processes to stop (clients in the background)
 CL_TMP=
+CL_HOSTS=()
+CL_PREFIX=()
+CL_EXIT_CMDS=()
+CL_BOOT_LEADER=0
 # Optional: CL_PEERS[i] lists the node numbers node i links to ("1 4"); a
 # node without an entry links to every other node. CL_TOPO_ARGS go to every
 # node. cl_topology sets both.
@@ -68,8 +80,21 @@ cl_cleanup() {
         fi
     fi
     [ -n "$CL_TMP" ] && rm -rf "$CL_TMP"
+    local c
+    for c in "${CL_EXIT_CMDS[@]}"; do eval "$c"; done
     exit "$rc"
 }
+
+# cl_on_exit CMD: run CMD (a shell command line) on exit, after every process
+# this library started is stopped.
+cl_on_exit() { CL_EXIT_CMDS+=("$*"); }
+
+# cl_run CMD...: runs CMD under CL_PREFIX (in the test's namespace, if any).
+# Not for a command put in the background: $! would be the subshell, not CMD.
+cl_run() { "${CL_PREFIX[@]}" "$@"; }
+
+# cl_host I: node I's address (CL_HOSTS[I], default localhost).
+cl_host() { echo "${CL_HOSTS[$1]:-localhost}"; }
 
 # cl_init: checks the tools, makes the temp folder, picks free ports.
 cl_init() {
@@ -90,7 +115,7 @@ cl_init() {
 
 # cl_port_busy PORT: 0 if something listens on the TCP port.
 cl_port_busy() {
-    [ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]
+    [ -n "$(cl_run ss -ltnH "sport = :$1" 2>/dev/null)" ]
 }
 
 # cl_pick_ports: BASE, a random base port in 20000..31999 (below the kernel's
@@ -113,7 +138,7 @@ cl_pick_ports() {
 
 cl_port() { echo $((BASE + 100 * $1)); }
 # cl_endpoint I: node I's client endpoint (ROUTER, base + 2).
-cl_endpoint() { echo "tcp://localhost:$(($(cl_port "$1") + 2))"; }
+cl_endpoint() { echo "tcp://$(cl_host "$1"):$(($(cl_port "$1") + 2))"; }
 # cl_endpoints [I...]: comma-separated client endpoints (all nodes by default).
 cl_endpoints() {
     local out="" i
@@ -140,8 +165,9 @@ cl_topology() {
     done
 }
 
-# cl_start I [extra multi-node args]: starts node I (node0 leads) in the
-# background; its output is appended to CL_TMP/nodeI.log.
+# cl_start I [extra multi-node args]: starts node I in the background; its
+# output is appended to CL_TMP/nodeI.log. Node CL_BOOT_LEADER (0 unless the
+# test changes it; -1: none) gets --leader, the others --leader=false.
 cl_start() {
     local i=$1 j peers="" args links
     shift
@@ -152,15 +178,16 @@ cl_start() {
     fi
     for j in $links; do
         [ "$j" -eq "$i" ] && continue
-        peers+="${peers:+,}tcp://localhost:$(cl_port "$j")"
+        peers+="${peers:+,}tcp://$(cl_host "$j"):$(cl_port "$j")"
     done
     args=(--node "node$i" --port "$(cl_port "$i")" --data-dir "$(cl_data "$i")" --dev-faucet
         --metrics-interval 1s "${CL_TOPO_ARGS[@]}")
+    [ -n "${CL_HOSTS[$i]:-}" ] && args+=(--bind "${CL_HOSTS[$i]}")
     [ -n "$peers" ] && args+=(--peers "$peers")
-    if [ "$i" -eq 0 ]; then args+=(--leader); else args+=(--leader=false); fi
+    if [ "$i" -eq "$CL_BOOT_LEADER" ]; then args+=(--leader); else args+=(--leader=false); fi
     echo "==== start $(date +%T.%N | cut -c1-12): multi-node ${args[*]} $*" >>"$CL_TMP/node$i.log"
     env -u NODE_ID -u PEERS -u IS_LEADER -u DATA_DIR -u LOG_FILE -u BASE_PORT \
-        "$LX_BIN/multi-node" "${args[@]}" "$@" >>"$CL_TMP/node$i.log" 2>&1 </dev/null &
+        "${CL_PREFIX[@]}" "$LX_BIN/multi-node" "${args[@]}" "$@" >>"$CL_TMP/node$i.log" 2>&1 </dev/null &
     CL_PIDS[i]=$!
 }
 
@@ -191,7 +218,7 @@ cl_start_all() {
     local i
     for ((i = 0; i < NODES; i++)); do cl_start "$i" "$@"; done
     for ((i = 0; i < NODES; i++)); do cl_wait_ready "$i" || abort "node$i did not start"; done
-    "$LX_BIN/test-client" --nodes "$(cl_endpoints)" --wait-ready 30s \
+    cl_run "$LX_BIN/test-client" --nodes "$(cl_endpoints)" --wait-ready 30s \
         >"$CL_TMP/wait-ready.log" 2>&1 || abort "not every node answered a PING"
     # A follower answers PINGs before it has heard from the leader: wait until
     # every node holds the leader's first block (the markets).
@@ -250,10 +277,12 @@ cl_stop_all() {
 cl_state() { jq -r '"\(.seq) \(.state_hash)"' "$(cl_status "$1")" 2>/dev/null; }
 cl_seq() { jq -r '.seq' "$(cl_status "$1")" 2>/dev/null; }
 
-# cl_same_state: 0 if every node's status.json has the same seq (> 0) and hash.
+# cl_same_state [I...]: 0 if the status.json of every node (or of nodes I...)
+# has the same seq (> 0) and hash.
 cl_same_state() {
     local i s first=""
-    for ((i = 0; i < NODES; i++)); do
+    if [ $# -eq 0 ]; then set -- $(seq 0 $((NODES - 1))); fi
+    for i in "$@"; do
         s=$(cl_state "$i")
         [ -n "$s" ] || return 1
         [ -z "$first" ] && first=$s
@@ -262,12 +291,13 @@ cl_same_state() {
     [ "${first%% *}" != 0 ] && [ "${first%% *}" != null ]
 }
 
-# cl_wait_converged SECONDS: waits until cl_same_state holds twice in a row
-# (status.json is rewritten about once a second).
+# cl_wait_converged SECONDS [I...]: waits until cl_same_state [I...] holds
+# twice in a row (status.json is rewritten about once a second).
 cl_wait_converged() {
     local limit=$((SECONDS + $1)) hits=0
+    shift
     while [ $SECONDS -lt $limit ]; do
-        if cl_same_state; then
+        if cl_same_state "$@"; then
             hits=$((hits + 1))
             [ $hits -ge 2 ] && return 0
         else
