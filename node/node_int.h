@@ -624,7 +624,7 @@ typedef struct lx__node {
     uint64_t term_first_seq; /* leader: the first block of its term */
     uint64_t peer_durable[LX__PEERS_MAX];
     int first_ack_logged;
-    uint32_t apply_budget; /* leader: acknowledged blocks still to apply this turn */
+    uint32_t apply_budget; /* leader: requests still to answer this loop turn */
     unsigned told_no_rpc, told_stale;
     uint64_t stale_refused; /* blocks and forwards of an old term refused */
 

@@ -242,6 +242,10 @@ lx_err lx__seq_init(lx__node *n)
     n->cut_index = n->next_index;
     n->synced_seq = n->seq;
     n->commit_seq = n->seq;
+    /* The owner table at its working size, its pages touched now rather
+     * than one page fault at a time under the first load. */
+    if (!n->owners.cap && owners_grow(&n->owners))
+        memset(n->owners.v, 0, n->owners.cap * sizeof *n->owners.v);
     n->term_first_seq = n->seq + 1;
     if (n->seq > 0) {
         /* A new term starts with a block of its own (no entries): once a
@@ -833,7 +837,9 @@ void lx__seq_commit(lx__node *n)
      * (lx__seq_deadline), and heartbeats and requests are not held up by a
      * long run of acknowledgements. */
     while (n->apply_budget && lx__seq_commit_ready(n)) {
-        n->apply_budget--;
+        const lx__inflight *h = &n->inflight[n->inflight_head];
+        uint32_t cost = h->nreq ? h->nreq : 1; /* requests answered */
+        n->apply_budget = cost < n->apply_budget ? n->apply_budget - cost : 0;
         lx__inflight *f = &n->inflight[n->inflight_head];
         lx__hist_add(&n->m.commit_total, now - f->cut_us);
         size_t *ends = NULL;

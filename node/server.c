@@ -23,10 +23,11 @@
 #define SHUTDOWN_WAIT_US 5000000u
 #define POLL_MAX_MS 100
 #define PEER_RECONNECT_MS 20
-/* Leader: acknowledged blocks applied and answered per loop turn; more
- * wait for the next turn, which comes at once, so heartbeats and requests
- * are never held up behind a long run of acknowledgements. */
-#define APPLY_PER_TURN 8u
+/* Leader: requests (in acknowledged blocks) applied and answered per loop
+ * turn, a few ms of work; the rest wait for the next turn, which comes at
+ * once, so heartbeats are never held up behind a long run of
+ * acknowledgements. At least one block goes each turn. */
+#define APPLY_PER_TURN 2048u
 /* A deadline closer than this is waited for on the timerfd, to the
  * microsecond; farther ones with zmq_poll's millisecond timeout. */
 #define PRECISE_US 5000u
