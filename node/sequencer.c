@@ -131,7 +131,7 @@ static void origin_unref(lx__owners *o, uint32_t s)
  * it is touched): growing a table of a million entries by rehashing would
  * stall the leader for tens of milliseconds. */
 #define OWNERS_CAP ((size_t)1 << 21)
-_Static_assert(LX__OWNERS_MAX * 4 <= OWNERS_CAP * 3, "owners table must hold LX__OWNERS_MAX");
+_Static_assert(LX__OWNERS_MAX * 2 <= OWNERS_CAP, "owners table must hold LX__OWNERS_MAX");
 
 static int owners_grow(lx__owners *o)
 {
@@ -157,7 +157,7 @@ void lx__owners_put(lx__owners *o, uint64_t id, uint64_t req_id, const lx__origi
 {
     if (id == 0)
         return;
-    if ((o->n + 1) * 4 > o->cap * 3) {
+    if ((o->n + 1) * 2 > o->cap) { /* at most half full: short probes */
         if (o->n >= LX__OWNERS_MAX || !owners_grow(o))
             return; /* full: this order gets no unsolicited replies */
     }
