@@ -152,6 +152,7 @@ static void on_sig(lx__node *n, lx__settle *s, const lx__peer_msg *m)
             if (memcmp(s->ch.owners + i * LX_XADDR_LEN, m->u.settle_sig.signer, LX_XADDR_LEN) ==
                 0) {
                 s->suspect |= (uint64_t)1 << i;
+                s->suspect_us = lx_now_us();
                 /* This set cannot complete: propose another at once. */
                 if (in_set(s->st_signers, s->st_nsigners, (int)i))
                     s->round_open = 0;
@@ -248,14 +249,19 @@ static void signing_round(lx__node *n, lx__settle *s, uint64_t now)
                                LX_XADDR_LEN) == 0)
                         have = 1;
             }
-            if (!have)
+            if (!have) {
                 s->suspect |= (uint64_t)1 << pos;
+                s->suspect_us = now;
+            }
         }
         lx__log(n, "batch %" PRIu64 ": no quorum from its signer set in %d ms; trying another",
                 number, ROUND_US / 1000);
     }
     if (!s->round_open && now < s->next_round_us)
         return;
+    /* A signer that failed (it was restarting, say) is asked again later. */
+    if (s->suspect && now - s->suspect_us >= SUSPECT_US)
+        s->suspect = 0;
     uint32_t v[LX__SETTLE_SIGNERS_MAX];
     size_t k = 0;
     s->round_us = now;

@@ -13,6 +13,7 @@
 #define CHANGE_MAX 64        /* change outputs of one settlement tx */
 #define REQ_RESEND_US 500000 /* SETTLE_REQ repeats while signatures are missing */
 #define ROUND_US 3000000     /* then another signer set is tried */
+#define SUSPECT_US 5000000   /* a signer that failed a round is passed over this long */
 #define RETRY_US 1000000     /* a failed submission is tried again */
 #define SUBMIT_DEADLINE_MS 8000
 #define SUBMIT_POLL_MS 50 /* getTxStatus while a settlement tx waits for a block */
@@ -62,6 +63,7 @@ struct lx__settle {
     uint64_t round_us, req_us;
     uint64_t next_round_us; /* after a round that could not start */
     uint64_t suspect;       /* owner positions that failed a round */
+    uint64_t suspect_us;    /* when the last was added; forgotten SUSPECT_US later */
     int checked_stored;
     int have_signed, accepted;
     uint8_t *tx_bytes;

@@ -36,7 +36,15 @@ static lx_err fuzz_reencode(uint8_t *buf, size_t cap, size_t *n, const lx_proto_
         for (size_t i = 0; i < m->u.batch.count; i++)
             FUZZ_CHECK(lx_proto_batch_get(m, &orders[i], i) == LX_OK);
         FUZZ_CHECK(lx_proto_batch_get(m, &orders[0], m->u.batch.count) == LX_EINVAL);
-        return lx_proto_encode_batch(buf, cap, n, h->req_id, orders, m->u.batch.count);
+        {
+            /* The batch encoder writes no flags: a request may carry BUNDLE. */
+            lx_err rc = lx_proto_encode_batch(buf, cap, n, h->req_id, orders, m->u.batch.count);
+            if (rc == LX_OK) {
+                buf[4] = (uint8_t)(h->flags >> 8);
+                buf[5] = (uint8_t)h->flags;
+            }
+            return rc;
+        }
     case LX_PROTO_BATCH_RESULT:
         for (size_t i = 0; i < m->u.batch.count; i++)
             FUZZ_CHECK(lx_proto_batch_result_get(m, &items[i], i) == LX_OK);
