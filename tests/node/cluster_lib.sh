@@ -266,6 +266,11 @@ cl_kill9() {
 # cl_stop_all: stops every node; PASS if each exits 0 on SIGTERM.
 cl_stop_all() {
     local i st
+    # SIGTERM to all at once: stopped one by one, the last ones would see
+    # their leader gone and elect another (a new block) while they wait.
+    for ((i = 0; i < NODES; i++)); do
+        [ -n "${CL_PIDS[i]:-}" ] && kill -TERM "${CL_PIDS[i]}" 2>/dev/null
+    done
     for ((i = 0; i < NODES; i++)); do
         cl_stop "$i"
         st=$?
