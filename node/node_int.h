@@ -708,7 +708,7 @@ void lx__replica_applied(lx__node *n);
 /* Applies one decoded block to the replica (n->blk), records its hash,
  * publishes its market data and counts it. ends may be NULL. */
 lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **ends);
-/* Answers a query or PING from the local replica. */
+/* query.c: answers a query or PING from the local replica. */
 void lx__answer_query(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uint64_t recv_us);
 /* Checks a (seq, hash) pair the leader announced against ours. */
 void lx__check_hash(lx__node *n, uint64_t seq, const uint8_t hash[LX_STATE_HASH_LEN]);

@@ -166,6 +166,17 @@ lx_err lx_snapshot_load(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, u
     return rc;
 }
 
+/* Removes DIR/<seq>.snap (gone already is fine; the caller syncs DIR). */
+static lx_err snap_unlink(const char *dir, uint64_t seq)
+{
+    char path[4096], name[48];
+    snprintf(name, sizeof name, "%020" PRIu64 ".snap", seq);
+    lx_err rc = lx__path(path, sizeof path, dir, name);
+    if (rc == LX_OK && unlink(path) != 0 && errno != ENOENT)
+        rc = LX_EIO;
+    return rc;
+}
+
 lx_err lx_snapshot_prune(const char *data_dir, size_t keep)
 {
     if (!data_dir || keep == 0)
@@ -197,8 +208,7 @@ lx_err lx_snapshot_prune(const char *data_dir, size_t keep)
                 continue;
             }
         }
-        if (unlink(path) != 0 && errno != ENOENT)
-            rc = LX_EIO;
+        rc = snap_unlink(dir, seqs[i]);
         removed++;
     }
     free(seqs);
@@ -211,7 +221,7 @@ lx_err lx_snapshot_drop_after(const char *data_dir, uint64_t seq)
 {
     if (!data_dir)
         return LX_EINVAL;
-    char dir[4096], path[4096], name[48];
+    char dir[4096];
     lx_err rc = snap_dir(dir, sizeof dir, data_dir);
     if (rc != LX_OK)
         return rc;
@@ -219,16 +229,11 @@ lx_err lx_snapshot_drop_after(const char *data_dir, uint64_t seq)
     size_t n, removed = 0;
     if ((rc = lx__list_seq_files(&seqs, &n, dir, ".snap")) != LX_OK)
         return rc == LX_ENOTFOUND ? LX_OK : rc;
-    for (size_t i = 0; i < n && rc == LX_OK; i++) {
-        if (seqs[i] <= seq)
-            continue;
-        snprintf(name, sizeof name, "%020" PRIu64 ".snap", seqs[i]);
-        if ((rc = lx__path(path, sizeof path, dir, name)) != LX_OK)
-            break;
-        if (unlink(path) != 0 && errno != ENOENT)
-            rc = LX_EIO;
-        removed++;
-    }
+    for (size_t i = 0; i < n && rc == LX_OK; i++)
+        if (seqs[i] > seq) {
+            rc = snap_unlink(dir, seqs[i]);
+            removed++;
+        }
     free(seqs);
     if (rc == LX_OK && removed)
         rc = lx__fsync_dir(dir);
