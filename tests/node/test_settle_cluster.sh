@@ -237,7 +237,8 @@ if [ "${accepted_before:-0}" -gt 0 ]; then
     pass "batch $killed_batch was Accepted before the kill: nothing to issue again"
 else
     check "the restarted leader issued the tx it had signed before the kill again" \
-        grep -q "issuing the stored tx" "$CL_TMP/node0.log"
+        grep -q "issuing the stored tx" "$CL_TMP/node0.log" ||
+        grep -E "batch ${killed_batch:-x}[: ]|elected|restarting" "$CL_TMP/node0.log" | tail -8
 fi
 check_settlement "after the leader's kill -9"
 
@@ -322,7 +323,9 @@ if [ -x "$LX_BIN/lx-audit" ] && [ -x "$LX_BIN/lx-proof" ]; then
     "$LX_BIN/lx-proof" --data-dir "$(cl_data 1)" --fill "$fill" --json >"$CL_TMP/proof.json" 2>&1 &&
         "$LX_BIN/lx-proof" --verify "$CL_TMP/proof.json" --rpc "$RPC" --channel "$A0,$A1,$A2" \
             --threshold 2 >"$CL_TMP/verify.out" 2>&1
-    check "lx-proof proves fill $fill from node1's data dir and verifies it on-chain" [ $? -eq 0 ]
+    proof_rc=$?
+    check "lx-proof proves fill $fill from node1's data dir and verifies it on-chain" [ $proof_rc -eq 0 ]
+    [ $proof_rc -eq 0 ] || tail -5 "$CL_TMP/proof.json" "$CL_TMP/verify.out" 2>/dev/null
 else
     echo "SKIP lx-audit / lx-proof are not built"
 fi
