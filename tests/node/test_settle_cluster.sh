@@ -217,6 +217,7 @@ echo "---- $(date +%T) kill -9 the leader while a batch is being settled, and re
 client=$!
 CL_OTHER_PIDS+=("$client")
 before=$(grep -c "; submitting" "$CL_TMP/node0.log")
+elected_before=$(cat "$CL_TMP/node1.log" "$CL_TMP/node2.log" | grep -c "elected leader of term")
 limit=$((SECONDS + 20))
 while [ "$(grep -c "; submitting" "$CL_TMP/node0.log")" -le "$before" ] && [ $SECONDS -lt $limit ]; do
     sleep 0.05
@@ -233,15 +234,26 @@ cl_wait_ready 0 60 || abort "node0 did not come back"
 wait "$client"
 CL_OTHER_PIDS=("${CL_OTHER_PIDS[0]}")
 wait_quiet 60 || fail "batches were not all settled within 60 s of the restart"
+# Who issues it again: node0, back as leader; or, when node0 stayed down
+# past the election timeout, the follower elected in its place. Either way
+# check_settlement below proves it settled exactly once.
+signed_tx=$(grep "^node0 batch ${killed_batch:-x}: .*; submitting" "$CL_TMP/node0.log" | tail -1 |
+    sed -n 's/.* tx \([^ ]*\) (.*/\1/p')
+settled_tx=$(grep -h "^node[0-9] batch ${killed_batch:-x} settled: tx" "$CL_TMP"/node*.log | head -1 |
+    sed -n 's/.* settled: tx \([^ ]*\) accepted.*/\1/p')
+elected_after=$(cat "$CL_TMP/node1.log" "$CL_TMP/node2.log" | grep -c "elected leader of term")
 if [ "${accepted_before:-0}" -gt 0 ]; then
     pass "batch $killed_batch was Accepted before the kill: nothing to issue again"
+elif grep -q "issuing the stored tx" "$CL_TMP/node0.log"; then
+    pass "the restarted leader issued the tx it had signed before the kill again"
+elif [ "$elected_after" -gt "$elected_before" ]; then
+    pass "leadership moved while node0 was down ($(grep -h "elected leader of term" \
+        "$CL_TMP/node1.log" "$CL_TMP/node2.log" | tail -1 | cut -d' ' -f1-6)); batch $killed_batch settled with tx ${settled_tx:-?} (node0 had signed ${signed_tx:-?})"
+elif [ -n "$settled_tx" ] && [ "$settled_tx" = "$signed_tx" ]; then
+    pass "batch $killed_batch settled with the tx node0 signed before the kill ($settled_tx)"
 else
-    if grep -q "issuing the stored tx" "$CL_TMP/node0.log"; then
-        pass "the restarted leader issued the tx it had signed before the kill again"
-    else
-        fail "the restarted leader issued the tx it had signed before the kill again"
-        grep -E "batch ${killed_batch:-x}[: ]|elected|restarting" "$CL_TMP/node0.log" | tail -8
-    fi
+    fail "the tx node0 signed for batch ${killed_batch:-?} before the kill was issued again, or a new leader settled it"
+    grep -hE "batch ${killed_batch:-x}[: ]|elected|restarting" "$CL_TMP"/node*.log | tail -12
 fi
 check_settlement "after the leader's kill -9"
 
