@@ -87,14 +87,7 @@ case "$THROUGHPUT" in true | false) ;; *) die "THROUGHPUT=$THROUGHPUT: true or f
 cd "$ROOT" || die "cannot enter $ROOT"
 # shellcheck source=deploy/deps.sh
 . "$ROOT/deploy/deps.sh"
-if [ "$DEPS" != never ] && { [ "$DEPS" = always ] || lx_deps_missing "$BIN_DIR" "$BUILD"; }; then
-    say "installing missing packages (deploy/deps.sh)"
-    lx_install_deps || die "installing the packages failed"
-fi
-if lx_build_needed "$BIN_DIR" "$BUILD"; then
-    say "building (Release) into $BIN_DIR"
-    lx_build_release "$BIN_DIR" || die "the build failed"
-fi
+lx_prepare "$BIN_DIR" "$BUILD" "$DEPS" || exit 1
 mkdir -p "$LOG_DIR" || die "cannot create $LOG_DIR"
 # The runs below must not rebuild or install anything.
 export BIN_DIR BASE_PORT FSYNC NODES BUILD=never DEPS=never

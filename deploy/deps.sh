@@ -69,6 +69,27 @@ lx_build_release() {
     cmake --build "$LX_ROOT/build" -j"$jobs"
 }
 
+# lx_prepare BIN_DIR BUILD DEPS: what the scripts do before they run
+# anything. Installs the missing packages (DEPS auto: when something is
+# missing; always; never), checks for jq, and builds Release into BIN_DIR
+# when BUILD asks for it. Reports through the caller's say; on failure says
+# why and returns 1.
+lx_prepare() {
+  if [ "$3" != never ] && { [ "$3" = always ] || lx_deps_missing "$1" "$2"; }; then
+    if command -v dpkg-query >/dev/null 2>&1; then
+      say "installing missing packages (deploy/deps.sh)"
+      lx_install_deps || { say "error: installing the packages failed; see deploy/deps.sh for the list" >&2; return 1; }
+    else
+      say "warning: not a Debian system; install the packages of deploy/deps.sh yourself"
+    fi
+  fi
+  command -v jq >/dev/null 2>&1 || { say "error: jq is missing (it is in deploy/deps.sh)" >&2; return 1; }
+  if lx_build_needed "$1" "$2"; then
+    say "building (Release) into $1"
+    lx_build_release "$1" || { say "error: the build failed" >&2; return 1; }
+  fi
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   lx_install_deps

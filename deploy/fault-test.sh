@@ -167,19 +167,7 @@ cd "$ROOT" || die "cannot enter $ROOT"
 # ---- dependencies and build (as run-multi-node.sh) ------------------------
 # shellcheck source=deploy/deps.sh
 . "$ROOT/deploy/deps.sh"
-if [ "$DEPS" != never ] && { [ "$DEPS" = always ] || lx_deps_missing "$BIN_DIR" "$BUILD"; }; then
-    if command -v dpkg-query >/dev/null 2>&1; then
-        say "installing missing packages (deploy/deps.sh)"
-        lx_install_deps || die "installing the packages failed; see deploy/deps.sh for the list"
-    else
-        say "warning: not a Debian system; install the packages of deploy/deps.sh yourself"
-    fi
-fi
-command -v jq >/dev/null 2>&1 || die "jq is missing (it is in deploy/deps.sh)"
-if lx_build_needed "$BIN_DIR" "$BUILD"; then
-    say "building (Release) into $BIN_DIR"
-    lx_build_release "$BIN_DIR" || die "the build failed"
-fi
+lx_prepare "$BIN_DIR" "$BUILD" "$DEPS" || exit 1
 for b in multi-node test-client lx-journal; do
     [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing (build it, or set BIN_DIR)"
 done

@@ -199,24 +199,10 @@ trap 'say "terminated"; exit 143' TERM
 cd "$ROOT" || die "cannot enter $ROOT"
 
 # ---- dependencies and build -----------------------------------------------
-# lx_deps_missing, lx_build_needed, lx_build_release, lx_install_deps.
 # shellcheck source=deploy/deps.sh
 . "$ROOT/deploy/deps.sh"
-if [ "$DEPS" != never ] && { [ "$DEPS" = always ] || lx_deps_missing "$BIN_DIR" "$BUILD"; }; then
-    if command -v dpkg-query >/dev/null 2>&1; then
-        say "installing missing packages (deploy/deps.sh)"
-        lx_install_deps || die "installing the packages failed; see deploy/deps.sh for the list"
-    else
-        say "warning: not a Debian system; install the packages of deploy/deps.sh yourself"
-    fi
-fi
-command -v jq >/dev/null 2>&1 || die "jq is missing (it is in deploy/deps.sh)"
+lx_prepare "$BIN_DIR" "$BUILD" "$DEPS" || exit 1
 command -v ss >/dev/null 2>&1 || die "ss is missing (package iproute2, in deploy/deps.sh)"
-
-if lx_build_needed "$BIN_DIR" "$BUILD"; then
-    say "building (Release) into $BIN_DIR"
-    lx_build_release "$BIN_DIR" || die "the build failed"
-fi
 for b in multi-node test-client; do
     [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing (build it, or set BIN_DIR)"
 done
