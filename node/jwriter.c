@@ -471,15 +471,22 @@ lx_err lx__jw_snapshot(lx__jw *w, const lx_snapshot_meta *meta, uint8_t *engine,
     return rc;
 }
 
-lx_err lx__jw_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to)
+/* A request naming a peer slot and two numbers (R: blocks from..to;
+ * N: snapshot seq and offset). */
+static lx_err send_slot_req(lx__jw *w, uint8_t tag, uint32_t slot, uint64_t a, uint64_t b)
 {
     uint8_t msg[1 + 4 + 16];
-    msg[0] = 'R';
+    msg[0] = tag;
     lx__put_u32(msg + 1, slot);
-    lx__put_u64(msg + 5, from);
-    lx__put_u64(msg + 13, to);
+    lx__put_u64(msg + 5, a);
+    lx__put_u64(msg + 13, b);
     lx_zpart part = {msg, sizeof msg};
     return lx_zsock_send(w->main_end, &part, 1, 0);
+}
+
+lx_err lx__jw_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to)
+{
+    return send_slot_req(w, 'R', slot, from, to);
 }
 
 lx_err lx__jw_compact_limit(lx__jw *w, uint64_t limit)
@@ -493,11 +500,5 @@ lx_err lx__jw_compact_limit(lx__jw *w, uint64_t limit)
 
 lx_err lx__jw_snap_read(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
 {
-    uint8_t msg[1 + 4 + 16];
-    msg[0] = 'N';
-    lx__put_u32(msg + 1, slot);
-    lx__put_u64(msg + 5, seq);
-    lx__put_u64(msg + 13, offset);
-    lx_zpart part = {msg, sizeof msg};
-    return lx_zsock_send(w->main_end, &part, 1, 0);
+    return send_slot_req(w, 'N', slot, seq, offset);
 }
