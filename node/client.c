@@ -168,6 +168,16 @@ typedef struct deposit {
     uint8_t state; /* 0 to send, 1 in flight, 2 acked */
 } deposit;
 
+typedef struct withdrawal {
+    uint64_t account, amount;
+    uint64_t due_ns; /* waiting: when it is sent again; 0: in flight or free */
+    size_t next_free;
+    unsigned tries;
+    int used;
+    char asset[LX_SYMBOL_MAX];
+    char dest[LX_PROTO_ADDR_MAX + 1];
+} withdrawal;
+
 struct lx_client {
     lx_client_opts o;
     lx_zctx *ctx;
@@ -186,6 +196,12 @@ struct lx_client {
     lx_proto_market markets[LX_PROTO_LIST_MAX];
     size_t nmarkets;
     int have_markets;
+
+    /* withdrawals in flight or waiting to be sent again; a frame's aux is
+     * its index, and free slots are chained through next_free */
+    withdrawal *wds;
+    size_t nwds, wds_cap, wd_free, wd_waiting;
+    uint64_t wd_next_due; /* the earliest due_ns of those waiting */
 
     deposit *deps;
     size_t ndeps, deps_acked;
@@ -271,6 +287,7 @@ void lx_client_free(lx_client **p)
     lx_inflight_free(&c->fl);
     free(c->marks);
     free(c->deps);
+    free(c->wds);
     free(c);
     *p = NULL;
 }
@@ -321,7 +338,7 @@ uint64_t lx_client_outstanding(const lx_client *c)
 {
     return lx_inflight_open(c->fl, LX_INFLIGHT_ORDER) +
            lx_inflight_open(c->fl, LX_INFLIGHT_CANCEL) +
-           lx_inflight_open(c->fl, LX_INFLIGHT_WITHDRAW);
+           lx_inflight_open(c->fl, LX_INFLIGHT_WITHDRAW) + c->wd_waiting;
 }
 
 void lx_client_count_timeouts(lx_client *c)
@@ -465,6 +482,102 @@ static void order_rejected(lx_client *c, uint8_t reason)
     c->st.reject_reasons[reason < LX_R_COUNT ? reason : 0]++;
 }
 
+/* ---- withdrawals ---- */
+
+static uint64_t wd_amount(const lx_client *c, uint64_t i)
+{
+    return i < c->nwds && c->wds[i].used ? c->wds[i].amount : 0;
+}
+
+static void wd_release(lx_client *c, uint64_t i)
+{
+    if (i >= c->nwds || !c->wds[i].used)
+        return;
+    c->wds[i].used = 0;
+    c->wds[i].next_free = c->wd_free;
+    c->wd_free = (size_t)i;
+}
+
+/* A free slot's index, or SIZE_MAX when out of memory. */
+static size_t wd_alloc(lx_client *c)
+{
+    size_t i = c->wd_free;
+    if (i < c->nwds) {
+        c->wd_free = c->wds[i].next_free;
+    } else {
+        if (c->nwds == c->wds_cap) {
+            size_t cap = c->wds_cap ? 2 * c->wds_cap : 64;
+            withdrawal *v = realloc(c->wds, cap * sizeof *v);
+            if (v == NULL)
+                return SIZE_MAX;
+            c->wds = v;
+            c->wds_cap = cap;
+        }
+        i = c->nwds++;
+    }
+    memset(&c->wds[i], 0, sizeof c->wds[i]);
+    c->wds[i].used = 1;
+    c->wds[i].next_free = SIZE_MAX;
+    return i;
+}
+
+static int wd_send(lx_client *c, size_t i)
+{
+    withdrawal *w = &c->wds[i];
+    lx_proto_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.type = LX_PROTO_WITHDRAW;
+    m.u.transfer.account = w->account;
+    m.u.transfer.amount = w->amount;
+    memcpy(m.u.transfer.asset, w->asset, sizeof m.u.transfer.asset);
+    m.u.transfer.dest_len = (uint8_t)strlen(w->dest);
+    memcpy(m.u.transfer.dest, w->dest, m.u.transfer.dest_len);
+    size_t node_i = (size_t)((w->account - c->load.account_base) % c->nn);
+    w->tries++;
+    lx_inflight_frame *fr = send_request(c, node_i, LX_INFLIGHT_WITHDRAW, &m);
+    if (fr == NULL) {
+        c->st.wd_failed++;
+        wd_release(c, i);
+        return 0;
+    }
+    fr->aux = i;
+    return 1;
+}
+
+/* After ERROR overloaded: 1 when withdrawal i waits to be sent again. */
+static int wd_retry_later(lx_client *c, uint64_t i, uint64_t now)
+{
+    if (i >= c->nwds || !c->wds[i].used || c->wds[i].tries >= LX_CLIENT_WD_TRIES)
+        return 0;
+    uint64_t due = now + (c->o.wd_retry_ns ? c->o.wd_retry_ns : LX_CLIENT_WD_RETRY_NS);
+    c->wds[i].due_ns = due;
+    if (c->wd_waiting++ == 0 || due < c->wd_next_due)
+        c->wd_next_due = due;
+    return 1;
+}
+
+/* Sends again the withdrawals whose time has come. */
+static void wd_resend_due(lx_client *c, uint64_t now)
+{
+    if (c->wd_waiting == 0 || now < c->wd_next_due)
+        return;
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; c->wd_waiting > 0 && i < c->nwds; i++) {
+        withdrawal *w = &c->wds[i];
+        if (!w->used || w->due_ns == 0)
+            continue;
+        if (w->due_ns > now) {
+            next = w->due_ns < next ? w->due_ns : next;
+            continue;
+        }
+        w->due_ns = 0;
+        c->wd_waiting--;
+        c->st.wd_retries++;
+        wd_send(c, i);
+    }
+    c->wd_next_due = next;
+}
+
 static void deposit_error(lx_client *c, const lx_inflight_frame *fr, const lx_proto_msg *m,
                           uint16_t code)
 {
@@ -514,7 +627,8 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             order_acked(c, fr.node, m.u.ack.id, now);
         else if (fr.kind == LX_INFLIGHT_WITHDRAW) {
             c->st.wd_acked++;
-            c->st.wd_amount += fr.aux;
+            c->st.wd_amount += wd_amount(c, fr.aux);
+            wd_release(c, fr.aux);
         } else if (fr.kind == LX_INFLIGHT_DEPOSIT) {
             c->deps[fr.aux].state = 2;
             c->deps_acked++;
@@ -527,9 +641,10 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             order_rejected(c, m.u.reject.reason);
         else if (fr.kind == LX_INFLIGHT_CANCEL)
             c->st.cancel_misses++;
-        else if (fr.kind == LX_INFLIGHT_WITHDRAW)
+        else if (fr.kind == LX_INFLIGHT_WITHDRAW) {
             c->st.wd_rejected++;
-        else if (fr.kind == LX_INFLIGHT_DEPOSIT) {
+            wd_release(c, fr.aux);
+        } else if (fr.kind == LX_INFLIGHT_DEPOSIT) {
             c->deps_inflight--;
             fprintf(stderr, "%s: deposit of %s to account %" PRIu64 " rejected: %s\n", c->o.name,
                     c->deps[fr.aux].asset, c->deps[fr.aux].account,
@@ -584,13 +699,18 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
         break;
     case LX_PROTO_ERROR: {
         uint16_t code = m.u.error.code < LX_PROTO_E_COUNT ? m.u.error.code : 0;
+        if (fr.kind == LX_INFLIGHT_WITHDRAW && code == LX_PROTO_E_OVERLOADED &&
+            wd_retry_later(c, fr.aux, now))
+            break; /* not an error yet */
         c->st.error_codes[code]++;
         if (fr.kind == LX_INFLIGHT_ORDER)
             c->st.errors += fr.norders;
         else if (fr.kind == LX_INFLIGHT_DEPOSIT)
             deposit_error(c, &fr, &m, code);
-        else if (fr.kind == LX_INFLIGHT_WITHDRAW)
+        else if (fr.kind == LX_INFLIGHT_WITHDRAW) {
             c->st.wd_failed++;
+            wd_release(c, fr.aux);
+        }
         break;
     }
     default:
@@ -635,10 +755,13 @@ void lx_client_recv(lx_client *c)
             lx_zmsg_close(&msg);
         }
     }
+    wd_resend_due(c, lx_now_ns());
 }
 
 void lx_client_wait(lx_client *c, uint64_t until_ns)
 {
+    if (c->wd_waiting > 0 && (until_ns == 0 || c->wd_next_due < until_ns))
+        until_ns = c->wd_next_due;
     lx_zpollitem items[LX_CLIENT_NODES_MAX + 1];
     size_t n = 0;
     for (size_t i = 0; i < c->nn; i++)
@@ -977,21 +1100,16 @@ int lx_client_withdraw(lx_client *c, uint64_t account, const char *asset, uint64
     if (c == NULL || asset == NULL || dest == NULL || strlen(asset) >= LX_SYMBOL_MAX ||
         strlen(dest) > LX_PROTO_ADDR_MAX || account < c->load.account_base || c->nn == 0)
         return 0;
-    lx_proto_msg m;
-    memset(&m, 0, sizeof m);
-    m.hdr.type = LX_PROTO_WITHDRAW;
-    m.u.transfer.account = account;
-    m.u.transfer.amount = amount;
-    memcpy(m.u.transfer.asset, asset, strlen(asset));
-    m.u.transfer.dest_len = (uint8_t)strlen(dest);
-    memcpy(m.u.transfer.dest, dest, m.u.transfer.dest_len);
-    size_t node_i = (size_t)((account - c->load.account_base) % c->nn);
-    lx_inflight_frame *fr = send_request(c, node_i, LX_INFLIGHT_WITHDRAW, &m);
     c->st.wd_sent++;
-    if (fr == NULL) {
+    size_t i = wd_alloc(c);
+    if (i == SIZE_MAX) {
         c->st.wd_failed++;
         return 0;
     }
-    fr->aux = amount;
-    return 1;
+    withdrawal *w = &c->wds[i];
+    w->account = account;
+    w->amount = amount;
+    memcpy(w->asset, asset, strlen(asset) + 1);
+    memcpy(w->dest, dest, strlen(dest) + 1);
+    return wd_send(c, i);
 }

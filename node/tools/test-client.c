@@ -63,7 +63,10 @@ static const char usage[] =
     "                         plan: print the deposits faucet would make, one JSON\n"
     "                         object a line, and exit\n"
     "  --withdraw-every N     during the load, one WITHDRAW after every N orders, from\n"
-    "                         the accounts in turn, to --withdraw-to (needs settlement)\n"
+    "                         the accounts in turn, to --withdraw-to (needs settlement);\n"
+    "                         one answered ERROR overloaded (the settlement batch is\n"
+    "                         full of withdrawals) is sent again 100 ms later, up to\n"
+    "                         50 times\n"
     "  --withdraw-to ADDR     the X-Chain address the withdrawals pay\n"
     "  --withdraw-amount A    amount of each withdrawal (default 1)\n"
     "  --withdraw-asset SYM   asset of each withdrawal (default USD)\n"
@@ -623,11 +626,11 @@ static void print_summary(run_state *r, const lx_client_stats *c, uint64_t total
         size_t n = lx_loadgen_summary_json(json, sizeof json, &s);
         if (r->o.wd_every != 0 && n > 0 && json[n - 1] == '}')
             printf("%.*s,\"withdrawals\":{\"sent\":%" PRIu64 ",\"acked\":%" PRIu64
-                   ",\"rejected\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"amount\":%" PRIu64
-                   ",\"asset\":\"%s\",\"to\":\"%s\"}}\n",
+                   ",\"rejected\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"sent_again\":%" PRIu64
+                   ",\"amount\":%" PRIu64 ",\"asset\":\"%s\",\"to\":\"%s\"}}\n",
                    (int)n - 1, json, c->wd_sent, c->wd_acked, c->wd_rejected,
-                   c->wd_sent - c->wd_acked - c->wd_rejected, c->wd_amount, r->o.wd_asset,
-                   r->o.wd_to);
+                   c->wd_sent - c->wd_acked - c->wd_rejected, c->wd_retries, c->wd_amount,
+                   r->o.wd_asset, r->o.wd_to);
         else
             printf("%.*s\n", (int)n, json);
     } else {
@@ -648,9 +651,10 @@ static void print_summary(run_state *r, const lx_client_stats *c, uint64_t total
         printf("  send lag  max %" PRIu64 " us behind the schedule\n", s.max_send_lag_us);
         if (r->o.wd_every != 0)
             printf("  withdrawals sent %" PRIu64 ", acked %" PRIu64 " (%" PRIu64
-                   " %s in all), rejected %" PRIu64 ", failed %" PRIu64 "\n",
+                   " %s in all), rejected %" PRIu64 ", failed %" PRIu64 "; %" PRIu64
+                   " sent again after ERROR overloaded\n",
                    c->wd_sent, c->wd_acked, c->wd_amount, r->o.wd_asset, c->wd_rejected,
-                   c->wd_sent - c->wd_acked - c->wd_rejected);
+                   c->wd_sent - c->wd_acked - c->wd_rejected, c->wd_retries);
     }
     for (size_t i = 1; i < LX_R_COUNT; i++)
         if (c->reject_reasons[i])

@@ -1,5 +1,6 @@
 /* Tests for the load client (node/client.c): the in-flight table's req_ids,
- * lookups, open counts, growth and expiry, and the client's argument checks. */
+ * lookups, open counts, growth and expiry, the client's argument checks, and
+ * withdrawals sent again after ERROR overloaded (against a fake node). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,6 +252,164 @@ static void test_client_args(void **state)
     assert_null(c);
 }
 
+/* Binds s to a free loopback port from a small range; writes the endpoint. */
+static void bind_free_port(lx_zsock *s, char *ep, size_t len)
+{
+    for (int port = 47400; port < 47700; port++) {
+        snprintf(ep, len, "tcp://127.0.0.1:%d", port);
+        lx_err err = lx_zsock_bind(s, ep);
+        if (err == LX_OK)
+            return;
+        assert_int_equal(err, LX_EEXIST);
+    }
+    fail_msg("no free port");
+}
+
+/* The fake node: waits up to 3 s for one WITHDRAW, checks it, and answers
+ * it with an ERROR of code (0: an ACK). */
+static void serve_withdraw(lx_zsock *r, uint16_t code)
+{
+    lx_zpollitem it = {.sock = r, .events = LX_ZPOLLIN};
+    int ready = 0;
+    assert_int_equal(lx_zpoll(&ready, &it, 1, 3000), LX_OK);
+    assert_int_equal(ready, 1);
+    lx_zmsg m;
+    assert_int_equal(lx_zsock_recv(r, &m, 0), LX_OK);
+    assert_int_equal(m.n, 2); /* the routing id, the frame */
+    lx_proto_msg q;
+    assert_int_equal(lx_proto_decode(&q, NULL, m.part[1].data, m.part[1].len), LX_OK);
+    assert_int_equal(q.hdr.type, LX_PROTO_WITHDRAW);
+    assert_int_equal(q.u.transfer.account, 7);
+    assert_int_equal(q.u.transfer.amount, 1000);
+    assert_string_equal(q.u.transfer.asset, "USD");
+    lx_proto_msg a;
+    memset(&a, 0, sizeof a);
+    a.hdr.req_id = q.hdr.req_id;
+    if (code) {
+        a.hdr.type = LX_PROTO_ERROR;
+        a.u.error.code = code;
+    } else {
+        a.hdr.type = LX_PROTO_ACK;
+        a.u.ack.seq = 1;
+    }
+    uint8_t buf[256];
+    size_t len = 0;
+    assert_int_equal(lx_proto_encode(buf, sizeof buf, &len, &a), LX_OK);
+    lx_zpart parts[2] = {m.part[0], {buf, len}};
+    assert_int_equal(lx_zsock_send(r, parts, 2, 0), LX_OK);
+    lx_zmsg_close(&m);
+}
+
+/* Runs the client until done(c) or 3 s. */
+static void pump_until(lx_client *c, int (*done)(lx_client *))
+{
+    uint64_t end = lx_now_ns() + UINT64_C(3000000000);
+    while (!done(c) && lx_now_ns() < end) {
+        lx_client_wait(c, lx_now_ns() + 50000000u);
+        lx_client_recv(c);
+    }
+    assert_true(done(c));
+}
+
+static int wd_answered(lx_client *c)
+{
+    lx_client_stats s;
+    lx_client_stats_get(c, &s);
+    return s.wd_acked + s.wd_rejected + s.wd_failed == s.wd_sent;
+}
+
+static int wd_sent_again(lx_client *c)
+{
+    lx_client_stats s;
+    lx_client_stats_get(c, &s);
+    return s.wd_retries > 0;
+}
+
+static void test_withdraw_overloaded_sent_again(void **state)
+{
+    (void)state;
+    lx_zctx *ctx = NULL;
+    assert_int_equal(lx_zctx_new(&ctx, 1), LX_OK);
+    lx_zsock_opts so;
+    lx_zsock_opts_init(&so);
+    so.linger_ms = 0;
+    lx_zsock *r = NULL;
+    assert_int_equal(lx_zsock_new(&r, ctx, LX_ZROUTER, &so), LX_OK);
+    char ep[64];
+    bind_free_port(r, ep, sizeof ep);
+    const char *eps[1] = {ep};
+    lx_client_opts o = {.nodes = eps,
+                        .nnodes = 1,
+                        .name = "test",
+                        .connect_timeout_ns = 1000000000,
+                        .drain_ns = 5000000000,
+                        .stopped = no_stop};
+    lx_client *c = NULL;
+    size_t bad = 0;
+    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    const char *dest = "X-lux1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
+
+    /* Overloaded: it waits, counts as outstanding, and is sent again. */
+    uint64_t t0 = lx_now_ns();
+    assert_int_equal(lx_client_withdraw(c, 7, "USD", 1000, dest), 1);
+    serve_withdraw(r, LX_PROTO_E_OVERLOADED);
+    pump_until(c, wd_sent_again);
+    assert_true(lx_now_ns() - t0 >= LX_CLIENT_WD_RETRY_NS);
+    assert_int_equal(lx_client_outstanding(c), 1);
+    serve_withdraw(r, 0);
+    pump_until(c, wd_answered);
+    lx_client_stats s;
+    lx_client_stats_get(c, &s);
+    assert_int_equal(s.wd_sent, 1);
+    assert_int_equal(s.wd_acked, 1);
+    assert_int_equal(s.wd_retries, 1);
+    assert_int_equal(s.wd_failed, 0);
+    assert_int_equal(s.wd_amount, 1000);
+    assert_int_equal(s.error_codes[LX_PROTO_E_OVERLOADED], 0);
+    assert_int_equal(lx_client_outstanding(c), 0);
+
+    /* Unavailable (no settlement) is final: failed, not sent again. */
+    assert_int_equal(lx_client_withdraw(c, 7, "USD", 1000, dest), 1);
+    serve_withdraw(r, LX_PROTO_E_UNAVAILABLE);
+    pump_until(c, wd_answered);
+    lx_client_stats_get(c, &s);
+    assert_int_equal(s.wd_sent, 2);
+    assert_int_equal(s.wd_failed, 1);
+    assert_int_equal(s.wd_retries, 1);
+    assert_int_equal(s.error_codes[LX_PROTO_E_UNAVAILABLE], 1);
+    assert_int_equal(lx_client_outstanding(c), 0);
+
+    /* Overloaded every time: given up after LX_CLIENT_WD_TRIES sends (a
+     * client that waits 1 ms before each; the default wait is checked above). */
+    lx_client_free(&c);
+    o.wd_retry_ns = 1000000;
+    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    assert_int_equal(lx_client_withdraw(c, 7, "USD", 1000, dest), 1);
+    for (unsigned k = 0; k < LX_CLIENT_WD_TRIES; k++) {
+        serve_withdraw(r, LX_PROTO_E_OVERLOADED);
+        if (k + 1 < LX_CLIENT_WD_TRIES) {
+            lx_client_stats_get(c, &s);
+            uint64_t before = s.wd_retries;
+            while (s.wd_retries == before) {
+                lx_client_wait(c, lx_now_ns() + 50000000u);
+                lx_client_recv(c);
+                lx_client_stats_get(c, &s);
+            }
+        }
+    }
+    pump_until(c, wd_answered);
+    lx_client_stats_get(c, &s);
+    assert_int_equal(s.wd_sent, 1);
+    assert_int_equal(s.wd_failed, 1);
+    assert_int_equal(s.wd_retries, LX_CLIENT_WD_TRIES - 1);
+    assert_int_equal(s.error_codes[LX_PROTO_E_OVERLOADED], 1);
+    assert_int_equal(lx_client_outstanding(c), 0);
+
+    lx_client_free(&c);
+    lx_zsock_free(&r);
+    lx_zctx_free(&ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_inflight_reuses_closed_slots),
         cmocka_unit_test(test_inflight_expires_oldest),
         cmocka_unit_test(test_client_args),
+        cmocka_unit_test(test_withdraw_overloaded_sent_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1135,6 +1135,9 @@ typedef struct lx_client_opts {
      * LX_PROTO_F_BUNDLE on requests, so a node sends the frames of one
      * answer in one message. */
     int unbundled;
+    /* a withdrawal answered ERROR overloaded is sent again this long after;
+     * 0: LX_CLIENT_WD_RETRY_NS */
+    uint64_t wd_retry_ns;
 } lx_client_opts;
 
 /* Creates a client with one DEALER connected to each node (a CURVE client
@@ -1195,7 +1198,12 @@ int lx_client_fund_plan(lx_client *c, uint64_t total_orders, FILE *out);
 
 /* Sends one WITHDRAW of amount of asset from account to the X-Chain address
  * dest, through the node the account trades on; the reply is counted in
- * the wd_* stats. Returns 1 when sent. */
+ * the wd_* stats. A withdrawal answered ERROR overloaded (the settlement
+ * batch is full of withdrawals, or the sequencer's queue) is sent again
+ * o.wd_retry_ns later, up to LX_CLIENT_WD_TRIES times in all, and
+ * counts as outstanding meanwhile. Returns 1 when sent. */
+#define LX_CLIENT_WD_RETRY_NS UINT64_C(100000000)
+#define LX_CLIENT_WD_TRIES 50u
 int lx_client_withdraw(lx_client *c, uint64_t account, const char *asset, uint64_t amount,
                        const char *dest);
 
@@ -1209,7 +1217,8 @@ void lx_client_send_orders(lx_client *c, size_t i, uint64_t k, unsigned n);
 void lx_client_recv(lx_client *c);
 /* Waits until a socket is readable or until_ns (monotonic; 0: no deadline). */
 void lx_client_wait(lx_client *c, uint64_t until_ns);
-/* Order and cancel frames still waiting for an answer. */
+/* Order, cancel and withdrawal frames still waiting for an answer, and
+ * withdrawals waiting to be sent again. */
 uint64_t lx_client_outstanding(const lx_client *c);
 /* Counts the orders never answered as timeouts and errors; call once at the end. */
 void lx_client_count_timeouts(lx_client *c);
@@ -1220,8 +1229,10 @@ typedef struct lx_client_stats {
     uint64_t bad_replies, stray_replies, send_failures;
     uint64_t last_reply_ns; /* the last first reply to an order frame */
     /* WITHDRAW requests (lx_client_withdraw): sent, ACKed, REJECTed, ERROR
-     * or unanswered, and the amount the ACKed ones debited in all */
-    uint64_t wd_sent, wd_acked, wd_rejected, wd_failed, wd_amount;
+     * or unanswered, and the amount the ACKed ones debited in all; the
+     * sends again after ERROR overloaded (each withdrawal counts once in
+     * wd_sent) */
+    uint64_t wd_sent, wd_acked, wd_rejected, wd_failed, wd_amount, wd_retries;
     uint64_t reject_reasons[LX_R_COUNT];
     uint64_t error_codes[LX_PROTO_E_COUNT + 1];
 } lx_client_stats;
