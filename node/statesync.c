@@ -85,8 +85,11 @@ void lx__ss_snapshot(lx__node *n)
 {
     uint8_t *snap;
     size_t slen;
+    uint64_t t0 = lx_now_us();
     if (n->seq == 0 || lx_engine_snapshot(n->engine, &snap, &slen) != LX_OK)
         return;
+    lx__log(n, "snapshot at seq %" PRIu64 ": %zu bytes encoded in %" PRIu64 " us", n->seq, slen,
+            lx_now_us() - t0);
     lx_snapshot_meta meta = {n->seq, n->next_index, {0}};
     memcpy(meta.state_hash, n->hash, LX_STATE_HASH_LEN);
     if (lx__jw_snapshot(n->jw, &meta, snap, slen) != LX_OK)
