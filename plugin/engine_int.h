@@ -381,7 +381,10 @@ static inline uint32_t lx__lower_bound(const lx__market *m, const lx__side *s, u
     uint64_t diff = s->v[n - 1].key - key;
     uint64_t d = m->tick_pow2 ? diff >> m->tick_shift : diff / m->spec.tick;
     uint32_t lo = d >= n - 1 ? 0 : (uint32_t)(n - 1 - d), hi = n - 1;
-    /* The answer is in [lo, hi]: v[hi].key >= key. */
+    /* The answer is in [lo, hi]: v[hi].key >= key. Where no tick between
+     * key and the best is empty, it is lo. */
+    if (s->v[lo].key >= key)
+        return lo;
     while (hi - lo > 8) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (s->v[mid].key < key)
