@@ -222,6 +222,9 @@ struct lx_engine {
 
 /* ---- the id index's lookups, inline for the hot paths ---- */
 
+/* Slots lx__ids_find looks at in one step. */
+#define LX__IDS_GROUP 4u
+
 /* Looks id up; orders is the pool the values index. Returns its value or
  * LX__NIL, and writes the slot where it is, or where lx__ids_put_at must put
  * it if the table does not change before (0 if the table is empty). */
@@ -232,11 +235,23 @@ static inline uint32_t lx__ids_find(const lx__ids *m, const lx__order *orders, u
     if (__builtin_expect(m->s == NULL, 0))
         return LX__NIL;
     uint32_t h = lx__id_hash(id);
-    for (uint32_t i = h >> m->shift;; i = (i + 1) & m->mask) {
-        lx__idslot sl = m->s[i];
-        if (sl.idx == LX__NIL || (sl.hash == h && orders[sl.idx].id == id)) {
-            *pos = i;
-            return sl.idx;
+    for (uint32_t i = h >> m->shift;; i = (i + LX__IDS_GROUP) & m->mask) {
+        /* A bit per slot of the group that may end the probe: an empty one
+         * or one with the same hash. Built without branches, it leaves one
+         * well-predicted branch per group where a slot-by-slot loop
+         * mispredicts its exit on most lookups. */
+        unsigned stop = 0;
+        for (uint32_t k = 0; k < LX__IDS_GROUP; k++) {
+            lx__idslot sl = m->s[(i + k) & m->mask];
+            stop |= (unsigned)((sl.idx == LX__NIL) | (sl.hash == h)) << k;
+        }
+        for (; stop != 0; stop &= stop - 1) {
+            uint32_t j = (i + (uint32_t)__builtin_ctz(stop)) & m->mask;
+            lx__idslot sl = m->s[j];
+            if (sl.idx == LX__NIL || orders[sl.idx].id == id) {
+                *pos = j;
+                return sl.idx;
+            }
         }
     }
 }
