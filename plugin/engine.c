@@ -484,14 +484,19 @@ static lx_reason check_order(const lx_engine *e, const lx_order_cmd *c, uint64_t
         return LX_R_BAD_PRICE;
     if (c->qty == 0 || c->qty < m->spec.min_qty)
         return LX_R_BAD_QTY;
-    if (lx__ids_find(&e->ids, e->orders, c->id, id_pos) != LX__NIL)
-        return LX_R_DUPLICATE_ID;
-    if (!lx__order_fits(m, c->side, c->price, c->qty, need))
-        return LX_R_OVERFLOW;
+    /* The owner and its balance are looked up before the id, though checked
+     * after it: the lookups only read, and this way their chain of misses
+     * (index, owner record, balance) overlaps the id probe's. */
     uint32_t w = lx__owner_lookup(e, c->account, c->market);
     uint32_t h = w != LX__NIL
                      ? held_slot(&e->owners[w], c->side)
                      : lx__balance_lookup(e, c->account, c->side == LX_BUY ? m->quote : m->base);
+    if (h != LX__NIL)
+        __builtin_prefetch(&e->bals[h]);
+    if (lx__ids_find(&e->ids, e->orders, c->id, id_pos) != LX__NIL)
+        return LX_R_DUPLICATE_ID;
+    if (!lx__order_fits(m, c->side, c->price, c->qty, need))
+        return LX_R_OVERFLOW;
     if (h == LX__NIL || e->bals[h].available < *need)
         return LX_R_INSUFFICIENT_BALANCE;
     *owner = w;

@@ -222,6 +222,9 @@ struct lx_engine {
 
 /* ---- the id index's lookups, inline for the hot paths ---- */
 
+/* Slots lx__ids_find looks at in one step. */
+#define LX__IDS_GROUP 4u
+
 /* Looks id up; orders is the pool the values index. Returns its value or
  * LX__NIL, and writes the slot where it is, or where lx__ids_put_at must put
  * it if the table does not change before (0 if the table is empty). */
@@ -232,11 +235,23 @@ static inline uint32_t lx__ids_find(const lx__ids *m, const lx__order *orders, u
     if (__builtin_expect(m->s == NULL, 0))
         return LX__NIL;
     uint32_t h = lx__id_hash(id);
-    for (uint32_t i = h >> m->shift;; i = (i + 1) & m->mask) {
-        lx__idslot sl = m->s[i];
-        if (sl.idx == LX__NIL || (sl.hash == h && orders[sl.idx].id == id)) {
-            *pos = i;
-            return sl.idx;
+    for (uint32_t i = h >> m->shift;; i = (i + LX__IDS_GROUP) & m->mask) {
+        /* A bit per slot of the group that may end the probe: an empty one
+         * or one with the same hash. Built without branches, it leaves one
+         * well-predicted branch per group where a slot-by-slot loop
+         * mispredicts its exit on most lookups. */
+        unsigned stop = 0;
+        for (uint32_t k = 0; k < LX__IDS_GROUP; k++) {
+            lx__idslot sl = m->s[(i + k) & m->mask];
+            stop |= (unsigned)((sl.idx == LX__NIL) | (sl.hash == h)) << k;
+        }
+        for (; stop != 0; stop &= stop - 1) {
+            uint32_t j = (i + (uint32_t)__builtin_ctz(stop)) & m->mask;
+            lx__idslot sl = m->s[j];
+            if (sl.idx == LX__NIL || orders[sl.idx].id == id) {
+                *pos = j;
+                return sl.idx;
+            }
         }
     }
 }
@@ -381,7 +396,10 @@ static inline uint32_t lx__lower_bound(const lx__market *m, const lx__side *s, u
     uint64_t diff = s->v[n - 1].key - key;
     uint64_t d = m->tick_pow2 ? diff >> m->tick_shift : diff / m->spec.tick;
     uint32_t lo = d >= n - 1 ? 0 : (uint32_t)(n - 1 - d), hi = n - 1;
-    /* The answer is in [lo, hi]: v[hi].key >= key. */
+    /* The answer is in [lo, hi]: v[hi].key >= key. Where no tick between
+     * key and the best is empty, it is lo. */
+    if (s->v[lo].key >= key)
+        return lo;
     while (hi - lo > 8) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (s->v[mid].key < key)

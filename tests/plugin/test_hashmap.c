@@ -179,6 +179,42 @@ static void test_ids_growth_keeps_entries(void **state)
     free(pool);
 }
 
+/* A miss writes the first empty slot from the id's home slot on, as a
+ * slot-by-slot probe would: in a small full table, runs are longer than
+ * the group lx__ids_find reads at once, and wrap around the end. */
+static void test_ids_miss_slot_is_first_empty(void **state)
+{
+    (void)state;
+    enum { N = 10 };
+    lx__order pool[N];
+    memset(pool, 0, sizeof pool);
+    lx__ids m;
+    lx__ids_init(&m);
+    assert_int_equal(lx__ids_reserve(&m, N), LX_OK);
+    assert_int_equal(m.mask, 15u);
+    uint64_t id = 1;
+    for (uint32_t i = 0; i < N; i++, id++) {
+        uint32_t pos;
+        assert_int_equal(lx__ids_find(&m, pool, id, &pos), LX__NIL);
+        pool[i].id = id;
+        lx__ids_put_at(&m, pos, id, i);
+    }
+    for (uint64_t miss = id; miss < id + 1000; miss++) {
+        uint32_t want = lx__id_hash(miss) >> m.shift;
+        while (m.s[want].idx != LX__NIL)
+            want = (want + 1) & m.mask;
+        uint32_t pos;
+        assert_int_equal(lx__ids_find(&m, pool, miss, &pos), LX__NIL);
+        assert_int_equal(pos, want);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t pos;
+        assert_int_equal(lx__ids_find(&m, pool, pool[i].id, &pos), i);
+        assert_int_equal(m.s[pos].idx, i);
+    }
+    lx__ids_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_growth_keeps_entries),
         cmocka_unit_test(test_ids_churn_against_reference),
         cmocka_unit_test(test_ids_growth_keeps_entries),
+        cmocka_unit_test(test_ids_miss_slot_is_first_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
