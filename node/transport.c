@@ -1,6 +1,7 @@
 /* The ZeroMQ adapter: contexts, sockets with lxdex's default options and
  * CURVE security, multipart send and receive, polling, CURVE keys and the ZAP
  * handler. The only file that includes zmq.h. */
+#define _DEFAULT_SOURCE /* syscall() */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "lx/node.h"
@@ -27,6 +30,35 @@ struct lx_zsock {
     void *z;
     lx_zsock_type type;
 };
+
+/* libzmq calls getpid() each time it checks a socket's command mailbox (to
+ * notice a fork), several times per message, and glibc does not cache the
+ * pid: it was a third of a node's system calls, and a system call is dear
+ * on a virtual machine. This definition, in the executable, answers from a
+ * cache that a fork clears in the child. */
+static _Atomic pid_t cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_forked(void)
+{
+    atomic_store(&cached_pid, 0);
+}
+
+static void pid_register(void)
+{
+    pthread_atfork(NULL, NULL, pid_forked);
+}
+
+pid_t getpid(void)
+{
+    pid_t p = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+    if (p)
+        return p;
+    pthread_once(&pid_once, pid_register);
+    p = (pid_t)syscall(SYS_getpid);
+    atomic_store(&cached_pid, p);
+    return p;
+}
 
 static lx_err map_errno(int e)
 {
