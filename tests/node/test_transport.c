@@ -1,12 +1,16 @@
 /* Tests for the ZeroMQ adapter: socket options, multipart messages, routing,
  * subscriptions, polling, error mapping and CURVE security with the ZAP
  * handler, over inproc and loopback TCP. */
+#define _DEFAULT_SOURCE /* syscall() */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -637,14 +641,39 @@ static void test_z85(void **state)
     assert_int_equal(lx_z85_encode(text, 10, hello, 8), LX_EINVAL);
 }
 
+/* getpid() is answered from a cache (transport.c): it must still be the
+ * caller's pid, in a forked child too, and in the parent after the fork. */
+static void test_getpid_cache(void **state)
+{
+    (void)state;
+    pid_t me = (pid_t)syscall(SYS_getpid);
+    assert_int_equal(getpid(), me);
+    assert_int_equal(getpid(), me);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(getpid() == (pid_t)syscall(SYS_getpid) && getpid() != me ? 0 : 1);
+    int st = 0;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(getpid(), me);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pair_multipart),        cmocka_unit_test(test_router_dealer_tcp),
-        cmocka_unit_test(test_pub_sub_prefix),        cmocka_unit_test(test_poll_timeout_and_hwm),
-        cmocka_unit_test(test_bad_arguments),         cmocka_unit_test(test_clock),
-        cmocka_unit_test(test_curve_allowed_user_id), cmocka_unit_test(test_curve_refused),
-        cmocka_unit_test(test_curve_setup_errors),    cmocka_unit_test(test_z85),
+        cmocka_unit_test(test_getpid_cache),
+        cmocka_unit_test(test_pair_multipart),
+        cmocka_unit_test(test_router_dealer_tcp),
+        cmocka_unit_test(test_pub_sub_prefix),
+        cmocka_unit_test(test_poll_timeout_and_hwm),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_curve_allowed_user_id),
+        cmocka_unit_test(test_curve_refused),
+        cmocka_unit_test(test_curve_setup_errors),
+        cmocka_unit_test(test_z85),
         cmocka_unit_test(test_curve_pub_both_roles),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
