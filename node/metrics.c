@@ -79,7 +79,11 @@ void lx__write_status(lx__node *n)
     char hash[2 * LX_STATE_HASH_LEN + 1];
     lx__hex(hash, n->hash, LX_STATE_HASH_LEN);
     const lx__metrics *m = &n->m;
-    char body[1536];
+    char settle[512];
+    int sl = lx__settle_status(n, settle, sizeof settle);
+    if (sl <= 0 || (size_t)sl >= sizeof settle)
+        snprintf(settle, sizeof settle, "null");
+    char body[2048];
     int len = snprintf(
         body, sizeof body,
         "{\"node\":\"%s\",\"role\":\"%s\",\"term\":%" PRIu64 ",\"seq\":%" PRIu64
@@ -90,14 +94,14 @@ void lx__write_status(lx__node *n)
         ",\"commit_p50_us\":%" PRIu64 ",\"commit_p99_us\":%" PRIu64
         ",\"curve\":%s,\"curve_refused\":%" PRIu64 ",\"leader\":\"%s\",\"commit_seq\":%" PRIu64
         ",\"ack_quorum\":\"%s\",\"stale_refused\":%" PRIu64 ",\"state_syncs\":%" PRIu64
-        ",\"pid\":%ld}\n",
+        ",\"settle\":%s,\"pid\":%ld}\n",
         n->cfg.node_id, lx__role_name(n), n->term, n->seq, hash, m->orders, m->trades, m->msgs_in,
         m->msgs_out, lag_of(n), m->hash_mismatches, m->replies_dropped, m->bad_frames,
         lx__hist_quantile(&m->ack_total, 0.50), lx__hist_quantile(&m->ack_total, 0.99), m->blocks,
         m->block_entries, lx__hist_quantile(&m->commit_total, 0.50),
         lx__hist_quantile(&m->commit_total, 0.99), n->auth ? "true" : "false",
         lx__auth_refused(n->auth), n->is_leader ? n->cfg.node_id : n->leader_id, n->commit_seq,
-        n->cfg.ack_majority ? "majority" : "local", n->stale_refused, lx__ss_installed(),
+        n->cfg.ack_majority ? "majority" : "local", n->stale_refused, lx__ss_installed(), settle,
         (long)getpid());
     if (len <= 0 || (size_t)len >= sizeof body)
         return;

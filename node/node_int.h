@@ -774,6 +774,9 @@ int lx__seq_idle(const lx__node *n); /* nothing queued or in flight */
 lx_err lx__settle_withdraw_entry(lx__node *n, lx_entry *out, const lx_proto_transfer *t, char *why,
                                  size_t cap);
 void lx__settle_admitted(lx__node *n);
+/* The "settle" value of status.json: a JSON object, or null without
+ * settlement; snprintf's return. */
+int lx__settle_status(const lx__node *n, char *buf, size_t cap);
 
 /* replica.c (follower) */
 lx_err lx__replica_init(lx__node *n);

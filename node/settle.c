@@ -354,6 +354,7 @@ static void on_settled(lx__node *n, lx__settle *s, uint64_t seq, uint64_t block_
     memcpy(p->rec.tx_id, e->tx_id, 32);
     p->rec.settled_seq = seq;
     p->rec.settled_us = block_us;
+    memcpy(s->settled_tx, e->tx_id, 32);
     p->rec.accepted_us = p->accepted_us;
     lx__settle_write_rec(n, s, &p->rec);
     if (!s->replaying) {
@@ -659,6 +660,23 @@ lx_err lx__settle_withdraw_entry(lx__node *n, lx_entry *out, const lx_proto_tran
     memcpy(out->cmd.u.transfer.asset, t->asset, LX_SYMBOL_MAX);
     memcpy(out->settle.dest, dest, LX_XADDR_LEN);
     return LX_OK;
+}
+
+int lx__settle_status(const lx__node *n, char *buf, size_t cap)
+{
+    const lx__settle *s = n->settle;
+    if (!s)
+        return snprintf(buf, cap, "null");
+    char tx[LX_CB58_ID_MAX] = "";
+    if (s->settled)
+        lx_id_to_cb58(tx, s->settled_tx);
+    return snprintf(buf, cap,
+                    "{\"closed\":%" PRIu64 ",\"settled\":%" PRIu64 ",\"queued\":%zu"
+                    ",\"last_tx\":\"%s\",\"open_fills\":%" PRIu64 ",\"open_withdrawals\":%zu"
+                    ",\"owner\":%d,\"halted\":%s}",
+                    s->closed, s->settled, s->qn, tx, lx_batch_builder_fill_count(s->bb),
+                    lx_batch_builder_withdrawal_count(s->bb), s->my_pos,
+                    s->halted ? "true" : "false");
 }
 
 void lx__settle_admitted(lx__node *n)

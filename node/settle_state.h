@@ -39,8 +39,9 @@ struct lx__settle {
     int halted;
     int replaying;
 
-    uint64_t closed;  /* last batch closed in the log */
-    uint64_t settled; /* last batch whose acceptance is in the log */
+    uint64_t closed;        /* last batch closed in the log */
+    uint64_t settled;       /* last batch whose acceptance is in the log */
+    uint8_t settled_tx[32]; /* its settlement tx (settled > 0) */
     lx_channel_utxo prev[CHANGE_MAX];
     size_t nprev;
     lx_channel_utxo *utxos; /* funding UTXOs not spent yet (not the change) */

@@ -86,6 +86,8 @@ done
 if [ $same -eq 1 ]; then pass "all status.json agree: seq and state hash $s0"; else
     fail "status.json differ: $(state 0) / $(state 1) / $(state 2)"
 fi
+grep -q '"settle":null,' "$TMP/node0/status.json" && pass "status.json: settle is null without settlement" ||
+    fail "status.json: settle is not null without settlement: $(cat "$TMP/node0/status.json")"
 
 grep -q "^node1 metrics - Orders: [0-9]*, Trades: [0-9]*, Messages In: [0-9]*, Out: [0-9]*, Seq: [0-9]*, Lag: [0-9]*, Ack p50/p99 us: [0-9]*/[0-9]*$" \
     "$TMP/node1.log" && pass "metrics line" || fail "metrics line"

@@ -325,6 +325,27 @@ check "the leader refused node$BAD's signatures" \
 check_settlement "with a faulty signer"
 if cl_wait_converged 20; then pass "the nodes hold the same state"; else fail "the nodes did not converge"; fi
 
+# status.json's settle object: the last settled batch and its tx, on every node.
+status_settle_ok() {
+    local i n rec tx
+    n=$(closed_count 0)
+    rec=$(cl_data 0)/settle/$(printf '%020d' "$n").json
+    tx=$(jq -r .tx_id "$rec")
+    for i in 0 1 2; do
+        jq -e --argjson n "$n" --arg tx "$tx" \
+            '.settle.closed == $n and .settle.settled == $n and .settle.queued == 0 and .settle.last_tx == $tx and .settle.halted == false' \
+            "$(cl_status "$i")" >/dev/null || return 1
+    done
+}
+wait_status_settle() {
+    local limit=$((SECONDS + 10))
+    until status_settle_ok; do
+        [ $SECONDS -lt $limit ] || return 1
+        sleep 0.3
+    done
+}
+check "every node's status.json shows batch $(closed_count 0) settled with its tx" wait_status_settle
+
 # The audit tools read the data dirs the nodes wrote (node/tools/lx-audit.c
 # and lx-proof.c, written separately: skipped, not passed, when not built).
 if [ -x "$LX_BIN/lx-audit" ] && [ -x "$LX_BIN/lx-proof" ]; then
