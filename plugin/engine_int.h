@@ -237,9 +237,11 @@ static inline lx_err lx__ids_reserve_one(lx_engine *e)
     return lx__ids_reserve(&e->ids, n + n / 4);
 }
 
-/* Slots in a group of the id index: groups are aligned, so that one never
- * wraps (the capacity is a power of two of at least 16). */
+/* Slots in a group of the id index, and two groups make a step: a 64-byte
+ * cache line (the table is allocated line-aligned). Steps are aligned, so
+ * that one never wraps (the capacity is a power of two of at least 16). */
 #define LX__IDS_GROUP 4u
+#define LX__IDS_STEP (2 * LX__IDS_GROUP)
 
 /* A bit per slot of the group at g that may end a probe for hash h: an
  * empty one or one with the same hash. Slot k's bit is bit 2k. */
@@ -261,12 +263,11 @@ static inline unsigned lx__ids_group_stop(const lx__idslot *g, uint32_t h)
 #endif
 }
 
-/* The stop bits (see lx__ids_group_stop) of the two groups from slot i, a
- * group's first: slot i + k's bit is bit 2k. */
-static inline unsigned lx__ids_pair_stop(const lx__ids *m, uint32_t i, uint32_t h)
+/* The stop bits (see lx__ids_group_stop) of the step from slot i, a
+ * step's first: slot i + k's bit is bit 2k. */
+static inline unsigned lx__ids_step_stop(const lx__ids *m, uint32_t i, uint32_t h)
 {
-    return lx__ids_group_stop(&m->s[i], h) |
-           lx__ids_group_stop(&m->s[(i + LX__IDS_GROUP) & m->mask], h) << 8;
+    return lx__ids_group_stop(&m->s[i], h) | lx__ids_group_stop(&m->s[i + LX__IDS_GROUP], h) << 8;
 }
 
 /* Looks id up; orders is the pool the values index. Returns its value or
@@ -280,12 +281,11 @@ static inline uint32_t lx__ids_find(const lx__ids *m, const lx__order *orders, u
         return LX__NIL;
     uint32_t h = lx__id_hash(id);
     uint32_t home = h >> m->shift;
-    uint32_t i = home & ~(LX__IDS_GROUP - 1);
-    /* Eight slots per step, built without branches, so that at least five
-     * from home are tested before the one branch per step; a slot-by-slot
-     * loop mispredicts its exit on most lookups. The first group's slots
-     * before home do not count. */
-    unsigned stop = lx__ids_pair_stop(m, i, h) & (~0u << (2 * (home - i)));
+    uint32_t i = home & ~(LX__IDS_STEP - 1);
+    /* A cache line of slots per step, tested without branches, and one
+     * branch per step, where a slot-by-slot loop mispredicts its exit on
+     * most lookups. The first step's slots before home do not count. */
+    unsigned stop = lx__ids_step_stop(m, i, h) & (~0u << (2 * (home - i)));
     for (;;) {
         for (; stop != 0; stop &= stop - 1) {
             uint32_t j = (i + ((uint32_t)__builtin_ctz(stop) >> 1)) & m->mask;
@@ -295,8 +295,8 @@ static inline uint32_t lx__ids_find(const lx__ids *m, const lx__order *orders, u
                 return sl.idx;
             }
         }
-        i = (i + 2 * LX__IDS_GROUP) & m->mask;
-        stop = lx__ids_pair_stop(m, i, h);
+        i = (i + LX__IDS_STEP) & m->mask;
+        stop = lx__ids_step_stop(m, i, h);
     }
 }
 
