@@ -71,7 +71,7 @@ lx_err lx__book_reserve(lx_engine *e, lx__side *side)
         if (err)
             return err;
     }
-    return lx__ids_reserve(&e->ids, e->open + 1);
+    return lx__ids_reserve_one(e);
 }
 
 uint32_t lx__order_find(const lx_engine *e, uint64_t id)

@@ -538,7 +538,7 @@ __attribute__((noinline)) static lx_err order_cmd(lx_engine *e, lx_events *evs,
     /* Room for the id first, so that the slot the duplicate check finds
      * stays valid until the order rests. */
     if (!err)
-        err = lx__ids_reserve(&e->ids, e->open + 1);
+        err = lx__ids_reserve_one(e);
     if (err)
         return err;
     uint64_t need = 0;

@@ -215,6 +215,55 @@ static void test_ids_miss_slot_is_first_empty(void **state)
     lx__ids_free(&m);
 }
 
+/* The engine keeps its id index at most half full, below the table's own
+ * limit of 5/8, as its orders come and go. */
+static void test_engine_ids_load_at_most_half(void **state)
+{
+    (void)state;
+    lx_engine *e;
+    lx_engine_config cfg = {0};
+    assert_int_equal(lx_engine_new(&e, &cfg), LX_OK);
+    lx_events ev;
+    lx_events_init(&ev);
+    lx_market_spec spec;
+    memset(&spec, 0, sizeof spec);
+    memcpy(spec.name, "X-Y", 4);
+    memcpy(spec.base, "X", 2);
+    memcpy(spec.quote, "Y", 2);
+    spec.lot = spec.tick = spec.min_qty = 1;
+    assert_int_equal(lx_engine_add_market(e, &ev, &spec), LX_OK);
+    lx_cmd c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_DEPOSIT;
+    c.u.transfer.account = 1;
+    c.u.transfer.amount = 1000000000;
+    memcpy(c.u.transfer.asset, "Y", 2);
+    assert_int_equal(lx_engine_apply(e, &ev, &c), LX_OK);
+    for (uint64_t id = 1; id <= 5000; id++) {
+        memset(&c, 0, sizeof c);
+        if (id % 3 == 0) {
+            c.type = LX_CMD_CANCEL;
+            c.u.cancel.id = id - 1;
+            c.u.cancel.account = 1;
+        } else {
+            c.type = LX_CMD_ORDER;
+            c.u.order.id = id;
+            c.u.order.account = 1;
+            c.u.order.side = LX_BUY;
+            c.u.order.price = 1 + id % 100;
+            c.u.order.qty = 1;
+        }
+        lx_events_clear(&ev);
+        assert_int_equal(lx_engine_apply(e, &ev, &c), LX_OK);
+        assert_int_equal(ev.v[0].type, id % 3 == 0 ? LX_EV_CANCELLED : LX_EV_ACCEPTED);
+        assert_int_equal(e->ids.n, e->open);
+        assert_true(e->ids.n * 2 <= (size_t)e->ids.mask + 1);
+    }
+    assert_int_equal(lx_engine_order_count(e), 5000 - 2 * (5000 / 3));
+    lx_engine_free(&e);
+    lx_events_free(&ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_ids_churn_against_reference),
         cmocka_unit_test(test_ids_growth_keeps_entries),
         cmocka_unit_test(test_ids_miss_slot_is_first_empty),
+        cmocka_unit_test(test_engine_ids_load_at_most_half),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
