@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "lx/node.h"
+#include "test_net.h"
 
 static lx_zctx *ctx;
 static lx_zauth *auth; /* the ZAP handler of ctx, for the CURVE tests */
@@ -33,19 +34,6 @@ static int teardown(void **state)
     lx_zauth_free(&auth);
     lx_zctx_free(&ctx);
     return ctx == NULL && auth == NULL ? 0 : -1;
-}
-
-/* Binds s to a free loopback port from a small range; writes the endpoint. */
-static void bind_free_port(lx_zsock *s, char *ep, size_t len)
-{
-    for (int port = 47100; port < 47400; port++) {
-        snprintf(ep, len, "tcp://127.0.0.1:%d", port);
-        lx_err err = lx_zsock_bind(s, ep);
-        if (err == LX_OK)
-            return;
-        assert_int_equal(err, LX_EEXIST);
-    }
-    fail_msg("no free port");
 }
 
 static void test_pair_multipart(void **state)
@@ -98,7 +86,7 @@ static void test_router_dealer_tcp(void **state)
     lx_zsock *r, *d;
     assert_int_equal(lx_zsock_new(&r, ctx, LX_ZROUTER, &o), LX_OK);
     char ep[64];
-    bind_free_port(r, ep, sizeof(ep));
+    lx_test_bind_free_port(r, ep, sizeof(ep), 47100);
 
     /* The same address again is in use. */
     lx_zsock *r2;
@@ -263,7 +251,7 @@ static lx_zsock *curve_router(const keypair *k, const char *domain, char *ep, si
     o.zap_domain = domain;
     lx_zsock *r;
     assert_int_equal(lx_zsock_new(&r, ctx, LX_ZROUTER, &o), LX_OK);
-    bind_free_port(r, ep, len);
+    lx_test_bind_free_port(r, ep, len, 47100);
     return r;
 }
 
@@ -444,7 +432,7 @@ static lx_zsock *curve_sub_server(const keypair *k, const char *domain, char *ep
     lx_zsock *s;
     assert_int_equal(lx_zsock_new(&s, ctx, LX_ZSUB, &o), LX_OK);
     assert_int_equal(lx_zsock_subscribe(s, "", 0), LX_OK);
-    bind_free_port(s, ep, len);
+    lx_test_bind_free_port(s, ep, len, 47100);
     return s;
 }
 
@@ -490,7 +478,7 @@ static void test_curve_pub_both_roles(void **state)
     lx_zsock *pub;
     assert_int_equal(lx_zsock_new(&pub, ctx, LX_ZPUB, &o), LX_OK);
     char pub_ep[64], peer_ep[64], wrong_ep[64];
-    bind_free_port(pub, pub_ep, sizeof(pub_ep));
+    lx_test_bind_free_port(pub, pub_ep, sizeof(pub_ep), 47100);
 
     /* The peer's SUB knows the node's key; a second SUB has a key the node
      * was not told, so the node's handshake with it fails. */
