@@ -650,7 +650,7 @@ void lx_client_wait(lx_client *c, uint64_t until_ns)
         timeout = until_ns > now ? (long)((until_ns - now + 999999u) / 1000000u) : 0;
     }
     int nready = 0;
-    (void)lx_zpoll(&nready, items, n, timeout);
+    (void)lx_zwait(&nready, items, n, timeout);
     if (c->tfd >= 0 && n > c->nn && (items[c->nn].revents & LX_ZPOLLIN)) {
         uint64_t ticks;
         if (read(c->tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)

@@ -636,13 +636,14 @@ static void unsolicited(lx__node *n, const lx__owner *ow, lx_proto_msg *m)
     if (lx_proto_encode(frame, sizeof frame, &w, m) != LX_OK)
         return;
     const lx__origin *o = lx__owners_origin(&n->owners, ow);
-    lx__unsol *u = o->slot == LX__LOCAL ? NULL : unsol_for(n, ow->origin);
+    lx__unsol *u = o->slot == LX__LOCAL && !o->bundle ? NULL : unsol_for(n, ow->origin);
     if (!u) {
         lx__reply_frames(n, o, frame, &w, 1, 1);
         return;
     }
-    /* A follower relays each frame of a RESULT as its own message, so one
-     * RESULT per client and block carries what were many peer messages. */
+    /* Gathered per client and block: a client that takes bundles gets one
+     * message, and a follower's client one RESULT where there were many
+     * peer messages (the follower relays each frame unless bundled). */
     memcpy(u->buf + u->off, frame, w);
     u->off += w;
     u->lens[u->count++] = w;

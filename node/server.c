@@ -752,7 +752,7 @@ static void pump(lx__node *n, long timeout_ms, int read_clients)
     if (timeout_ms < 0)
         it[k++] = (lx_zpollitem){NULL, n->timer_fd, LX_ZPOLLIN, 0};
     int ready;
-    lx_err prc = lx_zpoll(&ready, it, k, timeout_ms < 0 ? POLL_MAX_MS : timeout_ms);
+    lx_err prc = lx_zwait(&ready, it, k, timeout_ms < 0 ? POLL_MAX_MS : timeout_ms);
     /* A timer left armed is harmless: the next timerfd_settime resets it. */
     if (tk < k && (it[tk].revents & LX_ZPOLLIN)) {
         uint64_t expirations;

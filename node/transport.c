@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -29,6 +30,11 @@ struct lx_zctx {
 struct lx_zsock {
     void *z;
     lx_zsock_type type;
+    int fd; /* ZMQ_FD: readable when the socket's command mailbox is */
+    /* May hold input that fd will not announce (lx_zwait): set by every
+     * call that may read the mailbox, cleared when a read or ZMQ_EVENTS
+     * finds no input. */
+    bool maybe;
 };
 
 /* libzmq calls getpid() each time it checks a socket's command mailbox (to
@@ -228,12 +234,16 @@ lx_err lx_zsock_new(lx_zsock **out, lx_zctx *c, lx_zsock_type type, const lx_zso
             return err;
         }
     }
+    size_t fdlen = sizeof s->fd;
+    if (rc == 0)
+        rc = zmq_getsockopt(s->z, ZMQ_FD, &s->fd, &fdlen);
     if (rc != 0) {
         lx_err err = map_errno(errno);
         zmq_close(s->z);
         free(s);
         return err;
     }
+    s->maybe = true;
     *out = s;
     return LX_OK;
 }
@@ -251,6 +261,7 @@ lx_err lx_zsock_bind(lx_zsock *s, const char *endpoint)
 {
     if (s == NULL || endpoint == NULL)
         return LX_EINVAL;
+    s->maybe = true; /* as every call below that may read the mailbox */
     return zmq_bind(s->z, endpoint) == 0 ? LX_OK : map_errno(errno);
 }
 
@@ -258,6 +269,7 @@ lx_err lx_zsock_connect(lx_zsock *s, const char *endpoint)
 {
     if (s == NULL || endpoint == NULL)
         return LX_EINVAL;
+    s->maybe = true;
     return zmq_connect(s->z, endpoint) == 0 ? LX_OK : map_errno(errno);
 }
 
@@ -274,6 +286,7 @@ lx_err lx_zsock_connect_curve(lx_zsock *s, const char *endpoint, const lx_curve_
      * made: these keys (and the client role that setting a server key
      * implies) apply to this connection and to later ones, never to the
      * endpoints bound before. */
+    s->maybe = true;
     int rc = 0;
     rc |= zmq_setsockopt(s->z, ZMQ_CURVE_SERVERKEY, server->b, LX_CURVE_KEY_LEN);
     rc |= zmq_setsockopt(s->z, ZMQ_CURVE_PUBLICKEY, pub.b, LX_CURVE_KEY_LEN);
@@ -287,6 +300,7 @@ lx_err lx_zsock_disconnect(lx_zsock *s, const char *endpoint)
 {
     if (s == NULL || endpoint == NULL)
         return LX_EINVAL;
+    s->maybe = true;
     if (zmq_disconnect(s->z, endpoint) == 0)
         return LX_OK;
     return errno == ENOENT ? LX_ENOTFOUND : map_errno(errno);
@@ -296,6 +310,7 @@ lx_err lx_zsock_set_linger(lx_zsock *s, int ms)
 {
     if (s == NULL || ms < 0)
         return LX_EINVAL;
+    s->maybe = true;
     return set_int(s->z, ZMQ_LINGER, ms) == 0 ? LX_OK : map_errno(errno);
 }
 
@@ -303,6 +318,7 @@ lx_err lx_zsock_subscribe(lx_zsock *s, const void *prefix, size_t len)
 {
     if (s == NULL || s->type != LX_ZSUB || (prefix == NULL && len > 0))
         return LX_EINVAL;
+    s->maybe = true;
     return zmq_setsockopt(s->z, ZMQ_SUBSCRIBE, prefix, len) == 0 ? LX_OK : map_errno(errno);
 }
 
@@ -311,6 +327,9 @@ lx_err lx_zsock_send(lx_zsock *s, const lx_zpart *parts, size_t nparts, int flag
     if (s == NULL || parts == NULL || nparts == 0 || (flags & ~LX_ZDONTWAIT) != 0)
         return LX_EINVAL;
     int zflags = (flags & LX_ZDONTWAIT) ? ZMQ_DONTWAIT : 0;
+    /* A send may read the command mailbox, and with it the signal that
+     * input arrived: the next lx_zwait must ask the socket itself. */
+    s->maybe = true;
     for (size_t i = 0; i < nparts; i++) {
         int f = zflags | (i + 1 < nparts ? ZMQ_SNDMORE : 0);
         /* Once the first part is queued the rest go without blocking:
@@ -402,8 +421,11 @@ lx_err lx_zsock_recv(lx_zsock *s, lx_zmsg *m, int flags)
             lx_err err = map_errno(errno);
             zmq_msg_close(zm);
             lx_zmsg_close(m);
+            /* Drained, and the mailbox read: its fd announces the next. */
+            s->maybe = err != LX_EAGAIN;
             return err;
         }
+        s->maybe = true;
         m->part[m->n].data = zmq_msg_data(zm);
         m->part[m->n].len = zmq_msg_size(zm);
         m->n++;
@@ -421,6 +443,8 @@ lx_err lx_zpoll(int *nready, lx_zpollitem *items, size_t n, long timeout_ms)
         return LX_EINVAL;
     zmq_pollitem_t zi[64];
     for (size_t i = 0; i < n; i++) {
+        if (items[i].sock != NULL)
+            items[i].sock->maybe = true; /* zmq_poll reads the mailbox */
         zi[i].socket = items[i].sock ? items[i].sock->z : NULL;
         zi[i].fd = items[i].fd;
         zi[i].events = (short)(((items[i].events & LX_ZPOLLIN) ? ZMQ_POLLIN : 0) |
@@ -436,6 +460,65 @@ lx_err lx_zpoll(int *nready, lx_zpollitem *items, size_t n, long timeout_ms)
         items[i].revents = (short)(((zi[i].revents & ZMQ_POLLIN) ? LX_ZPOLLIN : 0) |
                                    ((zi[i].revents & ZMQ_POLLOUT) ? LX_ZPOLLOUT : 0));
     *nready = rc;
+    return LX_OK;
+}
+
+lx_err lx_zwait(int *nready, lx_zpollitem *items, size_t n, long timeout_ms)
+{
+    if (nready == NULL || (items == NULL && n > 0) || n > 64)
+        return LX_EINVAL;
+    struct pollfd pf[64];
+    int ready = 0;
+    for (size_t i = 0; i < n; i++) {
+        lx_zsock *s = items[i].sock;
+        items[i].revents = 0;
+        pf[i] = (struct pollfd){s ? s->fd : items[i].fd, (short)(s ? POLLIN : 0), 0};
+        if (s == NULL) {
+            pf[i].events = (short)(((items[i].events & LX_ZPOLLIN) ? POLLIN : 0) |
+                                   ((items[i].events & LX_ZPOLLOUT) ? POLLOUT : 0));
+            continue;
+        }
+        if (items[i].events & ~LX_ZPOLLIN)
+            return LX_EINVAL;
+        if (!s->maybe)
+            continue;
+        /* Input the fd may not announce: ask the socket (this reads its
+         * mailbox, so from here the fd is exact). */
+        uint32_t ev = 0;
+        size_t len = sizeof ev;
+        if (zmq_getsockopt(s->z, ZMQ_EVENTS, &ev, &len) != 0)
+            return map_errno(errno);
+        s->maybe = (ev & ZMQ_POLLIN) != 0;
+        if (s->maybe) {
+            items[i].revents = LX_ZPOLLIN;
+            ready++;
+        }
+    }
+    int rc = poll(pf, (nfds_t)n, ready ? 0 : (int)timeout_ms);
+    if (rc < 0) {
+        *nready = ready;
+        return ready ? LX_OK : map_errno(errno);
+    }
+    for (size_t i = 0; i < n && rc > 0; i++) {
+        short r = pf[i].revents;
+        if (r == 0)
+            continue;
+        if (items[i].sock != NULL) {
+            /* Commands arrived: perhaps input, which a read finds out. */
+            if (items[i].revents == 0 && (r & (POLLIN | POLLERR))) {
+                items[i].sock->maybe = true;
+                items[i].revents = LX_ZPOLLIN;
+                ready++;
+            }
+            continue;
+        }
+        items[i].revents = (short)(((r & (POLLIN | POLLHUP | POLLERR)) ? LX_ZPOLLIN : 0) |
+                                   ((r & POLLOUT) ? LX_ZPOLLOUT : 0));
+        items[i].revents &= items[i].events;
+        if (items[i].revents)
+            ready++;
+    }
+    *nready = ready;
     return LX_OK;
 }
 

@@ -393,6 +393,7 @@ int main(int argc, char **argv)
     const char *mode = "all", *sink = NULL;
     uint64_t round_trips = 20000, messages = 20000, batch = 64, window = 32, runs = 5, port = 47600;
     int json = 0;
+    lx_timer_slack_min();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = 1, takes = 1;

@@ -19,6 +19,7 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     static lx__config cfg;
+    lx_timer_slack_min();
     char err[512];
     lx_err rc = lx__config_parse(&cfg, err, sizeof err, argc, argv, NULL);
     if (rc != LX_OK) {

@@ -820,6 +820,7 @@ static int run(run_state *r)
 int main(int argc, char **argv)
 {
     static run_state r; /* large; zeroed */
+    lx_timer_slack_min();
     int rc = parse_args(&r.o, argc, argv);
     if (rc != 0)
         return rc;

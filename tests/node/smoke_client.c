@@ -1,7 +1,8 @@
 /* A client for the cluster smoke test (tests/node/test_node_smoke.sh): sends
  * deposits, orders, a batch, a cancel, a replace, queries and bad frames to
- * every node named in LX_SMOKE_ENDPOINTS and checks each reply. It is a
- * helper program of that script, not a test of its own. */
+ * every node named in LX_SMOKE_ENDPOINTS and checks each reply, and that a
+ * client that asks for bundles gets a block's unsolicited fills in one
+ * message. It is a helper program of that script, not a test of its own. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,6 +43,7 @@ static void close_all(void)
 {
     for (size_t i = 0; i < nnodes; i++)
         lx_zsock_free(&sock[i]);
+    nnodes = 0;
     lx_zctx_free(&ctx);
 }
 
@@ -238,10 +240,94 @@ static void test_orders_through_every_node(void **state)
     close_all();
 }
 
+/* The frames of one ZeroMQ message on s (within 20 s), decoded. */
+static size_t recv_bundle(lx_zsock *s, lx_proto_msg *out, size_t max)
+{
+    uint64_t until = lx_now_us() + 20000000;
+    while (lx_now_us() < until) {
+        lx_zpollitem it = {s, 0, LX_ZPOLLIN, 0};
+        int ready;
+        lx_zpoll(&ready, &it, 1, 100);
+        lx_zmsg zm;
+        if (lx_zsock_recv(s, &zm, LX_ZDONTWAIT) != LX_OK)
+            continue;
+        size_t n = 0, off = 0, flen;
+        const uint8_t *f;
+        while (lx_proto_next_frame(zm.part[0].data, zm.part[0].len, &off, &f, &flen) == LX_OK) {
+            lx_proto_error code;
+            assert_true(n < max);
+            assert_int_equal(lx_proto_decode(&out[n++], &code, f, flen), LX_OK);
+        }
+        assert_int_equal(off, zm.part[0].len);
+        lx_zmsg_close(&zm);
+        return n;
+    }
+    fail_msg("no message");
+    return 0;
+}
+
+/* A client that asks for bundles gets the fills one block brings its
+ * resting orders in one message, through every node. */
+static void test_bundled_unsolicited(void **state)
+{
+    (void)state;
+    connect_all();
+    for (size_t node = 0; node < nnodes; node++) {
+        uint64_t a = 10 * (node + 1) + 5, b = a + 1, id = 1000 * (node + 1) + 500;
+        deposit(node, a, "USD", 1000000);
+        deposit(node, b, "BTC", 1000);
+        lx_zsock *maker;
+        assert_int_equal(lx_zsock_new(&maker, ctx, LX_ZDEALER, NULL), LX_OK);
+        const char *eps = getenv("LX_SMOKE_ENDPOINTS");
+        char list[1024];
+        snprintf(list, sizeof list, "%s", eps);
+        char *save = NULL, *ep = strtok_r(list, ",", &save);
+        for (size_t i = 0; i < node; i++)
+            ep = strtok_r(NULL, ",", &save);
+        assert_non_null(ep);
+        assert_int_equal(lx_zsock_connect(maker, ep), LX_OK);
+        lx_proto_msg m, got[8];
+        for (uint64_t k = 1; k <= 2; k++) {
+            memset(&m, 0, sizeof m);
+            m.hdr.type = LX_PROTO_NEW_ORDER;
+            m.hdr.req_id = next_req++;
+            m.u.order = order(id + k, a, LX_BUY, 100, 1);
+            uint8_t f[LX_PROTO_FRAME_MAX];
+            size_t w;
+            assert_int_equal(lx_proto_encode(f, sizeof f, &w, &m), LX_OK);
+            f[5] |= (uint8_t)LX_PROTO_F_BUNDLE;
+            lx_zpart part = {f, w};
+            assert_int_equal(lx_zsock_send(maker, &part, 1, 0), LX_OK);
+            assert_int_equal(recv_bundle(maker, got, 8), 1);
+            assert_int_equal(got[0].hdr.type, LX_PROTO_ACK);
+            assert_int_equal(got[0].u.ack.id, id + k);
+        }
+        /* One sell fills both in one block. */
+        memset(&m, 0, sizeof m);
+        m.hdr.type = LX_PROTO_NEW_ORDER;
+        m.hdr.req_id = next_req++;
+        m.u.order = order(id + 3, b, LX_SELL, 100, 2);
+        send_msg(node, &m);
+        replies r;
+        await(&r, node, m.hdr.req_id);
+        assert_int_equal(r.n, 3);
+        assert_int_equal(recv_bundle(maker, got, 8), 2);
+        for (size_t i = 0; i < 2; i++) {
+            assert_int_equal(got[i].hdr.type, LX_PROTO_FILL);
+            assert_true(got[i].hdr.flags & LX_PROTO_F_UNSOLICITED);
+            assert_int_equal(got[i].u.fill.maker, id + 1 + i);
+            assert_int_equal(got[i].u.fill.role, 0);
+        }
+        lx_zsock_free(&maker);
+    }
+    close_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orders_through_every_node),
+        cmocka_unit_test(test_bundled_unsolicited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /* Tests for the ZeroMQ adapter: socket options, multipart messages, routing,
- * subscriptions, polling, error mapping and CURVE security with the ZAP
+ * subscriptions, polling (lx_zpoll and lx_zwait), error mapping and CURVE security with the ZAP
  * handler, over inproc and loopback TCP. */
 #define _DEFAULT_SOURCE /* syscall() */
 #include <setjmp.h>
@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -224,6 +225,9 @@ static void test_clock(void **state)
     assert_true(lx_wall_us() > 1600000000ull * 1000000ull);
     uint64_t u = lx_now_us();
     assert_true(u <= lx_now_ns() / 1000 + 1);
+    assert_int_equal(prctl(PR_SET_TIMERSLACK, 50000UL, 0, 0, 0), 0); /* Linux's default */
+    lx_timer_slack_min();
+    assert_int_equal(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), 1);
 }
 
 /* ---- CURVE ---- */
@@ -629,6 +633,108 @@ static void test_z85(void **state)
     assert_int_equal(lx_z85_encode(text, 10, hello, 8), LX_EINVAL);
 }
 
+/* lx_zwait over TCP: a reported socket is read until LX_EAGAIN, and input
+ * is announced even when a send or a bind on the socket read the mailbox
+ * first. */
+static void test_zwait(void **state)
+{
+    (void)state;
+    lx_zsock *r, *d;
+    assert_int_equal(lx_zsock_new(&r, ctx, LX_ZROUTER, NULL), LX_OK);
+    char ep[64];
+    lx_test_bind_free_port(r, ep, sizeof(ep), 47150);
+    lx_zsock_opts o;
+    lx_zsock_opts_init(&o);
+    o.identity = "w";
+    assert_int_equal(lx_zsock_new(&d, ctx, LX_ZDEALER, &o), LX_OK);
+    assert_int_equal(lx_zsock_connect(d, ep), LX_OK);
+
+    lx_zpollitem it = {.sock = r, .events = LX_ZPOLLIN};
+    int ready = -1;
+    lx_zmsg m;
+    /* A socket is reported when its mailbox has commands (a new
+     * connection, say), with or without input: reading it then finds
+     * nothing. Once quiet, a wait sleeps its whole timeout. */
+    int quiet = 0;
+    for (int i = 0; i < 100 && !quiet; i++) {
+        assert_int_equal(lx_zwait(&ready, &it, 1, 50), LX_OK);
+        quiet = ready == 0 && it.revents == 0;
+        if (!quiet)
+            assert_int_equal(lx_zsock_recv(r, &m, LX_ZDONTWAIT), LX_EAGAIN);
+    }
+    assert_true(quiet);
+    uint64_t t0 = lx_now_ns();
+    assert_int_equal(lx_zwait(&ready, &it, 1, 50), LX_OK);
+    if (ready == 0)
+        assert_true(lx_now_ns() - t0 >= 30000000u);
+
+    for (int round = 0; round < 3; round++) {
+        lx_zpart req = {"a", 1};
+        assert_int_equal(lx_zsock_send(d, &req, 1, 0), LX_OK);
+        /* The message is in r's pipe and its signal in r's mailbox. A
+         * send on r now reads the mailbox (past libzmq's throttle), so
+         * r's descriptor no longer shows the input. */
+        usleep(20000);
+        lx_zpart rep[2] = {{"w", 1}, {"x", 1}};
+        assert_int_equal(lx_zsock_send(r, rep, 2, 0), LX_OK);
+        assert_int_equal(lx_zwait(&ready, &it, 1, 2000), LX_OK);
+        assert_int_equal(ready, 1);
+        assert_int_equal(it.revents, LX_ZPOLLIN);
+        assert_int_equal(lx_zsock_recv(r, &m, LX_ZDONTWAIT), LX_OK);
+        assert_int_equal(m.n, 2);
+        assert_memory_equal(m.part[1].data, "a", 1);
+        lx_zmsg_close(&m);
+        assert_int_equal(lx_zsock_recv(r, &m, LX_ZDONTWAIT), LX_EAGAIN);
+        assert_int_equal(lx_zsock_recv(d, &m, 0), LX_OK);
+        lx_zmsg_close(&m);
+        /* Drained: the next message wakes the wait, however long. */
+        assert_int_equal(lx_zsock_send(d, &req, 1, 0), LX_OK);
+        int got = 0;
+        for (int i = 0; i < 10 && !got; i++) {
+            assert_int_equal(lx_zwait(&ready, &it, 1, 2000), LX_OK);
+            assert_int_equal(ready, 1);
+            got = lx_zsock_recv(r, &m, LX_ZDONTWAIT) == LX_OK;
+        }
+        assert_true(got);
+        lx_zmsg_close(&m);
+        assert_int_equal(lx_zsock_recv(r, &m, LX_ZDONTWAIT), LX_EAGAIN);
+    }
+
+    /* A bind reads the mailbox too. */
+    lx_zpart req = {"c", 1};
+    assert_int_equal(lx_zsock_send(d, &req, 1, 0), LX_OK);
+    usleep(20000);
+    assert_int_equal(lx_zsock_bind(r, "inproc://zwait-bind"), LX_OK);
+    assert_int_equal(lx_zwait(&ready, &it, 1, 2000), LX_OK);
+    assert_int_equal(ready, 1);
+    assert_int_equal(lx_zsock_recv(r, &m, LX_ZDONTWAIT), LX_OK);
+    assert_memory_equal(m.part[1].data, "c", 1);
+    lx_zmsg_close(&m);
+    assert_int_equal(lx_zsock_recv(r, &m, LX_ZDONTWAIT), LX_EAGAIN);
+
+    /* A plain descriptor next to the socket. */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    lx_zpollitem two[2] = {{.sock = r, .events = LX_ZPOLLIN},
+                           {.sock = NULL, .fd = fds[0], .events = LX_ZPOLLIN}};
+    assert_int_equal(lx_zwait(&ready, two, 2, 0), LX_OK);
+    assert_int_equal(ready, 0);
+    assert_int_equal(write(fds[1], "z", 1), 1);
+    assert_int_equal(lx_zwait(&ready, two, 2, 1000), LX_OK);
+    assert_int_equal(ready, 1);
+    assert_int_equal(two[0].revents, 0);
+    assert_int_equal(two[1].revents, LX_ZPOLLIN);
+    close(fds[0]);
+    close(fds[1]);
+
+    /* Sockets are waited on for input only. */
+    it.events = LX_ZPOLLOUT;
+    assert_int_equal(lx_zwait(&ready, &it, 1, 0), LX_EINVAL);
+    assert_int_equal(lx_zwait(NULL, &it, 1, 0), LX_EINVAL);
+    lx_zsock_free(&d);
+    lx_zsock_free(&r);
+}
+
 /* getpid() is answered from a cache (transport.c): it must still be the
  * caller's pid, in a forked child too, and in the parent after the fork. */
 static void test_getpid_cache(void **state)
@@ -651,17 +757,12 @@ static void test_getpid_cache(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_getpid_cache),
-        cmocka_unit_test(test_pair_multipart),
-        cmocka_unit_test(test_router_dealer_tcp),
-        cmocka_unit_test(test_pub_sub_prefix),
-        cmocka_unit_test(test_poll_timeout_and_hwm),
-        cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_clock),
-        cmocka_unit_test(test_curve_allowed_user_id),
-        cmocka_unit_test(test_curve_refused),
-        cmocka_unit_test(test_curve_setup_errors),
-        cmocka_unit_test(test_z85),
+        cmocka_unit_test(test_getpid_cache),          cmocka_unit_test(test_pair_multipart),
+        cmocka_unit_test(test_router_dealer_tcp),     cmocka_unit_test(test_zwait),
+        cmocka_unit_test(test_pub_sub_prefix),        cmocka_unit_test(test_poll_timeout_and_hwm),
+        cmocka_unit_test(test_bad_arguments),         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_curve_allowed_user_id), cmocka_unit_test(test_curve_refused),
+        cmocka_unit_test(test_curve_setup_errors),    cmocka_unit_test(test_z85),
         cmocka_unit_test(test_curve_pub_both_roles),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -656,6 +656,9 @@ uint64_t lx_now_us(void);
 uint64_t lx_now_ns(void);
 /* Microseconds since the Unix epoch (CLOCK_REALTIME), for log lines only. */
 uint64_t lx_wall_us(void);
+/* The calling thread's timer slack to 1 ns (prctl PR_SET_TIMERSLACK): timed
+ * waits end on time. Call before starting threads; they inherit it. */
+void lx_timer_slack_min(void);
 
 typedef struct lx_zctx lx_zctx;
 typedef struct lx_zsock lx_zsock;
@@ -886,6 +889,14 @@ typedef struct lx_zpollitem {
 /* Waits up to timeout_ms (-1 forever, 0 not at all) for any item to be ready;
  * writes the number ready to *nready. LX_EAGAIN if a signal interrupted it. */
 lx_err lx_zpoll(int *nready, lx_zpollitem *items, size_t n, long timeout_ms);
+
+/* lx_zpoll for a loop that reads every socket it reports with LX_ZDONTWAIT
+ * until LX_EAGAIN: a socket reported LX_ZPOLLIN may turn out to hold no
+ * message. It asks a socket for its events only when a send or an
+ * unfinished read may have hidden them, and otherwise waits on the
+ * sockets' file descriptors in one poll(2), where zmq_poll asks every
+ * socket twice. Sockets take LX_ZPOLLIN only (else LX_EINVAL). */
+lx_err lx_zwait(int *nready, lx_zpollitem *items, size_t n, long timeout_ms);
 
 /* ---------------------------------------------------------------------------
  * load generation (node/loadgen.c, docs/test-client.md)
