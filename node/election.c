@@ -226,10 +226,14 @@ lx_err lx__elect_init(lx__node *n, lx_journal *j)
     /* Every node counts, linked or not (cluster_size is npeers + 1 in a
      * mesh). */
     n->quorum = (uint32_t)(n->cfg.cluster_size / 2 + 1);
-    uint64_t now = lx_now_us();
+    lx__elect_leader_alive(n, lx_now_us());
+    return LX_OK;
+}
+
+void lx__elect_leader_alive(lx__node *n, uint64_t now)
+{
     n->leader_seen_us = now;
     n->election_base_us = now;
-    return LX_OK;
 }
 
 /* ---- timing ---- */
@@ -657,8 +661,7 @@ void lx__elect_heartbeat(lx__node *n, const lx__heartbeat *hb, int slot)
     snprintf(n->last_leader, sizeof n->last_leader, "%s", hb->node);
     n->leader_slot = slot;
     n->src_slot = slot;
-    n->leader_seen_us = now;
-    n->election_base_us = now;
+    lx__elect_leader_alive(n, now);
     if (hb->commit > n->commit_seq)
         n->commit_seq = hb->commit;
     if (!n->in_sync)

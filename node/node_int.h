@@ -803,6 +803,8 @@ uint64_t lx__terms_match(const lx__terms *a, uint64_t a_last, const lx__terms *b
 /* At start, after recovery: the log's terms from the journal tail, the term
  * file, and the role this start has. */
 lx_err lx__elect_init(lx__node *n, lx_journal *j);
+/* The leader was heard from at now: the election timeout starts again. */
+void lx__elect_leader_alive(lx__node *n, uint64_t now);
 /* A higher term seen from `from`: adopted (a leader steps down). 1 if so. */
 int lx__elect_adopt(lx__node *n, uint64_t term, const char *from);
 void lx__elect_tick(lx__node *n, uint64_t now);

@@ -320,7 +320,7 @@ static void dispatch(lx__node *n, const lx__peer_msg *m, int slot)
     case LX__P_GAP_RESP:
         if (!n->is_leader && slot >= 0 && slot == n->src_slot && n->in_sync) {
             if (slot == n->leader_slot) /* it is alive */
-                n->leader_seen_us = n->election_base_us = lx_now_us();
+                lx__elect_leader_alive(n, lx_now_us());
             lx__ss_gap_resp(n, m, slot);
             lx__replica_gap_resp(n, m);
         }
@@ -396,7 +396,7 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
         }
         /* Only this term's leader cuts its blocks: it is alive, even when
          * its heartbeats wait behind a backlog of blocks. */
-        n->leader_seen_us = n->election_base_us = lx_now_us();
+        lx__elect_leader_alive(n, lx_now_us());
         if (n->in_sync && n->role == LX__ROLE_FOLLOWER)
             lx__replica_block(n, block, blen, hash);
         return;
