@@ -403,6 +403,9 @@ static void test_summary_json(void **state)
     s.throughput = 999.67;
     s.nodes = 3;
     s.timeouts = 2;
+    s.send_lag_p50_us = 7;
+    s.send_lag_p99_us = 70;
+    s.max_send_lag_us = 700;
     lx_loadgen_summary_latency(&s, h);
     assert_close(s.p50, 500);
     assert_close(s.p90, 900);
@@ -423,6 +426,10 @@ static void test_summary_json(void **state)
         "\"latency_us\":{\"p50\":500,\"p90\":900,\"p99\":990,\"p999\":999,\"max\":1000},"
         "\"nodes\":3,\"timeouts\":2,";
     assert_memory_equal(buf, want_prefix, strlen(want_prefix));
+    const char *want_end = ",\"send_lag_us\":{\"p50\":7,\"p99\":70,\"max\":700},"
+                           "\"max_send_lag_us\":700}";
+    assert_true(n > strlen(want_end));
+    assert_string_equal(buf + n - strlen(want_end), want_end);
     assert_int_equal(buf[n - 1], '}');
     /* Balanced braces and quotes, no newline. */
     int depth = 0, quotes = 0;

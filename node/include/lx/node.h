@@ -1039,7 +1039,8 @@ typedef struct lx_loadgen_summary {
     /* extra keys */
     uint64_t nodes, timeouts, maker_fills, cancels_sent, cancelled, cancel_misses;
     uint64_t frames, batch, seed, id_base;
-    uint64_t max_send_lag_us; /* how far sending fell behind the schedule */
+    /* how far sending fell behind the schedule, per frame sent */
+    uint64_t send_lag_p50_us, send_lag_p99_us, max_send_lag_us;
 } lx_loadgen_summary;
 
 /* Fills the latency fields of s from h. */
@@ -1049,7 +1050,8 @@ void lx_loadgen_summary_latency(lx_loadgen_summary *s, const lx_hist *h);
  * the length, or 0 if buf is too small. The keys are duration_s, target_rate,
  * sent, acked, rejected, errors, fills, throughput, latency_us {p50, p90,
  * p99, p999, max}, then nodes, timeouts, maker_fills, cancels_sent,
- * cancelled, cancel_misses, frames, batch, seed, id_base, max_send_lag_us. */
+ * cancelled, cancel_misses, frames, batch, seed, id_base, send_lag_us {p50,
+ * p99, max}, max_send_lag_us (the same max, kept for older readers). */
 size_t lx_loadgen_summary_json(char *buf, size_t len, const lx_loadgen_summary *s);
 
 /* ---------------------------------------------------------------------------
