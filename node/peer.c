@@ -109,6 +109,7 @@ static int snap_part(rd *r, lx__peer_msg *out)
     out->u.snap_part.announced = u8(r);
     out->u.snap_part.announced_hash = take(r, LX_STATE_HASH_LEN);
     out->u.snap_part.total = u64(r);
+    out->u.snap_part.settle_len = u64(r);
     out->u.snap_part.crc = u32(r);
     out->u.snap_part.offset = u64(r);
     out->u.snap_part.data_len = u32(r);
@@ -118,9 +119,10 @@ static int snap_part(rd *r, lx__peer_msg *out)
     uint32_t n = out->u.snap_part.data_len;
     if (out->u.snap_part.seq == 0)
         return out->u.snap_part.next_index == 0 && total == 0 && off == 0 && n == 0 &&
-               out->u.snap_part.announced == 0;
+               out->u.snap_part.announced == 0 && out->u.snap_part.settle_len == 0;
     if (out->u.snap_part.next_index == 0 || total == 0 || total > LX__SNAP_BYTES_MAX || n == 0 ||
-        n > LX__SNAP_PART_MAX || off > total || total - off < n)
+        n > LX__SNAP_PART_MAX || off > total || total - off < n ||
+        out->u.snap_part.settle_len >= total)
         return 0;
     out->u.snap_part.data = take(r, n);
     return !r->bad;
@@ -363,8 +365,9 @@ static int snap_part_ok(const lx__peer_msg *m)
         return 0;
     if (m->u.snap_part.seq == 0)
         return m->u.snap_part.next_index == 0 && total == 0 && off == 0 && n == 0 &&
-               m->u.snap_part.announced == 0;
+               m->u.snap_part.announced == 0 && m->u.snap_part.settle_len == 0;
     return m->u.snap_part.next_index != 0 && m->u.snap_part.state_hash &&
+           m->u.snap_part.settle_len < total &&
            (m->u.snap_part.announced == 0 || m->u.snap_part.announced_hash) && total != 0 &&
            total <= LX__SNAP_BYTES_MAX && n != 0 && n <= LX__SNAP_PART_MAX && off <= total &&
            total - off >= n && m->u.snap_part.data;
@@ -380,6 +383,7 @@ static void put_snap_part(wr *w, const lx__peer_msg *m)
     put8(w, m->u.snap_part.announced);
     putb(w, m->u.snap_part.announced && ah ? ah : zero, LX_STATE_HASH_LEN);
     put64(w, m->u.snap_part.total);
+    put64(w, m->u.snap_part.settle_len);
     put32(w, m->u.snap_part.crc);
     put64(w, m->u.snap_part.offset);
     put32(w, m->u.snap_part.data_len);

@@ -98,6 +98,9 @@ lx_err lx__settle_path(char *out, size_t cap, const char *data_dir, uint64_t num
  * rename; not fsynced, since the node rebuilds it from the log after a
  * crash). LX_EIO, LX_ENOMEM. */
 lx_err lx__settle_write_batch(const char *path, const lx_batch *b);
+/* A built batch (lx_batch_rebuild, owned by the caller) from the bytes of a
+ * whole .batch file. LX_ECORRUPT for anything else, LX_ENOMEM. */
+lx_err lx__settle_batch_from_file(lx_batch **b, const uint8_t *data, size_t len);
 /* Reads a .batch file: the batch (decoded, owned by the caller), its fill
  * leaves and net changes (malloc'd, caller frees). Checks the counts and
  * that the leaves and changes give the batch's roots: LX_ECORRUPT otherwise,
@@ -175,5 +178,17 @@ void lx__settle_peer(lx__node *n, const void *peer_msg, int slot);
 void lx__settle_tick(lx__node *n, uint64_t now_us);
 /* Waits for a submission in flight (shutdown). */
 void lx__settle_stop(lx__node *n);
+/* For a snapshot after block n->seq: the settlement section into *sec
+ * (malloc'd, the caller frees), and the batches [*files_from, *files_to]
+ * whose files must be made durable before the snapshot is written (none
+ * when from > to). LX_ESTATE while settlement is halted (no snapshot then),
+ * LX_ENOMEM, or an encoding error (logged). */
+lx_err lx__settle_snapshot(lx__node *n, uint8_t **sec, size_t *len, uint64_t *files_from,
+                           uint64_t *files_to);
+/* Checks a section a peer sent with its snapshot at seq (e: that
+ * snapshot's engine, restored) against this node's channel: LX_OK, or
+ * LX_ECORRUPT with why. */
+lx_err lx__settle_check_section(const lx__settle *s, const uint8_t *buf, size_t len, uint64_t seq,
+                                const lx_engine *e, char *why, size_t cap);
 
 #endif /* LX_SETTLE_INT_H */

@@ -38,6 +38,9 @@ struct lx__settle {
     size_t assets_seen, markets_seen;
     int halted;
     int replaying;
+    /* The files of batches <= files_base are durable: those a start from a
+     * snapshot's section found (the section holds the later ones). */
+    uint64_t files_base;
 
     uint64_t closed;        /* last batch closed in the log */
     uint64_t settled;       /* last batch whose acceptance is in the log */
@@ -96,7 +99,7 @@ struct lx__settle {
     lx_submit_report rep;
 };
 
-/* settle.c, for settle_leader.c */
+/* settle.c, for settle_leader.c and settle_snap.c */
 void lx__settle_halt(lx__node *n, lx__settle *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void lx__settle_hex32(char out[65], const uint8_t h[32]);
@@ -105,5 +108,17 @@ lx_err lx__settle_ensure_tx(lx__settle *s, const uint32_t *v, size_t k);
 void lx__settle_write_rec(lx__node *n, lx__settle *s, const lx__batch_record *r);
 int lx__settle_same_utxo(const lx__funding *f, const uint8_t tx_id[32], uint32_t index);
 int lx__settle_push_utxo(lx__funding **v, size_t *n, size_t *cap, const lx__funding *f);
+/* The record of a batch just closed: its fields, status closed. */
+void lx__settle_record_of(lx__batch_record *r, const lx_batch *b);
+
+/* settle_snap.c: the snapshot's settlement section (docs/settlement.md,
+ * "Restart"). lx__settle_encode writes the state after block seq to *buf
+ * (malloc'd, the caller frees). lx__settle_restore replaces s's state with
+ * a section's for block seq (e: the engine of the same snapshot), or leaves
+ * s as it was and says why: LX_ECORRUPT for a section that does not check
+ * out, LX_ENOMEM. */
+lx_err lx__settle_encode(const lx__settle *s, uint64_t seq, uint8_t **buf, size_t *len);
+lx_err lx__settle_restore(lx__settle *s, const uint8_t *buf, size_t len, uint64_t seq,
+                          const lx_engine *e, char *why, size_t cap);
 
 #endif /* LX_SETTLE_STATE_H */
