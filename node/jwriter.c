@@ -2,8 +2,9 @@
  * main thread hands it, group-commits them (one lx_journal_sync for all the
  * blocks that queued up while the previous sync ran), writes snapshots (after
  * making the settlement files they rely on durable), compacts the journal
- * behind them, and reads blocks and snapshots back for gap requests and
- * state sync. Messages go over an inproc PAIR. */
+ * behind them, and reads blocks, snapshots and settlement files back for gap
+ * requests, state sync and the peers that fetch those files. Messages go over
+ * an inproc PAIR. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "journal_int.h"
@@ -292,6 +294,50 @@ static lx_err sync_settle_files(lx__jw *w, uint64_t from, uint64_t to)
     return rc;
 }
 
+/* Answers a settlement file read with a BATCH_PART for the main thread to
+ * send ('G', be32 slot, peer message): the bytes from offset of the file of
+ * kind of batch number, or total 0 when there is no such file here. */
+static void serve_batch_file(lx__jw *w, uint32_t slot, uint64_t number, uint8_t kind,
+                             uint64_t offset)
+{
+    static const char *const ext[] = {".batch", ".json", ".times"};
+    char path[LX__PATH_MAX + 64];
+    lx__peer_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LX__P_BATCH_PART;
+    snprintf(m.from, sizeof m.from, "%s", w->node_id);
+    m.u.batch_part.number = number;
+    m.u.batch_part.kind = kind;
+    uint8_t *data = NULL;
+    int fd = -1;
+    struct stat st;
+    if (kind <= LX__BATCH_FILE_TIMES &&
+        lx__settle_path(path, sizeof path, w->data_dir, number, ext[kind]) == LX_OK &&
+        (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && fstat(fd, &st) == 0 &&
+        S_ISREG(st.st_mode) && (uint64_t)st.st_size <= LX__BATCH_FILE_MAX &&
+        offset < (uint64_t)st.st_size) {
+        size_t n = (size_t)((uint64_t)st.st_size - offset);
+        if (n > w->part_bytes)
+            n = w->part_bytes;
+        if ((data = malloc(n)) && lx__read_all(fd, data, n, offset) == LX_OK) {
+            m.u.batch_part.total = (uint64_t)st.st_size;
+            m.u.batch_part.offset = offset;
+            m.u.batch_part.data = data;
+            m.u.batch_part.data_len = (uint32_t)n;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    size_t n;
+    w->buf[0] = 'G';
+    lx__put_u32(w->buf + 1, slot);
+    if (lx__peer_encode(w->buf + 5, LX__PEER_MSG_MAX, &n, &m) == LX_OK) {
+        lx_zpart part = {w->buf, n + 5};
+        lx_zsock_send(w->thread_end, &part, 1, 0);
+    }
+    free(data);
+}
+
 /* Handles one message; returns 0 on quit. *dirty is set by appends. */
 static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
 {
@@ -360,6 +406,10 @@ static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
     case 'N':
         if (len == 1 + 4 + 16 && !w->failed)
             serve_snap(w, lx__get_u32(p + 1), lx__get_u64(p + 5), lx__get_u64(p + 13));
+        return 1;
+    case 'B':
+        if (len == 1 + 4 + 8 + 1 + 8 && !w->failed)
+            serve_batch_file(w, lx__get_u32(p + 1), lx__get_u64(p + 5), p[13], lx__get_u64(p + 14));
         return 1;
     case 'K':
         if (len == 1 + 8)
@@ -551,4 +601,16 @@ lx_err lx__jw_compact_limit(lx__jw *w, uint64_t limit)
 lx_err lx__jw_snap_read(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
 {
     return send_slot_req(w, 'N', slot, seq, offset);
+}
+
+lx_err lx__jw_batch_read(lx__jw *w, uint32_t slot, uint64_t number, uint8_t kind, uint64_t offset)
+{
+    uint8_t msg[1 + 4 + 8 + 1 + 8];
+    msg[0] = 'B';
+    lx__put_u32(msg + 1, slot);
+    lx__put_u64(msg + 5, number);
+    msg[13] = kind;
+    lx__put_u64(msg + 14, offset);
+    lx_zpart part = {msg, sizeof msg};
+    return lx_zsock_send(w->main_end, &part, 1, 0);
 }

@@ -219,7 +219,9 @@ typedef enum lx__peer_type {
     LX__P_ACK = 13,       /* follower: durable up to seq, in a term */
     LX__P_SNAP_REQ = 14,  /* send me a snapshot (state sync) */
     LX__P_SNAP_PART = 15, /* a part of a snapshot */
-    LX__P_RELAY = 16      /* another message, for a node this one has no link to */
+    LX__P_RELAY = 16,     /* another message, for a node this one has no link to */
+    LX__P_BATCH_REQ = 17, /* send me a part of a settled batch's file */
+    LX__P_BATCH_PART = 18 /* a part of that file */
 } lx__peer_type;
 
 #define LX__SETTLE_SIGNERS_MAX 64 /* owner positions in a signer set */
@@ -228,6 +230,12 @@ typedef enum lx__peer_type {
  * bytes and the settlement section). */
 #define LX__SNAP_PART_MAX (LX__PEER_MSG_MAX - 1024)
 #define LX__SNAP_BYTES_MAX ((uint64_t)4 << 30)
+/* Settlement files fetched by a node that joined by state sync: the kinds
+ * (<number>.batch, .json, .times) and the largest file. */
+#define LX__BATCH_FILE_BATCH 0
+#define LX__BATCH_FILE_RECORD 1
+#define LX__BATCH_FILE_TIMES 2
+#define LX__BATCH_FILE_MAX ((uint64_t)1 << 30)
 
 typedef struct lx__peer_msg {
     uint8_t type;
@@ -319,6 +327,20 @@ typedef struct lx__peer_msg {
             const uint8_t *data;
             uint32_t data_len; /* 1..LX__SNAP_PART_MAX, offset + data_len <= total */
         } snap_part;
+        struct {
+            uint64_t number; /* the batch, >= 1 */
+            uint8_t kind;    /* LX__BATCH_FILE_* */
+            uint64_t offset; /* the first byte wanted */
+        } batch_req;
+        struct {
+            uint64_t number;
+            uint8_t kind;
+            uint64_t total;  /* the file's bytes, <= LX__BATCH_FILE_MAX; 0: the sender has
+                                no such file (offset and data_len 0) */
+            uint64_t offset; /* where data goes in the file */
+            const uint8_t *data;
+            uint32_t data_len; /* 1..LX__SNAP_PART_MAX, offset + data_len <= total */
+        } batch_part;
         struct {
             char dest[LX__NODE_ID_MAX + 1]; /* the node it is for */
             uint8_t ttl;                    /* links it may still cross, 1..LX__RELAY_TTL_MAX */
@@ -431,8 +453,8 @@ typedef struct lx__metrics {
  * reads that serve gap requests. It talks to the main thread over an inproc
  * PAIR socket:
  *   main -> writer: 'A' block bytes | 'P' pointer to a block | 'S' snapshot |
- *                   'R' read | 'N' snapshot part read | 'K' compaction
- *                   limit | 'Q' quit
+ *                   'R' read | 'N' snapshot part read | 'B' settlement
+ *                   file part read | 'K' compaction limit | 'Q' quit
  *   writer -> main: 'Y' be64 synced seq | 'G' be32 slot, peer message |
  *                   'N' be32 slot, SNAP_PART | 'C' compacted |
  *                   'E' be32 lx_err, text
@@ -480,6 +502,10 @@ lx_err lx__jw_compact_limit(lx__jw *w, uint64_t limit);
  * most LX__SNAP_PART_MAX of them, into a SNAP_PART for the peer in
  * out[slot] ('N'; seq 0 in it when there is none). */
 lx_err lx__jw_snap_read(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset);
+/* Reads the settlement file of kind (LX__BATCH_FILE_*) of batch number
+ * from offset, at most LX__SNAP_PART_MAX bytes, into a BATCH_PART for the
+ * peer in out[slot] ('G'; total 0 in it when there is no such file). */
+lx_err lx__jw_batch_read(lx__jw *w, uint32_t slot, uint64_t number, uint8_t kind, uint64_t offset);
 
 /* ---------------------------------------------------------------------------
  * Block application with per-entry event boundaries (node/block.c)

@@ -370,6 +370,7 @@ static void on_settled(lx__node *n, lx__settle *s, uint64_t seq, uint64_t block_
     p->rec.settled_seq = seq;
     p->rec.settled_us = block_us;
     memcpy(s->settled_tx, e->tx_id, 32);
+    memcpy(s->settled_hash, p->rec.hash, 32);
     p->rec.accepted_us = p->accepted_us;
     lx__settle_write_rec(n, s, &p->rec);
     if (!s->replaying) {
@@ -591,7 +592,12 @@ static int from_snapshot(lx__node *n, lx__settle *s, lx_journal *j, lx_err *rc)
                 meta.seq, slen, hx, s->closed, s->settled, after);
         write_queue(n, s);
         s->files_base = s->settled;
+        uint64_t top = s->settled;
+        uint8_t top_hash[32];
+        memcpy(top_hash, s->settled_hash, 32);
         *rc = replay(n, s, j, e, meta.seq + 1, meta.state_hash);
+        if (*rc == LX_OK)
+            lx__settle_fetch_init(n, s, top, top_hash);
         return 1;
     }
     return 0;
@@ -743,6 +749,7 @@ void lx__settle_free(lx__node *n)
         return;
     lx__settle_stop(n);
     reset_round(s);
+    lx__settle_fetch_free(s);
     for (size_t i = 0; i < s->qn; i++)
         lx_batch_free(&s->q[i].batch);
     lx__watch_stop(&s->watch);

@@ -111,6 +111,8 @@ lx_err lx__settle_read_batch(const char *path, lx_batch **b, lx_fill_leaf **fill
 lx_err lx__settle_write_record(const char *path, const lx__batch_record *r);
 /* Reads a .json record. LX_ENOTFOUND, LX_EFORMAT, LX_EIO. */
 lx_err lx__settle_read_record(const char *path, lx__batch_record *r);
+/* Parses the bytes of a .json record (at most 4096). LX_EFORMAT. */
+lx_err lx__settle_parse_record(lx__batch_record *r, const uint8_t *data, size_t len);
 /* One log block's fills, for the fill-to-Accepted latency: the block's
  * seq, its timestamp_us (the leader's clock when it cut it) and how many
  * fills it made. */
@@ -172,9 +174,11 @@ lx_err lx__settle_init(lx__node *n, lx_journal *j);
 void lx__settle_free(lx__node *n);
 /* After every applied block (n->blk and n->evs hold it). */
 void lx__settle_block(lx__node *n);
-/* A SETTLE_REQ or SETTLE_SIG from a peer (reached on out slot `slot`). */
+/* A SETTLE_REQ, SETTLE_SIG, BATCH_REQ or BATCH_PART from a peer (reached
+ * on out slot `slot`). */
 void lx__settle_peer(lx__node *n, const void *peer_msg, int slot);
-/* Timers: the leader's batch close, signature rounds, submission. */
+/* Timers: the leader's batch close, signature rounds, submission; on any
+ * node, the fetching of missing batch files. */
 void lx__settle_tick(lx__node *n, uint64_t now_us);
 /* Waits for a submission in flight (shutdown). */
 void lx__settle_stop(lx__node *n);

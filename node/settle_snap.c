@@ -111,6 +111,7 @@ lx_err lx__settle_encode(const lx__settle *s, uint64_t seq, uint8_t **buf, size_
     put64(&o, s->closed);
     put64(&o, s->settled);
     put_bytes(&o, s->settled_tx, 32);
+    put_bytes(&o, s->settled_hash, 32);
     put64(&o, s->assets_seen);
     put64(&o, s->markets_seen);
     put_channel_utxos(&o, s->prev, s->nprev);
@@ -217,7 +218,7 @@ static int count_ok(rd *r, size_t *n, uint32_t count, size_t each, size_t cap)
  * once all of it checked out. */
 typedef struct image {
     uint64_t seq, closed, settled, assets_seen, markets_seen;
-    uint8_t settled_tx[32];
+    uint8_t settled_tx[32], settled_hash[32];
     lx_channel_utxo prev[CHANGE_MAX];
     size_t nprev;
     lx_channel_utxo *utxos;
@@ -330,8 +331,11 @@ static lx_err decode_queue(rd *r, image *im, const uint8_t cid[32], char *why, s
         if (rc != LX_OK)
             FAIL("queued batch %zu: %s", im->qn + 1, lx_strerror(rc));
         lx__settle_record_of(&p->rec, p->batch);
-        if (p->rec.number != im->settled + 1 + im->qn || memcmp(p->rec.channel_id, cid, 32) != 0 ||
-            p->rec.last_seq > im->seq ||
+        lx_batch_info info;
+        lx_batch_info_get(p->batch, &info);
+        if (p->rec.number != im->settled + 1 + im->qn ||
+            (im->qn == 0 && memcmp(info.prev_hash, im->settled_hash, 32) != 0) ||
+            memcmp(p->rec.channel_id, cid, 32) != 0 || p->rec.last_seq > im->seq ||
             (im->qn && lx_batch_follows(p->batch, im->q[im->qn - 1].batch) != LX_OK)) {
             im->qn++; /* freed with the image */
             FAIL("queued batch %" PRIu64 " does not follow the chain", p->rec.number);
@@ -363,6 +367,8 @@ static lx_err decode_builder(rd *r, const lx__settle *s, image *im, const uint8_
         lx__get_u64(b + BB_LAST_SEQ) > im->seq + 1)
         FAIL("the open batch does not follow batch %" PRIu64 " at block %" PRIu64, im->closed,
              im->seq);
+    if (im->qn == 0 && memcmp(b + BB_PREV_HASH, im->settled_hash, 32) != 0)
+        FAIL("the open batch does not follow settled batch %" PRIu64, im->settled);
     if (im->qn) {
         const pend *last = &im->q[im->qn - 1];
         if (memcmp(b + BB_PREV_HASH, last->rec.hash, 32) != 0 ||
@@ -399,6 +405,7 @@ static lx_err decode(image *im, const lx__settle *s, const uint8_t *buf, size_t 
     im->closed = get64(&r);
     im->settled = get64(&r);
     get_bytes(&r, im->settled_tx, 32);
+    get_bytes(&r, im->settled_hash, 32);
     im->assets_seen = get64(&r);
     im->markets_seen = get64(&r);
     static const uint8_t zero[32];
@@ -454,6 +461,7 @@ lx_err lx__settle_restore(lx__settle *s, const uint8_t *buf, size_t len, uint64_
     s->closed = im.closed;
     s->settled = im.settled;
     memcpy(s->settled_tx, im.settled_tx, 32);
+    memcpy(s->settled_hash, im.settled_hash, 32);
     s->assets_seen = im.assets_seen;
     s->markets_seen = im.markets_seen;
     memcpy(s->prev, im.prev, im.nprev * sizeof *im.prev);

@@ -42,9 +42,10 @@ struct lx__settle {
      * snapshot's section found (the section holds the later ones). */
     uint64_t files_base;
 
-    uint64_t closed;        /* last batch closed in the log */
-    uint64_t settled;       /* last batch whose acceptance is in the log */
-    uint8_t settled_tx[32]; /* its settlement tx (settled > 0) */
+    uint64_t closed;          /* last batch closed in the log */
+    uint64_t settled;         /* last batch whose acceptance is in the log */
+    uint8_t settled_tx[32];   /* its settlement tx (settled > 0) */
+    uint8_t settled_hash[32]; /* its batch hash (settled > 0) */
     lx_channel_utxo prev[CHANGE_MAX];
     size_t nprev;
     lx_channel_utxo *utxos; /* funding UTXOs not spent yet (not the change) */
@@ -90,6 +91,19 @@ struct lx__settle {
     lx__funding ignored[16]; /* leader: UTXOs already reported as not creditable */
     size_t nignored;
 
+    /* the files of batches settled before the snapshot this node started
+     * from, when it lacks them (settle_fetch.c) */
+    uint64_t fetch_number; /* the batch fetched now; 0: none */
+    uint64_t fetch_top;    /* the first one fetched, for the log */
+    uint8_t fetch_hash[32];
+    uint8_t fetch_kind; /* LX__BATCH_FILE_* */
+    uint8_t *fetch_buf;
+    uint64_t fetch_total, fetch_got;
+    lx_batch *fetch_batch; /* fetch_number's, once its .batch is in */
+    int fetch_slot;        /* the peer asked; -1: none yet */
+    uint64_t fetch_due_us; /* ask (again) then; 0: at once */
+    int fetch_waiting;     /* asked, no answer yet */
+
     /* the submission thread */
     pthread_t th;
     int th_live;
@@ -120,5 +134,25 @@ void lx__settle_record_of(lx__batch_record *r, const lx_batch *b);
 lx_err lx__settle_encode(const lx__settle *s, uint64_t seq, uint8_t **buf, size_t *len);
 lx_err lx__settle_restore(lx__settle *s, const uint8_t *buf, size_t len, uint64_t seq,
                           const lx_engine *e, char *why, size_t cap);
+
+/* settle_fetch.c: the files of the batches settled before the snapshot a
+ * start used, from top (of hash top_hash) down, as far as they are missing
+ * here: lx__settle_fetch_init finds the first one missing (or the place a
+ * marker file kept), the tick asks peers for its .batch, .json and .times
+ * in turn, and each answer is checked (lx__settle_fetched_ok) and written
+ * (fsynced) before the next. BATCH_REQ from a peer is served by the journal
+ * thread. */
+void lx__settle_fetch_init(lx__node *n, lx__settle *s, uint64_t top, const uint8_t top_hash[32]);
+void lx__settle_fetch_tick(lx__node *n, lx__settle *s, uint64_t now);
+void lx__settle_fetch_peer(lx__node *n, lx__settle *s, const lx__peer_msg *m, int slot);
+void lx__settle_fetch_free(lx__settle *s);
+/* Checks one fetched file of batch number (kind LX__BATCH_FILE_*): the
+ * .batch file must be the batch of that hash (the built batch goes to *b,
+ * replacing what it held); the record must be *b's, accepted with a txID;
+ * the .times lines must be *b's blocks in order, their fills adding up to
+ * its fill count. LX_OK, LX_ECORRUPT with why, LX_ENOMEM, LX_EINVAL (no *b
+ * for a record or times). */
+lx_err lx__settle_fetched_ok(lx_batch **b, uint8_t kind, uint64_t number, const uint8_t hash[32],
+                             const uint8_t *data, size_t len, char *why, size_t cap);
 
 #endif /* LX_SETTLE_STATE_H */

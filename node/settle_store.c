@@ -340,9 +340,20 @@ lx_err lx__settle_read_record(const char *path, lx__batch_record *r)
     lx_err rc = lx__settle_read_file(path, &data, &len, RECORD_MAX);
     if (rc != LX_OK)
         return rc;
+    rc = lx__settle_parse_record(r, data, len);
+    free(data);
+    return rc;
+}
+
+lx_err lx__settle_parse_record(lx__batch_record *r, const uint8_t *data, size_t len)
+{
+    if (!r || (!data && len))
+        return LX_EINVAL;
+    memset(r, 0, sizeof *r);
+    if (len > RECORD_MAX)
+        return LX_EFORMAT;
     json_error_t je;
     json_t *o = json_loadb((const char *)data, len, 0, &je);
-    free(data);
     if (!json_is_object(o)) {
         json_decref(o);
         return LX_EFORMAT;

@@ -423,6 +423,80 @@ static void test_snap(void **state)
     free(msg);
 }
 
+/* BATCH_REQ and BATCH_PART: a node fetching the files of old settlement
+ * batches. */
+static void test_batch_files(void **state)
+{
+    (void)state;
+    lx__peer_msg m = base_msg(LX__P_BATCH_REQ), out;
+    m.u.batch_req.number = 42;
+    m.u.batch_req.kind = LX__BATCH_FILE_RECORD;
+    m.u.batch_req.offset = 7;
+    size_t w = encode(&m);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 1 + 8);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.batch_req.number, 42);
+    assert_int_equal(out.u.batch_req.kind, LX__BATCH_FILE_RECORD);
+    assert_int_equal(out.u.batch_req.offset, 7);
+    buf[10 + 8] = 3; /* no such kind */
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    lx__peer_msg bad = m;
+    bad.u.batch_req.number = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.batch_req.kind = 3;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.batch_req.offset = LX__BATCH_FILE_MAX;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+
+    uint8_t data[100];
+    memset(data, 0x3C, sizeof data);
+    m = base_msg(LX__P_BATCH_PART);
+    m.u.batch_part.number = 42;
+    m.u.batch_part.kind = LX__BATCH_FILE_BATCH;
+    m.u.batch_part.total = 1000;
+    m.u.batch_part.offset = 900;
+    m.u.batch_part.data = data;
+    m.u.batch_part.data_len = sizeof data;
+    w = encode(&m);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 1 + 8 + 8 + 4 + sizeof data);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.batch_part.number, 42);
+    assert_int_equal(out.u.batch_part.total, 1000);
+    assert_int_equal(out.u.batch_part.offset, 900);
+    assert_int_equal(out.u.batch_part.data_len, sizeof data);
+    assert_memory_equal(out.u.batch_part.data, data, sizeof data);
+    /* Refused both ways: past the total, empty, over the file cap, batch 0,
+     * and "no such file" with anything in it. */
+    struct {
+        uint64_t number, total, offset;
+        uint32_t len;
+    } no[] = {
+        {42, 1000, 901, 100}, {42, 1000, 900, 0}, {42, LX__BATCH_FILE_MAX + 1, 0, 100},
+        {0, 1000, 900, 100},  {42, 0, 5, 0},      {42, 0, 0, 100},
+    };
+    for (size_t k = 0; k < sizeof no / sizeof no[0]; k++) {
+        bad = m;
+        bad.u.batch_part.number = no[k].number;
+        bad.u.batch_part.total = no[k].total;
+        bad.u.batch_part.offset = no[k].offset;
+        bad.u.batch_part.data_len = no[k].len;
+        assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    }
+    uint8_t c[512];
+    memcpy(c, buf, w);
+    c[10 + 8 + 1 + 7] = 0xE7; /* total 999 */
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
+    /* The sender has no such file: total 0 and nothing else. */
+    m.u.batch_part.total = m.u.batch_part.offset = 0;
+    m.u.batch_part.data_len = 0;
+    m.u.batch_part.data = NULL;
+    w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.batch_part.total, 0);
+}
+
 static void test_malformed_headers(void **state)
 {
     (void)state;
@@ -706,7 +780,7 @@ int main(void)
         cmocka_unit_test(test_heartbeat), cmocka_unit_test(test_election_msgs),
         cmocka_unit_test(test_hash_ring), cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_hash_ring), cmocka_unit_test(test_snap),
-        cmocka_unit_test(test_relay),
+        cmocka_unit_test(test_relay),     cmocka_unit_test(test_batch_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

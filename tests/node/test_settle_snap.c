@@ -504,7 +504,7 @@ static uint32_t get32(const uint8_t *p)
 /* Where the first queued batch's file and the builder start in a section. */
 static void locate(const uint8_t *sec, size_t *qfile, size_t *bb)
 {
-    size_t off = 112;
+    size_t off = 144;
     off += 4 + get32(sec + off) * 84; /* change */
     off += 4 + get32(sec + off) * 84; /* channel UTXOs */
     off += 4 + get32(sec + off) * 84; /* deposits */
@@ -564,8 +564,8 @@ static void test_section_refused(void **state)
         {"batches closed 3", 48, 3},
         {"batches settled 0", 56, 0},
         {"batches settled 2", 56, 2},
-        {"a new engine asset", 96, 3},
-        {"a new engine market", 104, 2},
+        {"a new engine asset", 128, 3},
+        {"a new engine market", 136, 2},
         {"the open batch numbered 4", bb + 81, 4},
         {"the open batch starting a block later", bb + 121, SNAP + 3},
         {"the open batch's first fill", bb + 129, 5},
@@ -583,6 +583,7 @@ static void test_section_refused(void **state)
         size_t off;
     } flips[] = {
         {"another channel", 16},
+        {"another hash of the last settled batch", 96 + 5},
         {"another channel in the builder", bb + 1},
         {"another previous batch in the builder", bb + 89},
         {"a queued batch of another channel", qf + 12 + 30},
