@@ -64,6 +64,9 @@ const uint8_t *lx__channel_asset(const lx__channel_cfg *cfg, const char *symbol)
  * DATA_DIR/settle/<number>.json              number, range, hash, status, txID
  * DATA_DIR/settle/<number>.tx                leader: the signed tx, before it
  *                                              is first submitted
+ * DATA_DIR/settle/<number>.times             the blocks with fills (text)
+ * DATA_DIR/settle/fetch                      the next batch whose files are
+ *                                              fetched (node/settle_fetch.c)
  * A .batch file: "LXSTLB01" | u32 batch_len | batch encoding |
  * fill_count * 85 fill leaves | net_count * 48 net changes. */
 
