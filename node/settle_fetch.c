@@ -128,24 +128,30 @@ static void write_marker(lx__node *n, lx__settle *s)
         lx__log(n, "settlement: cannot write %s", path);
 }
 
-/* The marker's place, if there is a readable one. */
+/* The marker's place, if there is a readable one (*number and hash are
+ * left alone otherwise). */
 static int read_marker(const lx__settle *s, uint64_t *number, uint8_t hash[32])
 {
     char path[LX__PATH_MAX + 32];
     marker_path(path, sizeof path, s);
-    uint8_t *data = NULL;
+    uint8_t *data = NULL, h[32];
     size_t len = 0, got = 0;
+    uint64_t k = 0;
     if (lx__settle_read_file(path, &data, &len, 128) != LX_OK)
         return 0;
     const uint8_t *p = data, *end = data + len;
     char hx[65];
-    int ok = get_dec(&p, end, ' ', number) && *number > 0 && end - p == 65 && p[64] == '\n';
+    int ok = get_dec(&p, end, ' ', &k) && k > 0 && end - p == 65 && p[64] == '\n';
     if (ok) {
         memcpy(hx, p, 64);
         hx[64] = 0;
-        ok = lx_hex_decode(hash, 32, &got, hx) == LX_OK && got == 32;
+        ok = lx_hex_decode(h, 32, &got, hx) == LX_OK && got == 32;
     }
     free(data);
+    if (ok) {
+        *number = k;
+        memcpy(hash, h, 32);
+    }
     return ok;
 }
 
@@ -221,10 +227,12 @@ void lx__settle_fetch_init(lx__node *n, lx__settle *s, uint64_t top, const uint8
     uint64_t number = top;
     uint8_t hash[32];
     memcpy(hash, top_hash, 32);
-    if (read_marker(s, &number, hash) && number > top) {
-        /* The marker of a later snapshot than this one: start over. */
-        number = top;
-        memcpy(hash, top_hash, 32);
+    uint64_t at;
+    uint8_t at_hash[32];
+    /* A marker of a later snapshot than this one is not used. */
+    if (read_marker(s, &at, at_hash) && at <= top) {
+        number = at;
+        memcpy(hash, at_hash, 32);
     }
     s->fetch_slot = -1;
     s->fetch_top = number;

@@ -415,7 +415,9 @@ static lx_err decode(image *im, const lx__settle *s, const uint8_t *buf, size_t 
         FAIL("it is for block %" PRIu64 ", the snapshot for block %" PRIu64, im->seq, seq);
     if (memcmp(got, cid, 32) != 0)
         FAIL("it is for another channel");
-    if (im->settled > im->closed || (im->settled == 0 && memcmp(im->settled_tx, zero, 32) != 0) ||
+    if (im->settled > im->closed ||
+        (im->settled == 0 &&
+         (memcmp(im->settled_tx, zero, 32) != 0 || memcmp(im->settled_hash, zero, 32) != 0)) ||
         im->assets_seen > lx_engine_asset_count(e) || im->markets_seen > lx_engine_market_count(e))
         FAIL("batches closed %" PRIu64 ", settled %" PRIu64 ", engine assets %" PRIu64
              ", markets %" PRIu64,

@@ -3,8 +3,8 @@
  * answers, in parts, checking each against the hash chain, and ends with
  * the peer's files; a wrong batch, a record that does not say accepted, or
  * a .times file that does not add up is refused and asked for again; a
- * marker keeps the place across a restart; nothing is fetched when the
- * files are there. */
+ * marker keeps the place across a restart, a damaged one is not used;
+ * nothing is fetched when the files are there. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -339,6 +339,24 @@ static void test_fetch(void **state)
     /* Everything there: nothing to fetch, no marker. */
     start(3);
     assert_int_equal(st->fetch_number, 0);
+    assert_false(marker_exists());
+    stop();
+
+    /* A damaged marker is not used: the walk starts at the top. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/settle/fetch", here);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("1 not-a-hash\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "rm %s/settle/%020d.json", here, 3);
+    assert_int_equal(system(cmd), 0);
+    start(3);
+    assert_int_equal(st->fetch_number, 3);
+    assert_memory_equal(st->fetch_hash, hashes[3], 32);
+    while (answer(peer))
+        ;
+    assert_true(same_file(3, 1));
     assert_false(marker_exists());
     stop();
     snprintf(cmd, sizeof cmd, "rm -rf %s", wrong);
