@@ -1,24 +1,33 @@
 /* The journal writer thread: owns the node's journal, appends the blocks the
  * main thread hands it, group-commits them (one lx_journal_sync for all the
- * blocks that queued up while the previous sync ran), writes snapshots,
- * compacts the journal behind them, and reads blocks and snapshots back for
- * gap requests and state sync. Messages go over an inproc PAIR. */
+ * blocks that queued up while the previous sync ran), writes snapshots (after
+ * making the settlement files they rely on durable), compacts the journal
+ * behind them, and reads blocks, snapshots and settlement files back for gap
+ * requests, state sync and the peers that fetch those files. Messages go over
+ * an inproc PAIR. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "journal_int.h"
 #include "logio.h"
 #include "node_int.h"
+#include "settle_int.h"
 
 /* A snapshot being served to peers. */
 #define SERVED_MAX 2u
 typedef struct served_snap {
     lx_snapshot_meta meta;
-    uint8_t *bytes; /* NULL: an empty slot */
+    uint8_t *bytes; /* the engine bytes, then the settlement section; NULL: an empty slot */
     size_t len;
+    size_t settle_len; /* of len */
     uint32_t crc;
     uint64_t used; /* served_clock when last used */
 } served_snap;
@@ -40,15 +49,10 @@ struct lx__jw {
     /* blocks after a served snapshot stay for the follower that fetches
      * them next, until pin_until_us */
     uint64_t pin_seq, pin_until_us;
+    uint64_t files_synced; /* settlement batches whose files are durable */
 };
 
 #define PIN_US 30000000u
-
-typedef struct snap_msg {
-    lx_snapshot_meta meta;
-    uint8_t *engine;
-    size_t len;
-} snap_msg;
 
 static void send_err(lx__jw *w, lx_err rc, const char *what)
 {
@@ -171,21 +175,27 @@ static void served_drop(served_snap *v)
  * into the least recently used slot if needed; NULL if there is none. */
 static served_snap *served_get(lx__jw *w, uint64_t seq)
 {
-    uint8_t *bytes;
-    size_t len;
+    uint8_t *bytes, *settle;
+    size_t len, settle_len;
     lx_snapshot_meta meta;
     served_snap *v = NULL;
     for (unsigned i = 0; i < SERVED_MAX && seq; i++)
         if (w->served[i].bytes && w->served[i].meta.seq == seq)
             v = &w->served[i];
     if (!v) {
-        if (lx_snapshot_load(&meta, &bytes, &len, NULL, w->data_dir, seq ? seq : UINT64_MAX) !=
-            LX_OK)
+        if (lx_snapshot_load(&meta, &bytes, &len, &settle, &settle_len, NULL, w->data_dir,
+                             seq ? seq : UINT64_MAX) != LX_OK)
             return NULL;
-        if ((seq && meta.seq != seq) || len == 0 || len > LX__SNAP_BYTES_MAX) {
+        uint8_t *all = NULL;
+        if ((seq && meta.seq != seq) || len == 0 || len + settle_len > LX__SNAP_BYTES_MAX ||
+            !(all = realloc(bytes, len + settle_len))) {
             free(bytes);
+            free(settle);
             return NULL;
         }
+        if (settle_len)
+            memcpy(all + len, settle, settle_len);
+        free(settle);
         for (unsigned i = 0; i < SERVED_MAX; i++)
             if (w->served[i].bytes && w->served[i].meta.seq == meta.seq)
                 served_drop(&w->served[i]); /* read again: the newest may be rewritten */
@@ -195,19 +205,20 @@ static served_snap *served_get(lx__jw *w, uint64_t seq)
                 v = &w->served[i];
         served_drop(v);
         v->meta = meta;
-        v->bytes = bytes;
-        v->len = len;
-        v->crc = lx__crc32c(0, bytes, len);
+        v->bytes = all;
+        v->len = len + settle_len;
+        v->settle_len = settle_len;
+        v->crc = lx__crc32c(0, all, v->len);
     }
     v->used = ++w->served_clock;
     return v;
 }
 
 /* Answers a state sync read with a SNAP_PART for the main thread to send
- * ('N', be32 slot, peer message): the engine bytes from offset of the
- * snapshot at seq (0: the newest valid one), or a part with seq 0 when there
- * is none. The main thread stamps its own hash for the seq into it. Up to
- * SERVED_MAX snapshots stay read for peers fetching them at once. */
+ * ('N', be32 slot, peer message): the bytes from offset of the snapshot at
+ * seq (0: the newest valid one), its engine bytes then its settlement
+ * section, or a part with seq 0 when there is none. The main thread stamps its own hash for the seq
+ * into it. Up to SERVED_MAX snapshots stay read for peers fetching them at once. */
 static void serve_snap(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
 {
     served_snap *v = served_get(w, seq);
@@ -224,6 +235,7 @@ static void serve_snap(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
         m.u.snap_part.next_index = v->meta.next_index;
         m.u.snap_part.state_hash = v->meta.state_hash;
         m.u.snap_part.total = v->len;
+        m.u.snap_part.settle_len = v->settle_len;
         m.u.snap_part.crc = v->crc;
         m.u.snap_part.offset = offset;
         m.u.snap_part.data = v->bytes + offset;
@@ -245,6 +257,85 @@ static void serve_snap(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
     /* A part asked for again after the last reads the file again. */
     if (last)
         served_drop(v);
+}
+
+/* fsyncs the settlement files of batches [from, to] not synced yet (a
+ * missing file is skipped: a batch closed before a state sync has none
+ * until they are fetched), then their folder. */
+static lx_err sync_settle_files(lx__jw *w, uint64_t from, uint64_t to)
+{
+    static const char *const ext[] = {".batch", ".json", ".times"};
+    if (from <= w->files_synced)
+        from = w->files_synced + 1;
+    if (from > to || to == 0)
+        return LX_OK;
+    char path[LX__PATH_MAX + 64];
+    for (uint64_t k = from; k <= to; k++)
+        for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+            if (lx__settle_path(path, sizeof path, w->data_dir, k, ext[i]) != LX_OK)
+                return LX_ETOOBIG;
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                if (errno == ENOENT)
+                    continue;
+                return LX_EIO;
+            }
+            int rc = fsync(fd);
+            close(fd);
+            if (rc != 0)
+                return LX_EIO;
+        }
+    char dir[LX__PATH_MAX + 16];
+    lx_err rc = lx__path(dir, sizeof dir, w->data_dir, "settle");
+    if (rc == LX_OK)
+        rc = lx__fsync_dir(dir);
+    if (rc == LX_OK)
+        w->files_synced = to;
+    return rc;
+}
+
+/* Answers a settlement file read with a BATCH_PART for the main thread to
+ * send ('G', be32 slot, peer message): the bytes from offset of the file of
+ * kind of batch number, or total 0 when there is no such file here. */
+static void serve_batch_file(lx__jw *w, uint32_t slot, uint64_t number, uint8_t kind,
+                             uint64_t offset)
+{
+    static const char *const ext[] = {".batch", ".json", ".times"};
+    char path[LX__PATH_MAX + 64];
+    lx__peer_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = LX__P_BATCH_PART;
+    snprintf(m.from, sizeof m.from, "%s", w->node_id);
+    m.u.batch_part.number = number;
+    m.u.batch_part.kind = kind;
+    uint8_t *data = NULL;
+    int fd = -1;
+    struct stat st;
+    if (kind <= LX__BATCH_FILE_TIMES &&
+        lx__settle_path(path, sizeof path, w->data_dir, number, ext[kind]) == LX_OK &&
+        (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && fstat(fd, &st) == 0 &&
+        S_ISREG(st.st_mode) && (uint64_t)st.st_size <= LX__BATCH_FILE_MAX &&
+        offset < (uint64_t)st.st_size) {
+        size_t n = (size_t)((uint64_t)st.st_size - offset);
+        if (n > w->part_bytes)
+            n = w->part_bytes;
+        if ((data = malloc(n)) && lx__read_all(fd, data, n, offset) == LX_OK) {
+            m.u.batch_part.total = (uint64_t)st.st_size;
+            m.u.batch_part.offset = offset;
+            m.u.batch_part.data = data;
+            m.u.batch_part.data_len = (uint32_t)n;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    size_t n;
+    w->buf[0] = 'G';
+    lx__put_u32(w->buf + 1, slot);
+    if (lx__peer_encode(w->buf + 5, LX__PEER_MSG_MAX, &n, &m) == LX_OK) {
+        lx_zpart part = {w->buf, n + 5};
+        lx_zsock_send(w->thread_end, &part, 1, 0);
+    }
+    free(data);
 }
 
 /* Handles one message; returns 0 on quit. *dirty is set by appends. */
@@ -282,14 +373,17 @@ static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
         return 1;
     }
     case 'S': {
-        snap_msg s;
+        lx__jw_snap s;
         if (len != 1 + sizeof s)
             return 1;
         memcpy(&s, p + 1, sizeof s);
         if (!w->failed && *dirty && sync_now(w))
             *dirty = 0;
         if (!w->failed && s.meta.seq <= lx_journal_synced_seq(w->j)) {
-            lx_err rc = lx_snapshot_write(w->data_dir, &s.meta, s.engine, s.len);
+            lx_err rc = sync_settle_files(w, s.files_from, s.files_to);
+            if (rc == LX_OK)
+                rc = lx_snapshot_write(w->data_dir, &s.meta, s.engine, s.len, s.settle,
+                                       s.settle_len);
             if (rc == LX_OK) {
                 lx_snapshot_prune(w->data_dir, 2);
                 compact(w);
@@ -299,6 +393,7 @@ static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
             }
         }
         free(s.engine);
+        free(s.settle);
         return 1;
     }
     case 'R':
@@ -311,6 +406,10 @@ static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
     case 'N':
         if (len == 1 + 4 + 16 && !w->failed)
             serve_snap(w, lx__get_u32(p + 1), lx__get_u64(p + 5), lx__get_u64(p + 13));
+        return 1;
+    case 'B':
+        if (len == 1 + 4 + 8 + 1 + 8 && !w->failed)
+            serve_batch_file(w, lx__get_u32(p + 1), lx__get_u64(p + 5), p[13], lx__get_u64(p + 14));
         return 1;
     case 'K':
         if (len == 1 + 8)
@@ -458,16 +557,17 @@ lx_err lx__jw_append_ref(lx__jw *w, const uint8_t *block, size_t len)
     return lx_zsock_send(w->main_end, &part, 1, 0);
 }
 
-lx_err lx__jw_snapshot(lx__jw *w, const lx_snapshot_meta *meta, uint8_t *engine, size_t len)
+lx_err lx__jw_snapshot(lx__jw *w, lx__jw_snap *s)
 {
-    uint8_t msg[1 + sizeof(snap_msg)];
-    snap_msg s = {*meta, engine, len};
+    uint8_t msg[1 + sizeof *s];
     msg[0] = 'S';
-    memcpy(msg + 1, &s, sizeof s);
+    memcpy(msg + 1, s, sizeof *s);
     lx_zpart part = {msg, sizeof msg};
     lx_err rc = lx_zsock_send(w->main_end, &part, 1, 0);
-    if (rc != LX_OK)
-        free(engine);
+    if (rc != LX_OK) {
+        free(s->engine);
+        free(s->settle);
+    }
     return rc;
 }
 
@@ -501,4 +601,16 @@ lx_err lx__jw_compact_limit(lx__jw *w, uint64_t limit)
 lx_err lx__jw_snap_read(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
 {
     return send_slot_req(w, 'N', slot, seq, offset);
+}
+
+lx_err lx__jw_batch_read(lx__jw *w, uint32_t slot, uint64_t number, uint8_t kind, uint64_t offset)
+{
+    uint8_t msg[1 + 4 + 8 + 1 + 8];
+    msg[0] = 'B';
+    lx__put_u32(msg + 1, slot);
+    lx__put_u64(msg + 5, number);
+    msg[13] = kind;
+    lx__put_u64(msg + 14, offset);
+    lx_zpart part = {msg, sizeof msg};
+    return lx_zsock_send(w->main_end, &part, 1, 0);
 }

@@ -219,14 +219,23 @@ typedef enum lx__peer_type {
     LX__P_ACK = 13,       /* follower: durable up to seq, in a term */
     LX__P_SNAP_REQ = 14,  /* send me a snapshot (state sync) */
     LX__P_SNAP_PART = 15, /* a part of a snapshot */
-    LX__P_RELAY = 16      /* another message, for a node this one has no link to */
+    LX__P_RELAY = 16,     /* another message, for a node this one has no link to */
+    LX__P_BATCH_REQ = 17, /* send me a part of a settled batch's file */
+    LX__P_BATCH_PART = 18 /* a part of that file */
 } lx__peer_type;
 
 #define LX__SETTLE_SIGNERS_MAX 64 /* owner positions in a signer set */
 #define LX__TERMS_MAX 32          /* term changes of a log's tail in a SYNC_REQ */
-/* State sync: engine bytes in one SNAP_PART, and in a whole snapshot. */
+/* State sync: bytes in one SNAP_PART, and in a whole snapshot (the engine
+ * bytes and the settlement section). */
 #define LX__SNAP_PART_MAX (LX__PEER_MSG_MAX - 1024)
 #define LX__SNAP_BYTES_MAX ((uint64_t)4 << 30)
+/* Settlement files fetched by a node that joined by state sync: the kinds
+ * (<number>.batch, .json, .times) and the largest file. */
+#define LX__BATCH_FILE_BATCH 0
+#define LX__BATCH_FILE_RECORD 1
+#define LX__BATCH_FILE_TIMES 2
+#define LX__BATCH_FILE_MAX ((uint64_t)1 << 30)
 
 typedef struct lx__peer_msg {
     uint8_t type;
@@ -311,12 +320,27 @@ typedef struct lx__peer_msg {
             const uint8_t *state_hash;     /* 32: the snapshot's state hash after seq */
             uint8_t announced;             /* 1: announced_hash is the sender's hash for seq */
             const uint8_t *announced_hash; /* 32; zeros when announced is 0 */
-            uint64_t total;                /* engine bytes in all parts, 1..LX__SNAP_BYTES_MAX */
-            uint32_t crc;                  /* CRC32C of all the engine bytes */
-            uint64_t offset;               /* where data goes in them */
+            uint64_t total;      /* bytes in all parts, 1..LX__SNAP_BYTES_MAX: the engine's, */
+            uint64_t settle_len; /* then this many of the settlement section (< total) */
+            uint32_t crc;        /* CRC32C of all those bytes */
+            uint64_t offset;     /* where data goes in them */
             const uint8_t *data;
             uint32_t data_len; /* 1..LX__SNAP_PART_MAX, offset + data_len <= total */
         } snap_part;
+        struct {
+            uint64_t number; /* the batch, >= 1 */
+            uint8_t kind;    /* LX__BATCH_FILE_* */
+            uint64_t offset; /* the first byte wanted */
+        } batch_req;
+        struct {
+            uint64_t number;
+            uint8_t kind;
+            uint64_t total;  /* the file's bytes, <= LX__BATCH_FILE_MAX; 0: the sender has
+                                no such file (offset and data_len 0) */
+            uint64_t offset; /* where data goes in the file */
+            const uint8_t *data;
+            uint32_t data_len; /* 1..LX__SNAP_PART_MAX, offset + data_len <= total */
+        } batch_part;
         struct {
             char dest[LX__NODE_ID_MAX + 1]; /* the node it is for */
             uint8_t ttl;                    /* links it may still cross, 1..LX__RELAY_TTL_MAX */
@@ -429,8 +453,8 @@ typedef struct lx__metrics {
  * reads that serve gap requests. It talks to the main thread over an inproc
  * PAIR socket:
  *   main -> writer: 'A' block bytes | 'P' pointer to a block | 'S' snapshot |
- *                   'R' read | 'N' snapshot part read | 'K' compaction
- *                   limit | 'Q' quit
+ *                   'R' read | 'N' snapshot part read | 'B' settlement
+ *                   file part read | 'K' compaction limit | 'Q' quit
  *   writer -> main: 'Y' be64 synced seq | 'G' be32 slot, peer message |
  *                   'N' be32 slot, SNAP_PART | 'C' compacted |
  *                   'E' be32 lx_err, text
@@ -451,18 +475,37 @@ lx_err lx__jw_append(lx__jw *w, const uint8_t *block, size_t len);
  * unchanged and alive until the thread reports a synced seq at or past this
  * block (or the thread stopped). */
 lx_err lx__jw_append_ref(lx__jw *w, const uint8_t *block, size_t len);
-/* Takes ownership of engine (malloc'd): the thread syncs, writes the
- * snapshot and frees it. */
-lx_err lx__jw_snapshot(lx__jw *w, const lx_snapshot_meta *meta, uint8_t *engine, size_t len);
+/* A snapshot for the thread to write. */
+typedef struct lx__jw_snap {
+    lx_snapshot_meta meta;
+    uint8_t *engine; /* malloc'd */
+    size_t len;
+    uint8_t *settle; /* the settlement section, malloc'd; NULL: none */
+    size_t settle_len;
+    /* Settlement batches whose files (DATA_DIR/settle/<number>.batch,
+     * .json, .times) are fsynced before the snapshot is written, so that a
+     * start from its section finds them: [files_from, files_to], less those
+     * this thread synced for an earlier snapshot. */
+    uint64_t files_from, files_to;
+} lx__jw_snap;
+/* Takes ownership of s->engine and s->settle (also on failure): the thread
+ * syncs the journal and the settlement files, writes the snapshot and frees
+ * them. */
+lx_err lx__jw_snapshot(lx__jw *w, lx__jw_snap *s);
 lx_err lx__jw_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to);
 /* After every snapshot the thread removes the journal segments covered by
  * the older of the two kept snapshots, never a block after limit (0: it
  * never compacts, the start value). It reports a compaction with 'C'. */
 lx_err lx__jw_compact_limit(lx__jw *w, uint64_t limit);
-/* Reads the engine bytes of the snapshot at seq (0: the newest valid one)
- * from offset, at most LX__SNAP_PART_MAX of them, into a SNAP_PART for the
- * peer in out[slot] ('N'; seq 0 in it when there is none). */
+/* Reads the bytes of the snapshot at seq (0: the newest valid one): its
+ * engine bytes, then its settlement section if it has one, from offset, at
+ * most LX__SNAP_PART_MAX of them, into a SNAP_PART for the peer in
+ * out[slot] ('N'; seq 0 in it when there is none). */
 lx_err lx__jw_snap_read(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset);
+/* Reads the settlement file of kind (LX__BATCH_FILE_*) of batch number
+ * from offset, at most LX__SNAP_PART_MAX bytes, into a BATCH_PART for the
+ * peer in out[slot] ('G'; total 0 in it when there is no such file). */
+lx_err lx__jw_batch_read(lx__jw *w, uint32_t slot, uint64_t number, uint8_t kind, uint64_t offset);
 
 /* ---------------------------------------------------------------------------
  * Block application with per-entry event boundaries (node/block.c)
@@ -828,8 +871,7 @@ int lx__seq_commit_ready(const lx__node *n);
 /* statesync.c: snapshots, journal compaction and state sync
  * (docs/multi-node.md, "State sync and compaction") */
 /* After the journal writer started: sets its compaction limit (none with
- * --compact off or with settlement, which replays the log from block 1 at
- * start). LX_ENOMEM. */
+ * --compact off). LX_ENOMEM. */
 lx_err lx__ss_init(lx__node *n);
 void lx__ss_free(lx__node *n);
 /* Snapshots the replica after n->seq: the journal thread writes it once the

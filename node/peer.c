@@ -1,6 +1,6 @@
 /* Node-to-node unicast messages over the base+3 links: HELLO, HELLO_ACK,
- * FORWARD, RESULT, GAP_REQ, GAP_RESP, the election, settlement and state
- * sync messages, and RELAY around them. Big-endian, every length checked; the
+ * FORWARD, RESULT, GAP_REQ, GAP_RESP, the election, settlement, state sync
+ * and batch file messages, and RELAY around them. Big-endian, every length checked; the
  * layout is in docs/ports.md. */
 #include <string.h>
 
@@ -109,6 +109,7 @@ static int snap_part(rd *r, lx__peer_msg *out)
     out->u.snap_part.announced = u8(r);
     out->u.snap_part.announced_hash = take(r, LX_STATE_HASH_LEN);
     out->u.snap_part.total = u64(r);
+    out->u.snap_part.settle_len = u64(r);
     out->u.snap_part.crc = u32(r);
     out->u.snap_part.offset = u64(r);
     out->u.snap_part.data_len = u32(r);
@@ -118,12 +119,26 @@ static int snap_part(rd *r, lx__peer_msg *out)
     uint32_t n = out->u.snap_part.data_len;
     if (out->u.snap_part.seq == 0)
         return out->u.snap_part.next_index == 0 && total == 0 && off == 0 && n == 0 &&
-               out->u.snap_part.announced == 0;
+               out->u.snap_part.announced == 0 && out->u.snap_part.settle_len == 0;
     if (out->u.snap_part.next_index == 0 || total == 0 || total > LX__SNAP_BYTES_MAX || n == 0 ||
-        n > LX__SNAP_PART_MAX || off > total || total - off < n)
+        n > LX__SNAP_PART_MAX || off > total || total - off < n ||
+        out->u.snap_part.settle_len >= total)
         return 0;
     out->u.snap_part.data = take(r, n);
     return !r->bad;
+}
+
+/* The checks of a BATCH_PART, for both directions. */
+static int batch_part_ok(const lx__peer_msg *m)
+{
+    uint64_t total = m->u.batch_part.total, off = m->u.batch_part.offset;
+    uint32_t n = m->u.batch_part.data_len;
+    if (m->u.batch_part.number == 0 || m->u.batch_part.kind > LX__BATCH_FILE_TIMES ||
+        total > LX__BATCH_FILE_MAX)
+        return 0;
+    if (total == 0)
+        return off == 0 && n == 0;
+    return n != 0 && n <= LX__SNAP_PART_MAX && off <= total && total - off >= n;
 }
 
 lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
@@ -270,6 +285,24 @@ lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
         if (!snap_part(&r, out))
             return LX_EFORMAT;
         break;
+    case LX__P_BATCH_REQ:
+        out->u.batch_req.number = u64(&r);
+        out->u.batch_req.kind = u8(&r);
+        out->u.batch_req.offset = u64(&r);
+        if (out->u.batch_req.number == 0 || out->u.batch_req.kind > LX__BATCH_FILE_TIMES ||
+            out->u.batch_req.offset >= LX__BATCH_FILE_MAX)
+            return LX_EFORMAT;
+        break;
+    case LX__P_BATCH_PART:
+        out->u.batch_part.number = u64(&r);
+        out->u.batch_part.kind = u8(&r);
+        out->u.batch_part.total = u64(&r);
+        out->u.batch_part.offset = u64(&r);
+        out->u.batch_part.data_len = u32(&r);
+        if (r.bad || !batch_part_ok(out))
+            return LX_EFORMAT;
+        out->u.batch_part.data = take(&r, out->u.batch_part.data_len);
+        break;
     case LX__P_RELAY: {
         if (!node_id(&r, out->u.relay.dest))
             return LX_EFORMAT;
@@ -363,8 +396,9 @@ static int snap_part_ok(const lx__peer_msg *m)
         return 0;
     if (m->u.snap_part.seq == 0)
         return m->u.snap_part.next_index == 0 && total == 0 && off == 0 && n == 0 &&
-               m->u.snap_part.announced == 0;
+               m->u.snap_part.announced == 0 && m->u.snap_part.settle_len == 0;
     return m->u.snap_part.next_index != 0 && m->u.snap_part.state_hash &&
+           m->u.snap_part.settle_len < total &&
            (m->u.snap_part.announced == 0 || m->u.snap_part.announced_hash) && total != 0 &&
            total <= LX__SNAP_BYTES_MAX && n != 0 && n <= LX__SNAP_PART_MAX && off <= total &&
            total - off >= n && m->u.snap_part.data;
@@ -380,6 +414,7 @@ static void put_snap_part(wr *w, const lx__peer_msg *m)
     put8(w, m->u.snap_part.announced);
     putb(w, m->u.snap_part.announced && ah ? ah : zero, LX_STATE_HASH_LEN);
     put64(w, m->u.snap_part.total);
+    put64(w, m->u.snap_part.settle_len);
     put32(w, m->u.snap_part.crc);
     put64(w, m->u.snap_part.offset);
     put32(w, m->u.snap_part.data_len);
@@ -522,6 +557,24 @@ lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer
         if (!snap_part_ok(m))
             return LX_EINVAL;
         put_snap_part(&w, m);
+        break;
+    case LX__P_BATCH_REQ:
+        if (m->u.batch_req.number == 0 || m->u.batch_req.kind > LX__BATCH_FILE_TIMES ||
+            m->u.batch_req.offset >= LX__BATCH_FILE_MAX)
+            return LX_EINVAL;
+        put64(&w, m->u.batch_req.number);
+        put8(&w, m->u.batch_req.kind);
+        put64(&w, m->u.batch_req.offset);
+        break;
+    case LX__P_BATCH_PART:
+        if (!batch_part_ok(m) || (m->u.batch_part.data_len && !m->u.batch_part.data))
+            return LX_EINVAL;
+        put64(&w, m->u.batch_part.number);
+        put8(&w, m->u.batch_part.kind);
+        put64(&w, m->u.batch_part.total);
+        put64(&w, m->u.batch_part.offset);
+        put32(&w, m->u.batch_part.data_len);
+        putb(&w, m->u.batch_part.data, m->u.batch_part.data_len);
         break;
     case LX__P_RELAY:
         if (!lx__node_id_ok(m->u.relay.dest) || m->u.relay.ttl == 0 ||

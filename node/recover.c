@@ -74,7 +74,8 @@ lx_err lx_recover(lx_journal **jout, lx_recovery *out, char *err, size_t errlen,
     for (;;) {
         uint8_t *bytes;
         size_t n;
-        rc = lx_snapshot_load(&meta, &bytes, &n, &out->snapshots_skipped, data_dir, max_seq);
+        rc = lx_snapshot_load(&meta, &bytes, &n, NULL, NULL, &out->snapshots_skipped, data_dir,
+                              max_seq);
         if (rc != LX_OK)
             break;
         int ahead = first && meta.seq > last;

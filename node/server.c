@@ -338,6 +338,8 @@ static void dispatch(lx__node *n, const lx__peer_msg *m, int slot)
         return;
     case LX__P_SETTLE_REQ:
     case LX__P_SETTLE_SIG:
+    case LX__P_BATCH_REQ:
+    case LX__P_BATCH_PART:
         lx__settle_peer(n, m, slot);
         return;
     default:

@@ -1,7 +1,8 @@
 /* Settlement in the node, the log side: every node feeds the fills and
  * transfers of the blocks it applies to a batch builder, closes a batch where
  * the log says so, writes its files, and follows the chain of settlements the
- * log records; at start it replays the journal to get there again
+ * log records; at start it gets there again from a snapshot's settlement
+ * section and the journal blocks after it, or from the whole journal
  * (docs/settlement.md, "The node"). The leader's part is settle_leader.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -239,6 +240,48 @@ static int batch_file_ok(const char *path, const lx_batch *b)
     return ok;
 }
 
+void lx__settle_record_of(lx__batch_record *r, const lx_batch *b)
+{
+    lx_batch_info info;
+    lx_batch_info_get(b, &info);
+    memset(r, 0, sizeof *r);
+    r->number = info.number;
+    memcpy(r->channel_id, info.channel_id, 32);
+    r->first_seq = info.first_seq;
+    r->last_seq = info.last_seq;
+    r->first_fill = info.first_fill;
+    r->fill_count = info.fill_count;
+    size_t nd = 0, nw = 0;
+    lx_batch_deposits(b, &nd);
+    lx_batch_withdrawals(b, &nw);
+    r->deposits = nd;
+    r->withdrawals = nw;
+    lx_batch_hash(b, r->hash);
+    r->status = LX__BATCH_CLOSED;
+}
+
+/* The files of a closed batch not settled yet: its .batch file unless it is
+ * there already, and its record, which keeps the txID a restarted leader
+ * had signed until the log says how that tx ended. */
+static void write_closed(lx__node *n, lx__settle *s, pend *p)
+{
+    lx__batch_record *r = &p->rec;
+    char path[LX__PATH_MAX + 64];
+    if (lx__settle_path(path, sizeof path, s->data_dir, r->number, ".batch") == LX_OK &&
+        !batch_file_ok(path, p->batch) && lx__settle_write_batch(path, p->batch) != LX_OK)
+        lx__log(n, "settlement: cannot write %s", path);
+    lx__batch_record old;
+    if (lx__settle_path(path, sizeof path, s->data_dir, r->number, ".json") == LX_OK &&
+        lx__settle_read_record(path, &old) == LX_OK && old.has_tx &&
+        memcmp(old.hash, r->hash, 32) == 0) {
+        r->status = LX__BATCH_SUBMITTED;
+        r->has_tx = 1;
+        memcpy(r->tx_id, old.tx_id, 32);
+        p->accepted_us = old.accepted_us; /* timing only: kept across a restart */
+    }
+    lx__settle_write_rec(n, s, r);
+}
+
 static void on_close(lx__node *n, lx__settle *s, uint64_t seq, const lx_settle_entry *e)
 {
     if (e->number != s->closed + 1) {
@@ -261,45 +304,17 @@ static void on_close(lx__node *n, lx__settle *s, uint64_t seq, const lx_settle_e
     memset(p, 0, sizeof *p);
     p->batch = b;
     p->now = e->now;
-    lx_batch_info info;
-    lx_batch_info_get(b, &info);
     lx__batch_record *r = &p->rec;
-    r->number = info.number;
-    memcpy(r->channel_id, info.channel_id, 32);
-    r->first_seq = info.first_seq;
-    r->last_seq = info.last_seq;
-    r->first_fill = info.first_fill;
-    r->fill_count = info.fill_count;
-    size_t nd = 0, nw = 0;
-    lx_batch_deposits(b, &nd);
-    lx_batch_withdrawals(b, &nw);
-    r->deposits = nd;
-    r->withdrawals = nw;
-    lx_batch_hash(b, r->hash);
-    r->status = LX__BATCH_CLOSED;
+    lx__settle_record_of(r, b);
     s->closed = e->number;
     if (s->close_sent == e->number)
         s->close_sent = 0;
     char path[LX__PATH_MAX + 64];
-    if (lx__settle_path(path, sizeof path, s->data_dir, r->number, ".batch") == LX_OK &&
-        !batch_file_ok(path, b) && lx__settle_write_batch(path, b) != LX_OK)
-        lx__log(n, "settlement: cannot write %s", path);
-    /* A restarted leader replays a batch it had signed: its record keeps
-     * the txID until the log says how that tx ended. */
-    lx__batch_record old;
-    if (lx__settle_path(path, sizeof path, s->data_dir, r->number, ".json") == LX_OK &&
-        lx__settle_read_record(path, &old) == LX_OK && old.has_tx &&
-        memcmp(old.hash, r->hash, 32) == 0) {
-        r->status = LX__BATCH_SUBMITTED;
-        r->has_tx = 1;
-        memcpy(r->tx_id, old.tx_id, 32);
-        p->accepted_us = old.accepted_us; /* timing only: kept across a restart */
-    }
     if (lx__settle_path(path, sizeof path, s->data_dir, r->number, ".times") != LX_OK ||
         lx__settle_write_times(path, s->ft, s->nft) != LX_OK)
         lx__log(n, "settlement: cannot write %s", path);
     s->nft = 0;
-    lx__settle_write_rec(n, s, r);
+    write_closed(n, s, p);
     if (!s->replaying) {
         char hx[65];
         lx__settle_hex32(hx, r->hash);
@@ -355,6 +370,7 @@ static void on_settled(lx__node *n, lx__settle *s, uint64_t seq, uint64_t block_
     p->rec.settled_seq = seq;
     p->rec.settled_us = block_us;
     memcpy(s->settled_tx, e->tx_id, 32);
+    memcpy(s->settled_hash, p->rec.hash, 32);
     p->rec.accepted_us = p->accepted_us;
     lx__settle_write_rec(n, s, &p->rec);
     if (!s->replaying) {
@@ -460,19 +476,22 @@ void lx__settle_block(lx__node *n)
 
 /* ---- setup ---- */
 
-static lx_err replay(lx__node *n, lx__settle *s, lx_journal *j)
+/* Applies journal blocks from..n->seq to e (the engine after block
+ * from - 1, whose state hash is hash; freed here) and feeds them to
+ * settlement. They must come out at the node's own state hash. */
+static lx_err replay(lx__node *n, lx__settle *s, lx_journal *j, lx_engine *e, uint64_t from,
+                     const uint8_t start_hash[LX_STATE_HASH_LEN])
 {
-    lx_engine *e = NULL;
-    lx_engine_config ec = {0};
     lx_events evs;
     lx_block blk;
-    uint8_t hash[LX_STATE_HASH_LEN] = {0};
+    uint8_t hash[LX_STATE_HASH_LEN];
     size_t *ends = NULL, ends_cap = 0;
+    memcpy(hash, start_hash, sizeof hash);
     lx_events_init(&evs);
     lx_block_init(&blk);
-    lx_err rc = lx_engine_new(&e, &ec);
+    lx_err rc = LX_OK;
     s->replaying = 1;
-    for (uint64_t seq = 1; rc == LX_OK && seq <= n->seq; seq++) {
+    for (uint64_t seq = from; rc == LX_OK && seq <= n->seq; seq++) {
         const uint8_t *data;
         size_t len;
         if ((rc = lx_journal_read(j, &data, &len, seq)) != LX_OK ||
@@ -496,10 +515,141 @@ static lx_err replay(lx__node *n, lx__settle *s, lx_journal *j)
     s->replaying = 0;
     if (rc != LX_OK)
         lx__log(n, "settlement: cannot replay the journal: %s", lx_strerror(rc));
+    else if (memcmp(hash, n->hash, LX_STATE_HASH_LEN) != 0) {
+        lx__log(n,
+                "settlement: the replay of blocks %" PRIu64 "-%" PRIu64
+                " does not reach the node's state hash",
+                from, n->seq);
+        rc = LX_ECORRUPT;
+    }
     lx_block_free(&blk);
     lx_events_free(&evs);
     lx_engine_free(&e);
     return rc;
+}
+
+/* After a section was restored: the files of its closed batches not yet
+ * settled, for a node that never wrote them (it installed the snapshot by
+ * state sync) or that lost them. */
+static void write_queue(lx__node *n, lx__settle *s)
+{
+    for (size_t i = 0; i < s->qn; i++)
+        write_closed(n, s, &s->q[i]);
+}
+
+/* Tries the settlement section of the newest snapshot that the journal
+ * continues to n->seq, then older ones: 1 when the state is restored from
+ * one and the blocks after it replayed (*rc says how that went), 0 when
+ * none is usable. */
+static int from_snapshot(lx__node *n, lx__settle *s, lx_journal *j, lx_err *rc)
+{
+    uint64_t first = lx_journal_first_seq(j), max = n->seq;
+    while (max > 0) {
+        lx_snapshot_meta meta;
+        uint8_t *eng = NULL, *sec = NULL;
+        size_t elen = 0, slen = 0;
+        lx_err r = lx_snapshot_load(&meta, &eng, &elen, &sec, &slen, NULL, n->cfg.data_dir, max);
+        if (r != LX_OK) {
+            if (r != LX_ENOTFOUND)
+                lx__log(n, "settlement: cannot read the snapshots: %s", lx_strerror(r));
+            return 0;
+        }
+        max = meta.seq - 1;
+        /* One the journal does not continue: older ones reach back less. */
+        if (meta.seq != n->seq && !(first && first <= meta.seq + 1)) {
+            free(eng);
+            free(sec);
+            return 0;
+        }
+        char why[256] = "";
+        lx_engine *e = NULL;
+        if (!sec)
+            snprintf(why, sizeof why, "it has no settlement section");
+        else if ((r = lx_engine_restore(&e, eng, elen)) != LX_OK)
+            snprintf(why, sizeof why, "its engine does not restore: %s", lx_strerror(r));
+        else
+            r = lx__settle_restore(s, sec, slen, meta.seq, e, why, sizeof why);
+        free(eng);
+        if (!sec || r != LX_OK) {
+            lx__log(n, "settlement: passing over the snapshot at seq %" PRIu64 ": %s", meta.seq,
+                    why);
+            lx_engine_free(&e);
+            free(sec);
+            continue;
+        }
+        uint8_t sum[32];
+        char hx[65] = "";
+        if (lx_sha256(sum, sec, slen) == LX_OK)
+            lx__settle_hex32(hx, sum);
+        free(sec);
+        char after[64] = "no blocks after it";
+        if (meta.seq < n->seq)
+            snprintf(after, sizeof after, "replaying blocks %" PRIu64 "-%" PRIu64, meta.seq + 1,
+                     n->seq);
+        lx__log(n,
+                "settlement: restored from the snapshot at seq %" PRIu64 " (section %zu bytes, "
+                "sha256 %s, batches closed %" PRIu64 ", settled %" PRIu64 "); %s",
+                meta.seq, slen, hx, s->closed, s->settled, after);
+        write_queue(n, s);
+        s->files_base = s->settled;
+        uint64_t top = s->settled;
+        uint8_t top_hash[32];
+        memcpy(top_hash, s->settled_hash, 32);
+        *rc = replay(n, s, j, e, meta.seq + 1, meta.state_hash);
+        if (*rc == LX_OK)
+            lx__settle_fetch_init(n, s, top, top_hash);
+        return 1;
+    }
+    return 0;
+}
+
+/* Rebuilds the state after block n->seq. */
+static lx_err rebuild(lx__node *n, lx__settle *s, lx_journal *j)
+{
+    lx_err rc = LX_OK;
+    if (n->seq == 0 || from_snapshot(n, s, j, &rc))
+        return rc;
+    uint64_t first = lx_journal_first_seq(j);
+    if (first != 1) {
+        lx__log(n,
+                "settlement: cannot rebuild its state at seq %" PRIu64
+                ": no snapshot with a settlement section that the journal continues, and the "
+                "journal starts at block %" PRIu64
+                " (compacted, or emptied by a state sync that did not carry one); start the "
+                "node with an empty data dir to sync it from a peer with settlement",
+                n->seq, first);
+        return LX_ECORRUPT;
+    }
+    lx__log(n, "settlement: no snapshot with a settlement section; replaying the journal "
+               "from block 1");
+    lx_engine *e = NULL;
+    lx_engine_config ec = {0};
+    static const uint8_t zero[LX_STATE_HASH_LEN];
+    if ((rc = lx_engine_new(&e, &ec)) != LX_OK)
+        return rc;
+    return replay(n, s, j, e, 1, zero);
+}
+
+lx_err lx__settle_snapshot(lx__node *n, uint8_t **sec, size_t *len, uint64_t *files_from,
+                           uint64_t *files_to)
+{
+    lx__settle *s = n->settle;
+    /* A halted state is not saved: the snapshots stop, so the journal keeps
+     * the blocks since the last one, and a restart after the cause is fixed
+     * (a channel file that names the asset, say) replays them again. */
+    if (s->halted) {
+        lx__log(n, "settlement is halted: no snapshot at seq %" PRIu64, n->seq);
+        return LX_ESTATE;
+    }
+    lx_err rc = lx__settle_encode(s, n->seq, sec, len);
+    if (rc != LX_OK) {
+        lx__log(n, "settlement: cannot encode its state at seq %" PRIu64 ": %s", n->seq,
+                lx_strerror(rc));
+        return rc;
+    }
+    *files_from = s->files_base + 1;
+    *files_to = s->closed;
+    return LX_OK;
 }
 
 static int make_dir(const char *p)
@@ -565,8 +715,8 @@ lx_err lx__settle_init(lx__node *n, lx_journal *j)
         lx__log(n, "settlement: cannot create %s: %s", dir, strerror(errno));
         return LX_EIO;
     }
-    if (n->seq && (rc = replay(n, s, j)) != LX_OK)
-        return LX_ECORRUPT;
+    if ((rc = rebuild(n, s, j)) != LX_OK)
+        return rc == LX_ENOMEM ? rc : LX_ECORRUPT;
     char cid[65], me[LX_ADDR_STR_MAX];
     lx__settle_hex32(cid, bc.channel_id);
     lx_address_encode(me, sizeof me, "X", s->ch.hrp, s->me);
@@ -599,6 +749,7 @@ void lx__settle_free(lx__node *n)
         return;
     lx__settle_stop(n);
     reset_round(s);
+    lx__settle_fetch_free(s);
     for (size_t i = 0; i < s->qn; i++)
         lx_batch_free(&s->q[i].batch);
     lx__watch_stop(&s->watch);

@@ -64,6 +64,9 @@ const uint8_t *lx__channel_asset(const lx__channel_cfg *cfg, const char *symbol)
  * DATA_DIR/settle/<number>.json              number, range, hash, status, txID
  * DATA_DIR/settle/<number>.tx                leader: the signed tx, before it
  *                                              is first submitted
+ * DATA_DIR/settle/<number>.times             the blocks with fills (text)
+ * DATA_DIR/settle/fetch                      the next batch whose files are
+ *                                              fetched (node/settle_fetch.c)
  * A .batch file: "LXSTLB01" | u32 batch_len | batch encoding |
  * fill_count * 85 fill leaves | net_count * 48 net changes. */
 
@@ -98,6 +101,9 @@ lx_err lx__settle_path(char *out, size_t cap, const char *data_dir, uint64_t num
  * rename; not fsynced, since the node rebuilds it from the log after a
  * crash). LX_EIO, LX_ENOMEM. */
 lx_err lx__settle_write_batch(const char *path, const lx_batch *b);
+/* A built batch (lx_batch_rebuild, owned by the caller) from the bytes of a
+ * whole .batch file. LX_ECORRUPT for anything else, LX_ENOMEM. */
+lx_err lx__settle_batch_from_file(lx_batch **b, const uint8_t *data, size_t len);
 /* Reads a .batch file: the batch (decoded, owned by the caller), its fill
  * leaves and net changes (malloc'd, caller frees). Checks the counts and
  * that the leaves and changes give the batch's roots: LX_ECORRUPT otherwise,
@@ -108,6 +114,8 @@ lx_err lx__settle_read_batch(const char *path, lx_batch **b, lx_fill_leaf **fill
 lx_err lx__settle_write_record(const char *path, const lx__batch_record *r);
 /* Reads a .json record. LX_ENOTFOUND, LX_EFORMAT, LX_EIO. */
 lx_err lx__settle_read_record(const char *path, lx__batch_record *r);
+/* Parses the bytes of a .json record (at most 4096). LX_EFORMAT. */
+lx_err lx__settle_parse_record(lx__batch_record *r, const uint8_t *data, size_t len);
 /* One log block's fills, for the fill-to-Accepted latency: the block's
  * seq, its timestamp_us (the leader's clock when it cut it) and how many
  * fills it made. */
@@ -169,11 +177,25 @@ lx_err lx__settle_init(lx__node *n, lx_journal *j);
 void lx__settle_free(lx__node *n);
 /* After every applied block (n->blk and n->evs hold it). */
 void lx__settle_block(lx__node *n);
-/* A SETTLE_REQ or SETTLE_SIG from a peer (reached on out slot `slot`). */
+/* A SETTLE_REQ, SETTLE_SIG, BATCH_REQ or BATCH_PART from a peer (reached
+ * on out slot `slot`). */
 void lx__settle_peer(lx__node *n, const void *peer_msg, int slot);
-/* Timers: the leader's batch close, signature rounds, submission. */
+/* Timers: the leader's batch close, signature rounds, submission; on any
+ * node, the fetching of missing batch files. */
 void lx__settle_tick(lx__node *n, uint64_t now_us);
 /* Waits for a submission in flight (shutdown). */
 void lx__settle_stop(lx__node *n);
+/* For a snapshot after block n->seq: the settlement section into *sec
+ * (malloc'd, the caller frees), and the batches [*files_from, *files_to]
+ * whose files must be made durable before the snapshot is written (none
+ * when from > to). LX_ESTATE while settlement is halted (no snapshot then),
+ * LX_ENOMEM, or an encoding error (logged). */
+lx_err lx__settle_snapshot(lx__node *n, uint8_t **sec, size_t *len, uint64_t *files_from,
+                           uint64_t *files_to);
+/* Checks a section a peer sent with its snapshot at seq (e: that
+ * snapshot's engine, restored) against this node's channel: LX_OK, or
+ * LX_ECORRUPT with why. */
+lx_err lx__settle_check_section(const lx__settle *s, const uint8_t *buf, size_t len, uint64_t seq,
+                                const lx_engine *e, char *why, size_t cap);
 
 #endif /* LX_SETTLE_INT_H */

@@ -167,6 +167,10 @@ void lx__settle_peer(lx__node *n, const void *peer_msg, int slot)
 {
     lx__settle *s = n->settle;
     const lx__peer_msg *m = peer_msg;
+    if (s && (m->type == LX__P_BATCH_REQ || m->type == LX__P_BATCH_PART)) {
+        lx__settle_fetch_peer(n, s, m, slot);
+        return;
+    }
     if (!s || s->halted || s->replaying)
         return;
     if (m->type == LX__P_SETTLE_REQ)
@@ -433,7 +437,10 @@ static void take_deposits(lx__node *n, lx__settle *s);
 void lx__settle_tick(lx__node *n, uint64_t now_us)
 {
     lx__settle *s = n->settle;
-    if (!s || s->halted)
+    if (!s)
+        return;
+    lx__settle_fetch_tick(n, s, now_us);
+    if (s->halted)
         return;
     poll_job(n, s, now_us);
     if (!n->is_leader)

@@ -224,6 +224,44 @@ out:
     return rc;
 }
 
+lx_err lx__settle_batch_from_file(lx_batch **b, const uint8_t *data, size_t len)
+{
+    if (!b || (!data && len))
+        return LX_EINVAL;
+    *b = NULL;
+    lx_batch *d = NULL;
+    lx_batch_info info;
+    uint32_t blen = len >= 12 ? lx__get_u32(data + 8) : 0;
+    if (len < 12 || memcmp(data, LX__SETTLE_FILE_MAGIC, 8) != 0 || blen > len - 12 ||
+        lx_batch_decode(&d, data + 12, blen) != LX_OK || lx_batch_info_get(d, &info) != LX_OK) {
+        lx_batch_free(&d);
+        return LX_ECORRUPT;
+    }
+    lx_batch_free(&d);
+    size_t rest = len - 12 - blen;
+    if (info.fill_count > rest / LX_FILL_LEAF_LEN ||
+        rest != info.fill_count * LX_FILL_LEAF_LEN + (size_t)info.net_count * LX_NET_LEAF_LEN)
+        return LX_ECORRUPT;
+    size_t nf = (size_t)info.fill_count, nn = info.net_count;
+    lx_fill_leaf *fills = calloc(nf ? nf : 1, sizeof *fills);
+    lx_net_change *nets = calloc(nn ? nn : 1, sizeof *nets);
+    lx_err rc = fills && nets ? LX_OK : LX_ENOMEM;
+    const uint8_t *p = data + 12 + blen;
+    for (size_t i = 0; i < nf && rc == LX_OK; i++, p += LX_FILL_LEAF_LEN)
+        if (lx_fill_leaf_decode(&fills[i], p, LX_FILL_LEAF_LEN) != LX_OK)
+            rc = LX_ECORRUPT;
+    for (size_t i = 0; i < nn && rc == LX_OK; i++, p += LX_NET_LEAF_LEN)
+        decode_net(&nets[i], p);
+    if (rc == LX_OK) {
+        rc = lx_batch_rebuild(b, data + 12, blen, fills, nf, nets, nn);
+        if (rc != LX_OK && rc != LX_ENOMEM)
+            rc = LX_ECORRUPT;
+    }
+    free(fills);
+    free(nets);
+    return rc;
+}
+
 static const char *status_name(lx__batch_status s)
 {
     return s == LX__BATCH_ACCEPTED ? "accepted" : s == LX__BATCH_SUBMITTED ? "submitted" : "closed";
@@ -302,9 +340,20 @@ lx_err lx__settle_read_record(const char *path, lx__batch_record *r)
     lx_err rc = lx__settle_read_file(path, &data, &len, RECORD_MAX);
     if (rc != LX_OK)
         return rc;
+    rc = lx__settle_parse_record(r, data, len);
+    free(data);
+    return rc;
+}
+
+lx_err lx__settle_parse_record(lx__batch_record *r, const uint8_t *data, size_t len)
+{
+    if (!r || (!data && len))
+        return LX_EINVAL;
+    memset(r, 0, sizeof *r);
+    if (len > RECORD_MAX)
+        return LX_EFORMAT;
     json_error_t je;
     json_t *o = json_loadb((const char *)data, len, 0, &je);
-    free(data);
     if (!json_is_object(o)) {
         json_decref(o);
         return LX_EFORMAT;

@@ -1,5 +1,6 @@
-/* Engine snapshots in DATA_DIR/snapshots: atomic checksummed writes, loading
- * the newest valid one, pruning old ones. */
+/* Engine snapshots in DATA_DIR/snapshots, with the settlement section when
+ * the node settles: atomic checksummed writes, loading the newest valid one,
+ * pruning old ones (docs/journal.md, "Snapshots"). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -15,8 +16,13 @@
 #include "logio.h"
 #include "lx/node.h"
 
-static const uint8_t magic[8] = {'L', 'X', 'S', 'N', 'A', 'P', '0', '1'};
-#define SNAP_HDR 64u /* magic, seq, next_index, state hash, engine length */
+/* Version 1 holds the engine bytes only; version 2 adds the settlement
+ * section after them. A snapshot without a section is still written as
+ * version 1, byte for byte what older nodes write and read. */
+static const uint8_t magic1[8] = {'L', 'X', 'S', 'N', 'A', 'P', '0', '1'};
+static const uint8_t magic2[8] = {'L', 'X', 'S', 'N', 'A', 'P', '0', '2'};
+#define SNAP_HDR 64u        /* magic, seq, next_index, state hash, engine length */
+#define SNAP_SECTION_LEN 8u /* version 2: the settlement section's length */
 #define SNAP_TRAILER 4u
 
 static lx_err snap_dir(char *out, size_t len, const char *data_dir)
@@ -25,9 +31,9 @@ static lx_err snap_dir(char *out, size_t len, const char *data_dir)
 }
 
 lx_err lx_snapshot_write(const char *data_dir, const lx_snapshot_meta *meta, const uint8_t *engine,
-                         size_t len)
+                         size_t len, const uint8_t *settle, size_t settle_len)
 {
-    if (!data_dir || !meta || (!engine && len) || meta->seq == 0)
+    if (!data_dir || !meta || (!engine && len) || (!settle && settle_len) || meta->seq == 0)
         return LX_EINVAL;
     char dir[4096], tmp[4096], final[4096], name[48];
     lx_err rc = snap_dir(dir, sizeof dir, data_dir);
@@ -42,24 +48,36 @@ lx_err lx_snapshot_write(const char *data_dir, const lx_snapshot_meta *meta, con
     if ((rc = lx__path(tmp, sizeof tmp, dir, name)) != LX_OK)
         return rc;
 
-    uint8_t hdr[SNAP_HDR], trailer[SNAP_TRAILER];
-    memcpy(hdr, magic, sizeof magic);
+    uint8_t hdr[SNAP_HDR], slen[SNAP_SECTION_LEN], trailer[SNAP_TRAILER];
+    memcpy(hdr, settle_len ? magic2 : magic1, sizeof magic1);
     lx__put_u64(hdr + 8, meta->seq);
     lx__put_u64(hdr + 16, meta->next_index);
     memcpy(hdr + 24, meta->state_hash, LX_STATE_HASH_LEN);
     lx__put_u64(hdr + 56, (uint64_t)len);
+    lx__put_u64(slen, (uint64_t)settle_len);
     uint32_t crc = lx__crc32c(0, hdr, sizeof hdr);
     crc = lx__crc32c(crc, engine, len);
+    if (settle_len) {
+        crc = lx__crc32c(crc, slen, sizeof slen);
+        crc = lx__crc32c(crc, settle, settle_len);
+    }
     lx__put_u32(trailer, crc);
 
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return LX_EIO;
+    uint64_t off = SNAP_HDR + (uint64_t)len;
     rc = lx__write_all(fd, hdr, sizeof hdr, 0);
     if (rc == LX_OK && len)
         rc = lx__write_all(fd, engine, len, SNAP_HDR);
+    if (rc == LX_OK && settle_len) {
+        rc = lx__write_all(fd, slen, sizeof slen, off);
+        if (rc == LX_OK)
+            rc = lx__write_all(fd, settle, settle_len, off + sizeof slen);
+        off += sizeof slen + (uint64_t)settle_len;
+    }
     if (rc == LX_OK)
-        rc = lx__write_all(fd, trailer, sizeof trailer, SNAP_HDR + (uint64_t)len);
+        rc = lx__write_all(fd, trailer, sizeof trailer, off);
     if (rc == LX_OK && fsync(fd) != 0)
         rc = LX_EIO;
     if (close(fd) != 0 && rc == LX_OK)
@@ -75,9 +93,17 @@ lx_err lx_snapshot_write(const char *data_dir, const lx_snapshot_meta *meta, con
     return lx__fsync_dir(dir);
 }
 
+/* What one snapshot file holds: the engine bytes and the settlement
+ * section (none: NULL, 0), both in one malloc'd buffer. */
+typedef struct snap_bytes {
+    uint8_t *buf;
+    size_t engine_len;
+    const uint8_t *settle;
+    size_t settle_len;
+} snap_bytes;
+
 /* Reads and checks one snapshot file. LX_ECORRUPT for any failed check. */
-static lx_err snap_read(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, const char *path,
-                        uint64_t seq)
+static lx_err snap_read(lx_snapshot_meta *meta, snap_bytes *out, const char *path, uint64_t seq)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -88,32 +114,38 @@ static lx_err snap_read(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, c
         return LX_EIO;
     }
     uint64_t size = (uint64_t)st.st_size;
-    uint8_t hdr[SNAP_HDR], trailer[SNAP_TRAILER];
+    uint8_t hdr[SNAP_HDR];
     lx_err rc = LX_OK;
+    int v2 = 0;
     if (size < SNAP_HDR + SNAP_TRAILER || size > SIZE_MAX)
         rc = LX_ECORRUPT;
     else if (lx__read_all(fd, hdr, sizeof hdr, 0) != LX_OK)
         rc = LX_EIO;
-    else if (memcmp(hdr, magic, sizeof magic) != 0 || lx__get_u64(hdr + 8) != seq ||
-             lx__get_u64(hdr + 56) != size - SNAP_HDR - SNAP_TRAILER)
+    else if ((memcmp(hdr, magic1, sizeof magic1) != 0 &&
+              !(v2 = memcmp(hdr, magic2, sizeof magic2) == 0)) ||
+             lx__get_u64(hdr + 8) != seq)
         rc = LX_ECORRUPT;
-    if (rc != LX_OK) {
-        close(fd);
-        return rc;
+    /* Everything after the header: the engine bytes, in version 2 the
+     * section's length and the section, and the trailer. */
+    uint64_t n = 0, rest = 0;
+    if (rc == LX_OK) {
+        n = lx__get_u64(hdr + 56);
+        rest = size - SNAP_HDR - SNAP_TRAILER;
     }
-    size_t n = (size_t)(size - SNAP_HDR - SNAP_TRAILER);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) {
-        close(fd);
-        return LX_ENOMEM;
-    }
-    if (lx__read_all(fd, buf, n, SNAP_HDR) != LX_OK ||
-        lx__read_all(fd, trailer, sizeof trailer, SNAP_HDR + (uint64_t)n) != LX_OK)
+    if (rc == LX_OK && (n > rest || (v2 ? rest - n <= SNAP_SECTION_LEN : rest != n)))
+        rc = LX_ECORRUPT;
+    uint8_t *buf = NULL;
+    if (rc == LX_OK && !(buf = malloc((size_t)rest + SNAP_TRAILER)))
+        rc = LX_ENOMEM;
+    if (rc == LX_OK && lx__read_all(fd, buf, (size_t)(rest + SNAP_TRAILER), SNAP_HDR) != LX_OK)
         rc = LX_EIO;
     close(fd);
+    uint64_t m = 0;
     if (rc == LX_OK) {
-        uint32_t crc = lx__crc32c(lx__crc32c(0, hdr, sizeof hdr), buf, n);
-        if (crc != lx__get_u32(trailer))
+        uint32_t crc = lx__crc32c(lx__crc32c(0, hdr, sizeof hdr), buf, (size_t)rest);
+        if (crc != lx__get_u32(buf + rest))
+            rc = LX_ECORRUPT;
+        else if (v2 && (m = lx__get_u64(buf + n)) != rest - n - SNAP_SECTION_LEN)
             rc = LX_ECORRUPT;
     }
     if (rc != LX_OK) {
@@ -123,18 +155,25 @@ static lx_err snap_read(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, c
     meta->seq = seq;
     meta->next_index = lx__get_u64(hdr + 16);
     memcpy(meta->state_hash, hdr + 24, LX_STATE_HASH_LEN);
-    *engine = buf;
-    *len = n;
+    out->buf = buf;
+    out->engine_len = (size_t)n;
+    out->settle = m ? buf + n + SNAP_SECTION_LEN : NULL;
+    out->settle_len = (size_t)m;
     return LX_OK;
 }
 
-lx_err lx_snapshot_load(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, uint64_t *skipped,
-                        const char *data_dir, uint64_t max_seq)
+lx_err lx_snapshot_load(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, uint8_t **settle,
+                        size_t *settle_len, uint64_t *skipped, const char *data_dir,
+                        uint64_t max_seq)
 {
-    if (!meta || !engine || !len || !data_dir)
+    if (!meta || !engine || !len || !data_dir || (settle && !settle_len))
         return LX_EINVAL;
     *engine = NULL;
     *len = 0;
+    if (settle) {
+        *settle = NULL;
+        *settle_len = 0;
+    }
     char dir[4096], path[4096], name[48];
     lx_err rc = snap_dir(dir, sizeof dir, data_dir);
     if (rc != LX_OK)
@@ -144,13 +183,14 @@ lx_err lx_snapshot_load(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, u
     if ((rc = lx__list_seq_files(&seqs, &n, dir, ".snap")) != LX_OK)
         return rc;
     rc = LX_ENOTFOUND;
+    snap_bytes b = {NULL, 0, NULL, 0};
     for (size_t i = n; i-- > 0;) {
         if (seqs[i] > max_seq || seqs[i] == 0)
             continue;
         snprintf(name, sizeof name, "%020" PRIu64 ".snap", seqs[i]);
         if (lx__path(path, sizeof path, dir, name) != LX_OK)
             continue;
-        lx_err r = snap_read(meta, engine, len, path, seqs[i]);
+        lx_err r = snap_read(meta, &b, path, seqs[i]);
         if (r == LX_OK) {
             rc = LX_OK;
             break;
@@ -163,7 +203,20 @@ lx_err lx_snapshot_load(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, u
             (*skipped)++;
     }
     free(seqs);
-    return rc;
+    if (rc != LX_OK)
+        return rc;
+    /* The section is copied out, so the engine bytes keep the buffer. */
+    if (settle && b.settle_len) {
+        if (!(*settle = malloc(b.settle_len))) {
+            free(b.buf);
+            return LX_ENOMEM;
+        }
+        memcpy(*settle, b.settle, b.settle_len);
+        *settle_len = b.settle_len;
+    }
+    *engine = b.buf;
+    *len = b.engine_len;
+    return LX_OK;
 }
 
 /* Removes DIR/<seq>.snap (gone already is fine; the caller syncs DIR). */
@@ -197,10 +250,9 @@ lx_err lx_snapshot_prune(const char *data_dir, size_t keep)
             break;
         if (kept < keep) {
             lx_snapshot_meta meta;
-            uint8_t *bytes = NULL;
-            size_t len;
-            lx_err r = snap_read(&meta, &bytes, &len, path, seqs[i]);
-            free(bytes);
+            snap_bytes b = {NULL, 0, NULL, 0};
+            lx_err r = snap_read(&meta, &b, path, seqs[i]);
+            free(b.buf);
             if (r == LX_ENOMEM)
                 rc = r;
             if (r == LX_OK || r == LX_ENOMEM) {

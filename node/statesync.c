@@ -1,7 +1,8 @@
 /* Snapshots, journal compaction and state sync: a node whose peer has
- * compacted away the blocks it needs fetches that peer's newest snapshot over
- * the base+3 links (SNAP_REQ / SNAP_PART), verifies and installs it, and
- * restarts in-process from it; gap requests then bring it up to date. */
+ * compacted away the blocks it needs fetches that peer's newest snapshot
+ * (the engine bytes and, with settlement, the settlement section) over the
+ * base+3 links (SNAP_REQ / SNAP_PART), verifies and installs it, and restarts
+ * in-process from it; gap requests then bring it up to date. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "logio.h"
 #include "node_int.h"
+#include "settle_int.h"
 
 #define PART_TIMEOUT_US 5000000u /* no part for this long: give up */
 #define RETRY_US 1000000u        /* after a failed attempt */
@@ -24,13 +26,13 @@ typedef struct taken {
 typedef struct lx__ss {
     taken snaps[TAKEN_MAX];
     unsigned next_snap;
-    int warned_settle;
 
     /* the state sync in progress */
     int active, installed;
     int slot;
     uint64_t seq; /* 0: waiting for the first part */
     uint64_t next_index, total, got;
+    uint64_t settle_len; /* the last settle_len of total: the settlement section */
     uint32_t crc, parts;
     uint8_t state_hash[LX_STATE_HASH_LEN];
     uint8_t announced;
@@ -54,15 +56,9 @@ lx_err lx__ss_init(lx__node *n)
     if (!n->ss)
         return LX_ENOMEM;
     n->ss->slot = -1;
-    uint64_t limit = n->cfg.compact ? UINT64_MAX : 0;
-    if (limit && n->settle) {
-        /* lx__settle_init rebuilds batches, the chain of settlements and the
-         * deposits seen by replaying the journal from block 1: every block
-         * has to stay. */
-        lx__log(n, "journal compaction off: settlement replays the log from block 1 at start");
-        limit = 0;
-    }
-    return lx__jw_compact_limit(n->jw, limit);
+    /* With settlement too: every snapshot carries its settlement section,
+     * and a start rebuilds settlement from it (lx__settle_init). */
+    return lx__jw_compact_limit(n->jw, n->cfg.compact ? UINT64_MAX : 0);
 }
 
 void lx__ss_free(lx__node *n)
@@ -83,16 +79,30 @@ int lx__ss_busy(const lx__node *n)
 
 void lx__ss_snapshot(lx__node *n)
 {
-    uint8_t *snap;
-    size_t slen;
+    lx__jw_snap js;
+    memset(&js, 0, sizeof js);
     uint64_t t0 = lx_now_us();
-    if (n->seq == 0 || lx_engine_snapshot(n->engine, &snap, &slen) != LX_OK)
+    if (n->seq == 0 || lx_engine_snapshot(n->engine, &js.engine, &js.len) != LX_OK)
         return;
-    lx__log(n, "snapshot at seq %" PRIu64 ": %zu bytes encoded in %" PRIu64 " us", n->seq, slen,
-            lx_now_us() - t0);
-    lx_snapshot_meta meta = {n->seq, n->next_index, {0}};
-    memcpy(meta.state_hash, n->hash, LX_STATE_HASH_LEN);
-    if (lx__jw_snapshot(n->jw, &meta, snap, slen) != LX_OK)
+    /* With settlement, a snapshot without its section would not do for a
+     * restart (nor let compaction go past it): none then. */
+    if (n->settle &&
+        lx__settle_snapshot(n, &js.settle, &js.settle_len, &js.files_from, &js.files_to) != LX_OK) {
+        free(js.engine);
+        return;
+    }
+    if (js.settle)
+        lx__log(n,
+                "snapshot at seq %" PRIu64 ": %zu bytes and a %zu-byte settlement section "
+                "encoded in %" PRIu64 " us",
+                n->seq, js.len, js.settle_len, lx_now_us() - t0);
+    else
+        lx__log(n, "snapshot at seq %" PRIu64 ": %zu bytes encoded in %" PRIu64 " us", n->seq,
+                js.len, lx_now_us() - t0);
+    js.meta.seq = n->seq;
+    js.meta.next_index = n->next_index;
+    memcpy(js.meta.state_hash, n->hash, LX_STATE_HASH_LEN);
+    if (lx__jw_snapshot(n->jw, &js) != LX_OK)
         return;
     n->last_snapshot_seq = n->seq;
     if (n->ss) {
@@ -220,17 +230,9 @@ static void start(lx__node *n, int slot, uint64_t first_held)
     lx__ss *s = n->ss;
     if (!s || n->is_leader || slot < 0 || s->active || s->installed || lx_now_us() < s->retry_us)
         return;
-    if (n->settle) {
-        if (!s->warned_settle++)
-            lx__log(n,
-                    "state sync: %s no longer holds block %" PRIu64
-                    ", but settlement needs the log from block 1: not syncing from a snapshot",
-                    peer_name(n, slot), n->seq + 1);
-        return;
-    }
     free(s->buf);
     s->buf = NULL;
-    s->seq = s->next_index = s->total = s->got = 0;
+    s->seq = s->next_index = s->total = s->got = s->settle_len = 0;
     s->crc = s->parts = 0;
     s->announced = 0;
     s->active = 1;
@@ -268,13 +270,19 @@ void lx__ss_gap_resp(lx__node *n, const lx__peer_msg *m, int slot)
 /* Checks the reassembled snapshot: its checksum; that the engine restores
  * from it and snapshots back to the same bytes; that its state hash is the
  * one the serving node announced for its seq, and the one the leader
- * announced if this node saw that. NULL if sound, else why not. */
+ * announced if this node saw that; with settlement, that it has a
+ * settlement section that checks out against this node's channel (the state
+ * hash does not cover that section: docs/multi-node.md). NULL if sound, else
+ * why not. */
 static const char *verify(lx__node *n, lx__ss *s, char *why, size_t cap)
 {
     if (lx__crc32c(0, s->buf, (size_t)s->total) != s->crc)
-        return "the checksum of the engine bytes does not match";
+        return "the checksum of the snapshot bytes does not match";
+    size_t elen = (size_t)(s->total - s->settle_len);
+    if (n->settle && s->settle_len == 0)
+        return "it has no settlement section (the serving node does not settle?)";
     lx_engine *e = NULL;
-    lx_err rc = lx_engine_restore(&e, s->buf, (size_t)s->total);
+    lx_err rc = lx_engine_restore(&e, s->buf, elen);
     if (rc != LX_OK) {
         snprintf(why, cap, "the engine does not restore from it: %s", lx_strerror(rc));
         return why;
@@ -282,11 +290,19 @@ static const char *verify(lx__node *n, lx__ss *s, char *why, size_t cap)
     uint8_t *again = NULL;
     size_t alen = 0;
     rc = lx_engine_snapshot(e, &again, &alen);
-    int same = rc == LX_OK && alen == s->total && memcmp(again, s->buf, alen) == 0;
+    int same = rc == LX_OK && alen == elen && memcmp(again, s->buf, alen) == 0;
     free(again);
+    char sw[200] = "";
+    if (same && n->settle)
+        rc = lx__settle_check_section(n->settle, s->buf + elen, (size_t)s->settle_len, s->seq, e,
+                                      sw, sizeof sw);
     lx_engine_free(&e);
     if (!same)
         return "the restored engine does not snapshot back to the same bytes";
+    if (n->settle && rc != LX_OK) {
+        snprintf(why, cap, "its settlement section: %s", sw[0] ? sw : lx_strerror(rc));
+        return why;
+    }
     if (!s->announced)
         return "the serving node no longer knows the hash it announced for that seq";
     if (memcmp(s->announced_hash, s->state_hash, LX_STATE_HASH_LEN) != 0)
@@ -302,8 +318,9 @@ static void install(lx__node *n, lx__ss *s)
     char why[160], hx[2 * LX_STATE_HASH_LEN + 1];
     lx__log(n,
             "state sync: received %" PRIu64 " bytes of the snapshot at seq %" PRIu64 " in %" PRIu32
-            " parts from %s",
-            s->total, s->seq, s->parts, peer_name(n, s->slot));
+            " parts from %s%s",
+            s->total, s->seq, s->parts, peer_name(n, s->slot),
+            s->settle_len ? " (with a settlement section)" : "");
     const char *bad = verify(n, s, why, sizeof why);
     if (bad) {
         give_up(n, s, "refused the snapshot at seq %" PRIu64 ": %s", s->seq, bad);
@@ -313,7 +330,9 @@ static void install(lx__node *n, lx__ss *s)
     lx__log(n, "state sync: verified the snapshot at seq %" PRIu64 ": state hash %s", s->seq, hx);
     lx_snapshot_meta meta = {s->seq, s->next_index, {0}};
     memcpy(meta.state_hash, s->state_hash, LX_STATE_HASH_LEN);
-    lx_err rc = lx_snapshot_write(n->cfg.data_dir, &meta, s->buf, (size_t)s->total);
+    size_t elen = (size_t)(s->total - s->settle_len);
+    lx_err rc = lx_snapshot_write(n->cfg.data_dir, &meta, s->buf, elen,
+                                  s->settle_len ? s->buf + elen : NULL, (size_t)s->settle_len);
     if (rc != LX_OK) {
         give_up(n, s, "cannot write the snapshot at seq %" PRIu64 ": %s", s->seq, lx_strerror(rc));
         return;
@@ -354,12 +373,14 @@ static void take_part(lx__node *n, lx__ss *s, const lx__peer_msg *m)
         s->seq = m->u.snap_part.seq;
         s->next_index = m->u.snap_part.next_index;
         s->total = m->u.snap_part.total;
+        s->settle_len = m->u.snap_part.settle_len;
         s->crc = m->u.snap_part.crc;
         memcpy(s->state_hash, sh, LX_STATE_HASH_LEN);
         s->announced = m->u.snap_part.announced;
         memcpy(s->announced_hash, m->u.snap_part.announced_hash, LX_STATE_HASH_LEN);
     } else if (m->u.snap_part.seq != s->seq || m->u.snap_part.total != s->total ||
-               m->u.snap_part.crc != s->crc || m->u.snap_part.next_index != s->next_index ||
+               m->u.snap_part.settle_len != s->settle_len || m->u.snap_part.crc != s->crc ||
+               m->u.snap_part.next_index != s->next_index ||
                memcmp(sh, s->state_hash, LX_STATE_HASH_LEN) != 0 ||
                m->u.snap_part.announced != s->announced ||
                memcmp(m->u.snap_part.announced_hash, s->announced_hash, LX_STATE_HASH_LEN) != 0) {

@@ -454,3 +454,70 @@ lx_err lx_batch_needs(const lx_batch *b, lx_asset_amount **needs, size_t *n)
     *n = m;
     return LX_OK;
 }
+
+lx_err lx_batch_rebuild(lx_batch **out, const uint8_t *enc, size_t enc_len,
+                        const lx_fill_leaf *fills, size_t nfills, const lx_net_change *net,
+                        size_t nnet)
+{
+    if (!out)
+        return LX_EINVAL;
+    *out = NULL;
+    if ((!fills && nfills) || (!net && nnet))
+        return LX_EINVAL;
+    lx_batch *b = NULL;
+    lx_err err = lx_batch_decode(&b, enc, enc_len);
+    if (err != LX_OK)
+        return err;
+    const lx_batch_info *in = &b->info;
+    uint8_t *h = NULL, root[LX_SHA256_LEN];
+    if (nfills != in->fill_count || nnet != in->net_count) {
+        err = LX_ECORRUPT;
+        goto out;
+    }
+    if (nfills > SIZE_MAX / LX_SHA256_LEN || !(h = malloc((nfills ? nfills : 1) * LX_SHA256_LEN)) ||
+        !(b->fills = malloc((nfills ? nfills : 1) * sizeof *fills)) ||
+        !(b->net = malloc((nnet ? nnet : 1) * sizeof *net))) {
+        err = LX_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < nfills && err == LX_OK; i++) {
+        if (fills[i].fill_seq != in->first_fill + i)
+            err = LX_ECORRUPT;
+        else
+            err = lx_fill_leaf_hash(h + i * LX_SHA256_LEN, &fills[i]);
+    }
+    if (err == LX_OK)
+        err = lx_merkle_tree_new(&b->tree, h, nfills);
+    if (err == LX_OK && (lx_merkle_tree_root(b->tree, root) != LX_OK ||
+                         memcmp(root, in->fills_root, LX_SHA256_LEN) != 0))
+        err = LX_ECORRUPT;
+    /* The net changes: canonical, the batch's root, and conserving value
+     * with its transfers, as lx_batch_builder_close made them. */
+    if (err == LX_OK) {
+        lx_err r = lx_net_root(root, net, nnet);
+        if (r == LX_ENOMEM || r == LX_ECRYPTO)
+            err = r;
+        else if (r != LX_OK || memcmp(root, in->net_root, LX_SHA256_LEN) != 0)
+            err = LX_ECORRUPT;
+    }
+    if (err == LX_OK) {
+        lx_err r = lx_net_check(NULL, net, nnet, b->deposits, b->ndeposits, b->withdrawals,
+                                b->nwithdrawals);
+        if (r != LX_OK)
+            err = r == LX_ENOMEM ? r : LX_ECORRUPT;
+    }
+    if (err == LX_OK) {
+        if (nfills)
+            memcpy(b->fills, fills, nfills * sizeof *fills);
+        if (nnet)
+            memcpy(b->net, net, nnet * sizeof *net);
+    }
+out:
+    free(h);
+    if (err != LX_OK) {
+        lx_batch_free(&b);
+        return err;
+    }
+    *out = b;
+    return LX_OK;
+}

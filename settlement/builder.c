@@ -6,35 +6,6 @@
 
 #include "settlement_int.h"
 
-#define TABLE_MAX 65536u /* engine markets and assets the builder maps */
-
-typedef struct market_map {
-    uint32_t base, quote;
-    uint64_t lot;
-    uint8_t set;
-} market_map;
-
-typedef struct asset_map {
-    uint8_t id[LX_ASSET_ID_LEN];
-    uint8_t set;
-} asset_map;
-
-struct lx_batch_builder {
-    lx_batch_config cfg; /* next_* describe the open batch */
-    uint64_t last_seq;   /* highest seq added to the open batch */
-    market_map *markets;
-    size_t nmarkets;
-    asset_map *assets;
-    size_t nassets;
-    lx_fill_leaf *fills;
-    size_t nfills, capfills;
-    size_t fill_hint; /* fills of the last batch: the next one starts that big */
-    lx_transfer *deposits, *withdrawals;
-    size_t ndeposits, capdeposits, nwithdrawals, capwithdrawals;
-    lx__netting net;
-    lx_sha256_ctx *ctx[2]; /* one per thread of lx_batch_builder_close */
-};
-
 lx_err lx_batch_builder_new(lx_batch_builder **b, const lx_batch_config *cfg)
 {
     if (!b)
@@ -99,17 +70,17 @@ static lx_err grow(void **v, size_t *cap, size_t need, size_t size)
 lx_err lx_batch_builder_add_asset(lx_batch_builder *b, uint32_t asset,
                                   const uint8_t asset_id[LX_ASSET_ID_LEN])
 {
-    if (!b || !asset_id || asset >= TABLE_MAX)
+    if (!b || !asset_id || asset >= LX__BUILDER_TABLE_MAX)
         return LX_EINVAL;
     for (size_t i = 0; i < b->nassets; i++) {
-        const asset_map *a = &b->assets[i];
+        const lx__asset_map *a = &b->assets[i];
         if (a->set && i != asset && memcmp(a->id, asset_id, LX_ASSET_ID_LEN) == 0)
             return LX_EEXIST;
     }
     if (asset < b->nassets && b->assets[asset].set)
         return memcmp(b->assets[asset].id, asset_id, LX_ASSET_ID_LEN) == 0 ? LX_OK : LX_EEXIST;
     if (asset >= b->nassets) {
-        asset_map *v = realloc(b->assets, ((size_t)asset + 1) * sizeof *v);
+        lx__asset_map *v = realloc(b->assets, ((size_t)asset + 1) * sizeof *v);
         if (!v)
             return LX_ENOMEM;
         memset(v + b->nassets, 0, ((size_t)asset + 1 - b->nassets) * sizeof *v);
@@ -124,35 +95,35 @@ lx_err lx_batch_builder_add_asset(lx_batch_builder *b, uint32_t asset,
 lx_err lx_batch_builder_add_market(lx_batch_builder *b, uint32_t market, uint32_t base,
                                    uint32_t quote, uint64_t lot)
 {
-    if (!b || market >= TABLE_MAX || base == quote || lot == 0)
+    if (!b || market >= LX__BUILDER_TABLE_MAX || base == quote || lot == 0)
         return LX_EINVAL;
     if (market < b->nmarkets && b->markets[market].set) {
-        const market_map *m = &b->markets[market];
+        const lx__market_map *m = &b->markets[market];
         return m->base == base && m->quote == quote && m->lot == lot ? LX_OK : LX_EEXIST;
     }
     if (market >= b->nmarkets) {
-        market_map *v = realloc(b->markets, ((size_t)market + 1) * sizeof *v);
+        lx__market_map *v = realloc(b->markets, ((size_t)market + 1) * sizeof *v);
         if (!v)
             return LX_ENOMEM;
         memset(v + b->nmarkets, 0, ((size_t)market + 1 - b->nmarkets) * sizeof *v);
         b->markets = v;
         b->nmarkets = (size_t)market + 1;
     }
-    b->markets[market] = (market_map){base, quote, lot, 1};
+    b->markets[market] = (lx__market_map){base, quote, lot, 1};
     return LX_OK;
 }
 
-static const asset_map *asset_of(const lx_batch_builder *b, uint32_t asset)
+static const lx__asset_map *asset_of(const lx_batch_builder *b, uint32_t asset)
 {
     return asset < b->nassets && b->assets[asset].set ? &b->assets[asset] : NULL;
 }
 
 /* The market of a fill, with both its assets mapped, or NULL. */
-static const market_map *market_of(const lx_batch_builder *b, uint32_t market)
+static const lx__market_map *market_of(const lx_batch_builder *b, uint32_t market)
 {
     if (market >= b->nmarkets || !b->markets[market].set)
         return NULL;
-    const market_map *m = &b->markets[market];
+    const lx__market_map *m = &b->markets[market];
     return asset_of(b, m->base) && asset_of(b, m->quote) ? m : NULL;
 }
 
@@ -208,7 +179,7 @@ static void commit_fill(lx_batch_builder *b, uint64_t seq, const lx_event *ev)
     lx_fill_leaf *f = &b->fills[b->nfills];
     lx_fill_leaf_from_event(f, b->cfg.next_fill + b->nfills, seq, ev);
     b->nfills++;
-    const market_map *m = &b->markets[f->market];
+    const lx__market_map *m = &b->markets[f->market];
     __int128 notional = (__int128)f->price * f->qty, base = (__int128)f->qty * m->lot;
     uint64_t buyer = f->taker_side == LX_BUY ? f->taker_account : f->maker_account;
     uint64_t seller = f->taker_side == LX_BUY ? f->maker_account : f->taker_account;

@@ -1,5 +1,6 @@
 /* Internals shared by the settlement batch modules: big-endian byte helpers,
- * hashing with a reused context, and the netting accumulator. */
+ * hashing with a reused context, the netting accumulator and the batch
+ * builder's state. */
 #ifndef LX_SETTLEMENT_INT_H
 #define LX_SETTLEMENT_INT_H
 
@@ -89,6 +90,38 @@ void lx__netting_add2(lx__netting *nt, uint64_t account, uint32_t asset_a, __int
                       uint32_t asset_b, __int128 db);
 void lx__netting_clear(lx__netting *nt); /* forgets every key, keeps memory */
 void lx__netting_free(lx__netting *nt);
+
+/* ---- the batch builder's state (settlement/builder.c; its encoding is
+ * settlement/builder_codec.c) ---- */
+
+#define LX__BUILDER_TABLE_MAX 65536u /* engine markets and assets the builder maps */
+
+typedef struct lx__market_map {
+    uint32_t base, quote;
+    uint64_t lot;
+    uint8_t set;
+} lx__market_map;
+
+typedef struct lx__asset_map {
+    uint8_t id[LX_ASSET_ID_LEN];
+    uint8_t set;
+} lx__asset_map;
+
+struct lx_batch_builder {
+    lx_batch_config cfg; /* next_* describe the open batch */
+    uint64_t last_seq;   /* highest seq added to the open batch */
+    lx__market_map *markets;
+    size_t nmarkets;
+    lx__asset_map *assets;
+    size_t nassets;
+    lx_fill_leaf *fills;
+    size_t nfills, capfills;
+    size_t fill_hint; /* fills of the last batch: the next one starts that big */
+    lx_transfer *deposits, *withdrawals;
+    size_t ndeposits, capdeposits, nwithdrawals, capwithdrawals;
+    lx__netting net;
+    lx_sha256_ctx *ctx[2]; /* one per thread of lx_batch_builder_close */
+};
 
 /* Encodes a withdrawal or deposit list entry: 76 or 56 bytes. */
 #define LX__DEPOSIT_ENC_LEN 56

@@ -268,7 +268,7 @@ static lx_err list_snapshots(run *r)
         lx_snapshot_meta m;
         uint8_t *bytes;
         size_t len;
-        lx_err rc = lx_snapshot_load(&m, &bytes, &len, NULL, r->o->dir, max);
+        lx_err rc = lx_snapshot_load(&m, &bytes, &len, NULL, NULL, NULL, r->o->dir, max);
         if (rc == LX_ENOTFOUND)
             return LX_OK;
         if (rc != LX_OK)
@@ -301,7 +301,7 @@ static lx_err start_engine(run *r, uint64_t first, uint64_t limit)
         uint8_t *bytes;
         size_t len;
         lx_snapshot_meta got;
-        if (lx_snapshot_load(&got, &bytes, &len, NULL, r->o->dir, m->seq) != LX_OK)
+        if (lx_snapshot_load(&got, &bytes, &len, NULL, NULL, NULL, r->o->dir, m->seq) != LX_OK)
             continue;
         lx_err rc = got.seq == m->seq ? lx_engine_restore(&r->engine, bytes, len) : LX_ECORRUPT;
         free(bytes);

@@ -603,21 +603,23 @@ static void test_snapshots(void **state)
     uint8_t *eng;
     size_t len;
     uint64_t skipped = 0;
-    assert_int_equal(lx_snapshot_load(&got, &eng, &len, &skipped, dir, UINT64_MAX), LX_ENOTFOUND);
-    assert_int_equal(lx_snapshot_write(dir, &m, bytes5, sizeof bytes5), LX_OK);
+    assert_int_equal(lx_snapshot_load(&got, &eng, &len, NULL, NULL, &skipped, dir, UINT64_MAX),
+                     LX_ENOTFOUND);
+    assert_int_equal(lx_snapshot_write(dir, &m, bytes5, sizeof bytes5, NULL, 0), LX_OK);
     m.seq = 10;
     m.next_index = 31;
     m.state_hash[0] = 0x01;
-    assert_int_equal(lx_snapshot_write(dir, &m, bytes10, sizeof bytes10), LX_OK);
+    assert_int_equal(lx_snapshot_write(dir, &m, bytes10, sizeof bytes10, NULL, 0), LX_OK);
 
-    assert_int_equal(lx_snapshot_load(&got, &eng, &len, &skipped, dir, UINT64_MAX), LX_OK);
+    assert_int_equal(lx_snapshot_load(&got, &eng, &len, NULL, NULL, &skipped, dir, UINT64_MAX),
+                     LX_OK);
     assert_int_equal(got.seq, 10);
     assert_int_equal(got.next_index, 31);
     assert_memory_equal(got.state_hash, m.state_hash, 32);
     assert_int_equal(len, sizeof bytes10);
     assert_memory_equal(eng, bytes10, len);
     free(eng);
-    assert_int_equal(lx_snapshot_load(&got, &eng, &len, &skipped, dir, 9), LX_OK);
+    assert_int_equal(lx_snapshot_load(&got, &eng, &len, NULL, NULL, &skipped, dir, 9), LX_OK);
     assert_int_equal(got.seq, 5);
     assert_int_equal(got.next_index, 16);
     assert_memory_equal(eng, bytes5, len);
@@ -628,7 +630,8 @@ static void test_snapshots(void **state)
     char path[1024];
     snprintf(path, sizeof path, "%s/snapshots/%020d.snap", dir, 10);
     patch_byte(path, 64 + 17, 0x10);
-    assert_int_equal(lx_snapshot_load(&got, &eng, &len, &skipped, dir, UINT64_MAX), LX_OK);
+    assert_int_equal(lx_snapshot_load(&got, &eng, &len, NULL, NULL, &skipped, dir, UINT64_MAX),
+                     LX_OK);
     assert_int_equal(got.seq, 5);
     assert_int_equal(skipped, 1);
     free(eng);
@@ -636,7 +639,8 @@ static void test_snapshots(void **state)
     patch_byte(path, 64 + 17, 0x10);
     cut_file(path, file_size(path) - 1);
     skipped = 0;
-    assert_int_equal(lx_snapshot_load(&got, &eng, &len, &skipped, dir, UINT64_MAX), LX_OK);
+    assert_int_equal(lx_snapshot_load(&got, &eng, &len, NULL, NULL, &skipped, dir, UINT64_MAX),
+                     LX_OK);
     assert_int_equal(got.seq, 5);
     free(eng);
     char moved[1024];
@@ -644,24 +648,25 @@ static void test_snapshots(void **state)
     snprintf(path, sizeof path, "%s/snapshots/%020d.snap", dir, 5);
     assert_int_equal(rename(path, moved), 0);
     skipped = 0;
-    assert_int_equal(lx_snapshot_load(&got, &eng, &len, &skipped, dir, UINT64_MAX), LX_ENOTFOUND);
+    assert_int_equal(lx_snapshot_load(&got, &eng, &len, NULL, NULL, &skipped, dir, UINT64_MAX),
+                     LX_ENOTFOUND);
     assert_int_equal(skipped, 2);
 
     /* Rewrite, then prune to the newest. */
     m.seq = 5;
-    assert_int_equal(lx_snapshot_write(dir, &m, bytes5, sizeof bytes5), LX_OK);
+    assert_int_equal(lx_snapshot_write(dir, &m, bytes5, sizeof bytes5, NULL, 0), LX_OK);
     m.seq = 6;
-    assert_int_equal(lx_snapshot_write(dir, &m, NULL, 0), LX_OK);
+    assert_int_equal(lx_snapshot_write(dir, &m, NULL, 0, NULL, 0), LX_OK);
     assert_int_equal(lx_snapshot_prune(dir, 1), LX_OK);
-    assert_int_equal(lx_snapshot_load(&got, &eng, &len, NULL, dir, UINT64_MAX), LX_OK);
+    assert_int_equal(lx_snapshot_load(&got, &eng, &len, NULL, NULL, NULL, dir, UINT64_MAX), LX_OK);
     assert_int_equal(got.seq, 6); /* 12 was invalid and is pruned too */
     assert_int_equal(len, 0);
     free(eng);
     assert_int_equal(access(moved, F_OK), -1);
-    assert_int_equal(lx_snapshot_load(&got, &eng, &len, NULL, dir, 5), LX_ENOTFOUND);
-    assert_int_equal(lx_snapshot_write(dir, &m, NULL, 0), LX_OK);
+    assert_int_equal(lx_snapshot_load(&got, &eng, &len, NULL, NULL, NULL, dir, 5), LX_ENOTFOUND);
+    assert_int_equal(lx_snapshot_write(dir, &m, NULL, 0, NULL, 0), LX_OK);
     m.seq = 0;
-    assert_int_equal(lx_snapshot_write(dir, &m, NULL, 0), LX_EINVAL);
+    assert_int_equal(lx_snapshot_write(dir, &m, NULL, 0, NULL, 0), LX_EINVAL);
     assert_int_equal(lx_snapshot_prune(dir, 0), LX_EINVAL);
 }
 
@@ -697,7 +702,7 @@ static void run_straight(straight *out, uint64_t n, const char *dir, uint64_t sn
             uint8_t *bytes;
             size_t blen;
             assert_int_equal(lx_engine_snapshot(e, &bytes, &blen), LX_OK);
-            assert_int_equal(lx_snapshot_write(dir, &m, bytes, blen), LX_OK);
+            assert_int_equal(lx_snapshot_write(dir, &m, bytes, blen, NULL, 0), LX_OK);
             free(bytes);
         }
     }

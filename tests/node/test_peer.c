@@ -308,12 +308,13 @@ static void test_snap(void **state)
     m.u.snap_part.announced = 1;
     m.u.snap_part.announced_hash = ah;
     m.u.snap_part.total = 1000;
+    m.u.snap_part.settle_len = 400;
     m.u.snap_part.crc = 0xDEADBEEF;
     m.u.snap_part.offset = 700;
     m.u.snap_part.data = data;
     m.u.snap_part.data_len = sizeof data;
     w = encode(&m);
-    assert_int_equal(w, 4 + 1 + 5 + 8 + 8 + 32 + 1 + 32 + 8 + 4 + 8 + 4 + sizeof data);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 8 + 32 + 1 + 32 + 8 + 8 + 4 + 8 + 4 + sizeof data);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.type, LX__P_SNAP_PART);
     assert_int_equal(out.u.snap_part.seq, 250);
@@ -322,13 +323,15 @@ static void test_snap(void **state)
     assert_int_equal(out.u.snap_part.announced, 1);
     assert_memory_equal(out.u.snap_part.announced_hash, ah, sizeof ah);
     assert_int_equal(out.u.snap_part.total, 1000);
+    assert_int_equal(out.u.snap_part.settle_len, 400);
     assert_int_equal(out.u.snap_part.crc, 0xDEADBEEF);
     assert_int_equal(out.u.snap_part.offset, 700);
     assert_int_equal(out.u.snap_part.data_len, sizeof data);
     assert_memory_equal(out.u.snap_part.data, data, sizeof data);
 
     /* Decoding refuses: an announced flag other than 0 or 1, a part that
-     * runs past the total (total 999), an empty part. */
+     * runs past the total (total 999), an empty part, a settlement section
+     * as long as the total (nothing left for the engine). */
     uint8_t c[512];
     memcpy(c, buf, w);
     c[58] = 2;
@@ -337,8 +340,15 @@ static void test_snap(void **state)
     c[98] = 0xE7;
     assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
     memcpy(c, buf, w);
-    memset(c + 111, 0, 4);
-    assert_int_equal(lx__peer_decode(&out, c, 115), LX_EFORMAT);
+    memset(c + 119, 0, 4);
+    assert_int_equal(lx__peer_decode(&out, c, 123), LX_EFORMAT);
+    memcpy(c, buf, w);
+    c[105] = 0x03;
+    c[106] = 0xE8; /* 1000 */
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
+    c[106] = 0xE7; /* 999: one engine byte */
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_OK);
+    assert_int_equal(out.u.snap_part.settle_len, 999);
 
     /* Not announced: the hash goes out as zeros. */
     m.u.snap_part.announced = 0;
@@ -371,17 +381,26 @@ static void test_snap(void **state)
     bad = m;
     bad.u.snap_part.data = NULL;
     assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.snap_part.settle_len = 1000;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
 
     /* "No snapshot": seq 0 and nothing else. */
     lx__peer_msg none = base_msg(LX__P_SNAP_PART);
     w = encode(&none);
-    assert_int_equal(w, 4 + 1 + 5 + 8 + 8 + 32 + 1 + 32 + 8 + 4 + 8 + 4);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 8 + 32 + 1 + 32 + 8 + 8 + 4 + 8 + 4);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.u.snap_part.seq, 0);
     assert_int_equal(out.u.snap_part.data_len, 0);
     buf[91 + 7] = 1; /* a total with it */
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    buf[91 + 7] = 0;
+    buf[99 + 7] = 1; /* a settlement section with it */
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
     none.u.snap_part.total = 1;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &none), LX_EINVAL);
+    none.u.snap_part.total = 0;
+    none.u.snap_part.settle_len = 1;
     assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &none), LX_EINVAL);
 
     /* The largest part fits in one peer message; one byte more does not
@@ -402,6 +421,80 @@ static void test_snap(void **state)
     assert_int_equal(lx__peer_encode(msg, LX__PEER_MSG_MAX, &w, &m), LX_EINVAL);
     free(big);
     free(msg);
+}
+
+/* BATCH_REQ and BATCH_PART: a node fetching the files of old settlement
+ * batches. */
+static void test_batch_files(void **state)
+{
+    (void)state;
+    lx__peer_msg m = base_msg(LX__P_BATCH_REQ), out;
+    m.u.batch_req.number = 42;
+    m.u.batch_req.kind = LX__BATCH_FILE_RECORD;
+    m.u.batch_req.offset = 7;
+    size_t w = encode(&m);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 1 + 8);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.batch_req.number, 42);
+    assert_int_equal(out.u.batch_req.kind, LX__BATCH_FILE_RECORD);
+    assert_int_equal(out.u.batch_req.offset, 7);
+    buf[10 + 8] = 3; /* no such kind */
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
+    lx__peer_msg bad = m;
+    bad.u.batch_req.number = 0;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.batch_req.kind = 3;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    bad = m;
+    bad.u.batch_req.offset = LX__BATCH_FILE_MAX;
+    assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+
+    uint8_t data[100];
+    memset(data, 0x3C, sizeof data);
+    m = base_msg(LX__P_BATCH_PART);
+    m.u.batch_part.number = 42;
+    m.u.batch_part.kind = LX__BATCH_FILE_BATCH;
+    m.u.batch_part.total = 1000;
+    m.u.batch_part.offset = 900;
+    m.u.batch_part.data = data;
+    m.u.batch_part.data_len = sizeof data;
+    w = encode(&m);
+    assert_int_equal(w, 4 + 1 + 5 + 8 + 1 + 8 + 8 + 4 + sizeof data);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.batch_part.number, 42);
+    assert_int_equal(out.u.batch_part.total, 1000);
+    assert_int_equal(out.u.batch_part.offset, 900);
+    assert_int_equal(out.u.batch_part.data_len, sizeof data);
+    assert_memory_equal(out.u.batch_part.data, data, sizeof data);
+    /* Refused both ways: past the total, empty, over the file cap, batch 0,
+     * and "no such file" with anything in it. */
+    struct {
+        uint64_t number, total, offset;
+        uint32_t len;
+    } no[] = {
+        {42, 1000, 901, 100}, {42, 1000, 900, 0}, {42, LX__BATCH_FILE_MAX + 1, 0, 100},
+        {0, 1000, 900, 100},  {42, 0, 5, 0},      {42, 0, 0, 100},
+    };
+    for (size_t k = 0; k < sizeof no / sizeof no[0]; k++) {
+        bad = m;
+        bad.u.batch_part.number = no[k].number;
+        bad.u.batch_part.total = no[k].total;
+        bad.u.batch_part.offset = no[k].offset;
+        bad.u.batch_part.data_len = no[k].len;
+        assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &bad), LX_EINVAL);
+    }
+    uint8_t c[512];
+    memcpy(c, buf, w);
+    c[10 + 8 + 1 + 7] = 0xE7; /* total 999 */
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
+    /* The sender has no such file: total 0 and nothing else. */
+    m.u.batch_part.total = m.u.batch_part.offset = 0;
+    m.u.batch_part.data_len = 0;
+    m.u.batch_part.data = NULL;
+    w = encode(&m);
+    assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_int_equal(out.u.batch_part.total, 0);
 }
 
 static void test_malformed_headers(void **state)
@@ -687,7 +780,7 @@ int main(void)
         cmocka_unit_test(test_heartbeat), cmocka_unit_test(test_election_msgs),
         cmocka_unit_test(test_hash_ring), cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_hash_ring), cmocka_unit_test(test_snap),
-        cmocka_unit_test(test_relay),
+        cmocka_unit_test(test_relay),     cmocka_unit_test(test_batch_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,13 +1,22 @@
 #!/bin/bash
 # Settlement end to end: lx-devnet (with 503s and dropped replies), a 2-of-3
-# channel funded on it, and 3 nodes with --channel. Trades run, batches close
-# on every node alike, the owners sign, the leader submits; every batch is
-# Accepted exactly once and the channel holds its funding minus one fee per
-# batch. Then the leader is killed (kill -9) while a batch is being settled,
-# again the moment a batch closes, and a follower mid-load; each is
-# restarted: nothing is lost or settled twice. Last, one follower signs a
-# wrong hash (LX_SETTLE_FAULT=bad-sig): the leader refuses its signatures and
-# the batches still settle with two honest ones. Needs LX_BIN; loopback only.
+# channel funded on it, and 3 nodes with --channel that snapshot every 40
+# blocks (with the settlement section) into 8 KiB journal segments, node0 and
+# node1 compacting their journals behind the snapshots (node2 keeps its
+# whole journal: the fills of the log are counted from it). Trades run,
+# batches close on every node alike, the owners sign, the leader submits;
+# every batch is Accepted exactly once and the channel holds its funding
+# minus one fee per batch. Then the leader is killed (kill -9) while a batch
+# is being settled, again the moment a batch closes, and a follower
+# mid-load; each is restarted, settlement from its snapshot's section and
+# a compacted journal: nothing is lost or settled twice. One follower signs
+# a wrong hash (LX_SETTLE_FAULT=bad-sig): the leader refuses its signatures
+# and the batches still settle with two honest ones. Last, node1 is replaced
+# by an empty node: it joins by state sync (the snapshot with its
+# settlement section), fetches the files of the batches settled before it,
+# holds the same batches as the others, and lx-audit and lx-proof pass on
+# its data dir.
+# Needs LX_BIN; loopback only.
 set -u
 # shellcheck disable=SC2034 # read by cluster_lib.sh
 NODES=3
@@ -65,10 +74,23 @@ usd_total() { xc balance "$1" --json | jq -r '[.balances[] | select(.symbol=="US
 check "the 2-of-3 channel holds $FUND on-chain" [ "$(lux_total "$A0")" = "$FUND" ]
 
 start_node() {
-    local i=$1
+    local i=$1 compact=on
     shift
+    [ "$i" = 2 ] && compact=off
     cl_start "$i" --markets "$CL_TMP/markets.json" --channel "$CL_TMP/channel.json" \
-        --key-file "$CL_TMP/key$i" --settle-interval 1s --fsync off "$@"
+        --key-file "$CL_TMP/key$i" --settle-interval 1s --fsync off \
+        --snapshot-every 40 --journal-segment-bytes 8192 --compact "$compact" "$@"
+}
+# log_has I REGEX: node I's log has a matching line after its latest start.
+log_has() {
+    awk -v re="$2" '/^==== start /{r=0} $0 ~ re {r=1} END{exit !r}' "$CL_TMP/node$1.log"
+}
+# first_segment I: the seq of the oldest segment of node I's journal.
+first_segment() {
+    local f
+    f=$(ls "$(cl_data "$1")/journal" 2>/dev/null | head -n 1)
+    f=${f%.log}
+    echo $((10#${f:-0}))
 }
 echo "---- $(date +%T) 3 nodes with settlement"
 start_node 0 --rpc "$RPC"
@@ -146,7 +168,7 @@ check_settlement() {
     done
     pass "$label: batches chain (blocks 1-$prev_last, fills 0-$prev_end), each tx Accepted with its batch's memo"
     CHECKED=$n
-    fills_log=$("$LX_BIN/lx-journal" --data-dir "$(cl_data 0)" | grep -c '"ev":"fill"')
+    fills_log=$("$LX_BIN/lx-journal" --data-dir "$(cl_data 2)" | grep -c '"ev":"fill"')
     check "$label: every fill of the log is in exactly one batch ($fills_rec of $fills_log)" \
         [ "$fills_rec" = "$fills_log" ]
     # Accepted txs on the devnet: the funding, and one per batch.
@@ -256,6 +278,9 @@ else
     grep -hE "batch ${killed_batch:-x}[: ]|elected|restarting" "$CL_TMP"/node*.log | tail -12
 fi
 check_settlement "after the leader's kill -9"
+check "node0's journal is compacted (it starts at block $(first_segment 0))" [ "$(first_segment 0)" -gt 1 ]
+check "the restarted leader rebuilt settlement from a snapshot's section, not from block 1" \
+    log_has 0 "settlement: restored from the snapshot at seq [0-9]+ .*; (replaying blocks|no blocks)"
 
 # load_on SEED NODES...: 3 s of test-client load through the given nodes, in
 # the background; its pid in $client.
@@ -346,10 +371,35 @@ wait_status_settle() {
 }
 check "every node's status.json shows batch $(closed_count 0) settled with its tx" wait_status_settle
 
+echo "---- $(date +%T) node1 replaced by an empty node: state sync with settlement, then the old batch files"
+cl_stop 1
+rm -rf "$(cl_data 1)"
+start_node 1
+cl_wait_ready 1 60 || abort "node1 did not start"
+limit=$((SECONDS + 40))
+until grep -q "recovered seq [0-9]* (snapshot" "$CL_TMP/node1.log" && log_has 1 "settlement: restored"; do
+    [ $SECONDS -lt $limit ] || break
+    sleep 0.3
+done
+snap=$(grep -Eo 'installed the snapshot at seq [0-9]+' "$CL_TMP/node1.log" | tail -n 1 | grep -Eo '[0-9]+$')
+check "node1 installed node0's snapshot with its settlement section (seq ${snap:-none})" \
+    grep -Eq "received [0-9]+ bytes of the snapshot at seq ${snap:-x} in [0-9]+ parts from node0 \(with a settlement section\)" "$CL_TMP/node1.log"
+check "node1 rebuilt settlement from that section" \
+    log_has 1 "settlement: restored from the snapshot at seq ${snap:-x} "
+load_on 10 0 1 2
+load_done
+wait_quiet 60 || fail "batches were not all settled within 60 s of node1's state sync"
+check "node1 fetched the files of the batches settled before its snapshot" \
+    grep -Eq "settlement: fetched the files of batches 1-[0-9]+ from peers" "$CL_TMP/node1.log"
+check "node1 counts one state sync (state_syncs $(jq -r .state_syncs "$(cl_status 1)"))" \
+    [ "$(jq -r .state_syncs "$(cl_status 1)")" = 1 ]
+check_settlement "after node1 joined by state sync"
+check "every node's status.json shows batch $(closed_count 0) settled with its tx" wait_status_settle
+
 # The audit tools read the data dirs the nodes wrote (node/tools/lx-audit.c
 # and lx-proof.c, written separately: skipped, not passed, when not built).
 if [ -x "$LX_BIN/lx-audit" ] && [ -x "$LX_BIN/lx-proof" ]; then
-    for i in 0 2; do
+    for i in 0 1 2; do
         "$LX_BIN/lx-audit" --rpc "$RPC" --channel "$A0,$A1,$A2" --threshold 2 --data-dir "$(cl_data "$i")" \
             >"$CL_TMP/audit$i.out" 2>&1
         check "lx-audit of the chain against node$i's batches passes ($(tail -1 "$CL_TMP/audit$i.out"))" \

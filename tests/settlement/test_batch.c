@@ -1,6 +1,7 @@
 /* Fill leaves and batches: the byte layouts, encode/decode round trips, the
  * validating decoder's rejections, fill proofs against a decoded batch, the
- * chain rule and what a settlement tx must pay. */
+ * chain rule, what a settlement tx must pay, and a built batch rebuilt from
+ * its parts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -290,6 +291,67 @@ static void test_fill_proofs(void **state)
     lx_batch_free(&d);
 }
 
+/* A built batch rebuilt from its encoding, leaves and net changes answers
+ * the same proofs; parts that are not the batch's are refused. */
+static void test_rebuild(void **state)
+{
+    (void)state;
+    lx_batch *b = make_batch(37);
+    size_t len, nf, nn;
+    uint8_t *buf = encode(b, &len);
+    const lx_fill_leaf *fills = lx_batch_fills(b, &nf);
+    const lx_net_change *net = lx_batch_net_changes(b, &nn);
+    assert_true(nf == 37 && nn > 2);
+    lx_batch *r = NULL;
+    assert_int_equal(lx_batch_rebuild(&r, buf, len, fills, nf, net, nn), LX_OK);
+    size_t rlen, n2;
+    uint8_t *again = encode(r, &rlen);
+    assert_int_equal(rlen, len);
+    assert_memory_equal(again, buf, len);
+    assert_memory_equal(lx_batch_fills(r, &n2), fills, nf * sizeof *fills);
+    assert_memory_equal(lx_batch_net_changes(r, &n2), net, nn * sizeof *net);
+    for (size_t i = 0; i < nf; i++) {
+        lx_merkle_proof p, q;
+        assert_int_equal(lx_batch_fill_proof(b, &p, i), LX_OK);
+        assert_int_equal(lx_batch_fill_proof(r, &q, i), LX_OK);
+        assert_memory_equal(&p, &q, sizeof p);
+    }
+    free(again);
+    lx_batch_free(&r);
+
+    lx_fill_leaf *f = malloc(nf * sizeof *f);
+    lx_net_change *c = malloc(nn * sizeof *c);
+    memcpy(f, fills, nf * sizeof *f);
+    memcpy(c, net, nn * sizeof *c);
+    assert_int_equal(lx_batch_rebuild(&r, buf, len, f, nf - 1, c, nn), LX_ECORRUPT);
+    assert_int_equal(lx_batch_rebuild(&r, buf, len, f, nf, c, nn - 1), LX_ECORRUPT);
+    f[5].price++;
+    assert_int_equal(lx_batch_rebuild(&r, buf, len, f, nf, c, nn), LX_ECORRUPT);
+    f[5] = fills[5];
+    f[5].fill_seq++;
+    assert_int_equal(lx_batch_rebuild(&r, buf, len, f, nf, c, nn), LX_ECORRUPT);
+    f[5] = fills[5];
+    c[1].delta++;
+    assert_int_equal(lx_batch_rebuild(&r, buf, len, f, nf, c, nn), LX_ECORRUPT);
+    c[1] = net[1];
+    lx_net_change t = c[0];
+    c[0] = c[1];
+    c[1] = t; /* not canonical */
+    assert_int_equal(lx_batch_rebuild(&r, buf, len, f, nf, c, nn), LX_ECORRUPT);
+    c[1] = c[0];
+    c[0] = t;
+    assert_int_equal(lx_batch_rebuild(&r, buf, len - 1, f, nf, c, nn), LX_EFORMAT);
+    assert_int_equal(lx_batch_rebuild(&r, buf, len, NULL, nf, c, nn), LX_EINVAL);
+    assert_int_equal(lx_batch_rebuild(NULL, buf, len, f, nf, c, nn), LX_EINVAL);
+    assert_null(r);
+    assert_int_equal(lx_batch_rebuild(&r, buf, len, f, nf, c, nn), LX_OK);
+    lx_batch_free(&r);
+    free(f);
+    free(c);
+    free(buf);
+    lx_batch_free(&b);
+}
+
 static void test_chain_and_needs(void **state)
 {
     (void)state;
@@ -354,7 +416,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fill_leaf),       cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_decoder_rejects), cmocka_unit_test(test_fill_proofs),
-        cmocka_unit_test(test_chain_and_needs),
+        cmocka_unit_test(test_chain_and_needs), cmocka_unit_test(test_rebuild),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

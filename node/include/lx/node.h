@@ -505,7 +505,8 @@ lx_err lx_block_apply(lx_engine *e, lx_events *evs, uint8_t state_hash[LX_STATE_
  * DATA_DIR/journal/ holds segment files named by the seq of their first block
  * (20 decimal digits, ".log"); each record is be32 length | be32 crc32c of the
  * payload | payload, one encoded block. DATA_DIR/snapshots/ holds engine
- * snapshots named by block seq (".snap"), written atomically.
+ * snapshots named by block seq (".snap"), each with the node's settlement
+ * section when it settles, written atomically.
  *
  * A journal handle is used by one thread at a time.
  * ------------------------------------------------------------------------- */
@@ -603,19 +604,25 @@ typedef struct lx_snapshot_meta {
     uint8_t state_hash[LX_STATE_HASH_LEN]; /* state hash after block seq */
 } lx_snapshot_meta;
 
-/* Writes DATA_DIR/snapshots/<seq>.snap (creating the folders) atomically (a temporary file, fsync,
- * rename, fsync of the folder) with a CRC32C over the whole file. engine is
- * lx_engine_snapshot's output. An existing snapshot of that seq is replaced.
- * LX_EIO on failure (nothing half-written is left under the final name). */
+/* Writes DATA_DIR/snapshots/<seq>.snap (creating the folders) atomically (a
+ * temporary file, fsync, rename, fsync of the folder) with a CRC32C over the
+ * whole file. engine is lx_engine_snapshot's output; settle (settle_len
+ * bytes, NULL and 0 for none) is the node's settlement section, stored after
+ * it (the file is then version 2, docs/journal.md "Snapshots"). An existing
+ * snapshot of that seq is replaced. LX_EIO on failure (nothing half-written
+ * is left under the final name). */
 lx_err lx_snapshot_write(const char *data_dir, const lx_snapshot_meta *meta, const uint8_t *engine,
-                         size_t len);
+                         size_t len, const uint8_t *settle, size_t settle_len);
 
 /* Loads the newest valid snapshot with seq <= max_seq: writes its header to
- * *meta and the engine bytes to *engine (malloc'd, the caller frees). Files
+ * *meta, the engine bytes to *engine (malloc'd, the caller frees) and, when
+ * settle is not NULL, its settlement section to *settle (malloc'd, the
+ * caller frees; NULL and *settle_len 0 when the snapshot has none). Files
  * that fail their checks are skipped and counted in *skipped (may be NULL).
  * LX_ENOTFOUND if none is valid. */
-lx_err lx_snapshot_load(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, uint64_t *skipped,
-                        const char *data_dir, uint64_t max_seq);
+lx_err lx_snapshot_load(lx_snapshot_meta *meta, uint8_t **engine, size_t *len, uint8_t **settle,
+                        size_t *settle_len, uint64_t *skipped, const char *data_dir,
+                        uint64_t max_seq);
 
 /* Keeps the newest keep (>= 1) snapshots that pass their checks and removes
  * every other snapshot file, invalid ones included. */

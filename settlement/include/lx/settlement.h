@@ -327,6 +327,15 @@ lx_err lx_batch_encode(const lx_batch *b, uint8_t *out, size_t out_cap, size_t *
  * LX_ECANONICAL for a batch that breaks a canonical rule above. */
 lx_err lx_batch_decode(lx_batch **b, const uint8_t *buf, size_t len);
 
+/* Rebuilds a built batch, one that holds its fills and net changes and
+ * answers proofs, from its encoding, its fill leaves in fill order and its
+ * net changes in canonical order (a .batch file's parts; fills and net are
+ * copied). The errors of lx_batch_decode; LX_ECORRUPT when the counts, the
+ * leaves' indices, the fills root or the net root are not the encoding's, or
+ * the net changes do not conserve value with its transfers; LX_ENOMEM. */
+lx_err lx_batch_rebuild(lx_batch **b, const uint8_t *enc, size_t enc_len, const lx_fill_leaf *fills,
+                        size_t nfills, const lx_net_change *net, size_t nnet);
+
 /* What the settlement tx must pay per asset: the withdrawals summed per
  * asset, plus tx_fee in fee_asset, sorted by asset ID, zeros left out.
  * *needs is malloc'd (the caller frees it; NULL when *n is 0). LX_EOVERFLOW
@@ -409,6 +418,41 @@ size_t lx_batch_builder_withdrawal_count(const lx_batch_builder *b);
  * below the first seq or a seq already added; LX_EOVERFLOW when a net change
  * does not fit in 63 bits (the builder is unchanged and can add more). */
 lx_err lx_batch_builder_close(lx_batch_builder *b, lx_batch **out, uint64_t last_seq);
+
+/* -- the builder's state (settlement/builder_codec.c) --
+ * What a node stores beside an engine snapshot, so that a restart need not
+ * replay the log to rebuild the open batch: the configuration, the
+ * registered assets and markets and the open batch's lists. Encoding:
+ *   u8 version (1) | 32 channel_id | u64 fee_account | 32 fee_asset |
+ *   u64 tx_fee | u64 next_number | 32 prev_hash | u64 next_seq |
+ *   u64 next_fill | u64 last_seq (the last block added) |
+ *   u32 #assets  { u32 asset | 32 asset_id }        asset strictly increasing
+ *   u32 #markets { u32 market | u32 base | u32 quote | u64 lot }
+ *                                                   market strictly increasing
+ *   u64 #fills   { 85 fill leaf }                   in fill order
+ *   u32 #deposits    { u64 seq | u64 account | 32 asset_id | u64 amount }
+ *   u32 #withdrawals { u64 seq | u64 account | 32 asset_id | u64 amount |
+ *                      20 dest }
+ * The net changes are not stored: decoding adds every fill and transfer
+ * again, in block order, which recomputes them. threads is not stored. */
+
+#define LX_BATCH_BUILDER_STATE_VERSION 1
+
+/* Encodes b's state into *out (malloc'd, the caller frees it), *out_len
+ * bytes. Equal states give equal bytes. LX_EINVAL, LX_ENOMEM. */
+lx_err lx_batch_builder_encode(const lx_batch_builder *b, uint8_t **out, size_t *out_len);
+
+/* Makes a builder (owned by the caller) from lx_batch_builder_encode's
+ * bytes, with threads as in lx_batch_config; it closes the same batches as
+ * the one encoded. Never reads past len. LX_EFORMAT for truncation,
+ * trailing bytes, another version, or contents no builder holds (a
+ * next_number and prev_hash that disagree, asset or market indices not
+ * increasing or over 65535, an asset ID given twice, a fill whose index,
+ * block or market does not fit, a transfer of an unregistered asset, blocks
+ * out of order or after last_seq); LX_ETOOBIG for lists over their caps;
+ * LX_ENOMEM. */
+lx_err lx_batch_builder_decode(lx_batch_builder **b, const uint8_t *buf, size_t len,
+                               uint32_t threads);
 
 /* -- the settlement tx memo (settlement/memo.c) --
  * ASCII "lxdex/settle/v1 <number> <hash>": the batch number in decimal
