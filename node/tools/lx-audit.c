@@ -160,7 +160,6 @@ static int setup(ctx *c)
 {
     lx_rpc_options ro;
     lx_rpc_options_init(&ro);
-    ro.max_retries = 3;
     if (lx_rpc_new(&c->rpc, c->o.rpc, &ro) != LX_OK)
         return fail(c, EXIT_USAGE, "bad --rpc URL '%s'", c->o.rpc);
     const char *fee = c->o.fee_asset ? c->o.fee_asset : "LUX";

@@ -503,7 +503,6 @@ static int cmd_verify(const opts *o)
         rc = check_offline(&v);
     lx_rpc_options ro;
     lx_rpc_options_init(&ro);
-    ro.max_retries = 3;
     if (rc == 0 && lx_rpc_new(&v.rpc, o->rpc, &ro) != LX_OK)
         rc = fail(EXIT_USAGE, "bad --rpc URL '%s'", o->rpc);
     lx_tx_status st = LX_TX_UNKNOWN;
