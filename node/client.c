@@ -689,12 +689,24 @@ int lx_client_fetch_markets(lx_client *c, const char *names)
     lx_proto_msg m;
     memset(&m, 0, sizeof m);
     m.hdr.type = LX_PROTO_QUERY_MARKETS;
-    if (send_request(c, 0, LX_INFLIGHT_MARKETS, &m) == NULL)
-        return 0;
     uint64_t deadline = lx_now_ns() + c->o.connect_timeout_ns;
-    while (!c->have_markets && lx_now_ns() < deadline && !stopped(c)) {
-        lx_client_wait(c, deadline);
-        lx_client_recv(c);
+    /* A cluster that has just started lists its markets once the leader's
+     * first block has reached the node: until then, ask again. */
+    for (;;) {
+        if (send_request(c, 0, LX_INFLIGHT_MARKETS, &m) == NULL)
+            return 0;
+        while (!c->have_markets && lx_now_ns() < deadline && !stopped(c)) {
+            lx_client_wait(c, deadline);
+            lx_client_recv(c);
+        }
+        uint64_t again = lx_now_ns() + UINT64_C(100000000);
+        if (!c->have_markets || c->nmarkets > 0 || again >= deadline || stopped(c))
+            break;
+        c->have_markets = 0;
+        while (lx_now_ns() < again && !stopped(c)) {
+            lx_client_wait(c, again);
+            lx_client_recv(c);
+        }
     }
     if (!c->have_markets) {
         fprintf(stderr, "%s: %s did not answer QUERY_MARKETS\n", c->o.name, c->o.nodes[0]);

@@ -1,5 +1,7 @@
-/* Tests for the load client (node/client.c): its argument checks, and
- * withdrawals sent again after ERROR overloaded (against a fake node). */
+/* Tests for the load client (node/client.c): its argument checks,
+ * withdrawals sent again after ERROR overloaded, and the market list asked
+ * again while a new cluster has none (against a fake node). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -216,11 +218,101 @@ static void test_withdraw_overloaded_sent_again(void **state)
     lx_zctx_free(&ctx);
 }
 
+/* The fake node of test_markets_asked_again: answers QUERY_MARKETS with no
+ * market the first `empty` times, then with BTC-USD. */
+typedef struct markets_node {
+    lx_zsock *r;
+    int empty, asked;
+} markets_node;
+
+static void *serve_markets(void *arg)
+{
+    markets_node *f = arg;
+    for (int done = 0; !done;) {
+        lx_zpollitem it = {.sock = f->r, .events = LX_ZPOLLIN};
+        int ready = 0;
+        if (lx_zpoll(&ready, &it, 1, 1000) != LX_OK || ready == 0)
+            return NULL;
+        lx_zmsg m;
+        if (lx_zsock_recv(f->r, &m, 0) != LX_OK)
+            return NULL;
+        lx_proto_msg q;
+        if (m.n == 2 && lx_proto_decode(&q, NULL, m.part[1].data, m.part[1].len) == LX_OK &&
+            q.hdr.type == LX_PROTO_QUERY_MARKETS) {
+            lx_proto_market mk = {.id = 0,
+                                  .spec = {.name = "BTC-USD",
+                                           .base = "BTC",
+                                           .quote = "USD",
+                                           .lot = 1,
+                                           .tick = 1,
+                                           .min_qty = 1}};
+            uint8_t buf[LX_PROTO_FRAME_MAX];
+            size_t len = 0;
+            done = f->asked++ >= f->empty;
+            if (lx_proto_encode_markets(buf, sizeof buf, &len, q.hdr.req_id, 0, &mk,
+                                        done ? 1 : 0) == LX_OK) {
+                lx_zpart parts[2] = {m.part[0], {buf, len}};
+                lx_zsock_send(f->r, parts, 2, 0);
+            }
+        }
+        lx_zmsg_close(&m);
+    }
+    return NULL;
+}
+
+static void test_markets_asked_again(void **state)
+{
+    (void)state;
+    lx_zctx *ctx = NULL;
+    assert_int_equal(lx_zctx_new(&ctx, 1), LX_OK);
+    lx_zsock_opts so;
+    lx_zsock_opts_init(&so);
+    so.linger_ms = 0;
+    markets_node f = {.empty = 3};
+    assert_int_equal(lx_zsock_new(&f.r, ctx, LX_ZROUTER, &so), LX_OK);
+    char ep[64];
+    lx_test_bind_free_port(f.r, ep, sizeof ep, 47450);
+    const char *eps[1] = {ep};
+    lx_client_opts o = {.nodes = eps,
+                        .nnodes = 1,
+                        .name = "test",
+                        .connect_timeout_ns = 3000000000,
+                        .drain_ns = 1000000000,
+                        .stopped = no_stop};
+    lx_client *c = NULL;
+    size_t bad = 0;
+    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, serve_markets, &f), 0);
+    uint64_t t0 = lx_now_ns();
+    assert_int_equal(lx_client_fetch_markets(c, NULL), 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(f.asked, 4);
+    assert_int_equal(lx_client_markets(c), 1);
+    assert_true(lx_now_ns() - t0 >= UINT64_C(300000000)); /* 100 ms apart */
+
+    /* A cluster that never lists one: the answer stands at the deadline. */
+    lx_client_free(&c);
+    o.connect_timeout_ns = 500000000;
+    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    f.empty = 1000;
+    f.asked = 0;
+    assert_int_equal(pthread_create(&th, NULL, serve_markets, &f), 0);
+    assert_int_equal(lx_client_fetch_markets(c, NULL), 1);
+    assert_int_equal(lx_client_markets(c), 0);
+    lx_client_free(&c);
+    assert_int_equal(pthread_join(th, NULL), 0); /* after its 1 s poll */
+    assert_true(f.asked >= 3);
+    lx_zsock_free(&f.r);
+    lx_zctx_free(&ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_args),
         cmocka_unit_test(test_withdraw_overloaded_sent_again),
+        cmocka_unit_test(test_markets_asked_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
