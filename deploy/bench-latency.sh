@@ -111,7 +111,7 @@ run_node() {
         --duration "$DURATION" --quiet --json)
     stop_last
     rm -rf "$dir"
-    printf '%s\n' "$out" | json latency_us.p50 latency_us.p99 acked
+    printf '%s\n' "$out" | json latency_us.p50 latency_us.p99 acked send_lag_us.p50
 }
 
 # The same client against lx-bench-zmq's sink, which answers at once: the
@@ -127,12 +127,12 @@ run_sink() {
     out=$("$BIN_DIR/test-client" --nodes "tcp://127.0.0.1:$base" --rate "$LATENCY_RATE" \
         --duration "$DURATION" --quiet --json)
     stop_last
-    printf '%s\n' "$out" | json latency_us.p50 latency_us.p99 acked
+    printf '%s\n' "$out" | json latency_us.p50 latency_us.p99 acked send_lag_us.p50
 }
 
 RES=$(mktemp "${TMPDIR:-/tmp}/lx-bench-latency.XXXXXX") || exit 1
 DIRS+=("$RES")
-declare -a zp50 zp99 dp50 dp99 tp50 tp99 sp50 sp99
+declare -a zp50 zp99 dp50 dp99 tp50 tp99 sp50 sp99 dlag tlag slag
 # The runs write to $RES rather than through a pipe, so that they run in
 # this shell and the EXIT trap knows every process and folder they start.
 for r in $(seq 1 "$RUNS"); do
@@ -142,31 +142,33 @@ for r in $(seq 1 "$RUNS"); do
         json latency.round_trip_us.p50 latency.round_trip_us.p99)
     zp50+=("$a") zp99+=("$b")
     run_sink >"$RES" || exit 1
-    read -r a b n <"$RES"
-    sp50+=("$a") sp99+=("$b")
+    read -r a b n l <"$RES"
+    sp50+=("$a") sp99+=("$b") slag+=("$l")
     run_node "$DISK_DIR" >"$RES" || exit 1
-    read -r a b n <"$RES"
-    dp50+=("$a") dp99+=("$b")
+    read -r a b n l <"$RES"
+    dp50+=("$a") dp99+=("$b") dlag+=("$l")
     run_node "$TMPFS_DIR" >"$RES" || exit 1
-    read -r a b n <"$RES"
-    tp50+=("$a") tp99+=("$b")
+    read -r a b n l <"$RES"
+    tp50+=("$a") tp99+=("$b") tlag+=("$l")
 done
 
 Z50=$(median "${zp50[@]}")
 Z99=$(median "${zp99[@]}")
 ratio() { awk -v a="$1" -v b="$Z50" 'BEGIN {printf "%.1f", a / b}'; }
 row() {
-    local p50 p99
+    local p50 p99 lag
     p50=$(median "${@:2:$RUNS}")
     p99=$(median "${@:$((RUNS + 2)):$RUNS}")
-    printf "%-44s %10s %10s %10s\n" "$1" "$p50" "$p99" "$(ratio "$p50")x"
+    lag=$(median "${@:$((2 * RUNS + 2)):$RUNS}")
+    printf "%-44s %10s %10s %10s %10s\n" "$1" "$p50" "$p99" "$(ratio "$p50")x" "$lag"
 }
 echo
 echo "one node, test-client at $LATENCY_RATE orders/s for $DURATION, batch 1, medians of $RUNS runs"
-echo "latency from each order's intended send time to its ACK, in microseconds"
-printf '%-44s %10s %10s %10s\n' "" p50 p99 "p50/zmq"
-printf '%-44s %10s %10s %10s\n' "bare ZeroMQ round trip (lx-bench-zmq)" "$Z50" "$Z99" "1.0x"
-row "test-client -> sink (answers at once)" "${sp50[@]}" "${sp99[@]}"
-row "node, --fsync on, data on disk" "${dp50[@]}" "${dp99[@]}"
-row "node, --fsync on, data on tmpfs" "${tp50[@]}" "${tp99[@]}"
+echo "latency from each order's intended send time to its ACK, in microseconds;"
+echo "lag: how late test-client itself sent (send_lag_us p50), part of the latency"
+printf '%-44s %10s %10s %10s %10s\n' "" p50 p99 "p50/zmq" "lag"
+printf '%-44s %10s %10s %10s %10s\n' "bare ZeroMQ round trip (lx-bench-zmq)" "$Z50" "$Z99" "1.0x" "-"
+row "test-client -> sink (answers at once)" "${sp50[@]}" "${sp99[@]}" "${slag[@]}"
+row "node, --fsync on, data on disk" "${dp50[@]}" "${dp99[@]}" "${dlag[@]}"
+row "node, --fsync on, data on tmpfs" "${tp50[@]}" "${tp99[@]}" "${tlag[@]}"
 echo "(disk: a folder under $DISK_DIR; tmpfs: under $TMPFS_DIR)"
