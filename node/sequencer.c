@@ -3,9 +3,11 @@
  * a block is durable applies it, publishes it and sends every reply (ACK,
  * REJECT, BATCH_RESULT, FILL, CANCELLED, REPLACED, and unsolicited fills and
  * cancels to the owners of resting orders). */
+#define _DEFAULT_SOURCE /* MADV_HUGEPAGE */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "logio.h"
 #include "node_int.h"
@@ -133,10 +135,31 @@ static void origin_unref(lx__owners *o, uint32_t s)
 #define OWNERS_CAP ((size_t)1 << 21)
 _Static_assert(LX__OWNERS_MAX * 2 <= OWNERS_CAP, "owners table must hold LX__OWNERS_MAX");
 
+/* The table's memory, zeroed, in 2 MiB pages where the kernel has them:
+ * lookups land anywhere in it, and with 4 KiB pages nearly every one also
+ * missed the TLB. */
+static lx__owner *owners_alloc(size_t cap)
+{
+    void *p = mmap(NULL, cap * sizeof(lx__owner), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, cap * sizeof(lx__owner), MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+static void owners_unmap(lx__owner *v, size_t cap)
+{
+    if (v)
+        munmap(v, cap * sizeof *v);
+}
+
 static int owners_grow(lx__owners *o)
 {
     size_t cap = o->cap ? o->cap * 2 : OWNERS_CAP;
-    lx__owner *v = calloc(cap, sizeof *v);
+    lx__owner *v = owners_alloc(cap);
     if (!v)
         return 0;
     for (size_t i = 0; i < o->cap; i++) {
@@ -147,7 +170,7 @@ static int owners_grow(lx__owners *o)
             k = (k + 1) & (cap - 1);
         v[k] = o->v[i];
     }
-    free(o->v);
+    owners_unmap(o->v, o->cap);
     o->v = v;
     o->cap = cap;
     return 1;
@@ -224,7 +247,7 @@ size_t lx__owners_origins(const lx__owners *o)
 
 void lx__owners_free(lx__owners *o)
 {
-    free(o->v);
+    owners_unmap(o->v, o->cap);
     free(o->orig);
     free(o->orig_free);
     free(o->oidx);
