@@ -467,6 +467,7 @@ lx_err lx_zwait(int *nready, lx_zpollitem *items, size_t n, long timeout_ms)
 {
     if (nready == NULL || (items == NULL && n > 0) || n > 64)
         return LX_EINVAL;
+    *nready = 0;
     struct pollfd pf[64];
     int ready = 0;
     for (size_t i = 0; i < n; i++) {
