@@ -30,8 +30,11 @@ static inline uint64_t lx__get_u64(const uint8_t *p)
     return (uint64_t)lx__get_u32(p) << 32 | lx__get_u32(p + 4);
 }
 
-/* CRC32C of len bytes, continuing from crc (start with 0). Software,
- * slicing-by-8; the tables are built once, thread-safely. */
+/* CRC32C of len bytes, continuing from crc (start with 0): with the SSE4.2
+ * crc32 instruction when lx__crc32c_hw() says the CPU has it, else
+ * lx__crc32c_sw (slicing-by-8; its tables are built once, thread-safely). */
 uint32_t lx__crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t lx__crc32c_sw(uint32_t crc, const void *buf, size_t len);
+int lx__crc32c_hw(void);
 
 #endif /* LX_NODE_LOGIO_H */
