@@ -16,15 +16,6 @@
 #define MAGIC "LXSETL01"
 #define UTXO_LEN (32 + 4 + 32 + 8 + 8)
 #define FT_LEN 24
-/* Where the builder's configuration sits in its encoding (lx/settlement.h). */
-#define BB_FEE_ACCOUNT 33
-#define BB_FEE_ASSET 41
-#define BB_TX_FEE 73
-#define BB_NEXT_NUMBER 81
-#define BB_PREV_HASH 89
-#define BB_NEXT_SEQ 121
-#define BB_NEXT_FILL 129
-#define BB_LAST_SEQ 137
 
 /* ---- encoding ---- */
 
@@ -358,22 +349,22 @@ static lx_err decode_builder(rd *r, const lx__settle *s, image *im, const uint8_
         return rc;
     if (rc != LX_OK)
         FAIL("the batch builder: %s", lx_strerror(rc));
-    uint64_t next_seq = lx__get_u64(b + BB_NEXT_SEQ);
-    if (memcmp(b + 1, cid, 32) != 0 || lx__get_u64(b + BB_FEE_ACCOUNT) != s->ch.fee_account ||
-        memcmp(b + BB_FEE_ASSET, s->ch.fee_asset, 32) != 0 ||
-        lx__get_u64(b + BB_TX_FEE) != s->ch.tx_fee)
+    lx_batch_config c;
+    uint64_t last_seq;
+    lx_batch_builder_state(im->bb, &c, &last_seq);
+    uint64_t next_seq = c.next_seq;
+    if (memcmp(c.channel_id, cid, 32) != 0 || c.fee_account != s->ch.fee_account ||
+        memcmp(c.fee_asset, s->ch.fee_asset, 32) != 0 || c.tx_fee != s->ch.tx_fee)
         FAIL("the batch builder's channel or fee is not the channel file's");
-    if (lx__get_u64(b + BB_NEXT_NUMBER) != im->closed + 1 || next_seq > im->seq + 1 ||
-        lx__get_u64(b + BB_LAST_SEQ) > im->seq + 1)
+    if (c.next_number != im->closed + 1 || next_seq > im->seq + 1 || last_seq > im->seq + 1)
         FAIL("the open batch does not follow batch %" PRIu64 " at block %" PRIu64, im->closed,
              im->seq);
-    if (im->qn == 0 && memcmp(b + BB_PREV_HASH, im->settled_hash, 32) != 0)
+    if (im->qn == 0 && memcmp(c.prev_hash, im->settled_hash, 32) != 0)
         FAIL("the open batch does not follow settled batch %" PRIu64, im->settled);
     if (im->qn) {
         const pend *last = &im->q[im->qn - 1];
-        if (memcmp(b + BB_PREV_HASH, last->rec.hash, 32) != 0 ||
-            next_seq != last->rec.last_seq + 1 ||
-            lx__get_u64(b + BB_NEXT_FILL) != last->rec.first_fill + last->rec.fill_count)
+        if (memcmp(c.prev_hash, last->rec.hash, 32) != 0 || next_seq != last->rec.last_seq + 1 ||
+            c.next_fill != last->rec.first_fill + last->rec.fill_count)
             FAIL("the open batch does not follow queued batch %" PRIu64, last->rec.number);
     }
     for (size_t i = 0; i < im->nft; i++)

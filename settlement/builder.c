@@ -327,6 +327,12 @@ lx_err lx_batch_builder_add_events(lx_batch_builder *b, uint64_t seq, const lx_e
     return LX_OK;
 }
 
+void lx_batch_builder_state(const lx_batch_builder *b, lx_batch_config *cfg, uint64_t *last_seq)
+{
+    *cfg = b->cfg;
+    *last_seq = b->last_seq;
+}
+
 uint64_t lx_batch_builder_fill_count(const lx_batch_builder *b)
 {
     return b ? b->nfills : 0;

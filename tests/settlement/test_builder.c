@@ -339,8 +339,21 @@ static void test_resume_from_config(void **state)
         assert_int_equal(lx_batch_builder_add_events(b.b, a.seq, a.evs.v, a.evs.n, dest_of, NULL),
                          LX_OK);
     }
+    /* The state says where the open batch starts and how far it got. */
+    lx_batch_config got;
+    uint64_t last = 0;
+    lx_batch_builder_state(b.b, &got, &last);
+    assert_int_equal(got.next_number, 2);
+    assert_memory_equal(got.prev_hash, cfg.prev_hash, 32);
+    assert_int_equal(got.next_seq, cfg.next_seq);
+    assert_int_equal(got.next_fill, cfg.next_fill);
+    assert_int_equal(got.fee_account, FEE_ACCOUNT);
+    assert_int_equal(last, a.seq);
     assert_int_equal(lx_batch_builder_close(a.b, &x, a.seq), LX_OK);
     assert_int_equal(lx_batch_builder_close(b.b, &y, a.seq), LX_OK);
+    lx_batch_builder_state(b.b, &got, &last);
+    assert_int_equal(got.next_number, 3);
+    assert_int_equal(got.next_seq, a.seq + 1);
     uint8_t hx[32], hy[32];
     assert_int_equal(lx_batch_hash(x, hx), LX_OK);
     assert_int_equal(lx_batch_hash(y, hy), LX_OK);

@@ -410,6 +410,9 @@ lx_err lx_batch_builder_add_events(lx_batch_builder *b, uint64_t seq, const lx_e
 /* What the open batch holds so far. */
 uint64_t lx_batch_builder_fill_count(const lx_batch_builder *b);
 size_t lx_batch_builder_withdrawal_count(const lx_batch_builder *b);
+/* Its configuration, whose next_* describe the open batch, and the last
+ * block added to it (0: none yet). */
+void lx_batch_builder_state(const lx_batch_builder *b, lx_batch_config *cfg, uint64_t *last_seq);
 
 /* Closes the open batch over [first_seq, last_seq]: hashes the fills into
  * the Merkle root, nets the balances, checks conservation, and writes the
