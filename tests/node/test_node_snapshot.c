@@ -3,7 +3,7 @@
  * it back; a snapshot without one is still version 1, byte for byte; a
  * damaged, cut or inconsistent version 2 file is passed over for an older
  * valid snapshot. (The version 1 cases are in test_journal.c.) */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw (test_fs.h) */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,23 +19,21 @@
 
 #include "../../node/logio.h"
 #include "lx/node.h"
+#include "test_fs.h"
 
 static char dir[64];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/lx-snapshot.XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    lx_test_tmpdir(dir, sizeof dir, "lx-snapshot");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return lx_test_rm_rf(dir);
 }
 
 static void path_of(char *out, size_t cap, uint64_t seq)

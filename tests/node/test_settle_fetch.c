@@ -5,7 +5,7 @@
  * a .times file that does not add up is refused and asked for again; a
  * marker keeps the place across a restart, a damaged one is not used;
  * nothing is fetched when the files are there. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw (test_fs.h) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "../../node/settle_state.h"
+#include "test_fs.h"
 
 static char peer[64], here[64];
 static lx_batch *chain[4]; /* batches 1..3, as the peer holds them */
@@ -39,10 +40,8 @@ static void mkdirs(const char *d)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(peer, sizeof peer, "/tmp/lx-fetch-peer.XXXXXX");
-    snprintf(here, sizeof here, "/tmp/lx-fetch-here.XXXXXX");
-    assert_non_null(mkdtemp(peer));
-    assert_non_null(mkdtemp(here));
+    lx_test_tmpdir(peer, sizeof peer, "lx-fetch-peer");
+    lx_test_tmpdir(here, sizeof here, "lx-fetch-here");
     assert_int_equal(rmdir(peer), 0);
     assert_int_equal(rmdir(here), 0);
     mkdirs(peer);
@@ -111,9 +110,7 @@ static int teardown(void **state)
     (void)state;
     for (int k = 1; k <= 3; k++)
         lx_batch_free(&chain[k]);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s", peer, here);
-    return system(cmd) == 0 ? 0 : -1;
+    return lx_test_rm_rf(peer) == 0 && lx_test_rm_rf(here) == 0 ? 0 : -1;
 }
 
 static uint8_t *file_of(const char *d, uint64_t k, int kind, size_t *len)

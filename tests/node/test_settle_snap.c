@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "../../node/settle_state.h"
+#include "test_fs.h"
 
 #define LAST 48 /* blocks in the journal */
 #define SNAP 30 /* the snapshot's block: batch 2 closed, not settled */
@@ -184,8 +185,7 @@ static void write_journal(void)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/lx-settle-snap.XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    lx_test_tmpdir(dir, sizeof dir, "lx-settle-snap");
     lx_key *key = NULL;
     assert_int_equal(lx_key_generate(&key), LX_OK);
     char path[256], owner[LX_ADDR_STR_MAX], chain[LX_CB58_ID_MAX], a[LX_CB58_ID_MAX],
@@ -224,9 +224,7 @@ static int teardown(void **state)
 {
     (void)state;
     free(engine_at_snap);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return lx_test_rm_rf(dir);
 }
 
 /* ---- a node, as far as settlement needs one ---- */

@@ -2,7 +2,7 @@
  * batch file reads back to the same batch, fills and net changes, from which
  * a fill's Merkle proof verifies; a damaged file is refused; status records
  * round-trip in every state; paths name the batch in 20 digits. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw (test_fs.h) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,23 +15,21 @@
 #include <cmocka.h>
 
 #include "../../node/settle_int.h"
+#include "test_fs.h"
 
 static char dir[64];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/lx-settle-store.XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    lx_test_tmpdir(dir, sizeof dir, "lx-settle-store");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return lx_test_rm_rf(dir);
 }
 
 /* A batch of nfills fills between accounts 1 and 2 in one market. */
