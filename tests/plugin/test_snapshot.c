@@ -279,6 +279,93 @@ static void test_corrupt_and_truncated(void **state)
     lx_engine_free(&e);
 }
 
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void put_be(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--)
+        *p++ = (uint8_t)(v >> (8 * i));
+}
+
+/* Rewrites a snapshot's version, with both checksums as version 1 made
+ * them (FNV-1a a byte at a time). */
+static void as_version(uint8_t *b, size_t n, uint32_t version)
+{
+    put_be(b + 8, version, 4);
+    put_be(b + 20, fnv1a(b, 20) & 0xffffffffu, 4);
+    put_be(b + n - 8, fnv1a(b, n - 8), 8);
+}
+
+static void test_snapshot_to(void **state)
+{
+    (void)state;
+    lx_engine *e = busy_engine(0x5151u, 2000);
+    uint8_t *a;
+    size_t na, len, got = 0;
+    assert_int_equal(lx_engine_snapshot(e, &a, &na), LX_OK);
+    assert_int_equal(lx_engine_snapshot_len(e, &len), LX_OK);
+    assert_int_equal(len, na);
+    /* The current version is 2. */
+    assert_int_equal(a[8] << 24 | a[9] << 16 | a[10] << 8 | a[11], 2);
+    uint8_t *b = malloc(na + 16);
+    assert_non_null(b);
+    memset(b, 0xee, na + 16);
+    assert_int_equal(lx_engine_snapshot_to(e, b, na - 1, &got), LX_ETOOBIG);
+    assert_int_equal(lx_engine_snapshot_to(e, b, na + 16, &got), LX_OK);
+    assert_int_equal(got, na);
+    assert_memory_equal(a, b, na);
+    assert_int_equal(b[na], 0xee); /* nothing past the snapshot */
+    assert_int_equal(lx_engine_snapshot_to(NULL, b, na, &got), LX_EINVAL);
+    assert_int_equal(lx_engine_snapshot_len(NULL, &len), LX_EINVAL);
+    free(a);
+    free(b);
+    lx_engine_free(&e);
+}
+
+/* A version 1 snapshot (byte-wise FNV-1a trailer) from an earlier release
+ * is still read, and encodes again as the same state in version 2. */
+static void test_version1_read(void **state)
+{
+    (void)state;
+    lx_engine *e = busy_engine(0x2468u, 1500);
+    uint8_t *a, *b;
+    size_t na, nb;
+    assert_int_equal(lx_engine_snapshot(e, &a, &na), LX_OK);
+    uint8_t *v1 = malloc(na);
+    assert_non_null(v1);
+    memcpy(v1, a, na);
+    as_version(v1, na, 1);
+    assert_memory_not_equal(v1 + na - 8, a + na - 8, 8); /* the sums differ */
+    lx_engine *r = NULL;
+    assert_int_equal(lx_engine_restore(&r, v1, na), LX_OK);
+    assert_int_equal(lx_engine_snapshot(r, &b, &nb), LX_OK);
+    assert_int_equal(nb, na);
+    assert_memory_equal(a, b, na);
+    lx_engine_free(&r);
+    /* A version 2 trailer on a version 1 header is corrupt, and so is a
+     * version 1 snapshot with a flipped body byte. */
+    memcpy(v1 + na - 8, a + na - 8, 8);
+    assert_int_equal(lx_engine_restore(&r, v1, na), LX_ECORRUPT);
+    as_version(v1, na, 1);
+    v1[na / 2] ^= 0x10;
+    assert_int_equal(lx_engine_restore(&r, v1, na), LX_ECORRUPT);
+    /* An unknown version is a format error. */
+    memcpy(v1, a, na);
+    as_version(v1, na, 3);
+    assert_int_equal(lx_engine_restore(&r, v1, na), LX_EFORMAT);
+    assert_null(r);
+    free(v1);
+    free(a);
+    free(b);
+    lx_engine_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +374,8 @@ int main(void)
         cmocka_unit_test(test_canonical),
         cmocka_unit_test(test_same_behaviour_after_restore),
         cmocka_unit_test(test_corrupt_and_truncated),
+        cmocka_unit_test(test_snapshot_to),
+        cmocka_unit_test(test_version1_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -313,8 +313,16 @@ lx_err lx_engine_apply(lx_engine *e, lx_events *evs, const lx_cmd *cmd);
  * the caller frees. Equal states give equal bytes. */
 lx_err lx_engine_snapshot(const lx_engine *e, uint8_t **out, size_t *out_len);
 
+/* The length of the snapshot of e as it stands. */
+lx_err lx_engine_snapshot_len(const lx_engine *e, size_t *len);
+
+/* lx_engine_snapshot into buf, of cap bytes (LX_ETOOBIG when short), for a
+ * caller that keeps its own buffer: the same bytes. */
+lx_err lx_engine_snapshot_to(const lx_engine *e, uint8_t *buf, size_t cap, size_t *out_len);
+
 /* Rebuilds an engine from snapshot bytes: LX_EFORMAT or LX_ECORRUPT for bad
- * input (never reads past len). snapshot(restore(s)) == s. */
+ * input (never reads past len). snapshot(restore(s)) == s for a snapshot of
+ * the current version; version 1 is still read. */
 lx_err lx_engine_restore(lx_engine **out, const uint8_t *buf, size_t len);
 
 /* ---- queries (read-only) ---- */
