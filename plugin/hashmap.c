@@ -2,12 +2,17 @@
  * backward-shift deletion, so that deletes leave no tombstones and probe
  * lengths stay short under churn. lx__map keys balances and owner records;
  * lx__ids maps open order ids to the order pool. */
+#define _DEFAULT_SOURCE /* MADV_HUGEPAGE */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "engine_int.h"
 
 #define MAP_MIN_CAP 16u
+#define HUGE_PAGE ((size_t)2 << 20)
 
 /* ---- lx__map ---- */
 
@@ -152,10 +157,17 @@ lx_err lx__ids_grow(lx__ids *m, size_t n)
         ncap *= 2;
     }
     /* Line-aligned, so that a step of lx__ids_find reads one cache line;
-     * the size is a multiple of 64 (ncap >= 16). */
-    lx__idslot *s = aligned_alloc(64, ncap * sizeof *s);
+     * the size is a multiple of 64 (ncap >= 16). A table of 2 MiB or more
+     * goes in 2 MiB pages where the kernel has them: lookups land anywhere
+     * in it, and filling it takes one fault per 2 MiB, not per 4 KiB. */
+    size_t bytes = ncap * sizeof(lx__idslot);
+    lx__idslot *s = aligned_alloc(bytes >= HUGE_PAGE ? HUGE_PAGE : 64, bytes);
     if (!s)
         return LX_ENOMEM;
+#if defined(MADV_HUGEPAGE)
+    if (bytes >= HUGE_PAGE)
+        (void)madvise(s, bytes, MADV_HUGEPAGE);
+#endif
     for (size_t i = 0; i < ncap; i++)
         s[i].idx = LX__NIL;
     unsigned shift = 32 - log2_of(ncap);

@@ -156,11 +156,13 @@ static void test_ids_churn_against_reference(void **state)
     free(pool);
 }
 
-/* Growth rehashes from the stored hashes alone: every id stays reachable. */
+/* Growth rehashes from the stored hashes alone: every id stays reachable,
+ * also through the growths into tables of 2 MiB and more, which are
+ * allocated 2 MiB-aligned for huge pages. */
 static void test_ids_growth_keeps_entries(void **state)
 {
     (void)state;
-    const uint32_t n = 100000;
+    const uint32_t n = 300000;
     lx__order *pool = calloc(n, sizeof *pool);
     assert_non_null(pool);
     lx__ids m;
@@ -175,6 +177,8 @@ static void test_ids_growth_keeps_entries(void **state)
     for (uint32_t i = 0; i < n; i++)
         assert_int_equal(ids_get(&m, pool, (uint64_t)i + 1), i);
     assert_int_equal(ids_get(&m, pool, (uint64_t)n + 1), LX__NIL);
+    assert_true(lx__ids_bytes(&m) >= ((size_t)2 << 20));
+    assert_int_equal((uintptr_t)m.s % ((uintptr_t)2 << 20), 0);
     lx__ids_free(&m);
     free(pool);
 }
