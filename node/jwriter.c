@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,33 @@ static void serve_batch_file(lx__jw *w, uint32_t slot, uint64_t number, uint8_t 
     free(data);
 }
 
+void lx__jw_snap_release(lx__jw_snap *s)
+{
+    if (s->lent)
+        atomic_store_explicit(s->lent, 0, memory_order_release);
+    else
+        free(s->engine);
+    free(s->settle);
+    s->engine = s->settle = NULL;
+    s->lent = NULL;
+}
+
+/* Writes the snapshot s (whose blocks are durable), then prunes and
+ * compacts behind it. */
+static void write_snap(lx__jw *w, const lx__jw_snap *s)
+{
+    lx_err rc = sync_settle_files(w, s->files_from, s->files_to);
+    if (rc == LX_OK)
+        rc = lx_snapshot_write(w->data_dir, &s->meta, s->engine, s->len, s->settle, s->settle_len);
+    if (rc == LX_OK) {
+        lx_snapshot_prune(w->data_dir, 2);
+        compact(w);
+    } else {
+        fprintf(stderr, "%s snapshot at seq %llu failed: %s\n", w->node_id,
+                (unsigned long long)s->meta.seq, lx_strerror(rc));
+    }
+}
+
 /* Handles one message; returns 0 on quit. *dirty is set by appends. */
 static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
 {
@@ -379,21 +407,9 @@ static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
         memcpy(&s, p + 1, sizeof s);
         if (!w->failed && *dirty && sync_now(w))
             *dirty = 0;
-        if (!w->failed && s.meta.seq <= lx_journal_synced_seq(w->j)) {
-            lx_err rc = sync_settle_files(w, s.files_from, s.files_to);
-            if (rc == LX_OK)
-                rc = lx_snapshot_write(w->data_dir, &s.meta, s.engine, s.len, s.settle,
-                                       s.settle_len);
-            if (rc == LX_OK) {
-                lx_snapshot_prune(w->data_dir, 2);
-                compact(w);
-            } else {
-                fprintf(stderr, "%s snapshot at seq %llu failed: %s\n", w->node_id,
-                        (unsigned long long)s.meta.seq, lx_strerror(rc));
-            }
-        }
-        free(s.engine);
-        free(s.settle);
+        if (!w->failed && s.meta.seq <= lx_journal_synced_seq(w->j))
+            write_snap(w, &s);
+        lx__jw_snap_release(&s);
         return 1;
     }
     case 'R':
@@ -564,10 +580,8 @@ lx_err lx__jw_snapshot(lx__jw *w, lx__jw_snap *s)
     memcpy(msg + 1, s, sizeof *s);
     lx_zpart part = {msg, sizeof msg};
     lx_err rc = lx_zsock_send(w->main_end, &part, 1, 0);
-    if (rc != LX_OK) {
-        free(s->engine);
-        free(s->settle);
-    }
+    if (rc != LX_OK)
+        lx__jw_snap_release(s);
     return rc;
 }
 

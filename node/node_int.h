@@ -4,6 +4,7 @@
 #ifndef LX_NODE_INT_H
 #define LX_NODE_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -478,8 +479,11 @@ lx_err lx__jw_append_ref(lx__jw *w, const uint8_t *block, size_t len);
 /* A snapshot for the thread to write. */
 typedef struct lx__jw_snap {
     lx_snapshot_meta meta;
-    uint8_t *engine; /* malloc'd */
+    uint8_t *engine; /* malloc'd, or lent (below) */
     size_t len;
+    /* Non-NULL: engine is the main thread's buffer, lent while this flag
+     * is set; the journal thread clears it when done instead of freeing. */
+    _Atomic int *lent;
     uint8_t *settle; /* the settlement section, malloc'd; NULL: none */
     size_t settle_len;
     /* Settlement batches whose files (DATA_DIR/settle/<number>.batch,
@@ -490,8 +494,10 @@ typedef struct lx__jw_snap {
 } lx__jw_snap;
 /* Takes ownership of s->engine and s->settle (also on failure): the thread
  * syncs the journal and the settlement files, writes the snapshot and frees
- * them. */
+ * them (gives a lent engine buffer back). */
 lx_err lx__jw_snapshot(lx__jw *w, lx__jw_snap *s);
+/* Frees what s owns and gives back what it borrowed. */
+void lx__jw_snap_release(lx__jw_snap *s);
 lx_err lx__jw_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to);
 /* After every snapshot the thread removes the journal segments covered by
  * the older of the two kept snapshots, never a block after limit (0: it
@@ -641,6 +647,13 @@ typedef struct lx__node {
     uint64_t term;
     int is_leader;
     uint64_t last_snapshot_seq;
+    uint64_t snap_phase; /* snapshots at seq = phase + k * snapshot_every */
+    /* The buffer snapshots are encoded into, kept from one to the next so
+     * that its pages are not faulted in again each time (lx__ss_snapshot),
+     * and set while the journal thread holds it. */
+    uint8_t *snap_buf;
+    size_t snap_cap;
+    _Atomic int snap_lent;
     lx__md *md;
 
     /* elections and log agreement (node/election.c) */
@@ -877,6 +890,13 @@ void lx__ss_free(lx__node *n);
 /* Snapshots the replica after n->seq: the journal thread writes it once the
  * block is durable, then compacts. */
 void lx__ss_snapshot(lx__node *n);
+/* Whether n->seq is one of this node's snapshot points. */
+int lx__ss_due(const lx__node *n);
+
+/* len zeroed bytes from mmap, in 2 MiB pages where the kernel has them;
+ * NULL when out of memory. lx__big_free takes the same len. */
+void *lx__big_alloc(size_t len);
+void lx__big_free(void *p, size_t len);
 /* A GAP_RESP from out[slot]: if it shows the sender no longer holds the
  * block after n->seq (compacted away), asks that peer for a snapshot. */
 void lx__ss_gap_resp(lx__node *n, const lx__peer_msg *m, int slot);

@@ -3,11 +3,9 @@
  * a block is durable applies it, publishes it and sends every reply (ACK,
  * REJECT, BATCH_RESULT, FILL, CANCELLED, REPLACED, and unsolicited fills and
  * cancels to the owners of resting orders). */
-#define _DEFAULT_SOURCE /* MADV_HUGEPAGE */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "logio.h"
 #include "node_int.h"
@@ -135,25 +133,16 @@ static void origin_unref(lx__owners *o, uint32_t s)
 #define OWNERS_CAP ((size_t)1 << 21)
 _Static_assert(LX__OWNERS_MAX * 2 <= OWNERS_CAP, "owners table must hold LX__OWNERS_MAX");
 
-/* The table's memory, zeroed, in 2 MiB pages where the kernel has them:
- * lookups land anywhere in it, and with 4 KiB pages nearly every one also
- * missed the TLB. */
+/* The table's memory, zeroed (lx__big_alloc: lookups land anywhere in it,
+ * and with 4 KiB pages nearly every one also missed the TLB). */
 static lx__owner *owners_alloc(size_t cap)
 {
-    void *p = mmap(NULL, cap * sizeof(lx__owner), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, cap * sizeof(lx__owner), MADV_HUGEPAGE);
-#endif
-    return p;
+    return lx__big_alloc(cap * sizeof(lx__owner));
 }
 
 static void owners_unmap(lx__owner *v, size_t cap)
 {
-    if (v)
-        munmap(v, cap * sizeof *v);
+    lx__big_free(v, cap * sizeof *v);
 }
 
 static int owners_grow(lx__owners *o)

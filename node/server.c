@@ -163,7 +163,7 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
     lx__md_after(n->md, n, n->evs.v, n->evs.n);
     lx__replica_applied(n);
     lx__settle_block(n);
-    if (n->cfg.snapshot_every && n->seq % n->cfg.snapshot_every == 0)
+    if (lx__ss_due(n))
         lx__ss_snapshot(n);
     if (ends)
         *ends = n->ends;
@@ -697,6 +697,9 @@ static void close_all(lx__node *n)
     }
     lx__settle_free(n);
     lx__jw_stop(&n->jw);
+    lx__big_free(n->snap_buf, n->snap_cap); /* the journal thread is gone */
+    n->snap_buf = NULL;
+    n->snap_cap = 0;
     lx__ss_free(n);
     lx__topo_free(n);
     for (size_t i = 0; i < LX__PEERS_MAX; i++)

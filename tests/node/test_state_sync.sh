@@ -46,6 +46,18 @@ cl_stop 2
 rm -rf "$(cl_data 2)"
 echo "---- stopped node1 at seq $behind (data kept) and node2 (data folder wiped)"
 
+# snap_phase I: "R" when every snapshot node I logged is at a seq R mod 50
+# (the seqs 50 apart, at least two), else "none".
+snap_phase() {
+    grep -Eo 'snapshot at seq [0-9]+: ' "$CL_TMP/node$1.log" | grep -Eo '[0-9]+' |
+        awk '{ if (n++ && $1 - last != 50) bad = 1; last = $1; r = $1 % 50 }
+             END { if (n < 2 || bad) print "none"; else print r }'
+}
+p0=$(snap_phase 0)
+p1=$(snap_phase 1)
+phases_ok() { [ "$p0" != none ] && [ "$p1" != none ] && [ "$p0" != "$p1" ]; }
+check "node0 and node1 snapshot every 50 blocks, each at its own phase ($p0, $p1)" phases_ok
+
 limit=$((SECONDS + 15))
 while [ "$(first_segment 0)" -le $((behind + 1)) ] && [ $SECONDS -lt $limit ]; do sleep 0.3; done
 first=$(first_segment 0)
