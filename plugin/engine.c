@@ -687,6 +687,29 @@ __attribute__((noinline)) static lx_err replace_cmd(lx_engine *e, lx_events *evs
     return LX_OK;
 }
 
+void lx_engine_prefetch(const lx_engine *e, const lx_cmd *cmd)
+{
+    if (!e || !cmd || !e->ids.s)
+        return;
+    uint64_t id;
+    switch (cmd->type) {
+    case LX_CMD_ORDER:
+        id = cmd->u.order.id;
+        break;
+    case LX_CMD_CANCEL:
+        id = cmd->u.cancel.id;
+        break;
+    case LX_CMD_REPLACE:
+        id = cmd->u.replace.id;
+        break;
+    default:
+        return;
+    }
+    /* The cache line lx__ids_find reads first. */
+    uint32_t home = lx__id_hash(id) >> e->ids.shift;
+    __builtin_prefetch(&e->ids.s[home & ~(LX__IDS_STEP - 1)]);
+}
+
 lx_err lx_engine_apply(lx_engine *e, lx_events *evs, const lx_cmd *cmd)
 {
     if (!e || !evs || !cmd)

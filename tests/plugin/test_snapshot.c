@@ -2,6 +2,7 @@
  * after a restore, and corrupt or truncated input. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -79,7 +80,16 @@ static lx_cmd random_cmd(uint64_t *s)
     return c;
 }
 
+static lx_engine *busy_engine_hinted(uint64_t seed, int ncmds, bool hint);
+
 static lx_engine *busy_engine(uint64_t seed, int ncmds)
+{
+    return busy_engine_hinted(seed, ncmds, false);
+}
+
+/* hint: lx_engine_prefetch for every command, before it and again before
+ * the one after it, as the node calls it a few commands ahead. */
+static lx_engine *busy_engine_hinted(uint64_t seed, int ncmds, bool hint)
 {
     lx_engine_config cfg = {42};
     lx_engine *e;
@@ -89,10 +99,16 @@ static lx_engine *busy_engine(uint64_t seed, int ncmds)
     lx_events ev;
     lx_events_init(&ev);
     uint64_t s = seed;
+    lx_cmd c = random_cmd(&s);
     for (int i = 0; i < ncmds; i++) {
-        lx_cmd c = random_cmd(&s);
+        lx_cmd next = random_cmd(&s);
+        if (hint) {
+            lx_engine_prefetch(e, &c);
+            lx_engine_prefetch(e, &next);
+        }
         lx_events_clear(&ev);
         assert_int_equal(lx_engine_apply(e, &ev, &c), LX_OK);
+        c = next;
     }
     lx_events_free(&ev);
     return e;
@@ -302,6 +318,33 @@ static void as_version(uint8_t *b, size_t n, uint32_t version)
     put_be(b + n - 8, fnv1a(b, n - 8), 8);
 }
 
+/* lx_engine_prefetch is only a hint: with it the state is the same. */
+static void test_prefetch_changes_nothing(void **state)
+{
+    (void)state;
+    lx_engine *a = busy_engine(0x9abcu, 3000), *b = busy_engine_hinted(0x9abcu, 3000, true);
+    uint8_t *sa, *sb;
+    size_t na, nb;
+    assert_int_equal(lx_engine_snapshot(a, &sa, &na), LX_OK);
+    assert_int_equal(lx_engine_snapshot(b, &sb, &nb), LX_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(sa, sb, na);
+    lx_cmd c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_ORDER;
+    lx_engine_prefetch(NULL, &c); /* no engine, no command, an empty index */
+    lx_engine_prefetch(a, NULL);
+    lx_engine_config cfg = {0};
+    lx_engine *empty;
+    assert_int_equal(lx_engine_new(&empty, &cfg), LX_OK);
+    lx_engine_prefetch(empty, &c);
+    lx_engine_free(&empty);
+    free(sa);
+    free(sb);
+    lx_engine_free(&a);
+    lx_engine_free(&b);
+}
+
 static void test_snapshot_to(void **state)
 {
     (void)state;
@@ -374,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_canonical),
         cmocka_unit_test(test_same_behaviour_after_restore),
         cmocka_unit_test(test_corrupt_and_truncated),
+        cmocka_unit_test(test_prefetch_changes_nothing),
         cmocka_unit_test(test_snapshot_to),
         cmocka_unit_test(test_version1_read),
     };

@@ -309,6 +309,12 @@ lx_err lx_engine_add_market(lx_engine *e, lx_events *evs, const lx_market_spec *
  * case the engine is unchanged. */
 lx_err lx_engine_apply(lx_engine *e, lx_events *evs, const lx_cmd *cmd);
 
+/* A hint, with no effect on the state: starts fetching the memory
+ * lx_engine_apply will first read for cmd (the id index's slot of its
+ * order id), so that a caller holding a run of commands can issue it a few
+ * commands ahead and overlap those cache misses with the work between. */
+void lx_engine_prefetch(const lx_engine *e, const lx_cmd *cmd);
+
 /* Serialises the full state as canonical bytes into a malloc'd buffer that
  * the caller frees. Equal states give equal bytes. */
 lx_err lx_engine_snapshot(const lx_engine *e, uint8_t **out, size_t *out_len);
