@@ -1,6 +1,7 @@
 /* The load client: one DEALER per node, requests in flight by req_id (the
  * table is node/inflight.c), what each reply counts, and the phases of a
- * test-client run (readiness, markets, funding, malformed frames). */
+ * test-client run (readiness, markets, funding; the malformed-frame check is
+ * node/client_check.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -11,77 +12,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lx/node.h"
+#include "client_int.h"
 
 #define INFLIGHT_CAP (1u << 16) /* frames before the in-flight ring first grows */
 #define CANCEL_RING 65536u      /* orders marked for a cancel, by schedule index */
 #define RECV_BURST 4096         /* messages read per socket before looking at the clock */
 #define HWM 1000000             /* queue deep rather than drop or block */
 #define DEPOSITS_INFLIGHT 1024u
+#define DEPOSIT_RESEND_NS UINT64_C(3000000000)
 
 /* ---- the client ---- */
 
-typedef struct node {
-    lx_zsock *s;
-    int ready, leader;
-    uint64_t pong_seq;
-} node;
-
-typedef struct cancel_mark {
-    uint64_t id, account;
-} cancel_mark;
-
-typedef struct deposit {
-    uint64_t account, amount;
-    char asset[LX_SYMBOL_MAX];
-    uint8_t state; /* 0 to send, 1 in flight, 2 acked */
-} deposit;
-
-typedef struct withdrawal {
-    uint64_t account, amount;
-    uint64_t due_ns; /* waiting: when it is sent again; 0: in flight or free */
-    size_t next_free;
-    unsigned tries;
-    int used;
-    char asset[LX_SYMBOL_MAX];
-    char dest[LX_PROTO_ADDR_MAX + 1];
-} withdrawal;
-
-struct lx_client {
-    lx_client_opts o;
-    lx_zctx *ctx;
-    node nodes[LX_CLIENT_NODES_MAX];
-    size_t nn;
-    lx_inflight *fl;
-    int tfd; /* timerfd for waits, or -1 */
-    lx_hist *hist;
-    FILE *acked_log;
-
-    lx_client_load load;
-    lx_ordergen *gen;
-    cancel_mark *marks;
-    uint64_t start_ns;
-
-    lx_proto_market markets[LX_PROTO_LIST_MAX];
-    size_t nmarkets;
-    int have_markets;
-
-    /* withdrawals in flight or waiting to be sent again; a frame's aux is
-     * its index, and free slots are chained through next_free */
-    withdrawal *wds;
-    size_t nwds, wds_cap, wd_free, wd_waiting;
-    uint64_t wd_next_due; /* the earliest due_ns of those waiting */
-
-    deposit *deps;
-    size_t ndeps, deps_acked;
-    size_t deps_todo, deps_inflight; /* deposits in state 0 and 1 */
-    int fund_failed;
-
-    lx_client_stats st;
-    uint8_t buf[LX_MALFORMED_MAX];
-};
-
-static int stopped(const lx_client *c)
+int lx__client_stopped(const lx_client *c)
 {
     return c->o.stopped != NULL && c->o.stopped();
 }
@@ -238,7 +180,7 @@ static void want_bundle(lx_client *c, size_t len)
         c->buf[5] |= (uint8_t)LX_PROTO_F_BUNDLE;
 }
 
-static int send_frame(lx_client *c, size_t node_i, const uint8_t *b, size_t len)
+int lx__client_send_frame(lx_client *c, size_t node_i, const uint8_t *b, size_t len)
 {
     lx_zpart part = {b, len};
     lx_err err = lx_zsock_send(c->nodes[node_i].s, &part, 1, LX_ZDONTWAIT);
@@ -262,7 +204,7 @@ static lx_inflight_frame *send_request(lx_client *c, size_t node_i, lx_inflight_
         want_bundle(c, n);
     else
         n = 0;
-    if (n == 0 || !send_frame(c, node_i, c->buf, n)) {
+    if (n == 0 || !lx__client_send_frame(c, node_i, c->buf, n)) {
         lx_inflight_close(c->fl, fr);
         return NULL;
     }
@@ -307,7 +249,7 @@ void lx_client_send_orders(lx_client *c, size_t node_i, uint64_t k, unsigned n)
     }
     if (err == LX_OK)
         want_bundle(c, len);
-    if (err != LX_OK || !send_frame(c, node_i, c->buf, len)) {
+    if (err != LX_OK || !lx__client_send_frame(c, node_i, c->buf, len)) {
         lx_inflight_close(c->fl, fr);
         c->st.errors += n;
     }
@@ -447,15 +389,36 @@ static void wd_resend_due(lx_client *c, uint64_t now)
     c->wd_next_due = next;
 }
 
+/* A deposit that has been sent again can get two answers; only the first
+ * counts. Takes deposit idx out of flight (or off the send list) for an
+ * answer; returns 0 if it was answered already. */
+static int deposit_answered(lx_client *c, size_t idx)
+{
+    deposit *d = &c->deps[idx];
+    if (d->state >= 2)
+        return 0;
+    if (d->state == 1)
+        c->deps_inflight--;
+    else
+        c->deps_todo--;
+    d->state = 0;
+    return 1;
+}
+
 static void deposit_error(lx_client *c, const lx_inflight_frame *fr, const lx_proto_msg *m,
                           uint16_t code)
 {
-    c->deps_inflight--;
     if (code == LX_PROTO_E_OVERLOADED || code == LX_PROTO_E_UNAVAILABLE) {
-        c->deps[fr->aux].state = 0; /* send it again */
-        c->deps_todo++;
+        if (c->deps[fr->aux].state == 1) {
+            c->deps_inflight--;
+            c->deps[fr->aux].state = 0; /* send it again */
+            c->deps_todo++;
+        }
         return;
     }
+    if (!deposit_answered(c, fr->aux))
+        return;
+    c->deps[fr->aux].state = 3;
     fprintf(stderr, "%s: deposit failed: ERROR %s%s%s%s\n", c->o.name,
             lx_proto_error_str((lx_proto_error)code), m->u.error.text_len ? " (" : "",
             m->u.error.text, m->u.error.text_len ? ")" : "");
@@ -499,9 +462,10 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             c->st.wd_amount += wd_amount(c, fr.aux);
             wd_release(c, fr.aux);
         } else if (fr.kind == LX_INFLIGHT_DEPOSIT) {
-            c->deps[fr.aux].state = 2;
-            c->deps_acked++;
-            c->deps_inflight--;
+            if (deposit_answered(c, fr.aux)) {
+                c->deps[fr.aux].state = 2;
+                c->deps_acked++;
+            }
         } else
             c->st.bad_replies++;
         break;
@@ -514,7 +478,9 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             c->st.wd_rejected++;
             wd_release(c, fr.aux);
         } else if (fr.kind == LX_INFLIGHT_DEPOSIT) {
-            c->deps_inflight--;
+            if (!deposit_answered(c, fr.aux))
+                break;
+            c->deps[fr.aux].state = 3;
             fprintf(stderr, "%s: deposit of %s to account %" PRIu64 " rejected: %s\n", c->o.name,
                     c->deps[fr.aux].asset, c->deps[fr.aux].account,
                     lx_reason_str((lx_reason)m.u.reject.reason));
@@ -670,7 +636,7 @@ int lx_client_wait_ready(lx_client *c, uint64_t timeout_ns)
             ready += (size_t)c->nodes[i].ready;
         if (ready == c->nn)
             return 1;
-        if (now >= deadline || stopped(c))
+        if (now >= deadline || lx__client_stopped(c))
             return 0;
         if (now >= next_ping) {
             for (size_t i = 0; i < c->nn; i++)
@@ -695,15 +661,15 @@ int lx_client_fetch_markets(lx_client *c, const char *names)
     for (;;) {
         if (send_request(c, 0, LX_INFLIGHT_MARKETS, &m) == NULL)
             return 0;
-        while (!c->have_markets && lx_now_ns() < deadline && !stopped(c)) {
+        while (!c->have_markets && lx_now_ns() < deadline && !lx__client_stopped(c)) {
             lx_client_wait(c, deadline);
             lx_client_recv(c);
         }
         uint64_t again = lx_now_ns() + UINT64_C(100000000);
-        if (!c->have_markets || c->nmarkets > 0 || again >= deadline || stopped(c))
+        if (!c->have_markets || c->nmarkets > 0 || again >= deadline || lx__client_stopped(c))
             break;
         c->have_markets = 0;
-        while (lx_now_ns() < again && !stopped(c)) {
+        while (lx_now_ns() < again && !lx__client_stopped(c)) {
             lx_client_wait(c, again);
             lx_client_recv(c);
         }
@@ -798,6 +764,29 @@ static int plan_deposits(lx_client *c, uint64_t per_account)
     return 1;
 }
 
+/* Deposits with no answer after DEPOSIT_RESEND_NS go out again: a node
+ * can lose a request it could not route (a follower forwarding to a leader
+ * that does not know it yet, just after a start), and says nothing. A
+ * deposit applied twice only funds an account twice over, which the
+ * generous amounts allow. */
+static void resend_unanswered(lx_client *c)
+{
+    uint64_t now = lx_now_ns();
+    size_t n = 0;
+    for (size_t i = 0; i < c->ndeps; i++) {
+        deposit *d = &c->deps[i];
+        if (d->state == 1 && now - d->sent_ns > DEPOSIT_RESEND_NS) {
+            d->state = 0;
+            c->deps_inflight--;
+            c->deps_todo++;
+            n++;
+        }
+    }
+    if (n)
+        fprintf(stderr, "%s: funding: sending %zu deposits again (no answer in %u s)\n", c->o.name,
+                n, (unsigned)(DEPOSIT_RESEND_NS / 1000000000u));
+}
+
 int lx_client_fund(lx_client *c, uint64_t total_orders)
 {
     if (c->gen == NULL || c->deps != NULL || !plan_deposits(c, total_orders / c->load.accounts + 1))
@@ -806,7 +795,7 @@ int lx_client_fund(lx_client *c, uint64_t total_orders)
     uint64_t deadline = lx_now_ns() + c->o.connect_timeout_ns + UINT64_C(30000000000) +
                         (uint64_t)c->ndeps * 1000000u;
     size_t cursor = 0;
-    while (c->deps_acked < c->ndeps && !c->fund_failed && !stopped(c)) {
+    while (c->deps_acked < c->ndeps && !c->fund_failed && !lx__client_stopped(c)) {
         if (lx_now_ns() >= deadline) {
             fprintf(stderr, "%s: funding: %zu of %zu deposits acknowledged in time\n", c->o.name,
                     c->deps_acked, c->ndeps);
@@ -833,12 +822,14 @@ int lx_client_fund(lx_client *c, uint64_t total_orders)
                 break;
             fr->aux = idx;
             d->state = 1;
+            d->sent_ns = lx_now_ns();
             c->deps_todo--;
             c->deps_inflight++;
         }
         /* Wakes at the first reply; the timeout paces resends. */
         lx_client_wait(c, lx_now_ns() + 50000000u);
         lx_client_recv(c);
+        resend_unanswered(c);
     }
     return c->deps_acked == c->ndeps && !c->fund_failed;
 }
@@ -846,120 +837,6 @@ int lx_client_fund(lx_client *c, uint64_t total_orders)
 void lx_client_load_start(lx_client *c, uint64_t start_ns)
 {
     c->start_ns = start_ns;
-}
-
-/* ---- the malformed-frame check ---- */
-
-/* Sends one frame and waits for a reply carrying req_id echo (0 accepts any
- * reply with req_id 0); returns 1 with it in *reply, or 0 on timeout. */
-static int exchange(lx_client *c, lx_proto_msg *reply, size_t node_i, const uint8_t *b, size_t len,
-                    uint64_t echo)
-{
-    uint64_t deadline = lx_now_ns() + c->o.connect_timeout_ns;
-    if (!send_frame(c, node_i, b, len))
-        return 0;
-    for (uint64_t now = lx_now_ns(); now < deadline && !stopped(c); now = lx_now_ns()) {
-        lx_zpollitem it = {.sock = c->nodes[node_i].s, .events = LX_ZPOLLIN};
-        int nready = 0;
-        (void)lx_zpoll(&nready, &it, 1, (long)((deadline - now) / 1000000u) + 1);
-        lx_zmsg msg;
-        while (lx_zsock_recv(c->nodes[node_i].s, &msg, LX_ZDONTWAIT) == LX_OK) {
-            lx_proto_msg m;
-            int ok = msg.n == 1 &&
-                     lx_proto_decode(&m, NULL, msg.part[0].data, msg.part[0].len) == LX_OK &&
-                     m.hdr.req_id == echo;
-            lx_zmsg_close(&msg);
-            if (ok) {
-                *reply = m;
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Sends frames malformed frames of assorted kinds to node i, adding those
- * answered as expected to *pass and those checked to *checks. Returns 0 if a
- * frame could not be built. */
-static int malformed_node(lx_client *c, uint64_t *pass, uint64_t *checks, uint64_t *req, size_t i,
-                          unsigned long frames)
-{
-    const char *ep = c->o.nodes[i];
-    unsigned silent = 0;
-    for (unsigned long j = 0; j < frames; j++) {
-        if (silent == 3) {
-            /* The node is gone: do not wait out every remaining frame. */
-            fprintf(stderr, "%s: %s: 3 frames in a row got no reply; %lu not sent\n", c->o.name, ep,
-                    frames - j);
-            *checks += frames - j;
-            break;
-        }
-        lx_malformed_kind kind = (lx_malformed_kind)(j % LX_MAL_COUNT);
-        size_t len = 0;
-        lx_proto_error want = LX_PROTO_E_NONE;
-        uint64_t echo = 0;
-        if (lx_malformed_frame(c->buf, sizeof c->buf, &len, &want, &echo, kind, ++*req) != LX_OK)
-            return 0;
-        (*checks)++;
-        const char *why = NULL;
-        char detail[160];
-        lx_proto_msg r;
-        int answered = exchange(c, &r, i, c->buf, len, echo);
-        silent = answered ? 0 : silent + 1;
-        if (!answered)
-            why = "no reply";
-        else if (r.hdr.type != LX_PROTO_ERROR) {
-            snprintf(detail, sizeof detail, "got %s, want ERROR", lx_proto_type_str(r.hdr.type));
-            why = detail;
-        } else if (r.u.error.code != want) {
-            snprintf(detail, sizeof detail, "got ERROR %s, want %s",
-                     lx_proto_error_str((lx_proto_error)r.u.error.code), lx_proto_error_str(want));
-            why = detail;
-        }
-        if (why == NULL)
-            (*pass)++;
-        else
-            fprintf(stderr, "%s: %s: malformed %s (req_id %" PRIu64 "): %s\n", c->o.name, ep,
-                    lx_malformed_name(kind), echo, why);
-    }
-    return 1;
-}
-
-int lx_client_malformed(lx_client *c, unsigned long frames, bool json)
-{
-    uint64_t checks = 0, passed = 0, ping_ok = 0;
-    uint64_t req = UINT64_C(0x4d00000000000000);
-    for (size_t i = 0; i < c->nn; i++) {
-        uint64_t node_pass = 0;
-        if (!malformed_node(c, &node_pass, &checks, &req, i, frames))
-            return 1;
-        passed += node_pass;
-        /* The node must still serve requests after all that. */
-        lx_proto_msg m, r;
-        memset(&m, 0, sizeof m);
-        m.hdr.type = LX_PROTO_PING;
-        m.hdr.req_id = ++req;
-        size_t len = 0;
-        int ok = lx_proto_encode(c->buf, sizeof c->buf, &len, &m) == LX_OK &&
-                 exchange(c, &r, i, c->buf, len, req) && r.hdr.type == LX_PROTO_PONG;
-        ping_ok += (uint64_t)ok;
-        if (!ok)
-            fprintf(stderr, "%s: %s: no PONG after the malformed frames\n", c->o.name,
-                    c->o.nodes[i]);
-        if (!json)
-            printf("%s: %" PRIu64 "/%lu malformed frames answered as expected, PING %s\n",
-                   c->o.nodes[i], node_pass, frames, ok ? "ok" : "FAILED");
-    }
-    int fail = passed != checks || ping_ok != c->nn;
-    if (json)
-        printf("{\"malformed\":{\"nodes\":%zu,\"frames\":%" PRIu64 ",\"passed\":%" PRIu64
-               ",\"failed\":%" PRIu64 ",\"ping_ok\":%" PRIu64 ",\"ok\":%s}}\n",
-               c->nn, checks, passed, checks - passed, ping_ok, fail ? "false" : "true");
-    else
-        printf("malformed: %" PRIu64 " of %" PRIu64 " checks passed, %" PRIu64
-               " of %zu nodes answer PING: %s\n",
-               passed, checks, ping_ok, c->nn, fail ? "FAILED" : "ok");
-    return fail ? 1 : 0;
 }
 
 /* ---- funding without the faucet, and withdrawals (settlement runs) ---- */

@@ -19,6 +19,7 @@
 #define RECV_BURST 256         /* messages per socket per loop turn */
 #define HELLO_FAST_US 300000u  /* while a peer is unknown */
 #define HELLO_SLOW_US 5000000u /* afterwards */
+#define HELLO_SOON_US 20000u   /* after a request from a peer not yet known */
 #define STATUS_US 1000000u
 #define SHUTDOWN_WAIT_US 5000000u
 #define POLL_MAX_MS 100
@@ -276,6 +277,11 @@ static void dispatch(lx__node *n, const lx__peer_msg *m, int slot)
             if (told++ % 1000 == 0)
                 lx__log(n, "dropping a request forwarded by %s: no link to it yet (%" PRIu64 ")",
                         m->from, told);
+            /* Greet the peers not yet known within HELLO_SOON_US instead of
+             * at the next HELLO_FAST_US round, so the link exists sooner. */
+            uint64_t soon = lx_now_us() + HELLO_SOON_US;
+            if (n->hello_us > soon)
+                n->hello_us = soon;
             return;
         }
         lx__origin o;

@@ -1,6 +1,7 @@
 /* Tests for the load client (node/client.c): its argument checks,
- * withdrawals sent again after ERROR overloaded, and the market list asked
- * again while a new cluster has none (against a fake node). */
+ * withdrawals sent again after ERROR overloaded, the market list asked
+ * again while a new cluster has none, and deposits sent again when a node
+ * lost them (against fake nodes). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -307,12 +308,136 @@ static void test_markets_asked_again(void **state)
     lx_zctx_free(&ctx);
 }
 
+/* The fake node of test_deposit_unanswered_sent_again: lists BTC-USD,
+ * says nothing to the first `drop` deposits and acknowledges the others;
+ * once it has acknowledged `late_after` of those, it acknowledges the
+ * dropped ones too (a late answer to a request that was sent again). */
+typedef struct deposit_node {
+    lx_zsock *r;
+    int drop, late_after;
+    int deposits, acked;
+    volatile int stop;
+    /* the dropped deposits: the ROUTER's routing id and the req_id */
+    uint8_t route[8][256];
+    size_t route_len[8];
+    uint64_t req[8];
+    int nheld;
+} deposit_node;
+
+static void send_ack(lx_zsock *r, const lx_zpart *route, uint64_t req_id)
+{
+    lx_proto_msg a;
+    memset(&a, 0, sizeof a);
+    a.hdr.type = LX_PROTO_ACK;
+    a.hdr.req_id = req_id;
+    a.u.ack.seq = 1;
+    uint8_t buf[LX_PROTO_FRAME_MAX];
+    size_t len = 0;
+    if (lx_proto_encode(buf, sizeof buf, &len, &a) == LX_OK) {
+        lx_zpart parts[2] = {*route, {buf, len}};
+        lx_zsock_send(r, parts, 2, 0);
+    }
+}
+
+static void *serve_deposits(void *arg)
+{
+    deposit_node *f = arg;
+    while (!f->stop) {
+        lx_zpollitem it = {.sock = f->r, .events = LX_ZPOLLIN};
+        int ready = 0;
+        if (lx_zpoll(&ready, &it, 1, 100) != LX_OK)
+            return NULL;
+        lx_zmsg m;
+        if (ready == 0 || lx_zsock_recv(f->r, &m, 0) != LX_OK)
+            continue;
+        lx_proto_msg q;
+        if (m.n == 2 && lx_proto_decode(&q, NULL, m.part[1].data, m.part[1].len) == LX_OK) {
+            if (q.hdr.type == LX_PROTO_QUERY_MARKETS) {
+                lx_proto_market mk = {.id = 0,
+                                      .spec = {.name = "BTC-USD",
+                                               .base = "BTC",
+                                               .quote = "USD",
+                                               .lot = 1,
+                                               .tick = 1,
+                                               .min_qty = 1}};
+                uint8_t buf[LX_PROTO_FRAME_MAX];
+                size_t len = 0;
+                if (lx_proto_encode_markets(buf, sizeof buf, &len, q.hdr.req_id, 0, &mk, 1) ==
+                    LX_OK) {
+                    lx_zpart parts[2] = {m.part[0], {buf, len}};
+                    lx_zsock_send(f->r, parts, 2, 0);
+                }
+            } else if (q.hdr.type == LX_PROTO_DEPOSIT && f->deposits++ < f->drop) {
+                if (f->nheld < 8 && m.part[0].len <= sizeof f->route[0]) {
+                    memcpy(f->route[f->nheld], m.part[0].data, m.part[0].len);
+                    f->route_len[f->nheld] = m.part[0].len;
+                    f->req[f->nheld++] = q.hdr.req_id;
+                }
+            } else if (q.hdr.type == LX_PROTO_DEPOSIT) {
+                send_ack(f->r, &m.part[0], q.hdr.req_id);
+                if (++f->acked == f->late_after)
+                    for (int i = 0; i < f->nheld; i++) {
+                        lx_zpart route = {f->route[i], f->route_len[i]};
+                        send_ack(f->r, &route, f->req[i]);
+                    }
+            }
+        }
+        lx_zmsg_close(&m);
+    }
+    return NULL;
+}
+
+/* A deposit the node never answers (a follower's forward the leader could
+ * not route, just after a start) is sent again after 3 s, and funding
+ * completes; the node then answers the first send too, after the run has
+ * counted the deposit. */
+static void test_deposit_unanswered_sent_again(void **state)
+{
+    (void)state;
+    lx_zctx *ctx = NULL;
+    assert_int_equal(lx_zctx_new(&ctx, 1), LX_OK);
+    lx_zsock_opts so;
+    lx_zsock_opts_init(&so);
+    so.linger_ms = 0;
+    deposit_node f = {.drop = 1, .late_after = 2};
+    assert_int_equal(lx_zsock_new(&f.r, ctx, LX_ZROUTER, &so), LX_OK);
+    char ep[64];
+    lx_test_bind_free_port(f.r, ep, sizeof ep, 47500);
+    const char *eps[1] = {ep};
+    lx_client_opts o = {.nodes = eps,
+                        .nnodes = 1,
+                        .name = "test",
+                        .connect_timeout_ns = 2000000000,
+                        .drain_ns = 1000000000,
+                        .stopped = no_stop};
+    lx_client *c = NULL;
+    size_t bad = 0;
+    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, serve_deposits, &f), 0);
+    assert_int_equal(lx_client_fetch_markets(c, NULL), 1);
+    lx_client_load l = {.seed = 1, .id_base = 1, .accounts = 1, .account_base = 1, .rate = 10};
+    assert_int_equal(lx_client_load_init(c, &l), LX_OK);
+    uint64_t t0 = lx_now_ns();
+    /* Two deposits (BTC and USD into account 1); the first is dropped. */
+    assert_int_equal(lx_client_fund(c, 10), 1);
+    assert_true(lx_now_ns() - t0 >= UINT64_C(3000000000));
+    f.stop = 1;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(f.deposits, 3); /* 2, and the dropped one again */
+    assert_int_equal(f.nheld, 1);
+    lx_client_free(&c);
+    lx_zsock_free(&f.r);
+    lx_zctx_free(&ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_args),
         cmocka_unit_test(test_withdraw_overloaded_sent_again),
         cmocka_unit_test(test_markets_asked_again),
+        cmocka_unit_test(test_deposit_unanswered_sent_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1206,8 +1206,10 @@ typedef struct lx_client_load {
 lx_err lx_client_load_init(lx_client *c, const lx_client_load *l);
 
 /* Deposits both assets of every market into every account through the
- * faucet, enough for total_orders to rest at once, and waits for every ack.
- * Returns 1, or 0 when one failed or did not come in time (said on stderr). */
+ * faucet, enough for total_orders to rest at once, and waits for every ack;
+ * a deposit with no answer after 3 s is sent again (the first answer
+ * counts). Returns 1, or 0 when one failed or did not come in time (said on
+ * stderr). */
 int lx_client_fund(lx_client *c, uint64_t total_orders);
 
 /* Without the faucet (accounts funded otherwise, e.g. by deposits on the
