@@ -809,6 +809,25 @@ static void request_replies(lx__node *n, const lx__req *q, uint64_t seq, const s
     }
 }
 
+/* Starts fetching the owner slots the replies and owners_sweep will read
+ * after a block (one per ACCEPTED, FILL maker and CANCELLED event): they lie
+ * at random in a table of 48 MiB, so nearly each is a cache miss, and this
+ * way the misses overlap instead of coming one at a time. */
+static void owners_prefetch(const lx__node *n)
+{
+    const lx__owners *o = &n->owners;
+    if (!o->cap)
+        return;
+    for (size_t i = 0; i < n->evs.n; i++) {
+        const lx_event *x = &n->evs.v[i];
+        uint64_t id = x->type == LX_EV_FILL                                     ? x->u.fill.maker
+                      : x->type == LX_EV_ACCEPTED || x->type == LX_EV_CANCELLED ? x->id
+                                                                                : 0;
+        if (id)
+            __builtin_prefetch(&o->v[slot_of(id, o->cap)]);
+    }
+}
+
 /* Drops owners of orders that are no longer open after the block. */
 static void owners_sweep(lx__node *n)
 {
@@ -864,6 +883,7 @@ void lx__seq_commit(lx__node *n)
             *n->stop = 1;
             return;
         }
+        owners_prefetch(n);
         int answered = 0;
         for (uint32_t i = 0; i < f->nreq; i++)
             if (f->reqs[i].type) {
