@@ -21,6 +21,18 @@ static int no_stop(void)
     return 0;
 }
 
+/* A context and a ROUTER bound to a free port from `from` on, as a fake
+ * node; its endpoint goes to ep. */
+static void fake_node(lx_zctx **ctx, lx_zsock **r, char *ep, size_t eplen, int from)
+{
+    assert_int_equal(lx_zctx_new(ctx, 1), LX_OK);
+    lx_zsock_opts so;
+    lx_zsock_opts_init(&so);
+    so.linger_ms = 0;
+    assert_int_equal(lx_zsock_new(r, *ctx, LX_ZROUTER, &so), LX_OK);
+    lx_test_bind_free_port(*r, ep, eplen, from);
+}
+
 static void test_client_args(void **state)
 {
     (void)state;
@@ -138,14 +150,9 @@ static void test_withdraw_overloaded_sent_again(void **state)
 {
     (void)state;
     lx_zctx *ctx = NULL;
-    assert_int_equal(lx_zctx_new(&ctx, 1), LX_OK);
-    lx_zsock_opts so;
-    lx_zsock_opts_init(&so);
-    so.linger_ms = 0;
     lx_zsock *r = NULL;
-    assert_int_equal(lx_zsock_new(&r, ctx, LX_ZROUTER, &so), LX_OK);
     char ep[64];
-    lx_test_bind_free_port(r, ep, sizeof ep, 47400);
+    fake_node(&ctx, &r, ep, sizeof ep, 47400);
     const char *eps[1] = {ep};
     lx_client_opts o = {.nodes = eps,
                         .nnodes = 1,
@@ -219,6 +226,21 @@ static void test_withdraw_overloaded_sent_again(void **state)
     lx_zctx_free(&ctx);
 }
 
+/* A MARKETS reply to req_id over route: BTC-USD, or no market. */
+static void send_markets(lx_zsock *r, const lx_zpart *route, uint64_t req_id, int with_btc)
+{
+    lx_proto_market mk = {
+        .id = 0,
+        .spec = {
+            .name = "BTC-USD", .base = "BTC", .quote = "USD", .lot = 1, .tick = 1, .min_qty = 1}};
+    uint8_t buf[LX_PROTO_FRAME_MAX];
+    size_t len = 0;
+    if (lx_proto_encode_markets(buf, sizeof buf, &len, req_id, 0, &mk, with_btc ? 1 : 0) == LX_OK) {
+        lx_zpart parts[2] = {*route, {buf, len}};
+        lx_zsock_send(r, parts, 2, 0);
+    }
+}
+
 /* The fake node of test_markets_asked_again: answers QUERY_MARKETS with no
  * market the first `empty` times, then with BTC-USD. */
 typedef struct markets_node {
@@ -240,21 +262,8 @@ static void *serve_markets(void *arg)
         lx_proto_msg q;
         if (m.n == 2 && lx_proto_decode(&q, NULL, m.part[1].data, m.part[1].len) == LX_OK &&
             q.hdr.type == LX_PROTO_QUERY_MARKETS) {
-            lx_proto_market mk = {.id = 0,
-                                  .spec = {.name = "BTC-USD",
-                                           .base = "BTC",
-                                           .quote = "USD",
-                                           .lot = 1,
-                                           .tick = 1,
-                                           .min_qty = 1}};
-            uint8_t buf[LX_PROTO_FRAME_MAX];
-            size_t len = 0;
             done = f->asked++ >= f->empty;
-            if (lx_proto_encode_markets(buf, sizeof buf, &len, q.hdr.req_id, 0, &mk,
-                                        done ? 1 : 0) == LX_OK) {
-                lx_zpart parts[2] = {m.part[0], {buf, len}};
-                lx_zsock_send(f->r, parts, 2, 0);
-            }
+            send_markets(f->r, &m.part[0], q.hdr.req_id, done);
         }
         lx_zmsg_close(&m);
     }
@@ -265,14 +274,9 @@ static void test_markets_asked_again(void **state)
 {
     (void)state;
     lx_zctx *ctx = NULL;
-    assert_int_equal(lx_zctx_new(&ctx, 1), LX_OK);
-    lx_zsock_opts so;
-    lx_zsock_opts_init(&so);
-    so.linger_ms = 0;
     markets_node f = {.empty = 3};
-    assert_int_equal(lx_zsock_new(&f.r, ctx, LX_ZROUTER, &so), LX_OK);
     char ep[64];
-    lx_test_bind_free_port(f.r, ep, sizeof ep, 47450);
+    fake_node(&ctx, &f.r, ep, sizeof ep, 47450);
     const char *eps[1] = {ep};
     lx_client_opts o = {.nodes = eps,
                         .nnodes = 1,
@@ -353,20 +357,7 @@ static void *serve_deposits(void *arg)
         lx_proto_msg q;
         if (m.n == 2 && lx_proto_decode(&q, NULL, m.part[1].data, m.part[1].len) == LX_OK) {
             if (q.hdr.type == LX_PROTO_QUERY_MARKETS) {
-                lx_proto_market mk = {.id = 0,
-                                      .spec = {.name = "BTC-USD",
-                                               .base = "BTC",
-                                               .quote = "USD",
-                                               .lot = 1,
-                                               .tick = 1,
-                                               .min_qty = 1}};
-                uint8_t buf[LX_PROTO_FRAME_MAX];
-                size_t len = 0;
-                if (lx_proto_encode_markets(buf, sizeof buf, &len, q.hdr.req_id, 0, &mk, 1) ==
-                    LX_OK) {
-                    lx_zpart parts[2] = {m.part[0], {buf, len}};
-                    lx_zsock_send(f->r, parts, 2, 0);
-                }
+                send_markets(f->r, &m.part[0], q.hdr.req_id, 1);
             } else if (q.hdr.type == LX_PROTO_DEPOSIT && f->deposits++ < f->drop) {
                 if (f->nheld < 8 && m.part[0].len <= sizeof f->route[0]) {
                     memcpy(f->route[f->nheld], m.part[0].data, m.part[0].len);
@@ -395,14 +386,9 @@ static void test_deposit_unanswered_sent_again(void **state)
 {
     (void)state;
     lx_zctx *ctx = NULL;
-    assert_int_equal(lx_zctx_new(&ctx, 1), LX_OK);
-    lx_zsock_opts so;
-    lx_zsock_opts_init(&so);
-    so.linger_ms = 0;
     deposit_node f = {.drop = 1, .late_after = 2};
-    assert_int_equal(lx_zsock_new(&f.r, ctx, LX_ZROUTER, &so), LX_OK);
     char ep[64];
-    lx_test_bind_free_port(f.r, ep, sizeof ep, 47500);
+    fake_node(&ctx, &f.r, ep, sizeof ep, 47500);
     const char *eps[1] = {ep};
     lx_client_opts o = {.nodes = eps,
                         .nnodes = 1,
