@@ -155,47 +155,8 @@ lx_err lx__settle_encode(const lx__settle *s, uint64_t seq, uint8_t **buf, size_
 
 /* ---- decoding ---- */
 
-/* A bounds-checked reader: a read past the end fails, and so does every
- * read after it. */
-typedef struct rd {
-    const uint8_t *p, *end;
-    int bad;
-} rd;
-
-static const uint8_t *take(rd *r, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = 1;
-        return NULL;
-    }
-    const uint8_t *p = r->p;
-    r->p += n;
-    return p;
-}
-
-static uint32_t get32(rd *r)
-{
-    const uint8_t *p = take(r, 4);
-    return p ? lx__get_u32(p) : 0;
-}
-
-static uint64_t get64(rd *r)
-{
-    const uint8_t *p = take(r, 8);
-    return p ? lx__get_u64(p) : 0;
-}
-
-static void get_bytes(rd *r, void *dst, size_t n)
-{
-    const uint8_t *p = take(r, n);
-    if (p)
-        memcpy(dst, p, n);
-    else
-        memset(dst, 0, n);
-}
-
 /* A list count that the bytes left can hold, at most cap. */
-static int count_ok(rd *r, size_t *n, uint32_t count, size_t each, size_t cap)
+static int count_ok(lx__rd *r, size_t *n, uint32_t count, size_t each, size_t cap)
 {
     if (r->bad || count > cap || count > (size_t)(r->end - r->p) / each) {
         r->bad = 1;
@@ -234,14 +195,14 @@ static void image_free(image *im)
     memset(im, 0, sizeof *im);
 }
 
-static void get_utxo(rd *r, const lx__settle *s, lx_channel_utxo *u)
+static void get_utxo(lx__rd *r, const lx__settle *s, lx_channel_utxo *u)
 {
     memset(u, 0, sizeof *u);
-    get_bytes(r, u->tx_id, 32);
-    u->index = get32(r);
-    get_bytes(r, u->asset_id, 32);
-    u->amount = get64(r);
-    u->locktime = get64(r);
+    lx__rd_bytes(r, u->tx_id, 32);
+    u->index = lx__rd_u32(r);
+    lx__rd_bytes(r, u->asset_id, 32);
+    u->amount = lx__rd_u64(r);
+    u->locktime = lx__rd_u64(r);
     u->threshold = s->ch.threshold;
     u->nowners = s->ch.nowners;
     u->owners = s->ch.owners;
@@ -256,20 +217,20 @@ static void get_utxo(rd *r, const lx__settle *s, lx_channel_utxo *u)
     } while (0)
 
 /* The UTXO lists, deposits and fill times. */
-static lx_err decode_lists(rd *r, const lx__settle *s, image *im, char *why, size_t cap)
+static lx_err decode_lists(lx__rd *r, const lx__settle *s, image *im, char *why, size_t cap)
 {
     size_t n = 0;
-    if (!count_ok(r, &im->nprev, get32(r), UTXO_LEN, CHANGE_MAX))
+    if (!count_ok(r, &im->nprev, lx__rd_u32(r), UTXO_LEN, CHANGE_MAX))
         FAIL("bad change outputs");
     for (size_t i = 0; i < im->nprev; i++)
         get_utxo(r, s, &im->prev[i]);
-    if (!count_ok(r, &n, get32(r), UTXO_LEN, SIZE_MAX))
+    if (!count_ok(r, &n, lx__rd_u32(r), UTXO_LEN, SIZE_MAX))
         FAIL("bad channel UTXO list");
     if (n && !(im->utxos = calloc(n, sizeof *im->utxos)))
         return LX_ENOMEM;
     for (im->nutxos = 0; im->nutxos < n; im->nutxos++)
         get_utxo(r, s, &im->utxos[im->nutxos]);
-    if (!count_ok(r, &n, get32(r), UTXO_LEN, SIZE_MAX))
+    if (!count_ok(r, &n, lx__rd_u32(r), UTXO_LEN, SIZE_MAX))
         FAIL("bad deposit list");
     if (n && !(im->deps = calloc(n, sizeof *im->deps)))
         return LX_ENOMEM;
@@ -283,15 +244,15 @@ static lx_err decode_lists(rd *r, const lx__settle *s, image *im, char *why, siz
         f->amount = u.amount;
         f->locktime = u.locktime;
     }
-    if (!count_ok(r, &n, get32(r), FT_LEN, SIZE_MAX))
+    if (!count_ok(r, &n, lx__rd_u32(r), FT_LEN, SIZE_MAX))
         FAIL("bad fill-time list");
     if (n && !(im->ft = calloc(n, sizeof *im->ft)))
         return LX_ENOMEM;
     for (im->nft = 0; im->nft < n; im->nft++) {
         lx__fill_time *t = &im->ft[im->nft];
-        t->seq = get64(r);
-        t->timestamp_us = get64(r);
-        t->fills = get64(r);
+        t->seq = lx__rd_u64(r);
+        t->timestamp_us = lx__rd_u64(r);
+        t->fills = lx__rd_u64(r);
         if (t->seq > im->seq || (im->nft && t->seq < im->ft[im->nft - 1].seq))
             r->bad = 1;
     }
@@ -302,18 +263,18 @@ static lx_err decode_lists(rd *r, const lx__settle *s, image *im, char *why, siz
 
 /* The closed batches not yet settled: each a whole .batch file, numbered
  * from settled + 1, each following the one before. */
-static lx_err decode_queue(rd *r, image *im, const uint8_t cid[32], char *why, size_t cap)
+static lx_err decode_queue(lx__rd *r, image *im, const uint8_t cid[32], char *why, size_t cap)
 {
     size_t qn = 0;
-    if (!count_ok(r, &qn, get32(r), 12, QUEUE_MAX) || qn != im->closed - im->settled)
+    if (!count_ok(r, &qn, lx__rd_u32(r), 12, QUEUE_MAX) || qn != im->closed - im->settled)
         FAIL("%zu queued batches for batches %" PRIu64 "..%" PRIu64, qn, im->settled + 1,
              im->closed);
     for (im->qn = 0; im->qn < qn; im->qn++) {
         pend *p = &im->q[im->qn];
         memset(p, 0, sizeof *p);
-        p->now = get64(r);
-        uint32_t flen = get32(r);
-        const uint8_t *file = take(r, flen);
+        p->now = lx__rd_u64(r);
+        uint32_t flen = lx__rd_u32(r);
+        const uint8_t *file = lx__rd_take(r, flen);
         if (!file)
             FAIL("a queued batch is cut short");
         lx_err rc = lx__settle_batch_from_file(&p->batch, file, flen);
@@ -337,11 +298,11 @@ static lx_err decode_queue(rd *r, image *im, const uint8_t cid[32], char *why, s
 
 /* The builder, and how it links to the chain: its next batch follows the
  * last queued one, and its fee is the channel file's. */
-static lx_err decode_builder(rd *r, const lx__settle *s, image *im, const uint8_t cid[32],
+static lx_err decode_builder(lx__rd *r, const lx__settle *s, image *im, const uint8_t cid[32],
                              char *why, size_t cap)
 {
-    uint32_t blen = get32(r);
-    const uint8_t *b = take(r, blen);
+    uint32_t blen = lx__rd_u32(r);
+    const uint8_t *b = lx__rd_take(r, blen);
     if (!b)
         FAIL("the batch builder is cut short");
     lx_err rc = lx_batch_builder_decode(&im->bb, b, blen, 0);
@@ -389,16 +350,16 @@ static lx_err decode(image *im, const lx__settle *s, const uint8_t *buf, size_t 
         FAIL("its checksum does not match");
     if ((rc = lx_channel_id(cid, &s->channel, s->ch.network_id, s->ch.blockchain_id)) != LX_OK)
         return rc;
-    rd r = {buf + 8, buf + len - 32, 0};
+    lx__rd r = {buf + 8, buf + len - 32, 0};
     uint8_t got[32];
-    im->seq = get64(&r);
-    get_bytes(&r, got, 32);
-    im->closed = get64(&r);
-    im->settled = get64(&r);
-    get_bytes(&r, im->settled_tx, 32);
-    get_bytes(&r, im->settled_hash, 32);
-    im->assets_seen = get64(&r);
-    im->markets_seen = get64(&r);
+    im->seq = lx__rd_u64(&r);
+    lx__rd_bytes(&r, got, 32);
+    im->closed = lx__rd_u64(&r);
+    im->settled = lx__rd_u64(&r);
+    lx__rd_bytes(&r, im->settled_tx, 32);
+    lx__rd_bytes(&r, im->settled_hash, 32);
+    im->assets_seen = lx__rd_u64(&r);
+    im->markets_seen = lx__rd_u64(&r);
     static const uint8_t zero[32];
     if (r.bad)
         FAIL("it is cut short");

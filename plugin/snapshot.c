@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "lx/bytes.h"
 
 #define SNAP_VERSION 2u
 #define HEADER_LEN 24u
@@ -62,19 +63,13 @@ static uint64_t word_sum(const uint8_t *p, size_t n)
 
 static uint8_t *put8(uint8_t *p, uint64_t v)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    memcpy(p, &v, 8);
+    lx__put_u64(p, v);
     return p + 8;
 }
 
 static uint8_t *put4(uint8_t *p, uint32_t v)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap32(v);
-#endif
-    memcpy(p, &v, 4);
+    lx__put_u32(p, v);
     return p + 4;
 }
 
@@ -94,12 +89,10 @@ lx_err lx_engine_snapshot_len(const lx_engine *e, size_t *len)
 {
     if (!e || !len)
         return LX_EINVAL;
-    uint32_t *slots;
-    size_t nb;
-    lx_err err = lx__balances_sorted(e, &slots, &nb);
-    if (err)
-        return err;
-    free(slots);
+    /* The balances written are the non-zero ones: counted, not sorted. */
+    size_t nb = 0;
+    for (uint32_t i = 0; i < e->nbals; i++)
+        nb += e->bals[i].available || e->bals[i].reserved;
     *len = snap_len(e, nb);
     return LX_OK;
 }

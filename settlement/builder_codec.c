@@ -99,48 +99,9 @@ lx_err lx_batch_builder_encode(const lx_batch_builder *b, uint8_t **out, size_t 
 
 /* ---- decoding ---- */
 
-/* A bounds-checked reader: once a read would pass the end, every later one
- * fails too and returns zeros. */
-typedef struct rd {
-    const uint8_t *p, *end;
-    int bad;
-} rd;
-
-static const uint8_t *take(rd *r, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = 1;
-        return NULL;
-    }
-    const uint8_t *p = r->p;
-    r->p += n;
-    return p;
-}
-
-static uint32_t get32(rd *r)
-{
-    const uint8_t *p = take(r, 4);
-    return p ? lx__get_u32(p) : 0;
-}
-
-static uint64_t get64(rd *r)
-{
-    const uint8_t *p = take(r, 8);
-    return p ? lx__get_u64(p) : 0;
-}
-
-static void get_bytes(rd *r, uint8_t *out, size_t n)
-{
-    const uint8_t *p = take(r, n);
-    if (p)
-        memcpy(out, p, n);
-    else
-        memset(out, 0, n);
-}
-
 /* A list's count, checked against the bytes left (each entry `each` bytes)
  * and the cap: LX_EFORMAT or LX_ETOOBIG. */
-static lx_err list_count(rd *r, size_t *n, uint64_t count, size_t each, uint64_t cap)
+static lx_err list_count(lx__rd *r, size_t *n, uint64_t count, size_t each, uint64_t cap)
 {
     if (r->bad)
         return LX_EFORMAT;
@@ -251,23 +212,23 @@ static lx_err add_lists(lx_batch_builder *b, const lists *l)
 }
 
 /* The registered assets and markets, strictly increasing. */
-static lx_err add_tables(lx_batch_builder *b, rd *r)
+static lx_err add_tables(lx_batch_builder *b, lx__rd *r)
 {
     size_t n = 0;
-    lx_err err = list_count(r, &n, get32(r), ASSET_LEN, LX__BUILDER_TABLE_MAX);
+    lx_err err = list_count(r, &n, lx__rd_u32(r), ASSET_LEN, LX__BUILDER_TABLE_MAX);
     for (size_t i = 0; i < n && err == LX_OK; i++) {
-        uint32_t asset = get32(r);
+        uint32_t asset = lx__rd_u32(r);
         uint8_t id[LX_ASSET_ID_LEN];
-        get_bytes(r, id, sizeof id);
+        lx__rd_bytes(r, id, sizeof id);
         if (asset < b->nassets) /* not above the previous one */
             return LX_EFORMAT;
         err = as_format(lx_batch_builder_add_asset(b, asset, id));
     }
     if (err == LX_OK)
-        err = list_count(r, &n, get32(r), MARKET_LEN, LX__BUILDER_TABLE_MAX);
+        err = list_count(r, &n, lx__rd_u32(r), MARKET_LEN, LX__BUILDER_TABLE_MAX);
     for (size_t i = 0; i < n && err == LX_OK; i++) {
-        uint32_t market = get32(r), base = get32(r), quote = get32(r);
-        uint64_t lot = get64(r);
+        uint32_t market = lx__rd_u32(r), base = lx__rd_u32(r), quote = lx__rd_u32(r);
+        uint64_t lot = lx__rd_u64(r);
         if (market < b->nmarkets)
             return LX_EFORMAT;
         err = as_format(lx_batch_builder_add_market(b, market, base, quote, lot));
@@ -283,21 +244,21 @@ lx_err lx_batch_builder_decode(lx_batch_builder **b, const uint8_t *buf, size_t 
     *b = NULL;
     if (!buf && len)
         return LX_EINVAL;
-    rd r = {buf, buf + len, 0};
-    const uint8_t *v = take(&r, 1);
+    lx__rd r = {buf, buf + len, 0};
+    const uint8_t *v = lx__rd_take(&r, 1);
     if (!v || v[0] != LX_BATCH_BUILDER_STATE_VERSION)
         return LX_EFORMAT;
     lx_batch_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    get_bytes(&r, cfg.channel_id, 32);
-    cfg.fee_account = get64(&r);
-    get_bytes(&r, cfg.fee_asset, 32);
-    cfg.tx_fee = get64(&r);
-    cfg.next_number = get64(&r);
-    get_bytes(&r, cfg.prev_hash, 32);
-    cfg.next_seq = get64(&r);
-    cfg.next_fill = get64(&r);
-    uint64_t last_seq = get64(&r);
+    lx__rd_bytes(&r, cfg.channel_id, 32);
+    cfg.fee_account = lx__rd_u64(&r);
+    lx__rd_bytes(&r, cfg.fee_asset, 32);
+    cfg.tx_fee = lx__rd_u64(&r);
+    cfg.next_number = lx__rd_u64(&r);
+    lx__rd_bytes(&r, cfg.prev_hash, 32);
+    cfg.next_seq = lx__rd_u64(&r);
+    cfg.next_fill = lx__rd_u64(&r);
+    uint64_t last_seq = lx__rd_u64(&r);
     cfg.threads = threads;
     if (r.bad)
         return LX_EFORMAT;
@@ -308,18 +269,19 @@ lx_err lx_batch_builder_decode(lx_batch_builder **b, const uint8_t *buf, size_t 
     lists l;
     memset(&l, 0, sizeof l);
     if (err == LX_OK)
-        err = list_count(&r, &l.nfills, get64(&r), LX_FILL_LEAF_LEN, UINT64_MAX);
+        err = list_count(&r, &l.nfills, lx__rd_u64(&r), LX_FILL_LEAF_LEN, UINT64_MAX);
     if (err == LX_OK) {
-        l.fills = take(&r, l.nfills * LX_FILL_LEAF_LEN);
-        err = list_count(&r, &l.ndeposits, get32(&r), LX__DEPOSIT_ENC_LEN, LX_BATCH_DEPOSITS_MAX);
+        l.fills = lx__rd_take(&r, l.nfills * LX_FILL_LEAF_LEN);
+        err = list_count(&r, &l.ndeposits, lx__rd_u32(&r), LX__DEPOSIT_ENC_LEN,
+                         LX_BATCH_DEPOSITS_MAX);
     }
     if (err == LX_OK) {
-        l.deposits = take(&r, l.ndeposits * LX__DEPOSIT_ENC_LEN);
-        err = list_count(&r, &l.nwithdrawals, get32(&r), LX__WITHDRAWAL_ENC_LEN,
+        l.deposits = lx__rd_take(&r, l.ndeposits * LX__DEPOSIT_ENC_LEN);
+        err = list_count(&r, &l.nwithdrawals, lx__rd_u32(&r), LX__WITHDRAWAL_ENC_LEN,
                          LX_BATCH_WITHDRAWALS_MAX);
     }
     if (err == LX_OK) {
-        l.withdrawals = take(&r, l.nwithdrawals * LX__WITHDRAWAL_ENC_LEN);
+        l.withdrawals = lx__rd_take(&r, l.nwithdrawals * LX__WITHDRAWAL_ENC_LEN);
         if (r.bad || r.p != r.end)
             err = LX_EFORMAT; /* trailing bytes */
     }

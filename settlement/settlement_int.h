@@ -1,37 +1,14 @@
-/* Internals shared by the settlement batch modules: big-endian byte helpers,
- * hashing with a reused context, the netting accumulator and the batch
- * builder's state. */
+/* Internals shared by the settlement batch modules: big-endian byte helpers
+ * (lx/bytes.h), hashing with a reused context, the netting accumulator and
+ * the batch builder's state. */
 #ifndef LX_SETTLEMENT_INT_H
 #define LX_SETTLEMENT_INT_H
 
 #include <stdint.h>
 #include <string.h>
 
+#include "lx/bytes.h"
 #include "lx/settlement.h"
-
-static inline void lx__put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static inline void lx__put_u64(uint8_t *p, uint64_t v)
-{
-    lx__put_u32(p, (uint32_t)(v >> 32));
-    lx__put_u32(p + 4, (uint32_t)v);
-}
-
-static inline uint32_t lx__get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t lx__get_u64(const uint8_t *p)
-{
-    return (uint64_t)lx__get_u32(p) << 32 | lx__get_u32(p + 4);
-}
 
 static inline int lx__is_zero(const uint8_t *p, size_t n)
 {
