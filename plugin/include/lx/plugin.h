@@ -109,23 +109,23 @@ typedef enum lx_stp {
 typedef enum lx_reason {
     LX_R_NONE = 0,
     /* rejects: the command changed nothing */
-    LX_R_INSUFFICIENT_BALANCE, /* "insufficient_balance" */
-    LX_R_UNKNOWN_MARKET,       /* "unknown_market" */
-    LX_R_BAD_PRICE,            /* "bad_price": zero or not a multiple of tick */
-    LX_R_BAD_QTY,              /* "bad_qty": zero or below min_qty */
+    LX_R_INSUFFICIENT_BALANCE,  /* "insufficient_balance" */
+    LX_R_UNKNOWN_MARKET,        /* "unknown_market" */
+    LX_R_BAD_PRICE,             /* "bad_price": zero or not a multiple of tick */
+    LX_R_BAD_QTY,               /* "bad_qty": zero or below min_qty */
     LX_R_POST_ONLY_WOULD_CROSS, /* "post_only_would_cross" */
-    LX_R_FOK_UNFILLABLE,       /* "fok_unfillable" */
-    LX_R_DUPLICATE_ID,         /* "duplicate_id": an open order has that id */
-    LX_R_UNKNOWN_ORDER,        /* "unknown_order": no open order has that id */
-    LX_R_NOT_OWNER,            /* "not_owner": the order is another account's */
-    LX_R_BAD_ID,               /* "bad_id": order id 0 */
-    LX_R_BAD_TYPE,             /* "bad_type": bad side/type/tif/stp, or market+post_only */
-    LX_R_OVERFLOW,             /* "overflow": an amount would not fit in 63 bits */
-    LX_R_BAD_AMOUNT,           /* "bad_amount": a zero deposit or withdrawal */
-    LX_R_UNKNOWN_ASSET,        /* "unknown_asset": no market uses that asset */
-    LX_R_DUPLICATE_MARKET,     /* "duplicate_market" */
-    LX_R_BAD_MARKET,           /* "bad_market": zero lot/tick/min_qty, fee over
-                                  10000 bps, base == quote, or an empty name */
+    LX_R_FOK_UNFILLABLE,        /* "fok_unfillable" */
+    LX_R_DUPLICATE_ID,          /* "duplicate_id": an open order has that id */
+    LX_R_UNKNOWN_ORDER,         /* "unknown_order": no open order has that id */
+    LX_R_NOT_OWNER,             /* "not_owner": the order is another account's */
+    LX_R_BAD_ID,                /* "bad_id": order id 0 */
+    LX_R_BAD_TYPE,              /* "bad_type": bad side/type/tif/stp, or market+post_only */
+    LX_R_OVERFLOW,              /* "overflow": an amount would not fit in 63 bits */
+    LX_R_BAD_AMOUNT,            /* "bad_amount": a zero deposit or withdrawal */
+    LX_R_UNKNOWN_ASSET,         /* "unknown_asset": no market uses that asset */
+    LX_R_DUPLICATE_MARKET,      /* "duplicate_market" */
+    LX_R_BAD_MARKET,            /* "bad_market": zero lot/tick/min_qty, fee over
+                                   10000 bps, base == quote, or an empty name */
     /* cancel reasons: an accepted order's remainder was removed */
     LX_R_USER,    /* "user": a cancel command */
     LX_R_IOC,     /* "ioc": the unfilled rest of an IOC order */
@@ -175,16 +175,16 @@ typedef struct lx_market_spec {
 } lx_market_spec;
 
 typedef struct lx_order_cmd {
-    uint64_t id;      /* chosen by the submitter; nonzero; unique among open orders */
+    uint64_t id; /* chosen by the submitter; nonzero; unique among open orders */
     uint64_t account;
     uint32_t market;
-    uint8_t side;     /* lx_side */
-    uint8_t type;     /* lx_order_type */
-    uint8_t tif;      /* lx_tif; ignored for market orders */
-    uint8_t stp;      /* lx_stp */
-    bool post_only;   /* limit only: rejected if it would take liquidity */
-    uint64_t price;   /* limit price, or a market order's worst price */
-    uint64_t qty;     /* lots */
+    uint8_t side;   /* lx_side */
+    uint8_t type;   /* lx_order_type */
+    uint8_t tif;    /* lx_tif; ignored for market orders */
+    uint8_t stp;    /* lx_stp */
+    bool post_only; /* limit only: rejected if it would take liquidity */
+    uint64_t price; /* limit price, or a market order's worst price */
+    uint64_t qty;   /* lots */
 } lx_order_cmd;
 
 typedef struct lx_transfer_cmd { /* deposit and withdraw */
@@ -241,11 +241,11 @@ typedef enum lx_event_type {
 } lx_event_type;
 
 typedef struct lx_event {
-    uint8_t type;   /* lx_event_type */
-    uint8_t cmd;    /* lx_cmd_type of the command that made it */
-    uint8_t side;   /* order side; the taker's side for a fill */
-    uint8_t reason; /* lx_reason for REJECTED and CANCELLED, else 0 */
-    uint32_t market; /* market id; for BALANCE the asset id */
+    uint8_t type;     /* lx_event_type */
+    uint8_t cmd;      /* lx_cmd_type of the command that made it */
+    uint8_t side;     /* order side; the taker's side for a fill */
+    uint8_t reason;   /* lx_reason for REJECTED and CANCELLED, else 0 */
+    uint32_t market;  /* market id; for BALANCE the asset id */
     uint64_t id;      /* order id (the taker's for a fill); 0 for transfers and markets */
     uint64_t account; /* owner of id (the taker's for a fill), or the transfer's */
     union {
@@ -360,8 +360,8 @@ typedef struct lx_order_info {
     uint8_t side, tif, stp;
     bool post_only;
     uint64_t price;
-    uint64_t qty;      /* remaining lots */
-    uint64_t filled;   /* lots filled so far */
+    uint64_t qty;    /* remaining lots */
+    uint64_t filled; /* lots filled so far */
 } lx_order_info;
 
 /* An open order's status: LX_ENOTFOUND if no open order has that id. */
