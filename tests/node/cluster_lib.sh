@@ -147,6 +147,17 @@ cl_endpoints() {
     echo "$out"
 }
 cl_data() { echo "$CL_TMP/node$1"; }
+# log_has I REGEX: node I's log has a matching line after its latest start.
+log_has() {
+    awk -v re="$2" '/^==== start /{r=0} $0 ~ re {r=1} END{exit !r}' "$CL_TMP/node$1.log"
+}
+# first_segment I: the seq of the oldest segment of node I's journal.
+first_segment() {
+    local f
+    f=$(ls "$(cl_data "$1")/journal" 2>/dev/null | head -n 1)
+    f=${f%.log}
+    echo $((10#${f:-0}))
+}
 cl_status() { echo "$CL_TMP/node$1/status.json"; }
 
 # cl_topology mesh|star|ring: the links of docs/topologies.md for NODES

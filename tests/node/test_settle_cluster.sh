@@ -81,17 +81,6 @@ start_node() {
         --key-file "$CL_TMP/key$i" --settle-interval 1s --fsync off \
         --snapshot-every 40 --journal-segment-bytes 8192 --compact "$compact" "$@"
 }
-# log_has I REGEX: node I's log has a matching line after its latest start.
-log_has() {
-    awk -v re="$2" '/^==== start /{r=0} $0 ~ re {r=1} END{exit !r}' "$CL_TMP/node$1.log"
-}
-# first_segment I: the seq of the oldest segment of node I's journal.
-first_segment() {
-    local f
-    f=$(ls "$(cl_data "$1")/journal" 2>/dev/null | head -n 1)
-    f=${f%.log}
-    echo $((10#${f:-0}))
-}
 echo "---- $(date +%T) 3 nodes with settlement"
 start_node 0 --rpc "$RPC"
 start_node 1

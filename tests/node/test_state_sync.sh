@@ -18,18 +18,6 @@ OPTS=(--snapshot-every 50 --journal-segment-bytes 8192 --fsync off)
 # Parts of 16 KiB instead of 4 MiB, so that the snapshot goes in many parts.
 export LX_STATESYNC_PART_BYTES=16384
 
-# log_has I REGEX: node I's log has a matching line after its latest start.
-log_has() {
-    awk -v re="$2" '/^==== start /{r=0} $0 ~ re {r=1} END{exit !r}' "$CL_TMP/node$1.log"
-}
-# first_segment I: the seq of the oldest segment of node I's journal.
-first_segment() {
-    local f
-    f=$(ls "$(cl_data "$1")/journal" 2>/dev/null | head -n 1)
-    f=${f%.log}
-    echo $((10#${f:-0}))
-}
-
 echo "---- start a 3-node cluster: ${OPTS[*]}"
 cl_start_all "${OPTS[@]}"
 
