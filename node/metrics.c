@@ -93,7 +93,8 @@ void lx__write_status(lx__node *n)
         ",\"ack_p99_us\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"block_entries\":%" PRIu64
         ",\"commit_p50_us\":%" PRIu64 ",\"commit_p99_us\":%" PRIu64
         ",\"curve\":%s,\"curve_refused\":%" PRIu64 ",\"leader\":\"%s\",\"commit_seq\":%" PRIu64
-        ",\"ack_quorum\":\"%s\",\"stale_refused\":%" PRIu64 ",\"state_syncs\":%" PRIu64
+        ",\"ack_quorum\":\"%s\",\"stale_refused\":%" PRIu64 ",\"forwards_held\":%" PRIu64
+        ",\"forwards_dropped\":%" PRIu64 ",\"state_syncs\":%" PRIu64
         ",\"settle\":%s,\"pid\":%ld}\n",
         n->cfg.node_id, lx__role_name(n), n->term, n->seq, hash, m->orders, m->trades, m->msgs_in,
         m->msgs_out, lag_of(n), m->hash_mismatches, m->replies_dropped, m->bad_frames,
@@ -101,8 +102,8 @@ void lx__write_status(lx__node *n)
         m->block_entries, lx__hist_quantile(&m->commit_total, 0.50),
         lx__hist_quantile(&m->commit_total, 0.99), n->auth ? "true" : "false",
         lx__auth_refused(n->auth), n->is_leader ? n->cfg.node_id : n->leader_id, n->commit_seq,
-        n->cfg.ack_majority ? "majority" : "local", n->stale_refused, lx__ss_installed(), settle,
-        (long)getpid());
+        n->cfg.ack_majority ? "majority" : "local", n->stale_refused, n->parked, n->park_dropped,
+        lx__ss_installed(), settle, (long)getpid());
     if (len <= 0 || (size_t)len >= sizeof body)
         return;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

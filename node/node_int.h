@@ -601,6 +601,12 @@ typedef struct lx__fwd {
 #define LX__FWD_MAX 65536u
 #define LX__FWD_EXPIRE_US 30000000u
 
+/* A FORWARD from a peer whose link is not known yet waits at most this long,
+ * in a queue of at most LX__PARK_BYTES (node/park.c). */
+typedef struct lx__parked lx__parked;
+#define LX__PARK_US 10000000u
+#define LX__PARK_BYTES ((size_t)64 << 20)
+
 /* The way to a node without a link: the link its heartbeats come in on
  * with the fewest hops (node/topology.c). */
 typedef struct lx__route {
@@ -712,6 +718,11 @@ typedef struct lx__node {
     lx__fwd *fwd;
     uint64_t fwd_next_token;
     size_t fwd_n;
+
+    /* requests forwarded by peers whose link is not known yet (node/park.c) */
+    lx__parked *park_head, *park_tail;
+    size_t park_bytes;
+    uint64_t parked, park_dropped;
 
     lx__metrics m;
     uint64_t next_metrics_us, next_status_us, next_hb_us;
@@ -845,6 +856,16 @@ void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const 
                          const uint8_t *frame, size_t len, uint64_t recv_us);
 void lx__replica_result(lx__node *n, const lx__peer_msg *m);
 int lx__replica_idle(const lx__node *n);
+
+/* node/park.c: keeps a FORWARD from a peer not yet linked (copied). */
+void lx__park_forward(lx__node *n, const lx__peer_msg *m, uint64_t now);
+/* Unlinks every request kept from `from`, oldest first. */
+lx__parked *lx__park_take(lx__node *n, const char *from);
+/* Decodes the next request of a taken list into *m, which points into *hold
+ * until the next call; frees what it passes. 0 at the end. */
+int lx__park_next(lx__parked **list, lx__peer_msg *m, lx__parked **hold);
+void lx__park_tick(lx__node *n, uint64_t now); /* drops what waited too long */
+void lx__park_free(lx__node *n);
 /* Forgets early blocks and gap requests (a new leader or term). */
 void lx__replica_clear_stash(lx__node *n);
 

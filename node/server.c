@@ -264,6 +264,10 @@ static void dispatch(lx__node *n, const lx__peer_msg *m, int slot)
             lx__log(n, "peer %s reached via tcp://%s:%u", m->from,
                     n->cfg.peers[m->u.hello_ack.slot].host, n->cfg.peers[m->u.hello_ack.slot].port);
             lx__topo_link_known(n, (int)m->u.hello_ack.slot);
+            lx__parked *held = lx__park_take(n, m->from), *hold = NULL;
+            lx__peer_msg fm;
+            while (lx__park_next(&held, &fm, &hold))
+                dispatch(n, &fm, (int)m->u.hello_ack.slot);
         }
         if (n->leader_id[0] && strcmp(n->leader_id, m->from) == 0) {
             n->leader_slot = (int)m->u.hello_ack.slot;
@@ -273,15 +277,14 @@ static void dispatch(lx__node *n, const lx__peer_msg *m, int slot)
         return;
     case LX__P_FORWARD: {
         if (slot < 0) {
-            static uint64_t told;
-            if (told++ % 1000 == 0)
-                lx__log(n, "dropping a request forwarded by %s: no link to it yet (%" PRIu64 ")",
-                        m->from, told);
-            /* Greet the peers not yet known within HELLO_SOON_US instead of
-             * at the next HELLO_FAST_US round, so the link exists sooner. */
-            uint64_t soon = lx_now_us() + HELLO_SOON_US;
-            if (n->hello_us > soon)
-                n->hello_us = soon;
+            /* Its link is not known yet, and the answer goes over it: keep
+             * the request until the HELLO_ACK names the link, and greet the
+             * unknown peers within HELLO_SOON_US instead of at the next
+             * HELLO_FAST_US round. */
+            uint64_t now = lx_now_us();
+            lx__park_forward(n, m, now);
+            if (n->hello_us > now + HELLO_SOON_US)
+                n->hello_us = now + HELLO_SOON_US;
             return;
         }
         lx__origin o;
@@ -490,6 +493,7 @@ static void timers(lx__node *n, uint64_t now)
     }
     lx__ss_tick(n, now);
     lx__settle_tick(n, now);
+    lx__park_tick(n, now);
     if (now >= n->next_hb_us) {
         heartbeat(n);
         n->next_hb_us = now + (uint64_t)n->cfg.heartbeat_ms * 1000;
@@ -718,6 +722,7 @@ static void close_all(lx__node *n)
     lx_zctx_free(&n->ctx);
     lx__seq_free(n);
     lx__replica_free(n);
+    lx__park_free(n);
     lx__md_free(&n->md);
     lx_engine_free(&n->engine);
     lx_events_free(&n->evs);

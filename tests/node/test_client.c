@@ -378,8 +378,8 @@ static void *serve_deposits(void *arg)
     return NULL;
 }
 
-/* A deposit the node never answers (a follower's forward the leader could
- * not route, just after a start) is sent again after 3 s, and funding
+/* A deposit the node never answers (it stopped before answering, say) is
+ * sent again after 3 s, and funding
  * completes; the node then answers the first send too, after the run has
  * counted the deposit. */
 static void test_deposit_unanswered_sent_again(void **state)
