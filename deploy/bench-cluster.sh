@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Cluster benchmark: runs deploy/run-multi-node.sh for 3, 5 and 10 nodes in
-# leader mode with batched order frames, and a one-node latency run at a
-# moderate rate, and prints them next to a bare ZeroMQ round trip
-# (lx-bench-zmq). Writes LOG_DIR/bench-cluster.json. See docs/cluster.md.
+# leader mode with batched order frames, each at its goal's rate, and a
+# one-node latency run at a moderate rate, and prints them next to a bare
+# ZeroMQ round trip (lx-bench-zmq), with whether each goal was met. Writes
+# LOG_DIR/bench-cluster.json. See docs/cluster.md.
 #
 #   ./deploy/bench-cluster.sh
 #   TEST_DURATION=10s BENCH_NODES="3 5" BENCH_FSYNC=off ./deploy/bench-cluster.sh
@@ -19,7 +20,9 @@ abspath() {
 }
 
 BENCH_NODES=${BENCH_NODES:-3 5 10}
-BENCH_RATE=${BENCH_RATE:-300000}
+# Unset: each size runs at its goal's rate (goal_of below), 300000 when it has
+# none. Set: every size runs at BENCH_RATE.
+BENCH_RATE=${BENCH_RATE:-}
 BENCH_BATCH=${BENCH_BATCH:-64}
 BENCH_FSYNC=${BENCH_FSYNC:-on}
 LATENCY_RATE=${LATENCY_RATE:-10000}
@@ -34,11 +37,33 @@ if [ -n "${BIN_DIR:-}" ]; then BIN_DIR=$(abspath "$BIN_DIR"); else BIN_DIR=$ROOT
 export BIN_DIR
 
 say() { printf '[bench-cluster] %s\n' "$*"; }
+
+# goal_of NODES: "rate p99_us" the cluster must sustain at that size (p99_us
+# "-" for no latency goal), or nothing. These are lxdex's performance goals
+# (docs/cluster.md#bench-clustersh).
+goal_of() {
+    case "$1" in
+    3) echo "250000 10000" ;;
+    5) echo "100000 -" ;;
+    10) echo "200000 -" ;;
+    esac
+}
+rate_of() {
+    local g
+    if [ -n "$BENCH_RATE" ]; then
+        echo "$BENCH_RATE"
+    elif g=$(goal_of "$1") && [ -n "$g" ]; then
+        echo "${g%% *}"
+    else
+        echo 300000
+    fi
+}
 die() {
     printf '[bench-cluster] error: %s\n' "$*" >&2
     exit 1
 }
 case "$BENCH_FSYNC" in on | off) ;; *) die "BENCH_FSYNC=$BENCH_FSYNC: on or off" ;; esac
+case "$BENCH_RATE" in '' | *[!0-9]* | 0*) [ -z "$BENCH_RATE" ] || die "BENCH_RATE=$BENCH_RATE: a positive number of orders/s" ;; esac
 case "$BENCH_CURVE" in off | on | both) ;; *) die "BENCH_CURVE=$BENCH_CURVE: off, on or both" ;; esac
 command -v jq >/dev/null 2>&1 || die "jq is missing (it is in deploy/deps.sh)"
 mkdir -p "$LOG_DIR" || die "cannot create $LOG_DIR"
@@ -52,7 +77,9 @@ trap 'say "terminated"; exit 143' TERM
 say "journal fsync: $BENCH_FSYNC (BENCH_FSYNC=on|off; on is the daemon's default)"
 say "CURVE: $BENCH_CURVE (BENCH_CURVE=off|on|both; both runs each size plain and with CURVE, one client account each)"
 say "settlement: $BENCH_SETTLE (BENCH_SETTLE=true also starts lx-devnet and settles every run's fills)"
-say "runs: ${BENCH_NODES} nodes at $BENCH_RATE orders/s in batches of $BENCH_BATCH, plus 1 node at $LATENCY_RATE orders/s; $TEST_DURATION each"
+plan=
+for n in $BENCH_NODES; do plan="$plan, $n nodes at $(rate_of "$n")"; done
+say "runs:${plan#,} orders/s in batches of $BENCH_BATCH, plus 1 node at $LATENCY_RATE orders/s; $TEST_DURATION each"
 
 # run NAME NODES RATE CLIENT_ARGS [CURVE]: one cluster run; its summary lands
 # in LOG_DIR/bench-NAME/summary.json. Builds the binaries on the first run if
@@ -93,12 +120,12 @@ for n in $BENCH_NODES; do
     # out; those are counted and shown, not a failed run.
     cargs="--batch $BENCH_BATCH --error-threshold 1$CURVE_ARGS${BENCH_CLIENT_ARGS:+ $BENCH_CLIENT_ARGS}"
     if [ "$BENCH_CURVE" != on ]; then
-        run "n$n" "$n" "$BENCH_RATE" "$cargs" false
+        run "n$n" "$n" "$(rate_of "$n")" "$cargs" false
         RUN_NAMES+=("n$n")
         nruns=$((nruns + 1))
     fi
     if [ "$BENCH_CURVE" != off ]; then
-        run "n$n-curve" "$n" "$BENCH_RATE" "$cargs" true
+        run "n$n-curve" "$n" "$(rate_of "$n")" "$cargs" true
         RUN_NAMES+=("n$n-curve")
         nruns=$((nruns + 1))
     fi
@@ -142,7 +169,17 @@ for name in "${RUN_NAMES[@]}"; do
     c=false
     [ "$name" != "${name%-curve}" ] && c=true
     # A run that ended before writing its summary still gets a row.
-    [ "$j" = null ] && j="{\"nodes\":$n,\"curve\":$c,\"target_rate\":$BENCH_RATE,\"converged\":false,\"ok\":false,\"latency_us\":{}}"
+    [ "$j" = null ] && j="{\"nodes\":$n,\"curve\":$c,\"target_rate\":$(rate_of "$n"),\"converged\":false,\"ok\":false,\"latency_us\":{}}"
+    # The size's goal, and whether this run met it: the goal's rate offered,
+    # at least 99% of it acknowledged, no errors, p99 under its bound.
+    g=$(goal_of "$n")
+    if [ -n "$g" ]; then
+        gp=${g#* }
+        [ "$gp" = - ] && gp=null
+        j=$(jq -c --argjson rate "${g%% *}" --argjson p99 "$gp" '. + {goal: {rate: $rate, p99_us: $p99,
+            met: (.target_rate == $rate and (.throughput // 0) >= 0.99 * $rate and .errors == 0
+                  and .converged == true and ($p99 == null or (.latency_us.p99 // 1e18) < $p99))}}' <<<"$j")
+    fi
     runs+=("$j")
 done
 LAT=$(summary_of latency)
@@ -152,7 +189,7 @@ jq -n --argjson runs "$RUNS_JSON" --argjson lat "$LAT" --argjson base "$BASE_JSO
     --arg fsync "$BENCH_FSYNC" --arg dur "$TEST_DURATION" --argjson batch "$BENCH_BATCH" '
     def row: {nodes, curve: (.curve // false), target_rate, throughput, acked, errors, client_exit,
               p50: .latency_us.p50, p99: .latency_us.p99, p999: .latency_us.p999,
-              converged, ok};
+              converged, ok, goal};
     {fsync: $fsync, duration: $dur, batch: $batch,
      baseline_zmq: $base,
      cluster: [$runs[] | row],
@@ -164,7 +201,9 @@ jq -n --argjson runs "$RUNS_JSON" --argjson lat "$LAT" --argjson base "$BASE_JSO
                    then $c.throughput / $p.throughput else null end)}],
      one_node_latency: (if $lat == null then null else ($lat | row) + {
         p50_vs_zmq: (if $base != null and ($base.p50 // 0) > 0 and $lat.latency_us.p50 != null
-                     then ($lat.latency_us.p50 / $base.p50) else null end)} end)}' \
+                     then ($lat.latency_us.p50 / $base.p50) else null end)}
+        | . + {goal: {p50_vs_zmq: 2, p99_us: 1000,
+                      met: (.p50_vs_zmq != null and .p50_vs_zmq <= 2 and (.p99 // 1e18) <= 1000)}} end)}' \
     >"$LOG_DIR/bench-cluster.json" || die "could not write $LOG_DIR/bench-cluster.json"
 
 fmt() {
@@ -173,26 +212,28 @@ fmt() {
 }
 echo
 echo "lxdex cluster benchmark: leader mode, fsync $BENCH_FSYNC, $TEST_DURATION per run, batch frames of $BENCH_BATCH orders"
-ROW='%-8s %10s %12s %10s %11s %11s %11s  %s\n'
+ROW='%-8s %10s %12s %10s %11s %11s %11s  %-9s %s\n'
 # shellcheck disable=SC2059
-printf "$ROW" nodes "target/s" "achieved/s" errors "p50 us" "p99 us" "p99.9 us" converged
+printf "$ROW" nodes "target/s" "achieved/s" errors "p50 us" "p99 us" "p99.9 us" converged goal
 fmt 'def s: if . == null then "-" else tostring end;
      .cluster[] | [((.nodes|s) + (if .curve then " curve" else "" end)), (.target_rate|s),
       (if .throughput == null then "-" else (.throughput|floor|tostring) end), (.errors|s),
       (.p50|s), (.p99|s), (.p999|s),
       (if .converged then "yes" elif .throughput == null then "FAILED" else "NO" end)
-      + (if .client_exit != null and .client_exit != 0 then " (client exit \(.client_exit))" else "" end)]
+      + (if .client_exit != null and .client_exit != 0 then " (client exit \(.client_exit))" else "" end),
+      (if .goal == null then "-"
+       else "\(.goal.rate)/s\(if .goal.p99_us == null then "" else ", p99 < \(.goal.p99_us) us" end): \(if .goal.met then "met" else "NOT met" end)" end)]
      | @tsv' |
-    while IFS=$'\t' read -r a b c d e f g h; do
+    while IFS=$'\t' read -r a b c d e f g h i; do
         # shellcheck disable=SC2059
-        printf "$ROW" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
+        printf "$ROW" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
     done
 fmt '.baseline_zmq | if . == null then empty else
-      ["zmq", "-", (.orders_per_s|floor|tostring), "-", (.p50|tostring), (.p99|tostring), (.p999|tostring), "-"]
+      ["zmq", "-", (.orders_per_s|floor|tostring), "-", (.p50|tostring), (.p99|tostring), (.p999|tostring), "-", "-"]
       | @tsv end' |
-    while IFS=$'\t' read -r a b c d e f g h; do
+    while IFS=$'\t' read -r a b c d e f g h i; do
         # shellcheck disable=SC2059
-        printf "$ROW" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
+        printf "$ROW" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
     done
 fmt 'if .baseline_zmq == null then "zmq: bare ZeroMQ baseline not measured (lx-bench-zmq missing or failed)"
      else "zmq: bare ZeroMQ DEALER/ROUTER on this machine (lx-bench-zmq): achieved = frames of \(.baseline_zmq.batch) orders, \(.baseline_zmq.window) in flight; latency = one 59-byte round trip" end'
@@ -204,6 +245,8 @@ fmt 'if .one_node_latency == null then "one node: the run failed"
      else .one_node_latency | "one node, \(.target_rate) orders/s, single orders: achieved \(.throughput // 0 | floor)/s, p50 \(.p50) us, p99 \(.p99) us, p99.9 \(.p999) us, converged \(if .converged then "yes" else "NO" end)" end'
 fmt 'if .one_node_latency.p50_vs_zmq == null then empty
      else "  p50 is \(.one_node_latency.p50_vs_zmq * 10 | round / 10) x the bare ZeroMQ round trip" end'
+fmt 'if .one_node_latency.goal == null then empty
+     else "  goal p50 <= 2 x the round trip and p99 <= 1000 us: \(if .one_node_latency.goal.met then "met" else "NOT met" end)" end'
 echo
 echo "JSON: $LOG_DIR/bench-cluster.json; per-run logs: $LOG_DIR/bench-<run>/ and $LOG_DIR/bench-<run>.out"
 
