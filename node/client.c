@@ -408,7 +408,10 @@ static int deposit_answered(lx_client *c, size_t idx)
 static void deposit_error(lx_client *c, const lx_inflight_frame *fr, const lx_proto_msg *m,
                           uint16_t code)
 {
-    if (code == LX_PROTO_E_OVERLOADED || code == LX_PROTO_E_UNAVAILABLE) {
+    /* Sent again: an outcome_unknown deposit may have been applied, which
+     * funds the account twice over and does no harm. */
+    if (code == LX_PROTO_E_OVERLOADED || code == LX_PROTO_E_UNAVAILABLE ||
+        code == LX_PROTO_E_OUTCOME_UNKNOWN) {
         if (c->deps[fr->aux].state == 1) {
             c->deps_inflight--;
             c->deps[fr->aux].state = 0; /* send it again */

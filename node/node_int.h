@@ -593,9 +593,19 @@ typedef struct lx__unsol {
 #define LX__PENDING_ENTRIES_MAX 65536u /* queued entries before backpressure */
 
 /* A request this follower forwarded and has not had the last result for. */
+/* A request this follower forwarded and has no final answer for. The
+ * client's routing id is kept inline up to LX__FWD_RID_INLINE bytes, on the
+ * heap beyond, so that the follower can say outcome_unknown when it gives up
+ * on the answer. */
+#define LX__FWD_RID_INLINE 24u
 typedef struct lx__fwd {
     uint64_t token; /* 0: free */
     uint64_t recv_us;
+    uint64_t req_id;
+    uint64_t term; /* the term it was forwarded in */
+    uint8_t rid_len;
+    uint8_t rid[LX__FWD_RID_INLINE];
+    uint8_t *rid_heap; /* rid_len > LX__FWD_RID_INLINE */
 } lx__fwd;
 
 #define LX__FWD_MAX 65536u
@@ -718,6 +728,7 @@ typedef struct lx__node {
     lx__fwd *fwd;
     uint64_t fwd_next_token;
     size_t fwd_n;
+    uint64_t fwd_term; /* n->term when the forwards were last checked */
 
     /* requests forwarded by peers whose link is not known yet (node/park.c) */
     lx__parked *park_head, *park_tail;
@@ -851,6 +862,12 @@ void lx__replica_free(lx__node *n);
 void lx__replica_block(lx__node *n, const uint8_t *bytes, size_t len, const uint8_t *leader_hash);
 void lx__replica_gap_resp(lx__node *n, const lx__peer_msg *m);
 void lx__replica_tick(lx__node *n, uint64_t now_us);
+/* Every role: answers outcome_unknown for the forwards of an older term and
+ * those unanswered after LX__FWD_EXPIRE_US. */
+void lx__replica_fwd_tick(lx__node *n, uint64_t now_us);
+/* Forwards answered outcome_unknown since the process started (in-process
+ * restarts included). */
+uint64_t lx__replica_unknown(void);
 /* Forwards a sequenced request to the leader, or answers ERROR. */
 void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const lx_proto_msg *m,
                          const uint8_t *frame, size_t len, uint64_t recv_us);

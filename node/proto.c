@@ -35,8 +35,9 @@
 /* ---- names and classes ---- */
 
 static const char *const error_names[LX_PROTO_E_COUNT] = {
-    "none",       "malformed",   "truncated",  "too_big",         "bad_version",  "unknown_type",
-    "not_leader", "unavailable", "overloaded", "faucet_disabled", "unauthorized", "internal",
+    "none",         "malformed",  "truncated",       "too_big",    "bad_version",
+    "unknown_type", "not_leader", "unavailable",     "overloaded", "faucet_disabled",
+    "unauthorized", "internal",   "outcome_unknown",
 };
 
 const char *lx_proto_error_str(lx_proto_error code)

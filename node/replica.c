@@ -23,8 +23,19 @@ lx_err lx__replica_init(lx__node *n)
     return LX_OK;
 }
 
+static void fwd_clear(lx__node *n, lx__fwd *f)
+{
+    free(f->rid_heap);
+    f->rid_heap = NULL;
+    f->token = 0;
+    n->fwd_n--;
+}
+
 void lx__replica_free(lx__node *n)
 {
+    for (size_t i = 0; n->fwd && n->fwd_n && i < LX__FWD_MAX; i++)
+        if (n->fwd[i].token)
+            fwd_clear(n, &n->fwd[i]);
     if (n->stash)
         for (size_t i = 0; i < LX__STASH; i++)
             free(n->stash[i]);
@@ -196,16 +207,60 @@ void lx__replica_tick(lx__node *n, uint64_t now_us)
 {
     if (n->leader_seq > n->seq)
         request_gap(n, n->leader_seq, now_us);
-    /* A forwarded request whose result never came (the leader restarted
-     * before the block was durable) is forgotten after a while; the client
-     * can find out with QUERY_ORDER. */
+}
+
+/* Counted across in-process restarts: the node is rebuilt after each one. */
+static uint64_t unknown_total;
+
+uint64_t lx__replica_unknown(void)
+{
+    return unknown_total;
+}
+
+/* Tells the client of a forward that its answer will not come through this
+ * node: the leader it went to may or may not have sequenced it. */
+static void give_up(lx__node *n, lx__fwd *f, const char *why)
+{
+    lx__origin o;
+    memset(&o, 0, sizeof o);
+    o.slot = LX__LOCAL;
+    o.rid_len = f->rid_len;
+    memcpy(o.rid, f->rid_len > LX__FWD_RID_INLINE ? f->rid_heap : f->rid, f->rid_len);
+    lx__reply_error(n, &o, f->req_id, LX_PROTO_E_OUTCOME_UNKNOWN, why);
+    unknown_total++;
+    fwd_clear(n, f);
+}
+
+void lx__replica_fwd_tick(lx__node *n, uint64_t now_us)
+{
+    if (!n->fwd_n) {
+        n->fwd_term = n->term;
+        return;
+    }
+    /* A new term: the leader of the old one may have sequenced a forward
+     * before it lost the lead, and the block may or may not survive. Its
+     * answer no longer comes; say so now rather than after the expiry. */
+    if (n->term != n->fwd_term) {
+        uint64_t told = unknown_total;
+        for (size_t i = 0; i < LX__FWD_MAX && n->fwd_n; i++)
+            if (n->fwd[i].token && n->fwd[i].term < n->term)
+                give_up(n, &n->fwd[i],
+                        "the leader changed before answering; QUERY_ORDER tells whether it took "
+                        "effect");
+        if (unknown_total > told)
+            lx__log(n, "term %" PRIu64 ": %" PRIu64 " forwarded requests answered outcome_unknown",
+                    n->term, unknown_total - told);
+        n->fwd_term = n->term;
+    }
+    /* One whose result never came (the leader stopped before the block was
+     * durable) is given up after LX__FWD_EXPIRE_US. */
     static size_t sweep;
     for (int i = 0; i < 256 && n->fwd_n; i++) {
         lx__fwd *f = &n->fwd[sweep];
-        if (f->token && now_us - f->recv_us > LX__FWD_EXPIRE_US) {
-            f->token = 0;
-            n->fwd_n--;
-        }
+        if (f->token && now_us - f->recv_us > LX__FWD_EXPIRE_US)
+            give_up(n, f,
+                    "no answer from the leader in 30 s; QUERY_ORDER tells whether it took "
+                    "effect");
         sweep = (sweep + 1) % LX__FWD_MAX;
     }
 }
@@ -253,9 +308,23 @@ void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const 
         lx__reply_error(n, &o, req_id, LX_PROTO_E_UNAVAILABLE, "cannot reach the leader");
         return;
     }
+    if (rid_len > LX__FWD_RID_INLINE) {
+        if (!(f->rid_heap = malloc(rid_len))) {
+            /* Sent already: without a copy of the routing id the client
+             * cannot be told if the answer is lost, but it still comes. */
+            n->fwd_next_token++;
+            return;
+        }
+        memcpy(f->rid_heap, rid, rid_len);
+    } else {
+        memcpy(f->rid, rid, rid_len);
+    }
     n->fwd_next_token++;
     f->token = token;
     f->recv_us = recv_us;
+    f->req_id = req_id;
+    f->term = n->term;
+    f->rid_len = (uint8_t)rid_len;
     n->fwd_n++;
 }
 
@@ -283,8 +352,7 @@ void lx__replica_result(lx__node *n, const lx__peer_msg *m)
             uint64_t d = lx_now_us() - f->recv_us;
             lx__hist_add(&n->m.ack_total, d);
             lx__hist_add(&n->m.ack_interval, d);
-            f->token = 0;
-            n->fwd_n--;
+            fwd_clear(n, f);
         }
     }
 }

@@ -491,6 +491,7 @@ static void timers(lx__node *n, uint64_t now)
         lx__replica_tick(n, now);
         lx__elect_tick(n, now);
     }
+    lx__replica_fwd_tick(n, now);
     lx__ss_tick(n, now);
     lx__settle_tick(n, now);
     lx__park_tick(n, now);

@@ -167,17 +167,18 @@ lx_err lx_proto_next_frame(const uint8_t *msg, size_t len, size_t *off, const ui
 /* ERROR reply codes. Decoding failures map to the first five. */
 typedef enum lx_proto_error {
     LX_PROTO_E_NONE = 0,
-    LX_PROTO_E_MALFORMED = 1,       /* bad magic, length, field or flag */
-    LX_PROTO_E_TRUNCATED = 2,       /* fewer bytes than the header says */
-    LX_PROTO_E_TOO_BIG = 3,         /* over LX_PROTO_FRAME_MAX or a count cap */
-    LX_PROTO_E_BAD_VERSION = 4,     /* a version this node does not speak */
-    LX_PROTO_E_UNKNOWN_TYPE = 5,    /* no such message type (or not a request) */
-    LX_PROTO_E_NOT_LEADER = 6,      /* text may name the leader's endpoint */
-    LX_PROTO_E_UNAVAILABLE = 7,     /* no leader or no quorum right now */
-    LX_PROTO_E_OVERLOADED = 8,      /* backpressure: retry later */
-    LX_PROTO_E_FAUCET_DISABLED = 9, /* DEPOSIT outside test mode */
-    LX_PROTO_E_UNAUTHORIZED = 10,   /* the sender may not act for that account */
-    LX_PROTO_E_INTERNAL = 11,       /* the node failed; the request had no effect */
+    LX_PROTO_E_MALFORMED = 1,        /* bad magic, length, field or flag */
+    LX_PROTO_E_TRUNCATED = 2,        /* fewer bytes than the header says */
+    LX_PROTO_E_TOO_BIG = 3,          /* over LX_PROTO_FRAME_MAX or a count cap */
+    LX_PROTO_E_BAD_VERSION = 4,      /* a version this node does not speak */
+    LX_PROTO_E_UNKNOWN_TYPE = 5,     /* no such message type (or not a request) */
+    LX_PROTO_E_NOT_LEADER = 6,       /* text may name the leader's endpoint */
+    LX_PROTO_E_UNAVAILABLE = 7,      /* no leader or no quorum right now */
+    LX_PROTO_E_OVERLOADED = 8,       /* backpressure: retry later */
+    LX_PROTO_E_FAUCET_DISABLED = 9,  /* DEPOSIT outside test mode */
+    LX_PROTO_E_UNAUTHORIZED = 10,    /* the sender may not act for that account */
+    LX_PROTO_E_INTERNAL = 11,        /* the node failed; the request had no effect */
+    LX_PROTO_E_OUTCOME_UNKNOWN = 12, /* a forwarded request lost: it may have taken effect */
     LX_PROTO_E_COUNT
 } lx_proto_error;
 
