@@ -868,6 +868,8 @@ void lx__replica_fwd_tick(lx__node *n, uint64_t now_us);
 /* Forwards answered outcome_unknown since the process started (in-process
  * restarts included). */
 uint64_t lx__replica_unknown(void);
+/* Answers outcome_unknown for every forward still waiting (a restart). */
+void lx__replica_give_up_all(lx__node *n, const char *why);
 /* Forwards a sequenced request to the leader, or answers ERROR. */
 void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const lx_proto_msg *m,
                          const uint8_t *frame, size_t len, uint64_t recv_us);

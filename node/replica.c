@@ -231,6 +231,13 @@ static void give_up(lx__node *n, lx__fwd *f, const char *why)
     fwd_clear(n, f);
 }
 
+void lx__replica_give_up_all(lx__node *n, const char *why)
+{
+    for (size_t i = 0; i < LX__FWD_MAX && n->fwd_n; i++)
+        if (n->fwd[i].token)
+            give_up(n, &n->fwd[i], why);
+}
+
 void lx__replica_fwd_tick(lx__node *n, uint64_t now_us)
 {
     if (!n->fwd_n) {

@@ -300,7 +300,7 @@ void lx__seq_abandon(lx__node *n)
         const lx__inflight *f = &n->inflight[(n->inflight_head + k) % LX__INFLIGHT_MAX];
         for (uint32_t i = 0; i < f->nreq; i++)
             if (f->reqs[i].type)
-                lx__reply_error(n, &f->reqs[i].from, f->reqs[i].req_id, LX_PROTO_E_UNAVAILABLE,
+                lx__reply_error(n, &f->reqs[i].from, f->reqs[i].req_id, LX_PROTO_E_OUTCOME_UNKNOWN,
                                 "leadership lost before this was acknowledged: it may or may "
                                 "not be in the log; QUERY_ORDER tells");
     }

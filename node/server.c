@@ -22,6 +22,7 @@
 #define HELLO_SOON_US 20000u   /* after a request from a peer not yet known */
 #define STATUS_US 1000000u
 #define SHUTDOWN_WAIT_US 5000000u
+#define RESTART_LINGER_MS 200 /* the clients' last answers before a restart */
 #define POLL_MAX_MS 100
 #define PEER_RECONNECT_MS 20
 /* Leader: requests (in acknowledged blocks) applied and answered per loop
@@ -684,21 +685,57 @@ static struct {
     char last_leader[LX__NODE_ID_MAX + 1];
 } carry;
 
+/* A restart: the client requests read from the ROUTER's queue but not
+ * handled are answered ERROR unavailable (nothing happened; the client sends
+ * again once the node is back) instead of vanishing with the socket. */
+static void refuse_unread(lx__node *n)
+{
+    lx_zmsg zm;
+    uint64_t told = 0;
+    while (lx_zsock_recv(n->router, &zm, LX_ZDONTWAIT) == LX_OK) {
+        if (zm.n == 2 && zm.part[0].len && zm.part[0].len <= LX__ROUTING_MAX) {
+            told++;
+            lx__origin o;
+            memset(&o, 0, sizeof o);
+            o.slot = LX__LOCAL;
+            o.rid_len = (uint8_t)zm.part[0].len;
+            memcpy(o.rid, zm.part[0].data, o.rid_len);
+            lx_proto_msg m;
+            memset(&m, 0, sizeof m);
+            lx_proto_decode(&m, NULL, zm.part[1].data, zm.part[1].len);
+            lx__reply_error(n, &o, m.hdr.req_id, LX_PROTO_E_UNAVAILABLE,
+                            "this node is restarting; not taken, send it again");
+        }
+        lx_zmsg_close(&zm);
+    }
+    if (told)
+        lx__log(n, "restarting: %" PRIu64 " unread client requests answered unavailable", told);
+}
+
 static void close_all(lx__node *n)
 {
     if (n->restart && n->is_leader && n->ctx) {
         /* Stepping down: the clients hear so (the sockets linger to send it). */
         lx__seq_abandon(n);
     } else if (n->restart) {
-        /* Nothing unsent is worth waiting for: the peers ask again. */
-        lx_zsock *all[] = {n->pub, n->sub, n->router, n->inbox};
+        /* The forwards' answers would come to the node that is going. */
+        if (n->fwd && n->router)
+            lx__replica_give_up_all(n, "this node restarted before the answer came; QUERY_ORDER "
+                                       "tells whether it took effect");
+        /* Nothing else unsent is worth waiting for: the peers ask again.
+         * The clients' answers get a moment to go. */
+        lx_zsock *all[] = {n->pub, n->sub, n->inbox};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
             if (all[i])
                 lx_zsock_set_linger(all[i], 0);
         for (size_t i = 0; i < LX__PEERS_MAX; i++)
             if (n->out[i])
                 lx_zsock_set_linger(n->out[i], 0);
+        if (n->router)
+            lx_zsock_set_linger(n->router, RESTART_LINGER_MS);
     }
+    if (n->restart && n->router)
+        refuse_unread(n);
     if (n->restart) {
         carry.valid = 1;
         memcpy(carry.peer_id, n->peer_id, sizeof carry.peer_id);
