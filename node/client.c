@@ -53,6 +53,8 @@ lx_err lx_client_new(lx_client **out, size_t *failed_node, const lx_client_opts 
         err = lx_inflight_new(&c->fl, INFLIGHT_CAP);
     if (err == LX_OK)
         err = lx_hist_new(&c->hist);
+    if (err == LX_OK)
+        err = lx_hist_new(&c->hist_recent);
     lx_zsock_opts so;
     lx_zsock_opts_init(&so);
     so.sndhwm = HWM;
@@ -95,6 +97,7 @@ void lx_client_free(lx_client **p)
     lx_zctx_free(&c->ctx);
     lx_ordergen_free(&c->gen);
     lx_hist_free(&c->hist);
+    lx_hist_free(&c->hist_recent);
     lx_inflight_free(&c->fl);
     free(c->marks);
     free(c->deps);
@@ -143,6 +146,16 @@ void lx_client_stats_get(const lx_client *c, lx_client_stats *out)
 const lx_hist *lx_client_hist(const lx_client *c)
 {
     return c->hist;
+}
+
+const lx_hist *lx_client_hist_recent(const lx_client *c)
+{
+    return c->hist_recent;
+}
+
+void lx_client_hist_recent_reset(lx_client *c)
+{
+    lx_hist_reset(c->hist_recent);
 }
 
 uint64_t lx_client_outstanding(const lx_client *c)
@@ -277,7 +290,9 @@ static void order_acked(lx_client *c, size_t node_i, uint64_t id, uint64_t now)
     }
     c->st.acked++;
     uint64_t due = lx_pace_time(c->start_ns, c->load.rate, k);
-    lx_hist_record(c->hist, now > due ? (now - due) / 1000u : 0);
+    uint64_t us = now > due ? (now - due) / 1000u : 0;
+    lx_hist_record(c->hist, us);
+    lx_hist_record(c->hist_recent, us);
     if (c->acked_log != NULL)
         fprintf(c->acked_log, "%" PRIu64 "\n", id);
     cancel_mark *mk = &c->marks[k % CANCEL_RING];

@@ -43,6 +43,7 @@ struct lx_client {
     lx_inflight *fl;
     int tfd; /* timerfd for waits, or -1 */
     lx_hist *hist;
+    lx_hist *hist_recent; /* since lx_client_hist_recent_reset */
     FILE *acked_log;
 
     lx_client_load load;

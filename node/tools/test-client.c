@@ -506,13 +506,17 @@ static void progress(run_state *r, uint64_t now, uint64_t *prev_acked, uint64_t 
     lx_client_stats s;
     lx_client_stats_get(r->cl, &s);
     const lx_hist *h = lx_client_hist(r->cl);
+    const lx_hist *last = lx_client_hist_recent(r->cl);
     double dt = (double)(now - *prev_ns) / 1e9;
     double rate = dt > 0 ? (double)(s.acked - *prev_acked) / dt : 0.0;
     fprintf(stderr,
             "[%6.1fs] sent %" PRIu64 " acked %" PRIu64 " rejected %" PRIu64 " errors %" PRIu64
-            " fills %" PRIu64 " rate %.0f/s p50 %" PRIu64 "us p99 %" PRIu64 "us\n",
+            " fills %" PRIu64 " rate %.0f/s p50 %" PRIu64 "us p99 %" PRIu64
+            "us | this second p99 %" PRIu64 "us max %" PRIu64 "us\n",
             (double)(now - r->start_ns) / 1e9, s.sent, s.acked, s.rejected, s.errors, s.fills, rate,
-            lx_hist_percentile(h, 50), lx_hist_percentile(h, 99));
+            lx_hist_percentile(h, 50), lx_hist_percentile(h, 99), lx_hist_percentile(last, 99),
+            lx_hist_max(last));
+    lx_client_hist_recent_reset(r->cl);
     *prev_acked = s.acked;
     *prev_ns = now;
 }

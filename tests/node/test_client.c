@@ -315,7 +315,8 @@ static void test_markets_asked_again(void **state)
 /* The fake node of test_deposit_unanswered_sent_again: lists BTC-USD,
  * says nothing to the first `drop` deposits and acknowledges the others;
  * once it has acknowledged `late_after` of those, it acknowledges the
- * dropped ones too (a late answer to a request that was sent again). */
+ * dropped ones too (a late answer to a request that was sent again). It
+ * acknowledges every NEW_ORDER. */
 typedef struct deposit_node {
     lx_zsock *r;
     int drop, late_after;
@@ -328,13 +329,14 @@ typedef struct deposit_node {
     int nheld;
 } deposit_node;
 
-static void send_ack(lx_zsock *r, const lx_zpart *route, uint64_t req_id)
+static void send_ack(lx_zsock *r, const lx_zpart *route, uint64_t req_id, uint64_t id)
 {
     lx_proto_msg a;
     memset(&a, 0, sizeof a);
     a.hdr.type = LX_PROTO_ACK;
     a.hdr.req_id = req_id;
     a.u.ack.seq = 1;
+    a.u.ack.id = id;
     uint8_t buf[LX_PROTO_FRAME_MAX];
     size_t len = 0;
     if (lx_proto_encode(buf, sizeof buf, &len, &a) == LX_OK) {
@@ -365,12 +367,14 @@ static void *serve_deposits(void *arg)
                     f->req[f->nheld++] = q.hdr.req_id;
                 }
             } else if (q.hdr.type == LX_PROTO_DEPOSIT) {
-                send_ack(f->r, &m.part[0], q.hdr.req_id);
+                send_ack(f->r, &m.part[0], q.hdr.req_id, 0);
                 if (++f->acked == f->late_after)
                     for (int i = 0; i < f->nheld; i++) {
                         lx_zpart route = {f->route[i], f->route_len[i]};
-                        send_ack(f->r, &route, f->req[i]);
+                        send_ack(f->r, &route, f->req[i], 0);
                     }
+            } else if (q.hdr.type == LX_PROTO_NEW_ORDER) {
+                send_ack(f->r, &m.part[0], q.hdr.req_id, q.u.order.id);
             }
         }
         lx_zmsg_close(&m);
@@ -417,6 +421,70 @@ static void test_deposit_unanswered_sent_again(void **state)
     lx_zctx_free(&ctx);
 }
 
+static uint64_t acked_of(lx_client *c)
+{
+    lx_client_stats s;
+    lx_client_stats_get(c, &s);
+    return s.acked;
+}
+
+static int ten_acked(lx_client *c)
+{
+    return acked_of(c) >= 10;
+}
+
+static int fifteen_acked(lx_client *c)
+{
+    return acked_of(c) >= 15;
+}
+
+/* The progress line's histogram holds the acknowledgements since its last
+ * reset; the run's holds them all. */
+static void test_recent_hist_resets(void **state)
+{
+    (void)state;
+    lx_zctx *ctx = NULL;
+    deposit_node f = {.drop = 0};
+    char ep[64];
+    fake_node(&ctx, &f.r, ep, sizeof ep, 47550);
+    const char *eps[1] = {ep};
+    lx_client_opts o = {.nodes = eps,
+                        .nnodes = 1,
+                        .name = "test",
+                        .connect_timeout_ns = 2000000000,
+                        .drain_ns = 1000000000,
+                        .stopped = no_stop};
+    lx_client *c = NULL;
+    size_t bad = 0;
+    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, serve_deposits, &f), 0);
+    assert_int_equal(lx_client_fetch_markets(c, NULL), 1);
+    lx_client_load l = {.seed = 1, .id_base = 1, .accounts = 1, .account_base = 1, .rate = 1000};
+    assert_int_equal(lx_client_load_init(c, &l), LX_OK);
+    assert_int_equal(lx_client_fund(c, 15), 1);
+    lx_client_load_start(c, lx_now_ns());
+    for (uint64_t k = 0; k < 10; k++)
+        lx_client_send_orders(c, 0, k, 1);
+    pump_until(c, ten_acked);
+    assert_int_equal(lx_hist_count(lx_client_hist(c)), 10);
+    assert_int_equal(lx_hist_count(lx_client_hist_recent(c)), 10);
+    assert_true(lx_hist_max(lx_client_hist_recent(c)) <= lx_hist_max(lx_client_hist(c)));
+    lx_client_hist_recent_reset(c);
+    assert_int_equal(lx_hist_count(lx_client_hist_recent(c)), 0);
+    assert_int_equal(lx_hist_count(lx_client_hist(c)), 10);
+    for (uint64_t k = 10; k < 15; k++)
+        lx_client_send_orders(c, 0, k, 1);
+    pump_until(c, fifteen_acked);
+    assert_int_equal(lx_hist_count(lx_client_hist(c)), 15);
+    assert_int_equal(lx_hist_count(lx_client_hist_recent(c)), 5);
+    f.stop = 1;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    lx_client_free(&c);
+    lx_zsock_free(&f.r);
+    lx_zctx_free(&ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_withdraw_overloaded_sent_again),
         cmocka_unit_test(test_markets_asked_again),
         cmocka_unit_test(test_deposit_unanswered_sent_again),
+        cmocka_unit_test(test_recent_hist_resets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

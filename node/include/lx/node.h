@@ -1263,6 +1263,9 @@ typedef struct lx_client_stats {
 void lx_client_stats_get(const lx_client *c, lx_client_stats *out);
 /* Latencies of acked orders in µs from their intended send time; the client's. */
 const lx_hist *lx_client_hist(const lx_client *c);
+/* The same, only the acknowledgements since the last reset. */
+const lx_hist *lx_client_hist_recent(const lx_client *c);
+void lx_client_hist_recent_reset(lx_client *c);
 
 /* Sends frames malformed frames to each node in turn, checks each ERROR
  * code, then that the node answers PING; prints a line per node and a
