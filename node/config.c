@@ -37,7 +37,7 @@ const char lx__usage[] =
     "  --metrics-interval D   metrics line period: 10s, 500ms, or seconds\n"
     "                         [METRICS_INTERVAL] (10s)\n"
     "  --bind HOST            address to bind [BIND] (127.0.0.1)\n"
-    "  --hwm N                ZeroMQ high-water mark, messages [HWM] (100000)\n"
+    "  --hwm N                ZeroMQ high-water mark, messages [HWM] (10000)\n"
     "  --block-max-orders N   cut a block after N entries [BLOCK_MAX_ORDERS] (1024)\n"
     "  --block-max-us T       or T microseconds after its first [BLOCK_MAX_US] (1000)\n"
     "  --fsync on|off         fdatasync each group commit [FSYNC] (on)\n"
@@ -663,7 +663,7 @@ static void defaults(lx__config *c)
     snprintf(c->bind, sizeof c->bind, "127.0.0.1");
     /* Room for about half a second of replies to one client at 250,000
      * orders/s: a client that pauses briefly loses none. */
-    c->hwm = 100000;
+    c->hwm = 10000;
     c->block_max_orders = 1024;
     c->block_max_us = 1000;
     c->fsync = 1;

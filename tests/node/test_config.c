@@ -53,7 +53,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.consensus, "leader");
     assert_string_equal(cfg.data_dir, "data/node0");
     assert_string_equal(cfg.bind, "127.0.0.1");
-    assert_int_equal(cfg.hwm, 100000);
+    assert_int_equal(cfg.hwm, 10000);
     assert_int_equal(cfg.block_max_orders, 1024);
     assert_int_equal(cfg.block_max_us, 1000);
     assert_int_equal(cfg.fsync, 1);
