@@ -591,7 +591,7 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
     lx_zsock_opts o;
     lx_zsock_opts_init(&o);
     o.sndhwm = o.rcvhwm = c->hwm;
-    o.linger_ms = 200;
+    o.linger_ms = LX_ZLINGER_DEFAULT; /* 1 s to send what is queued at a stop */
     lx_err rc = lx_zctx_new(&n->ctx, 1);
     if (rc != LX_OK)
         return rc;
