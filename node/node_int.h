@@ -715,6 +715,7 @@ typedef struct lx__node {
     lx__inflight inflight[LX__INFLIGHT_MAX];
     uint32_t inflight_head, inflight_n;
     uint64_t synced_seq;
+    uint64_t published_seq; /* leader: the last block published (once durable) */
     lx__owners owners;
     lx__unsol *unsol; /* LX__UNSOL_MAX, allocated on first use */
     uint32_t nunsol;

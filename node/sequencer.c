@@ -253,6 +253,7 @@ lx_err lx__seq_init(lx__node *n)
     n->cut_seq = n->seq;
     n->cut_index = n->next_index;
     n->synced_seq = n->seq;
+    n->published_seq = n->seq;
     n->commit_seq = n->seq;
     /* The owner table at its working size, its pages touched now rather
      * than one page fault at a time under the first load. */
@@ -399,17 +400,6 @@ static int cut(lx__node *n)
     }
     memcpy(reqs, b->reqs, (size_t)b->nreq * sizeof *reqs);
     lx__terms_note(&n->terms, n->term, h.seq);
-    /* Replicate at once: the followers log it while we do. The state hash
-     * after it is not known yet (zero); heartbeats carry the hashes. */
-    uint8_t *msg = n->scratch;
-    if (LX__BLOCK_MSG_HDR + len <= LX__PEER_MSG_MAX) {
-        static const uint8_t unknown[LX_STATE_HASH_LEN];
-        lx__block_msg_header(msg, unknown);
-        memcpy(msg + LX__BLOCK_MSG_HDR, bytes, len);
-        lx_zpart part = {msg, LX__BLOCK_MSG_HDR + len};
-        if (lx_zsock_send(n->pub, &part, 1, LX_ZDONTWAIT) == LX_OK)
-            n->m.msgs_out++;
-    }
     uint32_t tail = (n->inflight_head + n->inflight_n) % LX__INFLIGHT_MAX;
     n->inflight[tail] = (lx__inflight){h.seq, bytes, len, reqs, b->nreq, lx_now_us()};
     n->inflight_n++;
@@ -845,10 +835,36 @@ static void owners_sweep(lx__node *n)
     }
 }
 
+/* Publishes the blocks that became durable in the journal and are not
+ * published yet: a block goes to the followers only once the leader's own
+ * copy is safe. The state hash after it is not known yet (zero; the leader
+ * applies a block when it is acknowledged); heartbeats carry the hashes. */
+static void publish_synced(lx__node *n)
+{
+    static const uint8_t unknown[LX_STATE_HASH_LEN];
+    for (uint32_t k = 0; k < n->inflight_n && n->published_seq < n->synced_seq; k++) {
+        const lx__inflight *f = &n->inflight[(n->inflight_head + k) % LX__INFLIGHT_MAX];
+        if (f->seq <= n->published_seq)
+            continue;
+        if (f->seq > n->synced_seq)
+            break;
+        uint8_t *msg = n->scratch;
+        if (LX__BLOCK_MSG_HDR + f->len <= LX__PEER_MSG_MAX) {
+            lx__block_msg_header(msg, unknown);
+            memcpy(msg + LX__BLOCK_MSG_HDR, f->bytes, f->len);
+            lx_zpart part = {msg, LX__BLOCK_MSG_HDR + f->len};
+            if (lx_zsock_send(n->pub, &part, 1, LX_ZDONTWAIT) == LX_OK)
+                n->m.msgs_out++;
+        }
+        n->published_seq = f->seq;
+    }
+}
+
 void lx__seq_synced(lx__node *n, uint64_t seq)
 {
     if (seq > n->synced_seq)
         n->synced_seq = seq;
+    publish_synced(n);
     lx__seq_commit(n);
     /* Group commit: what queued while the sync ran is the next group. */
     lx__seq_tick(n, lx_now_us(), 0);
