@@ -382,6 +382,22 @@ static void *serve_deposits(void *arg)
     return NULL;
 }
 
+/* A client of the one node at eps[0] (which must outlive it), for the
+ * tests against serve_deposits. */
+static lx_client *deposit_client(const char **eps)
+{
+    lx_client_opts o = {.nodes = eps,
+                        .nnodes = 1,
+                        .name = "test",
+                        .connect_timeout_ns = 2000000000,
+                        .drain_ns = 1000000000,
+                        .stopped = no_stop};
+    lx_client *c = NULL;
+    size_t bad = 0;
+    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    return c;
+}
+
 /* A deposit the node never answers (it stopped before answering, say) is
  * sent again after 3 s, and funding
  * completes; the node then answers the first send too, after the run has
@@ -394,15 +410,7 @@ static void test_deposit_unanswered_sent_again(void **state)
     char ep[64];
     fake_node(&ctx, &f.r, ep, sizeof ep, 47500);
     const char *eps[1] = {ep};
-    lx_client_opts o = {.nodes = eps,
-                        .nnodes = 1,
-                        .name = "test",
-                        .connect_timeout_ns = 2000000000,
-                        .drain_ns = 1000000000,
-                        .stopped = no_stop};
-    lx_client *c = NULL;
-    size_t bad = 0;
-    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    lx_client *c = deposit_client(eps);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, serve_deposits, &f), 0);
     assert_int_equal(lx_client_fetch_markets(c, NULL), 1);
@@ -448,15 +456,7 @@ static void test_recent_hist_resets(void **state)
     char ep[64];
     fake_node(&ctx, &f.r, ep, sizeof ep, 47550);
     const char *eps[1] = {ep};
-    lx_client_opts o = {.nodes = eps,
-                        .nnodes = 1,
-                        .name = "test",
-                        .connect_timeout_ns = 2000000000,
-                        .drain_ns = 1000000000,
-                        .stopped = no_stop};
-    lx_client *c = NULL;
-    size_t bad = 0;
-    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    lx_client *c = deposit_client(eps);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, serve_deposits, &f), 0);
     assert_int_equal(lx_client_fetch_markets(c, NULL), 1);
