@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "lx/node.h"
 
@@ -141,6 +142,18 @@ typedef struct lx__origin {
     uint8_t rid_len;
     uint8_t rid[LX__ROUTING_MAX];
 } lx__origin;
+
+/* The origin of a request from this node's ROUTER client with routing id
+ * rid (rid_len at most LX__ROUTING_MAX). */
+static inline lx__origin lx__origin_local(const uint8_t *rid, size_t rid_len)
+{
+    lx__origin o;
+    memset(&o, 0, sizeof o);
+    o.slot = LX__LOCAL;
+    o.rid_len = (uint8_t)rid_len;
+    memcpy(o.rid, rid, rid_len);
+    return o;
+}
 
 /* One client request in a block: its entries are entries[first, first+n). */
 typedef struct lx__req {
@@ -879,11 +892,10 @@ int lx__replica_idle(const lx__node *n);
 
 /* node/park.c: keeps a FORWARD from a peer not yet linked (copied). */
 void lx__park_forward(lx__node *n, const lx__peer_msg *m, uint64_t now);
-/* Unlinks every request kept from `from`, oldest first. */
-lx__parked *lx__park_take(lx__node *n, const char *from);
-/* Decodes the next request of a taken list into *m, which points into *hold
- * until the next call; frees what it passes. 0 at the end. */
-int lx__park_next(lx__parked **list, lx__peer_msg *m, lx__parked **hold);
+/* Hands every request kept from `from` to fn with slot, oldest first, and
+ * forgets them. */
+typedef void (*lx__park_fn)(lx__node *n, const lx__peer_msg *m, int slot);
+void lx__park_replay(lx__node *n, const char *from, int slot, lx__park_fn fn);
 void lx__park_tick(lx__node *n, uint64_t now); /* drops what waited too long */
 void lx__park_free(lx__node *n);
 /* Forgets early blocks and gap requests (a new leader or term). */

@@ -69,8 +69,9 @@ static void unlink_next(lx__node *n, lx__parked **at, lx__parked *prev)
     n->park_bytes -= p->cap;
 }
 
-lx__parked *lx__park_take(lx__node *n, const char *from)
+void lx__park_replay(lx__node *n, const char *from, int slot, lx__park_fn fn)
 {
+    /* Taken off the queue first, so that fn may hold new requests. */
     lx__parked *out = NULL, **out_tail = &out, *prev = NULL;
     lx__parked **at = &n->park_head;
     while (*at) {
@@ -85,22 +86,14 @@ lx__parked *lx__park_take(lx__node *n, const char *from)
         *out_tail = p;
         out_tail = &p->next;
     }
-    return out;
-}
-
-int lx__park_next(lx__parked **list, lx__peer_msg *m, lx__parked **hold)
-{
-    while (*list) {
-        lx__parked *p = *list;
-        *list = p->next;
-        free(*hold);
-        *hold = p;
-        if (lx__peer_decode(m, p->bytes, p->len) == LX_OK)
-            return 1;
+    while (out) {
+        lx__parked *p = out;
+        out = p->next;
+        lx__peer_msg m;
+        if (lx__peer_decode(&m, p->bytes, p->len) == LX_OK)
+            fn(n, &m, slot);
+        free(p);
     }
-    free(*hold);
-    *hold = NULL;
-    return 0;
 }
 
 void lx__park_tick(lx__node *n, uint64_t now)

@@ -221,11 +221,8 @@ uint64_t lx__replica_unknown(void)
  * node: the leader it went to may or may not have sequenced it. */
 static void give_up(lx__node *n, lx__fwd *f, const char *why)
 {
-    lx__origin o;
-    memset(&o, 0, sizeof o);
-    o.slot = LX__LOCAL;
-    o.rid_len = f->rid_len;
-    memcpy(o.rid, f->rid_len > LX__FWD_RID_INLINE ? f->rid_heap : f->rid, f->rid_len);
+    lx__origin o =
+        lx__origin_local(f->rid_len > LX__FWD_RID_INLINE ? f->rid_heap : f->rid, f->rid_len);
     lx__reply_error(n, &o, f->req_id, LX_PROTO_E_OUTCOME_UNKNOWN, why);
     unknown_total++;
     fwd_clear(n, f);
@@ -275,11 +272,7 @@ void lx__replica_fwd_tick(lx__node *n, uint64_t now_us)
 void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const lx_proto_msg *m,
                          const uint8_t *frame, size_t len, uint64_t recv_us)
 {
-    lx__origin o;
-    memset(&o, 0, sizeof o);
-    o.slot = LX__LOCAL;
-    o.rid_len = (uint8_t)rid_len;
-    memcpy(o.rid, rid, rid_len);
+    lx__origin o = lx__origin_local(rid, rid_len);
     uint64_t req_id = m->hdr.req_id;
     if (m->hdr.type == LX_PROTO_DEPOSIT && !n->cfg.dev_faucet) {
         lx__reply_error(n, &o, req_id, LX_PROTO_E_FAUCET_DISABLED,

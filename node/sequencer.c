@@ -842,12 +842,14 @@ static void owners_sweep(lx__node *n)
 static void publish_synced(lx__node *n)
 {
     static const uint8_t unknown[LX_STATE_HASH_LEN];
-    for (uint32_t k = 0; k < n->inflight_n && n->published_seq < n->synced_seq; k++) {
-        const lx__inflight *f = &n->inflight[(n->inflight_head + k) % LX__INFLIGHT_MAX];
-        if (f->seq <= n->published_seq)
-            continue;
-        if (f->seq > n->synced_seq)
-            break;
+    if (n->inflight_n == 0)
+        return;
+    /* The waiting blocks have consecutive seqs from the head's. */
+    uint64_t first = n->inflight[n->inflight_head].seq;
+    uint64_t seq = n->published_seq + 1 > first ? n->published_seq + 1 : first;
+    for (; seq <= n->synced_seq && seq - first < n->inflight_n; seq++) {
+        const lx__inflight *f = &n->inflight[(n->inflight_head + (seq - first)) % LX__INFLIGHT_MAX];
+        LX_ASSERT(f->seq == seq);
         uint8_t *msg = n->scratch;
         if (LX__BLOCK_MSG_HDR + f->len <= LX__PEER_MSG_MAX) {
             lx__block_msg_header(msg, unknown);
@@ -856,7 +858,7 @@ static void publish_synced(lx__node *n)
             if (lx_zsock_send(n->pub, &part, 1, LX_ZDONTWAIT) == LX_OK)
                 n->m.msgs_out++;
         }
-        n->published_seq = f->seq;
+        n->published_seq = seq;
     }
 }
 

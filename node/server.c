@@ -186,11 +186,7 @@ static void on_client(lx__node *n, const lx_zmsg *zm)
     n->m.msgs_in++;
     if (zm->n != 2 || zm->part[0].len == 0 || zm->part[0].len > LX__ROUTING_MAX)
         return; /* not a DEALER client: nothing to answer */
-    lx__origin o;
-    memset(&o, 0, sizeof o);
-    o.slot = LX__LOCAL;
-    o.rid_len = (uint8_t)zm->part[0].len;
-    memcpy(o.rid, zm->part[0].data, o.rid_len);
+    lx__origin o = lx__origin_local(zm->part[0].data, zm->part[0].len);
     const uint8_t *frame = zm->part[1].data;
     size_t len = zm->part[1].len;
     lx_proto_msg m;
@@ -265,10 +261,7 @@ static void dispatch(lx__node *n, const lx__peer_msg *m, int slot)
             lx__log(n, "peer %s reached via tcp://%s:%u", m->from,
                     n->cfg.peers[m->u.hello_ack.slot].host, n->cfg.peers[m->u.hello_ack.slot].port);
             lx__topo_link_known(n, (int)m->u.hello_ack.slot);
-            lx__parked *held = lx__park_take(n, m->from), *hold = NULL;
-            lx__peer_msg fm;
-            while (lx__park_next(&held, &fm, &hold))
-                dispatch(n, &fm, (int)m->u.hello_ack.slot);
+            lx__park_replay(n, m->from, (int)m->u.hello_ack.slot, dispatch);
         }
         if (n->leader_id[0] && strcmp(n->leader_id, m->from) == 0) {
             n->leader_slot = (int)m->u.hello_ack.slot;
@@ -695,11 +688,7 @@ static void refuse_unread(lx__node *n)
     while (lx_zsock_recv(n->router, &zm, LX_ZDONTWAIT) == LX_OK) {
         if (zm.n == 2 && zm.part[0].len && zm.part[0].len <= LX__ROUTING_MAX) {
             told++;
-            lx__origin o;
-            memset(&o, 0, sizeof o);
-            o.slot = LX__LOCAL;
-            o.rid_len = (uint8_t)zm.part[0].len;
-            memcpy(o.rid, zm.part[0].data, o.rid_len);
+            lx__origin o = lx__origin_local(zm.part[0].data, zm.part[0].len);
             lx_proto_msg m;
             memset(&m, 0, sizeof m);
             lx_proto_decode(&m, NULL, zm.part[1].data, zm.part[1].len);

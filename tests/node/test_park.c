@@ -60,27 +60,40 @@ static void park(lx__node *n, const char *from, uint64_t token, uint32_t len, ui
     free(frame);
 }
 
-/* Takes from's requests and checks they are tokens want[0..nwant). */
+/* What lx__park_replay handed over: each request checked whole (the frame
+ * bytes are the token's low byte), its token kept in order. */
+static struct {
+    const char *from; /* the peer all of them must come from */
+    uint64_t tokens[4096];
+    size_t n;
+} seen;
+
+static void collect(lx__node *n, const lx__peer_msg *m, int slot)
+{
+    (void)n;
+    assert_int_equal(slot, 3);
+    assert_true(seen.n < sizeof seen.tokens / sizeof seen.tokens[0]);
+    assert_int_equal(m->type, LX__P_FORWARD);
+    assert_string_equal(m->from, seen.from);
+    assert_int_equal(m->u.forward.term, 7);
+    assert_int_equal(m->u.forward.rid_len, 5);
+    assert_int_equal(m->u.forward.rid[4], 4);
+    assert_true(m->u.forward.frame_len > 0);
+    for (uint32_t i = 0; i < m->u.forward.frame_len; i++)
+        assert_int_equal(m->u.forward.frame[i], m->u.forward.token & 0xff);
+    seen.tokens[seen.n++] = m->u.forward.token;
+}
+
+/* Replays from's requests and checks they are tokens want[0..nwant), all
+ * from `from`. */
 static void expect_taken(lx__node *n, const char *from, const uint64_t *want, size_t nwant)
 {
-    lx__parked *list = lx__park_take(n, from), *hold = NULL;
-    lx__peer_msg m;
-    size_t got = 0;
-    while (lx__park_next(&list, &m, &hold)) {
-        assert_true(got < nwant);
-        assert_int_equal(m.type, LX__P_FORWARD);
-        assert_string_equal(m.from, from);
-        assert_int_equal(m.u.forward.token, want[got]);
-        assert_int_equal(m.u.forward.term, 7);
-        assert_int_equal(m.u.forward.rid_len, 5);
-        assert_int_equal(m.u.forward.rid[4], 4);
-        assert_true(m.u.forward.frame_len > 0);
-        for (uint32_t i = 0; i < m.u.forward.frame_len; i++)
-            assert_int_equal(m.u.forward.frame[i], want[got] & 0xff);
-        got++;
-    }
-    assert_null(hold);
-    assert_int_equal(got, nwant);
+    seen.n = 0;
+    seen.from = from;
+    lx__park_replay(n, from, 3, collect);
+    assert_int_equal(seen.n, nwant);
+    for (size_t i = 0; i < nwant; i++)
+        assert_int_equal(seen.tokens[i], want[i]);
 }
 
 static void test_taken_in_order_per_peer(void **state)
@@ -147,12 +160,12 @@ static void test_byte_cap(void **state)
     assert_true(n->park_bytes + LX_PROTO_FRAME_MAX > LX__PARK_BYTES - 1024);
     assert_int_equal(n->parked, token - 1);
     /* What was kept is whole; the refused one is not among it. */
-    lx__parked *list = lx__park_take(n, "node1"), *hold = NULL;
-    lx__peer_msg m;
-    uint64_t got = 0;
-    while (lx__park_next(&list, &m, &hold))
-        assert_int_equal(m.u.forward.token, ++got);
-    assert_int_equal(got, token - 1);
+    seen.n = 0;
+    seen.from = "node1";
+    lx__park_replay(n, "node1", 3, collect);
+    assert_int_equal(seen.n, token - 1);
+    for (size_t i = 0; i < seen.n; i++)
+        assert_int_equal(seen.tokens[i], i + 1);
     assert_int_equal(n->park_bytes, 0);
     /* Room again. */
     park(n, "node1", 99, 10, 20);
