@@ -270,6 +270,22 @@ static void *serve_markets(void *arg)
     return NULL;
 }
 
+/* A client of the one fake node at eps[0] (which must outlive it) that
+ * waits connect_ns for it to answer. */
+static lx_client *client_of(const char **eps, uint64_t connect_ns)
+{
+    lx_client_opts o = {.nodes = eps,
+                        .nnodes = 1,
+                        .name = "test",
+                        .connect_timeout_ns = connect_ns,
+                        .drain_ns = 1000000000,
+                        .stopped = no_stop};
+    lx_client *c = NULL;
+    size_t bad = 0;
+    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    return c;
+}
+
 static void test_markets_asked_again(void **state)
 {
     (void)state;
@@ -278,15 +294,7 @@ static void test_markets_asked_again(void **state)
     char ep[64];
     fake_node(&ctx, &f.r, ep, sizeof ep, 47450);
     const char *eps[1] = {ep};
-    lx_client_opts o = {.nodes = eps,
-                        .nnodes = 1,
-                        .name = "test",
-                        .connect_timeout_ns = 3000000000,
-                        .drain_ns = 1000000000,
-                        .stopped = no_stop};
-    lx_client *c = NULL;
-    size_t bad = 0;
-    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    lx_client *c = client_of(eps, 3000000000);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, serve_markets, &f), 0);
     uint64_t t0 = lx_now_ns();
@@ -298,8 +306,7 @@ static void test_markets_asked_again(void **state)
 
     /* A cluster that never lists one: the answer stands at the deadline. */
     lx_client_free(&c);
-    o.connect_timeout_ns = 500000000;
-    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
+    c = client_of(eps, 500000000);
     f.empty = 1000;
     f.asked = 0;
     assert_int_equal(pthread_create(&th, NULL, serve_markets, &f), 0);
@@ -382,22 +389,6 @@ static void *serve_deposits(void *arg)
     return NULL;
 }
 
-/* A client of the one node at eps[0] (which must outlive it), for the
- * tests against serve_deposits. */
-static lx_client *deposit_client(const char **eps)
-{
-    lx_client_opts o = {.nodes = eps,
-                        .nnodes = 1,
-                        .name = "test",
-                        .connect_timeout_ns = 2000000000,
-                        .drain_ns = 1000000000,
-                        .stopped = no_stop};
-    lx_client *c = NULL;
-    size_t bad = 0;
-    assert_int_equal(lx_client_new(&c, &bad, &o), LX_OK);
-    return c;
-}
-
 /* A deposit the node never answers (it stopped before answering, say) is
  * sent again after 3 s, and funding
  * completes; the node then answers the first send too, after the run has
@@ -410,7 +401,7 @@ static void test_deposit_unanswered_sent_again(void **state)
     char ep[64];
     fake_node(&ctx, &f.r, ep, sizeof ep, 47500);
     const char *eps[1] = {ep};
-    lx_client *c = deposit_client(eps);
+    lx_client *c = client_of(eps, 2000000000);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, serve_deposits, &f), 0);
     assert_int_equal(lx_client_fetch_markets(c, NULL), 1);
@@ -456,7 +447,7 @@ static void test_recent_hist_resets(void **state)
     char ep[64];
     fake_node(&ctx, &f.r, ep, sizeof ep, 47550);
     const char *eps[1] = {ep};
-    lx_client *c = deposit_client(eps);
+    lx_client *c = client_of(eps, 2000000000);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, serve_deposits, &f), 0);
     assert_int_equal(lx_client_fetch_markets(c, NULL), 1);

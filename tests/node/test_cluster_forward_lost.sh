@@ -17,7 +17,7 @@ cl_init
 echo "---- start a 3-node cluster"
 cl_start_all
 
-echo "---- 200 orders/s for 8 s to node1 alone; the leader is frozen after 2 s"
+echo "---- 200 orders/s for 8 s to node1 alone; the leader is frozen after 3 s"
 "$LX_BIN/test-client" --nodes "$(cl_endpoint 1)" --duration 8s --rate 200 --seed 21 \
     --error-threshold 1 --drain 5s --json >"$CL_TMP/client.json" 2>"$CL_TMP/client.log" &
 client=$!

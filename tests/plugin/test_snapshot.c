@@ -114,23 +114,33 @@ static lx_engine *busy_engine_hinted(uint64_t seed, int ncmds, bool hint)
     return e;
 }
 
+/* x and y snapshot to the same bytes: the same state. */
+static void expect_same_state(const lx_engine *x, const lx_engine *y)
+{
+    uint8_t *a, *b;
+    size_t na, nb;
+    assert_int_equal(lx_engine_snapshot(x, &a, &na), LX_OK);
+    assert_int_equal(lx_engine_snapshot(y, &b, &nb), LX_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a);
+    free(b);
+}
+
 static void test_round_trip_bytes(void **state)
 {
     (void)state;
     lx_engine *e = busy_engine(0x1234567u, 3000);
     assert_true(lx_engine_order_count(e) > 10);
-    uint8_t *a, *b;
-    size_t na, nb;
+    uint8_t *a;
+    size_t na;
     assert_int_equal(lx_engine_snapshot(e, &a, &na), LX_OK);
     lx_engine *r;
     assert_int_equal(lx_engine_restore(&r, a, na), LX_OK);
-    assert_int_equal(lx_engine_snapshot(r, &b, &nb), LX_OK);
-    assert_int_equal(na, nb);
-    assert_memory_equal(a, b, na);
+    expect_same_state(e, r);
     assert_int_equal(lx_engine_order_count(r), lx_engine_order_count(e));
     assert_int_equal(lx_engine_market_count(r), 2);
     free(a);
-    free(b);
     lx_engine_free(&e);
     lx_engine_free(&r);
 }
@@ -185,14 +195,7 @@ static void test_canonical(void **state)
     lx_engine_apply(y, &ev, &c);
     c.type = LX_CMD_WITHDRAW;
     lx_engine_apply(y, &ev, &c);
-    uint8_t *a, *b;
-    size_t na, nb;
-    assert_int_equal(lx_engine_snapshot(x, &a, &na), LX_OK);
-    assert_int_equal(lx_engine_snapshot(y, &b, &nb), LX_OK);
-    assert_int_equal(na, nb);
-    assert_memory_equal(a, b, na);
-    free(a);
-    free(b);
+    expect_same_state(x, y);
     lx_events_free(&ev);
     lx_engine_free(&x);
     lx_engine_free(&y);
@@ -242,14 +245,7 @@ static void test_same_behaviour_after_restore(void **state)
             fills += ea.v[j].type == LX_EV_FILL;
     }
     assert_true(fills > 100);
-    uint8_t *a, *b;
-    size_t na, nb;
-    assert_int_equal(lx_engine_snapshot(e, &a, &na), LX_OK);
-    assert_int_equal(lx_engine_snapshot(r, &b, &nb), LX_OK);
-    assert_int_equal(na, nb);
-    assert_memory_equal(a, b, na);
-    free(a);
-    free(b);
+    expect_same_state(e, r);
     lx_events_free(&ea);
     lx_events_free(&eb);
     lx_engine_free(&e);
@@ -323,12 +319,7 @@ static void test_prefetch_changes_nothing(void **state)
 {
     (void)state;
     lx_engine *a = busy_engine(0x9abcu, 3000), *b = busy_engine_hinted(0x9abcu, 3000, true);
-    uint8_t *sa, *sb;
-    size_t na, nb;
-    assert_int_equal(lx_engine_snapshot(a, &sa, &na), LX_OK);
-    assert_int_equal(lx_engine_snapshot(b, &sb, &nb), LX_OK);
-    assert_int_equal(na, nb);
-    assert_memory_equal(sa, sb, na);
+    expect_same_state(a, b);
     lx_cmd c;
     memset(&c, 0, sizeof c);
     c.type = LX_CMD_ORDER;
@@ -339,8 +330,6 @@ static void test_prefetch_changes_nothing(void **state)
     assert_int_equal(lx_engine_new(&empty, &cfg), LX_OK);
     lx_engine_prefetch(empty, &c);
     lx_engine_free(&empty);
-    free(sa);
-    free(sb);
     lx_engine_free(&a);
     lx_engine_free(&b);
 }
