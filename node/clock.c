@@ -28,6 +28,11 @@ uint64_t lx_wall_us(void)
     return read_clock(CLOCK_REALTIME, 1000);
 }
 
+uint64_t lx_thread_cpu_us(void)
+{
+    return read_clock(CLOCK_THREAD_CPUTIME_ID, 1000);
+}
+
 void lx_timer_slack_min(void)
 {
     /* Linux lets a thread's timed waits end up to 50 us late by default so

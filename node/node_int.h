@@ -940,9 +940,15 @@ int lx__seq_commit_ready(const lx__node *n);
  * --compact off). LX_ENOMEM. */
 lx_err lx__ss_init(lx__node *n);
 void lx__ss_free(lx__node *n);
-/* Snapshots the replica after n->seq: the journal thread writes it once the
- * block is durable, then compacts. */
+/* Begins a snapshot of the replica after n->seq (finishing the one in
+ * progress first). The engine writes it a part per lx__ss_snap_step, while
+ * blocks go on being applied; the journal thread then writes it once its
+ * block is durable, and compacts. */
 void lx__ss_snapshot(lx__node *n);
+/* Whether a snapshot is in progress: the main loop must not sleep. */
+int lx__ss_snapping(const lx__node *n);
+/* Writes the next part of the snapshot in progress, if any. */
+void lx__ss_snap_step(lx__node *n);
 /* Whether n->seq is one of this node's snapshot points. */
 int lx__ss_due(const lx__node *n);
 

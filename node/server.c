@@ -544,6 +544,8 @@ static lx_err restart_rollback(const lx__config *cfg, uint64_t truncate_after, u
 
 static uint64_t next_deadline(const lx__node *n)
 {
+    if (lx__ss_snapping(n))
+        return 0;
     uint64_t t = n->next_hb_us;
     if (n->hello_us < t)
         t = n->hello_us;
@@ -945,6 +947,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         pump(n, wait_for(n, next_deadline(n), now, POLL_MAX_MS),
              !(n->is_leader && lx__seq_busy(n)));
         timers(n, lx_now_us());
+        lx__ss_snap_step(n);
     }
 
     /* Shutdown: no new requests; finish what was accepted. */

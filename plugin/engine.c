@@ -86,6 +86,7 @@ void lx_engine_free(lx_engine **p)
     if (!p || !*p)
         return;
     lx_engine *e = *p;
+    lx_engine_snap_abort(e);
     lx__books_free(e);
     lx__accounts_free(e);
     free(e->markets);
@@ -269,6 +270,7 @@ static void fill(lx_engine *e, lx_events *evs, taker *t, uint32_t oi, lx__level 
 {
     lx__market *m = t->m;
     lx__order *mk = &e->orders[oi];
+    lx__snap_touch(e, mk->level);
     uint64_t x = t->qty < mk->qty ? t->qty : mk->qty;
     /* A maker that fills whole leaves the id index: find its slot now, so
      * that the miss overlaps the rest of the fill; and start loading the
@@ -649,6 +651,7 @@ __attribute__((noinline)) static lx_err replace_cmd(lx_engine *e, lx_events *evs
     uint64_t old_price = lv->price;
     uint64_t old = lx__order_need(m, side, old_price, o->qty);
     if (c->price == old_price && c->qty <= o->qty) {
+        lx__snap_touch(e, o->level);
         release(e, held_slot(w, side), old - need);
         lv->qty -= o->qty - c->qty;
         o->qty = c->qty;

@@ -222,6 +222,8 @@ struct lx_engine {
 
     lx__level *levels; /* pool */
     uint32_t levels_hw, cap_levels, levels_free;
+
+    struct lx__snap *snap; /* the incremental snapshot in progress, or NULL */
 };
 
 /* ---- the id index's lookups, inline for the hot paths ---- */
@@ -425,6 +427,59 @@ static inline lx_event *lx__event_push(lx_events *evs, uint8_t type, uint8_t cmd
     return ev;
 }
 
+/* ---- snapshot.c: an incremental snapshot in progress ---- */
+
+/* A level as it stood at the begin: where its orders go in the snapshot. */
+typedef struct lx__snap_lv {
+    size_t off;
+    uint32_t level, count, market, side;
+} lx__snap_lv;
+
+/* A level being written: where its next order goes, that order, and how
+ * many are left to write (snapshot.c's run_lanes). */
+typedef struct lx__lane {
+    size_t off;
+    uint64_t price;
+    uint32_t oi, left, market, side;
+    uint32_t entry; /* its index in the snapshot's list of levels */
+} lx__lane;
+
+#define LX__LANES 8u
+
+typedef struct lx__lanes {
+    lx__lane l[LX__LANES];
+    unsigned live;
+} lx__lanes;
+
+typedef struct lx__snap {
+    uint8_t *buf; /* the caller's */
+    size_t len;
+    lx__snap_lv *v;   /* the levels in snapshot order */
+    uint32_t n, next; /* next: the first entry the steps have not reached */
+    lx__lanes lanes;  /* the entries being written */
+    uint32_t left;    /* entries not yet written */
+    /* Per level index below npend: 1 + its entry while that is unwritten,
+     * else 0. A level created since the begin has an index past npend or
+     * one whose entry was written before the level it had was freed. */
+    uint32_t *pend;
+    uint32_t npend;
+    uint64_t sum;  /* the running checksum (word_sum) of buf[0, summed) */
+    size_t summed; /* a multiple of 8 */
+} lx__snap;
+
+/* Writes level li's entry now if it is unwritten. */
+void lx__snap_level(lx_engine *e, uint32_t li);
+
+/* Called before anything changes an order resting on level li, or removes
+ * one: an incremental snapshot in progress writes the level first, so that
+ * it holds the orders as they were at its begin. Adding an order at the
+ * back changes none of the ones before it. */
+static inline void lx__snap_touch(lx_engine *e, uint32_t li)
+{
+    if (__builtin_expect(e->snap != NULL, 0))
+        lx__snap_level(e, li);
+}
+
 /* ---- book.c's hot paths, inline for the engine ---- */
 
 /* Index of the first entry of side s of market m whose key is >= key (n if
@@ -533,6 +588,7 @@ static inline void lx__book_remove(lx_engine *e, lx__market *m, uint32_t oi, uin
 {
     lx__order *o = &e->orders[oi];
     uint32_t li = o->level;
+    lx__snap_touch(e, li);
     lx__level *lv = &e->levels[li];
     lx__side *s = &m->sides[lv->side];
     lx__link *l = &e->links[oi];

@@ -39,24 +39,35 @@ static uint64_t fnv1a(const uint8_t *p, size_t n)
 
 /* FNV-1a's step over 8-byte little-endian words, the last one padded with
  * zeros, then the length: any change within one word changes the sum, as
- * each step is a bijection of the running value. */
-static uint64_t word_sum(const uint8_t *p, size_t n)
+ * each step is a bijection of the running value. sum_words takes whole
+ * words (n a multiple of 8), so that an incremental snapshot can sum its
+ * bytes as they are written; sum_end the rest and the total length. */
+static uint64_t sum_words(uint64_t h, const uint8_t *p, size_t n)
 {
-    uint64_t h = FNV_OFFSET;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) {
         uint64_t w = 0;
         for (int k = 7; k >= 0; k--)
             w = w << 8 | p[i + (size_t)k];
         h = (h ^ w) * FNV_PRIME;
     }
-    if (i < n) {
+    return h;
+}
+
+static uint64_t sum_end(uint64_t h, const uint8_t *p, size_t tail, size_t total)
+{
+    if (tail > 0) {
         uint64_t w = 0;
-        for (size_t k = n; k-- > i;)
+        for (size_t k = tail; k-- > 0;)
             w = w << 8 | p[k];
         h = (h ^ w) * FNV_PRIME;
     }
-    return (h ^ (uint64_t)n) * FNV_PRIME;
+    return (h ^ (uint64_t)total) * FNV_PRIME;
+}
+
+static uint64_t word_sum(const uint8_t *p, size_t n)
+{
+    size_t whole = n & ~(size_t)7;
+    return sum_end(sum_words(FNV_OFFSET, p, whole), p + whole, n - whole, n);
 }
 
 /* ---- writing ---- */
@@ -97,53 +108,124 @@ lx_err lx_engine_snapshot_len(const lx_engine *e, size_t *len)
     return LX_OK;
 }
 
-/* One level's orders, front to back. The list is walked a second time
- * AHEAD entries in front, fetching the orders the writer will read, so
- * their cache misses overlap instead of queueing one behind the other. */
-static uint8_t *put_level(uint8_t *p, const lx_engine *e, const lx__level *lv, uint32_t mi,
-                          unsigned side)
+/* Starts lane y on entry k of v: its level's first order. */
+static void lane_start(const lx_engine *e, lx__lane *y, const lx__snap_lv *v, uint32_t k)
 {
-    uint32_t ahead = lv->head;
-    for (int k = 0; k < AHEAD && ahead != LX__NIL; k++) {
-        __builtin_prefetch(&e->orders[ahead]);
-        ahead = e->links[ahead].next;
-    }
-    for (uint32_t oi = lv->head; oi != LX__NIL; oi = e->links[oi].next) {
-        if (ahead != LX__NIL) {
-            __builtin_prefetch(&e->orders[ahead]);
-            __builtin_prefetch(&e->orders_x[ahead]);
-            ahead = e->links[ahead].next;
-        }
-        const lx__order *o = &e->orders[oi];
-        const lx__order_x *x = &e->orders_x[oi];
-        p = put4(p, mi);
-        *p++ = (uint8_t)side;
-        *p++ = LX_GTC;
-        *p++ = x->stp;
-        *p++ = x->post_only;
-        p = put8(p, o->id);
-        p = put8(p, e->owners[o->owner].account);
-        p = put8(p, lv->price);
-        p = put8(p, o->qty);
-        p = put8(p, o->filled);
-    }
-    return p;
+    const lx__level *lv = &e->levels[v[k].level];
+    y->off = v[k].off;
+    y->price = lv->price;
+    y->oi = lv->head;
+    y->left = v[k].count;
+    y->market = v[k].market;
+    y->side = v[k].side;
+    y->entry = k;
+    __builtin_prefetch(&e->orders[y->oi]);
+    __builtin_prefetch(&e->links[y->oi]);
 }
 
-lx_err lx_engine_snapshot_to(const lx_engine *e, uint8_t *buf, size_t cap, size_t *out_len)
+/* Writes lane y's next order into buf; false when that was its last. */
+static inline bool lane_put(const lx_engine *e, uint8_t *buf, lx__lane *y)
 {
-    if (!e || !buf || !out_len)
-        return LX_EINVAL;
-    uint32_t *slots;
-    size_t nb;
-    lx_err err = lx__balances_sorted(e, &slots, &nb);
-    if (err)
-        return err;
-    size_t len = snap_len(e, nb);
-    if (len > cap) {
-        free(slots);
-        return LX_ETOOBIG;
+    LX_ASSERT(y->left > 0 && y->oi != LX__NIL);
+    const lx__order *o = &e->orders[y->oi];
+    const lx__order_x *ox = &e->orders_x[y->oi];
+    uint8_t *p = put4(buf + y->off, y->market);
+    *p++ = (uint8_t)y->side;
+    *p++ = LX_GTC;
+    *p++ = ox->stp;
+    *p++ = ox->post_only;
+    p = put8(p, o->id);
+    p = put8(p, e->owners[o->owner].account);
+    p = put8(p, y->price);
+    p = put8(p, o->qty);
+    put8(p, o->filled);
+    y->off += ORDER_LEN;
+    if (--y->left == 0)
+        return false;
+    y->oi = e->links[y->oi].next;
+    __builtin_prefetch(&e->orders[y->oi]);
+    __builtin_prefetch(&e->links[y->oi]);
+    __builtin_prefetch(&e->orders_x[y->oi]);
+    return true;
+}
+
+/* Writes the orders of the entries of v[0..n) from *next on into buf: for
+ * each, its level's first count orders, front to back, at its off. A level
+ * is a chain of links whose next order is known only once its link is
+ * read, so walking one chain waits a cache miss per order; the lanes walk
+ * LX__LANES levels at once, one order of each in turn, each fetching its
+ * next order as its turn ends, so the misses overlap. Lanes refill from
+ * *next as they finish. With pend (an incremental snapshot), entries
+ * whose level is no longer pending are passed over, and a finished one's
+ * level stops being pending. Stops after about budget orders (the lanes
+ * keep their place) or when every entry is written; returns the entries
+ * finished. */
+static uint32_t run_lanes(const lx_engine *e, uint8_t *buf, const lx__snap_lv *v, uint32_t n,
+                          uint32_t *next, uint32_t *pend, lx__lanes *ls, size_t budget)
+{
+    uint32_t finished = 0;
+    size_t done = 0;
+    while (done < budget) {
+        while (ls->live < LX__LANES && *next < n) {
+            uint32_t k = (*next)++;
+            if (pend && pend[v[k].level] != k + 1) {
+                done += v[k].count / 4; /* written already: only summed */
+                continue;
+            }
+            lane_start(e, &ls->l[ls->live++], v, k);
+        }
+        if (ls->live == 0)
+            break;
+        done += ls->live;
+        for (unsigned i = 0; i < ls->live;) {
+            if (lane_put(e, buf, &ls->l[i])) {
+                i++;
+                continue;
+            }
+            if (pend)
+                pend[v[ls->l[i].entry].level] = 0;
+            finished++;
+            ls->l[i] = ls->l[--ls->live];
+        }
     }
+    return finished;
+}
+
+static size_t level_count(const lx_engine *e)
+{
+    size_t n = 0;
+    for (uint32_t mi = 0; mi < e->nmarkets; mi++)
+        n += (size_t)e->markets[mi].sides[0].n + e->markets[mi].sides[1].n;
+    return n;
+}
+
+/* Lists the levels in snapshot order (per market, bids then asks, best
+ * first) into v, with their orders' places from off on; returns the end. */
+static size_t list_levels(const lx_engine *e, lx__snap_lv *v, size_t off)
+{
+    size_t k = 0;
+    for (uint32_t mi = 0; mi < e->nmarkets; mi++) {
+        for (unsigned side = 0; side < 2; side++) {
+            const lx__side *sd = &e->markets[mi].sides[side];
+            for (uint32_t i = sd->n; i-- > 0; k++) {
+                uint32_t li = sd->v[i].level;
+                v[k].off = off;
+                v[k].level = li;
+                v[k].count = e->levels[li].count;
+                v[k].market = mi;
+                v[k].side = side;
+                off += (size_t)v[k].count * ORDER_LEN;
+            }
+        }
+    }
+    return off;
+}
+
+/* Everything before the orders, for a snapshot of len bytes whose balances
+ * are the nb slots in order: returns where the orders go. */
+static uint8_t *put_head(const lx_engine *e, uint8_t *buf, size_t len, const uint32_t *slots,
+                         size_t nb)
+{
     uint8_t *p = put_bytes(buf, magic, sizeof magic);
     p = put4(p, SNAP_VERSION);
     p = put8(p, len);
@@ -173,15 +255,39 @@ lx_err lx_engine_snapshot_to(const lx_engine *e, uint8_t *buf, size_t cap, size_
         p = put8(p, b->available);
         p = put8(p, b->reserved);
     }
-    free(slots);
-    p = put8(p, e->open);
-    for (uint32_t mi = 0; mi < e->nmarkets; mi++) {
-        for (unsigned side = 0; side < 2; side++) {
-            const lx__side *s = &e->markets[mi].sides[side];
-            for (uint32_t i = s->n; i-- > 0;)
-                p = put_level(p, e, &e->levels[s->v[i].level], mi, side);
-        }
+    return put8(p, e->open);
+}
+
+lx_err lx_engine_snapshot_to(const lx_engine *e, uint8_t *buf, size_t cap, size_t *out_len)
+{
+    if (!e || !buf || !out_len)
+        return LX_EINVAL;
+    uint32_t *slots;
+    size_t nb;
+    lx_err err = lx__balances_sorted(e, &slots, &nb);
+    if (err)
+        return err;
+    size_t len = snap_len(e, nb);
+    if (len > cap) {
+        free(slots);
+        return LX_ETOOBIG;
     }
+    lx__snap_lv *v = malloc((level_count(e) + 1) * sizeof *v);
+    if (!v) {
+        free(slots);
+        return LX_ENOMEM;
+    }
+    uint8_t *p = put_head(e, buf, len, slots, nb);
+    free(slots);
+    size_t end = list_levels(e, v, (size_t)(p - buf));
+    LX_ASSERT(end == len - 8);
+    lx__lanes ls;
+    ls.live = 0;
+    uint32_t next = 0, nlv = (uint32_t)level_count(e);
+    uint32_t written = run_lanes(e, buf, v, nlv, &next, NULL, &ls, SIZE_MAX);
+    LX_ASSERT(written == nlv);
+    free(v);
+    p = buf + end;
     p = put8(p, word_sum(buf, len - 8));
     LX_ASSERT((size_t)(p - buf) == len);
     *out_len = len;
@@ -205,6 +311,132 @@ lx_err lx_engine_snapshot(const lx_engine *e, uint8_t **out, size_t *out_len)
     }
     *out = buf;
     return LX_OK;
+}
+
+/* ---- incremental ---- */
+
+void lx__snap_level(lx_engine *e, uint32_t li)
+{
+    lx__snap *s = e->snap;
+    if (li >= s->npend || s->pend[li] == 0)
+        return;
+    /* Its orders are as they were at the begin: write them all now, in its
+     * lane if it has one. */
+    uint32_t k = s->pend[li] - 1;
+    lx__lane one, *y = NULL;
+    for (unsigned i = 0; i < s->lanes.live && !y; i++)
+        if (s->lanes.l[i].entry == k)
+            y = &s->lanes.l[i];
+    if (!y)
+        lane_start(e, y = &one, s->v, k);
+    while (lane_put(e, s->buf, y))
+        ;
+    if (y != &one)
+        *y = s->lanes.l[--s->lanes.live];
+    s->pend[li] = 0;
+    s->left--;
+}
+
+lx_err lx_engine_snap_begin(lx_engine *e, uint8_t *buf, size_t cap, size_t *len)
+{
+    if (!e || !buf || !len)
+        return LX_EINVAL;
+    if (e->snap)
+        return LX_ESTATE;
+    uint32_t *slots;
+    size_t nb;
+    lx_err err = lx__balances_sorted(e, &slots, &nb);
+    if (err)
+        return err;
+    *len = snap_len(e, nb);
+    if (*len > cap) {
+        free(slots);
+        return LX_ETOOBIG;
+    }
+    size_t nlv = level_count(e);
+    lx__snap *s = calloc(1, sizeof *s);
+    if (s) {
+        s->v = malloc((nlv + 1) * sizeof *s->v);
+        s->pend = calloc((size_t)e->levels_hw + 1, sizeof *s->pend);
+    }
+    if (!s || !s->v || !s->pend) {
+        free(slots);
+        if (s) {
+            free(s->v);
+            free(s->pend);
+        }
+        free(s);
+        return LX_ENOMEM;
+    }
+    s->buf = buf;
+    s->len = *len;
+    s->npend = e->levels_hw;
+    s->n = (uint32_t)nlv;
+    size_t off = (size_t)(put_head(e, buf, *len, slots, nb) - buf);
+    free(slots);
+    s->sum = FNV_OFFSET;
+    off = list_levels(e, s->v, off);
+    LX_ASSERT(off == *len - 8);
+    for (uint32_t k = 0; k < s->n; k++)
+        s->pend[s->v[k].level] = k + 1;
+    s->left = s->n;
+    e->snap = s;
+    return LX_OK;
+}
+
+/* Sums the bytes before the first entry not yet written (all of them once
+ * every entry is), and seals and ends the snapshot when all are written. */
+static bool advance(lx_engine *e)
+{
+    lx__snap *s = e->snap;
+    if (s->left == 0)
+        s->next = s->n; /* the changes wrote the rest */
+    uint32_t first = s->next;
+    for (unsigned i = 0; i < s->lanes.live; i++)
+        if (s->lanes.l[i].entry < first)
+            first = s->lanes.l[i].entry;
+    size_t upto = first < s->n ? s->v[first].off : s->len - 8;
+    size_t whole = upto & ~(size_t)7;
+    if (whole > s->summed) {
+        s->sum = sum_words(s->sum, s->buf + s->summed, whole - s->summed);
+        s->summed = whole;
+    }
+    if (s->left > 0)
+        return false;
+    LX_ASSERT(s->lanes.live == 0);
+    size_t body = s->len - 8;
+    put8(s->buf + body, sum_end(s->sum, s->buf + s->summed, body - s->summed, body));
+    lx_engine_snap_abort(e);
+    return true;
+}
+
+bool lx_engine_snap_step(lx_engine *e, size_t orders)
+{
+    if (!e || !e->snap)
+        return true;
+    lx__snap *s = e->snap;
+    s->left -= run_lanes(e, s->buf, s->v, s->n, &s->next, s->pend, &s->lanes, orders);
+    return advance(e);
+}
+
+void lx_engine_snap_finish(lx_engine *e)
+{
+    lx_engine_snap_step(e, SIZE_MAX);
+}
+
+bool lx_engine_snap_active(const lx_engine *e)
+{
+    return e && e->snap;
+}
+
+void lx_engine_snap_abort(lx_engine *e)
+{
+    if (!e || !e->snap)
+        return;
+    free(e->snap->v);
+    free(e->snap->pend);
+    free(e->snap);
+    e->snap = NULL;
 }
 
 /* ---- reading ---- */

@@ -660,7 +660,10 @@ static void usage(FILE *f)
                "(markets, funded accounts) divided by the orders left open. With the\n"
                "standard mix's 1,000 orders, fixed costs would dominate that figure.\n"
                "The baseline is a bare price-indexed array book (no accounts, fees, STP or\n"
-               "events) running the same generated stream; it does not run --file.\n");
+               "events) running the same generated stream; it does not run --file.\n"
+               "Snapshot times the engine's snapshot of that same engine into a warm\n"
+               "buffer, whole and incrementally (steps of 1,024 orders), beside a memcpy\n"
+               "of as many bytes; medians of --runs.\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *out, uint64_t min)
@@ -753,6 +756,57 @@ static span median_ns(span (*run)(const stream *), const stream *s, uint64_t run
     return m;
 }
 
+/* Snapshot costs of e, medians of runs runs, in ns: the whole snapshot
+ * into a warm buffer; the same snapshot written incrementally, steps of
+ * SNAP_STEP orders with no commands between (*steps of them); and, as the
+ * baseline, a memcpy of as many bytes (a sequential read and write). */
+#define SNAP_STEP 1024u
+
+typedef struct snap_cost {
+    size_t bytes;
+    uint64_t full, incremental, copy, steps;
+} snap_cost;
+
+static snap_cost snapshot_cost(lx_engine *e, uint64_t runs)
+{
+    snap_cost c = {0, 0, 0, 0, 0};
+    lx_err err = lx_engine_snapshot_len(e, &c.bytes);
+    uint8_t *buf = err ? NULL : malloc(c.bytes), *dst = malloc(c.bytes + 1);
+    uint64_t *t[3] = {malloc(runs * sizeof(uint64_t)), malloc(runs * sizeof(uint64_t)),
+                      malloc(runs * sizeof(uint64_t))};
+    if (!buf || !dst || !t[0] || !t[1] || !t[2])
+        die("snapshot", err ? err : LX_ENOMEM);
+    size_t len;
+    memset(buf, 0, c.bytes); /* fault the pages in: the node keeps its buffer */
+    memset(dst, 0, c.bytes);
+    for (uint64_t r = 0; r < runs; r++) {
+        uint64_t t0 = now_ns();
+        if ((err = lx_engine_snapshot_to(e, buf, c.bytes, &len)) != LX_OK)
+            die("snapshot", err);
+        uint64_t t1 = now_ns();
+        if ((err = lx_engine_snap_begin(e, buf, c.bytes, &len)) != LX_OK)
+            die("incremental snapshot", err);
+        c.steps = 1;
+        while (!lx_engine_snap_step(e, SNAP_STEP))
+            c.steps++;
+        uint64_t t2 = now_ns();
+        memcpy(dst, buf, c.bytes);
+        uint64_t t3 = now_ns();
+        t[0][r] = t1 - t0;
+        t[1][r] = t2 - t1;
+        t[2][r] = t3 - t2;
+    }
+    uint64_t *out[3] = {&c.full, &c.incremental, &c.copy};
+    for (int k = 0; k < 3; k++) {
+        qsort(t[k], runs, sizeof(uint64_t), cmp_u64);
+        *out[k] = t[k][runs / 2];
+        free(t[k]);
+    }
+    free(buf);
+    free(dst);
+    return c;
+}
+
 int main(int argc, char **argv)
 {
     options opt;
@@ -783,6 +837,7 @@ int main(int argc, char **argv)
         apply_op(e, &evs, &s, &s.v[i]);
     size_t bytes = heap_bytes() - before, book_bytes = heap_bytes() - after_setup;
     size_t resting = lx_engine_order_count(e);
+    snap_cost sc = snapshot_cost(e, opt.runs);
     lx_engine_free(&e);
     lx_events_free(&evs);
 
@@ -820,6 +875,9 @@ int main(int argc, char **argv)
         printf(",\"resting_orders\":%zu,\"heap_bytes\":%zu", resting, bytes);
         if (deep)
             printf(",\"bytes_per_resting_order\":%.1f", per_order);
+        printf(",\"snapshot\":{\"bytes\":%zu,\"full_ns\":%" PRIu64 ",\"incremental_ns\":%" PRIu64
+               ",\"steps\":%" PRIu64 ",\"memcpy_ns\":%" PRIu64 "}",
+               sc.bytes, sc.full, sc.incremental, sc.steps, sc.copy);
         printf(",\"timer_ns\":%" PRIu64 ",\"latency_ns\":{", timer);
         bool first = true;
         for (int k = 0; k < K_COUNT; k++) {
@@ -847,6 +905,12 @@ int main(int argc, char **argv)
         else
             printf("  memory    heap %zu bytes (%zu resting at the end; per order: --mix deep)\n",
                    bytes, resting);
+        printf("  snapshot  %.2f ms for %zu orders, %zu bytes (%.1f ns/order); incremental\n"
+               "            %.2f ms in %" PRIu64
+               " steps of %u orders; memcpy of the bytes %.2f ms\n",
+               (double)sc.full / 1e6, resting, sc.bytes,
+               resting ? (double)sc.full / (double)resting : 0.0, (double)sc.incremental / 1e6,
+               sc.steps, SNAP_STEP, (double)sc.copy / 1e6);
         printf("  latency per op, ns (every op timed; timer %" PRIu64 " ns included):\n", timer);
         printf("    %-11s %10s %7s %7s %7s %9s\n", "op", "count", "p50", "p99", "p99.9", "max");
         for (int k = 0; k < K_COUNT; k++)

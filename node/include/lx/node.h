@@ -664,6 +664,8 @@ uint64_t lx_now_us(void);
 uint64_t lx_now_ns(void);
 /* Microseconds since the Unix epoch (CLOCK_REALTIME), for log lines only. */
 uint64_t lx_wall_us(void);
+/* Microseconds of CPU the calling thread has used (CLOCK_THREAD_CPUTIME_ID). */
+uint64_t lx_thread_cpu_us(void);
 /* The calling thread's timer slack to 1 ns (prctl PR_SET_TIMERSLACK): timed
  * waits end on time. Call before starting threads; they inherit it. */
 void lx_timer_slack_min(void);

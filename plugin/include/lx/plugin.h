@@ -326,6 +326,29 @@ lx_err lx_engine_snapshot_len(const lx_engine *e, size_t *len);
  * caller that keeps its own buffer: the same bytes. */
 lx_err lx_engine_snapshot_to(const lx_engine *e, uint8_t *buf, size_t cap, size_t *out_len);
 
+/* An incremental snapshot: the bytes lx_engine_snapshot_to would give for
+ * the state at lx_engine_snap_begin, written while commands go on being
+ * applied. Each step writes a part of the book; a command about to change
+ * or remove an order not yet written writes its price level first. One at
+ * a time per engine.
+ *
+ * lx_engine_snap_begin writes the snapshot's length to *len and, if it
+ * fits in buf (cap bytes), its head; the book follows in the steps. buf
+ * must stay valid and untouched until the snapshot ends (the last step,
+ * lx_engine_snap_finish or lx_engine_snap_abort). LX_ETOOBIG when cap is
+ * short, LX_ESTATE when one is in progress, LX_ENOMEM. */
+lx_err lx_engine_snap_begin(lx_engine *e, uint8_t *buf, size_t cap, size_t *len);
+/* Writes about the next `orders` orders' worth. Returns true when the
+ * snapshot is complete in buf (checksum included) and has ended, or if
+ * none is in progress. */
+bool lx_engine_snap_step(lx_engine *e, size_t orders);
+/* Writes all that is left: the snapshot is complete and has ended. */
+void lx_engine_snap_finish(lx_engine *e);
+/* Ends the snapshot in progress, if any, leaving buf incomplete. */
+void lx_engine_snap_abort(lx_engine *e);
+/* Whether a snapshot is in progress. */
+bool lx_engine_snap_active(const lx_engine *e);
+
 /* Rebuilds an engine from snapshot bytes: LX_EFORMAT or LX_ECORRUPT for bad
  * input (never reads past len). snapshot(restore(s)) == s for a snapshot of
  * the current version; version 1 is still read. */
