@@ -777,6 +777,9 @@ void lx__log(lx__node *n, const char *fmt, ...) __attribute__((format(printf, 2,
  * again on the same configuration (after a rollback); call it again. */
 #define LX__EXIT_RESTART (-1)
 lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code);
+/* Closes the sockets an in-process restart left for the next
+ * lx__node_run, for a caller that will not run it again. */
+void lx__node_drop_carry(void);
 /* Asks for an in-process restart with the journal cut after truncate_after
  * and snapshots after snap_max dropped (UINT64_MAX: keep). */
 void lx__node_restart(lx__node *n, uint64_t truncate_after, uint64_t snap_max, const char *why);

@@ -22,7 +22,6 @@
 #define HELLO_SOON_US 20000u   /* after a request from a peer not yet known */
 #define STATUS_US 1000000u
 #define SHUTDOWN_WAIT_US 5000000u
-#define RESTART_LINGER_MS 200 /* the clients' last answers before a restart */
 #define POLL_MAX_MS 100
 #define PEER_RECONNECT_MS 20
 /* Leader: requests (in acknowledged blocks) applied and answered per loop
@@ -671,68 +670,75 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
 
 /* What an in-process restart carries over: the peers' ids behind each
  * link (the configuration is the same), so the new start need not wait for
- * HELLOs before it can answer them, and the last leader. */
+ * HELLOs before it can answer them, and the last leader; and the sockets
+ * with their context and CURVE set-up, still bound and connected. Closing
+ * the ROUTER would drop the requests still in flight on its connections
+ * with no answer; kept, they wait in its queue for the new start. */
 static struct {
     int valid;
     char peer_id[LX__PEERS_MAX][LX__NODE_ID_MAX + 1];
     size_t nslots;
     lx__route routes[LX__PEERS_MAX];
     char last_leader[LX__NODE_ID_MAX + 1];
+    lx_zctx *ctx; /* NULL: no sockets carried */
+    lx__auth *auth;
+    lx_zsock *pub, *sub, *router, *inbox, *out[LX__PEERS_MAX];
 } carry;
 
-/* A restart: the client requests read from the ROUTER's queue but not
- * handled are answered ERROR unavailable (nothing happened; the client sends
- * again once the node is back) instead of vanishing with the socket. */
-static void refuse_unread(lx__node *n)
+/* Moves the node's sockets into carry, or back (to_node). */
+static void carry_sockets(lx__node *n, int to_node)
 {
-    lx_zmsg zm;
-    uint64_t told = 0;
-    while (lx_zsock_recv(n->router, &zm, LX_ZDONTWAIT) == LX_OK) {
-        if (zm.n == 2 && zm.part[0].len && zm.part[0].len <= LX__ROUTING_MAX) {
-            told++;
-            lx__origin o = lx__origin_local(zm.part[0].data, zm.part[0].len);
-            lx_proto_msg m;
-            memset(&m, 0, sizeof m);
-            lx_proto_decode(&m, NULL, zm.part[1].data, zm.part[1].len);
-            lx__reply_error(n, &o, m.hdr.req_id, LX_PROTO_E_UNAVAILABLE,
-                            "this node is restarting; not taken, send it again");
-        }
-        lx_zmsg_close(&zm);
+    lx_zctx **ctx[2] = {&carry.ctx, &n->ctx};
+    lx__auth **auth[2] = {&carry.auth, &n->auth};
+    lx_zsock **socks[2][4] = {{&carry.pub, &carry.sub, &carry.router, &carry.inbox},
+                              {&n->pub, &n->sub, &n->router, &n->inbox}};
+    int from = to_node ? 0 : 1, to = !from;
+    *ctx[to] = *ctx[from];
+    *ctx[from] = NULL;
+    *auth[to] = *auth[from];
+    *auth[from] = NULL;
+    for (size_t i = 0; i < 4; i++) {
+        *socks[to][i] = *socks[from][i];
+        *socks[from][i] = NULL;
     }
-    if (told)
-        lx__log(n, "restarting: %" PRIu64 " unread client requests answered unavailable", told);
+    lx_zsock **out[2] = {carry.out, n->out};
+    for (size_t i = 0; i < LX__PEERS_MAX; i++) {
+        out[to][i] = out[from][i];
+        out[from][i] = NULL;
+    }
+}
+
+void lx__node_drop_carry(void)
+{
+    lx_zsock_free(&carry.pub);
+    lx_zsock_free(&carry.sub);
+    lx_zsock_free(&carry.router);
+    lx_zsock_free(&carry.inbox);
+    for (size_t i = 0; i < LX__PEERS_MAX; i++)
+        lx_zsock_free(&carry.out[i]);
+    lx__auth_free(&carry.auth);
+    lx_zctx_free(&carry.ctx);
+    carry.valid = 0;
 }
 
 static void close_all(lx__node *n)
 {
     if (n->restart && n->is_leader && n->ctx) {
-        /* Stepping down: the clients hear so (the sockets linger to send it). */
+        /* Stepping down: the clients hear so. */
         lx__seq_abandon(n);
-    } else if (n->restart) {
+    } else if (n->restart && n->fwd && n->router) {
         /* The forwards' answers would come to the node that is going. */
-        if (n->fwd && n->router)
-            lx__replica_give_up_all(n, "this node restarted before the answer came; QUERY_ORDER "
-                                       "tells whether it took effect");
-        /* Nothing else unsent is worth waiting for: the peers ask again.
-         * The clients' answers get a moment to go. */
-        lx_zsock *all[] = {n->pub, n->sub, n->inbox};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-            if (all[i])
-                lx_zsock_set_linger(all[i], 0);
-        for (size_t i = 0; i < LX__PEERS_MAX; i++)
-            if (n->out[i])
-                lx_zsock_set_linger(n->out[i], 0);
-        if (n->router)
-            lx_zsock_set_linger(n->router, RESTART_LINGER_MS);
+        lx__replica_give_up_all(n, "this node restarted before the answer came; QUERY_ORDER "
+                                   "tells whether it took effect");
     }
-    if (n->restart && n->router)
-        refuse_unread(n);
     if (n->restart) {
         carry.valid = 1;
         memcpy(carry.peer_id, n->peer_id, sizeof carry.peer_id);
         carry.nslots = n->nslots;
         memcpy(carry.routes, n->routes, sizeof carry.routes);
         memcpy(carry.last_leader, n->last_leader, sizeof carry.last_leader);
+        if (n->ctx)
+            carry_sockets(n, 0);
     }
     lx__settle_free(n);
     lx__jw_stop(&n->jw);
@@ -906,7 +912,9 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         goto out;
     }
 
-    if ((rc = open_sockets(n, exit_code)) != LX_OK) {
+    if (carry.ctx)
+        carry_sockets(n, 1);
+    else if ((rc = open_sockets(n, exit_code)) != LX_OK) {
         lx_journal_free(&j);
         if (*exit_code == 1)
             lx__log(n, "cannot set up sockets: %s", lx_strerror(rc));

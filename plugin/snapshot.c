@@ -258,20 +258,31 @@ static uint8_t *put_head(const lx_engine *e, uint8_t *buf, size_t len, const uin
     return put8(p, e->open);
 }
 
+/* The balances a snapshot of e lists, sorted (into a malloc'd *slots, nb
+ * of them), and its length: LX_ETOOBIG (len still written, slots not)
+ * when it is over cap. */
+static lx_err sized(const lx_engine *e, size_t cap, uint32_t **slots, size_t *nb, size_t *len)
+{
+    lx_err err = lx__balances_sorted(e, slots, nb);
+    if (err)
+        return err;
+    *len = snap_len(e, *nb);
+    if (*len > cap) {
+        free(*slots);
+        return LX_ETOOBIG;
+    }
+    return LX_OK;
+}
+
 lx_err lx_engine_snapshot_to(const lx_engine *e, uint8_t *buf, size_t cap, size_t *out_len)
 {
     if (!e || !buf || !out_len)
         return LX_EINVAL;
     uint32_t *slots;
-    size_t nb;
-    lx_err err = lx__balances_sorted(e, &slots, &nb);
+    size_t nb, len;
+    lx_err err = sized(e, cap, &slots, &nb, &len);
     if (err)
         return err;
-    size_t len = snap_len(e, nb);
-    if (len > cap) {
-        free(slots);
-        return LX_ETOOBIG;
-    }
     lx__snap_lv *v = malloc((level_count(e) + 1) * sizeof *v);
     if (!v) {
         free(slots);
@@ -345,14 +356,9 @@ lx_err lx_engine_snap_begin(lx_engine *e, uint8_t *buf, size_t cap, size_t *len)
         return LX_ESTATE;
     uint32_t *slots;
     size_t nb;
-    lx_err err = lx__balances_sorted(e, &slots, &nb);
+    lx_err err = sized(e, cap, &slots, &nb, len);
     if (err)
         return err;
-    *len = snap_len(e, nb);
-    if (*len > cap) {
-        free(slots);
-        return LX_ETOOBIG;
-    }
     size_t nlv = level_count(e);
     lx__snap *s = calloc(1, sizeof *s);
     if (s) {

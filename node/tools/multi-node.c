@@ -49,5 +49,6 @@ int main(int argc, char **argv)
     do
         lx__node_run(&cfg, &stop_flag, &code);
     while (code == LX__EXIT_RESTART && !stop_flag);
+    lx__node_drop_carry();
     return code == LX__EXIT_RESTART ? 0 : code;
 }
