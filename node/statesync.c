@@ -197,14 +197,25 @@ static void hand_over(lx__node *n)
     s->snaps[s->next_snap++ % TAKEN_MAX] = t;
 }
 
+/* Writes the next `orders` orders' worth of the snapshot in progress
+ * (SIZE_MAX: all of it), timed; true once it is complete. */
+static int step(lx__node *n, size_t orders)
+{
+    lx__ss *s = n->ss;
+    uint64_t t0 = lx_now_us(), c0 = lx_thread_cpu_us();
+    int done = lx_engine_snap_step(n->engine, orders);
+    s->main_us += lx_now_us() - t0;
+    s->cpu_us += lx_thread_cpu_us() - c0;
+    s->steps++;
+    return done;
+}
+
 void lx__ss_snapshot(lx__node *n)
 {
     if (!n->ss)
         return;
-    if (n->ss->snapping) {
-        lx_engine_snap_finish(n->engine);
+    if (n->ss->snapping && step(n, SIZE_MAX))
         hand_over(n);
-    }
     begin(n);
 }
 
@@ -215,15 +226,7 @@ int lx__ss_snapping(const lx__node *n)
 
 void lx__ss_snap_step(lx__node *n)
 {
-    lx__ss *s = n->ss;
-    if (!s || !s->snapping)
-        return;
-    uint64_t t0 = lx_now_us(), c0 = lx_thread_cpu_us();
-    int done = lx_engine_snap_step(n->engine, SNAP_STEP_ORDERS);
-    s->main_us += lx_now_us() - t0;
-    s->cpu_us += lx_thread_cpu_us() - c0;
-    s->steps++;
-    if (done)
+    if (n->ss && n->ss->snapping && step(n, SNAP_STEP_ORDERS))
         hand_over(n);
 }
 
@@ -233,13 +236,8 @@ static void snapshot_now(lx__node *n)
 {
     if (!n->ss->snapping)
         begin(n);
-    if (n->ss->snapping) {
-        uint64_t t0 = lx_now_us(), c0 = lx_thread_cpu_us();
-        lx_engine_snap_finish(n->engine);
-        n->ss->main_us += lx_now_us() - t0;
-        n->ss->cpu_us += lx_thread_cpu_us() - c0;
+    if (n->ss->snapping && step(n, SIZE_MAX))
         hand_over(n);
-    }
 }
 
 /* The hash this node announced for seq, or NULL if it no longer knows it. */
