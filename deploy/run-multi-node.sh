@@ -585,12 +585,33 @@ until all_same || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.5; done
 # ---- settlement: the last batch Accepted, the audit, the latency ----------
 # Every fill of the leader's log and every acknowledged withdrawal must be in
 # a batch whose settlement tx the X-Chain accepted; then lx-audit walks the
-# chain of settlement txs against node0's batches.
+# chain of settlement txs against the batches of the reference node: the
+# leader (node0 unless a node was killed and another took over), else the
+# running node at the highest seq.
+ref_node() {
+    local i best=0 bseq=-1 s seq role st
+    for ((i = 0; i < NODES; i++)); do
+        # Running: a node killed from outside is a zombie until reaped.
+        st=$(ps -o stat= -p "${NODE_PIDS[$i]:-0}" 2>/dev/null)
+        if [ -z "$st" ] || [ "${st:0:1}" = Z ]; then continue; fi
+        s=$(jq -r '"\(.seq // -1) \(.role // "")"' "$DATA_ROOT/node$i/status.json" 2>/dev/null) || continue
+        read -r seq role <<<"$s"
+        [[ "$seq" =~ ^[0-9]+$ ]] || continue
+        if [ "$role" = leader ]; then
+            echo "$i"
+            return
+        fi
+        [ "$seq" -gt "$bseq" ] && best=$i && bseq=$seq
+    done
+    echo "$best"
+}
 SETTLE_RESULT='null'
 SETTLE_OK=true
 if [ "$SETTLE_JSON" = true ]; then
     SETTLE_OK=false
-    S0=$DATA_ROOT/node0/settle
+    REF=$(ref_node)
+    [ "$REF" = 0 ] || say "settlement is checked against node$REF's records (node0 is not running or not the leader)"
+    S0=$DATA_ROOT/node$REF/settle
     wd_acked=$(jq -r '.withdrawals.acked // 0' "$LOG_DIR/client.json" 2>/dev/null | tail -n 1)
     wd_amount=$(jq -r '.withdrawals.amount // 0' "$LOG_DIR/client.json" 2>/dev/null | tail -n 1)
     is_uint "$wd_acked" || wd_acked=0
@@ -599,7 +620,7 @@ if [ "$SETTLE_JSON" = true ]; then
     batch_totals() {
         cat "$S0"/*.json 2>/dev/null | jq -rs '"\(length) \(map(select(.status == "accepted")) | length) \(map(select(.status == "accepted") | .fill_count) | add // 0) \(map(select(.status == "accepted") | .withdrawals) | add // 0)"'
     }
-    log_fills() { "$BIN_DIR/lx-journal" --data-dir "$DATA_ROOT/node0" 2>/dev/null | grep -c '"ev":"fill"'; }
+    log_fills() { "$BIN_DIR/lx-journal" --data-dir "$DATA_ROOT/node$REF" 2>/dev/null | grep -c '"ev":"fill"'; }
     say "waiting for the last batch to be Accepted on the X-Chain (up to ${SETTLE_TIMEOUT}s)"
     deadline=$((SECONDS + SETTLE_TIMEOUT))
     settled=false
@@ -611,20 +632,20 @@ if [ "$SETTLE_JSON" = true ]; then
             break
         fi
         if [ "$SECONDS" -ge "$deadline" ]; then
-            printf '[run-multi-node] error: settlement did not finish within %ss (SETTLE_TIMEOUT): %s of %s batches accepted, %s of %s fills and %s of %s withdrawals settled; see %s/node0.log\n' \
-                "$SETTLE_TIMEOUT" "${na:-0}" "${nb:-0}" "${nf:-0}" "$lf" "${nw:-0}" "$wd_acked" "$LOG_DIR" >&2
+            printf '[run-multi-node] error: settlement did not finish within %ss (SETTLE_TIMEOUT): %s of %s batches accepted, %s of %s fills and %s of %s withdrawals settled; see %s\n' \
+                "$SETTLE_TIMEOUT" "${na:-0}" "${nb:-0}" "${nf:-0}" "$lf" "${nw:-0}" "$wd_acked" "$LOG_DIR/node$REF.log" >&2
             break
         fi
         sleep 1
     done
     cat "$S0"/*.json 2>/dev/null | jq -rs 'sort_by(.batch)[] | select(.tx_id != null) | "\(.batch) \(.tx_id)"' \
         >"$LOG_DIR/settle-txids.txt"
-    say "lx-audit of the channel against node0's batches"
+    say "lx-audit of the channel against node$REF's batches"
     "$BIN_DIR/lx-audit" --rpc "$RPC" --channel "$CHANNEL_ADDRS" --threshold "$SETTLE_THRESHOLD" \
-        --data-dir "$DATA_ROOT/node0" >"$LOG_DIR/audit.txt" 2>&1
+        --data-dir "$DATA_ROOT/node$REF" >"$LOG_DIR/audit.txt" 2>&1
     AUDIT_RC=$?
     "$BIN_DIR/lx-audit" --rpc "$RPC" --channel "$CHANNEL_ADDRS" --threshold "$SETTLE_THRESHOLD" \
-        --data-dir "$DATA_ROOT/node0" --json >"$LOG_DIR/audit.json" 2>/dev/null
+        --data-dir "$DATA_ROOT/node$REF" --json >"$LOG_DIR/audit.json" 2>/dev/null
     verdict=$(jq -r '.verdict // "error"' "$LOG_DIR/audit.json" 2>/dev/null)
     [ -n "$verdict" ] || verdict=error
     [ "$AUDIT_RC" -eq 0 ] || [ "$verdict" != ok ] || verdict=fail
