@@ -26,6 +26,7 @@ BENCH_RATE=${BENCH_RATE:-}
 BENCH_BATCH=${BENCH_BATCH:-64}
 BENCH_FSYNC=${BENCH_FSYNC:-on}
 LATENCY_RATE=${LATENCY_RATE:-10000}
+FLOOR_DURATION=${FLOOR_DURATION:-10s}
 TEST_DURATION=${TEST_DURATION:-30s}
 BASE_PORT=${BASE_PORT:-5000}
 BENCH_CLIENT_ARGS=${BENCH_CLIENT_ARGS:-}
@@ -154,6 +155,55 @@ else
     say "$BIN_DIR/lx-bench-zmq is missing: no baseline"
 fi
 
+# The floors under the goals, measured on this machine in this run: the test
+# client at the one-node rate against a sink that answers at once (no node,
+# so the client and ZeroMQ alone), and the journal's sync on DATA_ROOT's disk
+# (one sync per block, so a durable acknowledgement waits for at least one).
+SINK_JSON=null
+SINK_PORT=${SINK_PORT:-$((BASE_PORT + 1099))}
+if [ -x "$BIN_DIR/lx-bench-zmq" ] && [ -x "$BIN_DIR/test-client" ]; then
+    say "---- test-client against a bare ZeroMQ sink on port $SINK_PORT, $LATENCY_RATE orders/s, $FLOOR_DURATION"
+    "$BIN_DIR/lx-bench-zmq" --sink "tcp://127.0.0.1:$SINK_PORT" 2>"$LOG_DIR/bench-sink.err" &
+    RUN_PID=$!
+    if "$BIN_DIR/test-client" --nodes "tcp://127.0.0.1:$SINK_PORT" --rate "$LATENCY_RATE" \
+        --duration "$FLOOR_DURATION" --json >"$LOG_DIR/bench-sink.json" 2>>"$LOG_DIR/bench-sink.err"; then
+        SINK_JSON=$(jq -c '{rate: .target_rate, throughput, p50: .latency_us.p50, p99: .latency_us.p99,
+            p999: .latency_us.p999, send_lag_p50: .send_lag_us.p50}' "$LOG_DIR/bench-sink.json" 2>/dev/null)
+        [ -n "$SINK_JSON" ] || SINK_JSON=null
+    else
+        say "the client against the sink failed; see $LOG_DIR/bench-sink.err"
+    fi
+    kill -TERM "$RUN_PID" 2>/dev/null
+    wait "$RUN_PID" 2>/dev/null
+    RUN_PID=
+fi
+# journal_sync BLOCK_SIZE BLOCKS: {"block_size","p50","p99","max","stalls"} (times
+# in us; stalls: the watcher thread's count, total_ms, percent, longest_ms),
+# or null.
+journal_sync() {
+    local d out sync stall p50 p99 max sc st sp sl
+    d=$(mktemp -d "$DATA_ROOT/sync-XXXXXX") || { echo null; return; }
+    out=$("$BIN_DIR/lx-bench-journal" --fsync on --stalls --block-size "$1" --blocks "$2" \
+        --data-dir "$d/j" 2>>"$LOG_DIR/bench-journal.err")
+    rm -rf "$d"
+    printf '%s\n' "$out" >>"$LOG_DIR/bench-journal.out"
+    sync=$(sed -n 's/^fsync=on .* sync p50 \([0-9.]*\) us  p99 \([0-9.]*\) us  max \([0-9.]*\) us$/\1 \2 \3/p' <<<"$out")
+    stall=$(sed -n 's/^ *stalls: \([0-9]*\) of 1 ms or more, \([0-9.]*\) ms in all (\([0-9.]*\) % of [0-9.]* s), longest \([0-9.]*\) ms$/\1 \2 \3 \4/p' <<<"$out")
+    if [ -z "$sync" ] || [ -z "$stall" ]; then
+        echo null
+        return
+    fi
+    read -r p50 p99 max <<<"$sync"
+    read -r sc st sp sl <<<"$stall"
+    echo "{\"block_size\":$1,\"p50\":$p50,\"p99\":$p99,\"max\":$max,\"stalls\":{\"count\":$sc,\"total_ms\":$st,\"percent\":$sp,\"longest_ms\":$sl}}"
+}
+SYNC_JSON=null
+if [ -x "$BIN_DIR/lx-bench-journal" ] && mkdir -p "$DATA_ROOT"; then
+    say "---- journal fdatasync on $DATA_ROOT (lx-bench-journal)"
+    : >"$LOG_DIR/bench-journal.out"
+    SYNC_JSON=$(printf '%s\n' "$(journal_sync 1 5000)" "$(journal_sync 256 2000)" | jq -cs 'if all(. != null) then . else null end')
+fi
+
 # summary_of NAME: the run's summary.json, or null.
 summary_of() {
     local f=$LOG_DIR/bench-$1/summary.json
@@ -186,12 +236,17 @@ LAT=$(summary_of latency)
 RUNS_JSON=$(printf '%s\n' "${runs[@]}" | jq -cs .)
 
 jq -n --argjson runs "$RUNS_JSON" --argjson lat "$LAT" --argjson base "$BASE_JSON" \
+    --argjson sink "$SINK_JSON" --argjson sync "$SYNC_JSON" \
     --arg fsync "$BENCH_FSYNC" --arg dur "$TEST_DURATION" --argjson batch "$BENCH_BATCH" '
     def row: {nodes, curve: (.curve // false), target_rate, throughput, acked, errors, client_exit,
               p50: .latency_us.p50, p99: .latency_us.p99, p999: .latency_us.p999,
               converged, ok, goal};
     {fsync: $fsync, duration: $dur, batch: $batch,
      baseline_zmq: $base,
+     floors: {client_sink: (if $sink == null then null else $sink + {
+                 p50_vs_zmq: (if $base != null and ($base.p50 // 0) > 0 and $sink.p50 != null
+                              then ($sink.p50 / $base.p50) else null end)} end),
+              journal_sync_us: $sync},
      cluster: [$runs[] | row],
      curve_vs_plain: [$runs[] | select(.curve == true) | . as $c
         | ([$runs[] | select((.curve // false) == false and .nodes == $c.nodes)][0]) as $p
@@ -247,6 +302,13 @@ fmt 'if .one_node_latency.p50_vs_zmq == null then empty
      else "  p50 is \(.one_node_latency.p50_vs_zmq * 10 | round / 10) x the bare ZeroMQ round trip" end'
 fmt 'if .one_node_latency.goal == null then empty
      else "  goal p50 <= 2 x the round trip and p99 <= 1000 us: \(if .one_node_latency.goal.met then "met" else "NOT met" end)" end'
+echo
+fmt '.floors.client_sink | if . == null then "floor: the client against a bare ZeroMQ sink was not measured"
+     else "floor: test-client against a sink that answers at once (no node), \(.rate) orders/s: p50 \(.p50) us, p99 \(.p99) us, p99.9 \(.p999) us\(if .p50_vs_zmq == null then "" else " (p50 \(.p50_vs_zmq * 10 | round / 10) x the round trip)" end)" end'
+fmt '.floors.journal_sync_us | if . == null then "floor: the journal sync was not measured"
+     else "floor: journal fdatasync on the data disk (lx-bench-journal): " +
+          ([.[] | "\(.block_size)-order blocks p50 \(.p50) us, p99 \(.p99) us, max \(.max) us"] | join("; ")) end'
+fmt '.floors.journal_sync_us // [] | .[] | "  while syncing \(.block_size)-order blocks, a spinning thread was stopped \(.stalls.count) times for 1 ms or more: \(.stalls.percent) % of the time, longest \(.stalls.longest_ms) ms"'
 echo
 echo "JSON: $LOG_DIR/bench-cluster.json; per-run logs: $LOG_DIR/bench-<run>/ and $LOG_DIR/bench-<run>.out"
 

@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,7 @@
 
 static const char usage[] =
     "usage: lx-bench-journal [--blocks N] [--block-size N] [--fsync on|off|both]\n"
-    "                        [--data-dir DIR]\n"
+    "                        [--data-dir DIR] [--stalls]\n"
     "\n"
     "Appends N blocks of block-size orders each to a new journal, calling\n"
     "lx_journal_sync after every block (group commit), and prints blocks/s,\n"
@@ -29,6 +31,11 @@ static const char usage[] =
     "  --data-dir DIR   an empty folder to use and keep (default: a fresh folder\n"
     "                   under $TMPDIR or /tmp, removed at the end); measure on\n"
     "                   the disk the node will use\n"
+    "  --stalls         while the blocks are appended, spin a second thread on\n"
+    "                   the clock and report how often, how long in all and\n"
+    "                   how long at most it was stopped for 1 ms or more: on\n"
+    "                   some virtual machines the host's work for each sync is\n"
+    "                   charged to the guest, which is then paused whole\n"
     "  --help           print this and exit\n";
 
 static double now_s(void)
@@ -36,6 +43,41 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The stall watcher: a thread that reads the clock in a loop and counts the
+ * gaps of STALL_NS or more between two reads, that is the time it (and, on
+ * an idle core, the machine) did not run. */
+#define STALL_NS 1000000u
+
+typedef struct stalls {
+    atomic_int stop;
+    uint64_t count, total_ns, max_ns, ran_ns;
+} stalls;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *watch(void *arg)
+{
+    stalls *st = arg;
+    uint64_t t0 = mono_ns(), prev = t0;
+    while (!atomic_load_explicit(&st->stop, memory_order_relaxed)) {
+        uint64_t t = mono_ns(), gap = t - prev;
+        prev = t;
+        if (gap >= STALL_NS) {
+            st->count++;
+            st->total_ns += gap;
+            if (gap > st->max_ns)
+                st->max_ns = gap;
+        }
+    }
+    st->ran_ns = prev - t0;
+    return NULL;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -111,7 +153,7 @@ static size_t fill_block(lx_entry *v, uint64_t seq, size_t n)
     return n;
 }
 
-static int bench(const char *dir, uint64_t nblocks, size_t bsize, int fsync_on)
+static int bench(const char *dir, uint64_t nblocks, size_t bsize, int fsync_on, int want_stalls)
 {
     lx_journal_opts jo = {.no_fsync = !fsync_on};
     lx_journal *j = NULL;
@@ -128,6 +170,11 @@ static int bench(const char *dir, uint64_t nblocks, size_t bsize, int fsync_on)
         return 1;
     }
     uint64_t index = 1, cmds = 0, bytes = 0;
+    stalls st = {0};
+    pthread_t watcher;
+    int watching = want_stalls && pthread_create(&watcher, NULL, watch, &st) == 0;
+    if (want_stalls && !watching)
+        fprintf(stderr, "lx-bench-journal: cannot start the stall watcher\n");
     double t0 = now_s();
     for (uint64_t s = 1; s <= nblocks && rc == LX_OK; s++) {
         size_t n = fill_block(v, s, bsize);
@@ -145,6 +192,10 @@ static int bench(const char *dir, uint64_t nblocks, size_t bsize, int fsync_on)
         bytes += len + 8;
     }
     double el = now_s() - t0;
+    if (watching) {
+        atomic_store(&st.stop, 1);
+        pthread_join(watcher, NULL);
+    }
     lx_journal_free(&j);
     if (rc != LX_OK) {
         fprintf(stderr, "lx-bench-journal: append: %s\n", lx_strerror(rc));
@@ -159,6 +210,12 @@ static int bench(const char *dir, uint64_t nblocks, size_t bsize, int fsync_on)
            fsync_on ? "on" : "off", nblocks, bsize, (double)nblocks / el, (double)cmds / el,
            (double)bytes / el / 1e6, lat[nblocks / 2] * 1e6, lat[p99] * 1e6,
            lat[nblocks - 1] * 1e6);
+    if (watching)
+        printf("          stalls: %" PRIu64 " of 1 ms or more, %.1f ms in all (%.1f %% of %.2f s), "
+               "longest %.1f ms\n",
+               st.count, (double)st.total_ns / 1e6,
+               st.ran_ns ? 100.0 * (double)st.total_ns / (double)st.ran_ns : 0.0,
+               (double)st.ran_ns / 1e9, (double)st.max_ns / 1e6);
 
     lx_engine_config cfg = {.fee_account = 0};
     lx_recovery r;
@@ -184,6 +241,7 @@ int main(int argc, char **argv)
 {
     uint64_t nblocks = 2000, bsize = 100;
     const char *mode = "both", *dir = NULL;
+    int want_stalls = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int ok = 1;
@@ -197,6 +255,8 @@ int main(int argc, char **argv)
         } else if (i + 1 < argc && !strcmp(a, "--fsync")) {
             mode = argv[++i];
             ok = !strcmp(mode, "on") || !strcmp(mode, "off") || !strcmp(mode, "both");
+        } else if (!strcmp(a, "--stalls")) {
+            want_stalls = 1;
         } else if (i + 1 < argc && !strcmp(a, "--data-dir")) {
             dir = argv[++i];
         } else {
@@ -229,7 +289,7 @@ int main(int argc, char **argv)
             continue;
         char sub[4200];
         snprintf(sub, sizeof sub, "%s/fsync-%s", base, on ? "on" : "off");
-        rc = bench(sub, nblocks, (size_t)bsize, on);
+        rc = bench(sub, nblocks, (size_t)bsize, on, want_stalls);
     }
     if (!dir)
         rm_rf(base);
