@@ -309,6 +309,8 @@ fmt '.floors.journal_sync_us | if . == null then "floor: the journal sync was no
      else "floor: journal fdatasync on the data disk (lx-bench-journal): " +
           ([.[] | "\(.block_size)-order blocks p50 \(.p50) us, p99 \(.p99) us, max \(.max) us"] | join("; ")) end'
 fmt '.floors.journal_sync_us // [] | .[] | "  while syncing \(.block_size)-order blocks, a spinning thread was stopped \(.stalls.count) times for 1 ms or more: \(.stalls.percent) % of the time, longest \(.stalls.longest_ms) ms"'
+fmt --arg fsync "$BENCH_FSYNC" 'if $fsync == "on" and ([.floors.journal_sync_us // [] | .[] | .stalls.percent] | max // 0) >= 1
+     then "  the syncs on this disk pause the whole machine: with fsync on, the p99 figures above are mostly the disk'"'"'s;\n  DATA_ROOT=/dev/shm/lxbench measures the nodes without it (their data is lost at a reboot)" else empty end'
 echo
 echo "JSON: $LOG_DIR/bench-cluster.json; per-run logs: $LOG_DIR/bench-<run>/ and $LOG_DIR/bench-<run>.out"
 
