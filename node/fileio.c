@@ -36,6 +36,24 @@ lx_err lx__mkdir(const char *dir)
     return errno == ENOENT ? LX_ENOTFOUND : LX_EIO;
 }
 
+lx_err lx__mkdir_p(const char *path)
+{
+    char p[4096];
+    if ((size_t)snprintf(p, sizeof p, "%s", path) >= sizeof p)
+        return LX_EINVAL;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0755) != 0 && errno != EEXIST)
+            return LX_EIO;
+        *s = '/';
+    }
+    if (mkdir(p, 0755) != 0 && errno != EEXIST)
+        return LX_EIO;
+    return LX_OK;
+}
+
 lx_err lx__write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
     while (n > 0) {

@@ -15,6 +15,8 @@ lx_err lx__fsync_dir(const char *dir);
 /* Creates one folder level; an existing one is fine. LX_ENOTFOUND without a
  * parent, LX_EIO otherwise. */
 lx_err lx__mkdir(const char *dir);
+/* mkdir -p: creates path and the folders above it that are missing. */
+lx_err lx__mkdir_p(const char *path);
 /* pwrite/pread of exactly n bytes at off, retrying short transfers: LX_EIO
  * on an error or an early end of file. */
 lx_err lx__write_all(int fd, const uint8_t *p, size_t n, uint64_t off);

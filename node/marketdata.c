@@ -309,3 +309,16 @@ uint64_t lx__md_l2_seq(const lx__md *md, uint32_t market)
 {
     return market < md->nmk ? md->l2_seq[market] : 0;
 }
+
+void lx__md_subscription(lx__node *n, const uint8_t *msg, size_t len)
+{
+    if (n->md_on || len < 1 || msg[0] != 1)
+        return;
+    if (len == 1 || msg[1] == LX_PROTO_CH_TRADE || msg[1] == LX_PROTO_CH_L2) {
+        n->md_on = 1;
+        lx__log(n, "market data on: a subscriber asked for %s",
+                len == 1                      ? "everything"
+                : msg[1] == LX_PROTO_CH_TRADE ? "trades"
+                                              : "L2 deltas");
+    }
+}

@@ -684,6 +684,9 @@ typedef struct lx__node {
     size_t snap_cap;
     _Atomic int snap_lent;
     lx__md *md;
+    /* Market data is computed and published from the first subscription
+     * that can select it (on_pub in node/server.c). */
+    int md_on;
 
     /* elections and log agreement (node/election.c) */
     int role; /* LX__ROLE_* */
@@ -994,6 +997,12 @@ void lx__md_before(lx__md *md, const lx_engine *e, const lx_block *b);
 /* After: publishes TRADEs and L2_DELTAs for the block's events on pub. */
 void lx__md_after(lx__md *md, lx__node *n, const lx_event *evs, size_t nev);
 uint64_t lx__md_l2_seq(const lx__md *md, uint32_t market);
+/* A (un)subscription read from pub, an XPUB: byte 1 and the topic for a
+ * subscribe, byte 0 for an unsubscribe. The first subscription that can
+ * select market data (T, D or everything) sets n->md_on for the rest of the
+ * process. Unsubscriptions are not honoured: libzmq reports one without
+ * saying whose, so honouring it would let one subscriber silence others. */
+void lx__md_subscription(lx__node *n, const uint8_t *msg, size_t len);
 
 /* auth.c: CURVE on the daemon's sockets and the account binding
  * (docs/security.md) */

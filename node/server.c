@@ -12,6 +12,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "journal_int.h"
 #include "logio.h"
 #include "node_int.h"
 #include "settle_int.h"
@@ -148,7 +149,11 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
         n->ends = e;
         n->ends_cap = n->blk.hdr.count;
     }
-    lx__md_before(n->md, n->engine, &n->blk);
+    /* Decided once per block: the deltas compare the books before it with
+     * the books after it. */
+    const int md = n->md_on;
+    if (md)
+        lx__md_before(n->md, n->engine, &n->blk);
     lx_events_clear(&n->evs);
     if ((rc = lx__block_apply_ends(n->engine, &n->evs, n->hash, &n->blk, n->ends)) != LX_OK)
         return rc;
@@ -161,7 +166,8 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
     for (size_t i = 0; i < n->evs.n; i++)
         if (n->evs.v[i].type == LX_EV_FILL)
             n->m.trades++;
-    lx__md_after(n->md, n, n->evs.v, n->evs.n);
+    if (md)
+        lx__md_after(n->md, n, n->evs.v, n->evs.n);
     lx__replica_applied(n);
     lx__settle_block(n);
     if (lx__ss_due(n))
@@ -347,6 +353,12 @@ static void dispatch(lx__node *n, const lx__peer_msg *m, int slot)
     default:
         return;
     }
+}
+
+static void on_pub(lx__node *n, const lx_zmsg *zm)
+{
+    if (zm->n == 1)
+        lx__md_subscription(n, zm->part[0].data, zm->part[0].len);
 }
 
 static void on_peer(lx__node *n, const lx_zmsg *zm)
@@ -561,24 +573,6 @@ static uint64_t next_deadline(const lx__node *n)
 
 /* ---- setup and teardown ---- */
 
-/* mkdir -p */
-static lx_err make_dirs(const char *path)
-{
-    char p[LX__PATH_MAX];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            return LX_EIO;
-        *s = '/';
-    }
-    if (mkdir(p, 0755) != 0 && errno != EEXIST)
-        return LX_EIO;
-    return LX_OK;
-}
-
 static lx_err open_sockets(lx__node *n, int *exit_code)
 {
     const lx__config *c = &n->cfg;
@@ -602,7 +596,7 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
     lx__auth_server_opts(n->auth, &po_in, 1);
     lx_zsock_opts ro = co;
     ro.router_mandatory = true;
-    if ((rc = lx_zsock_new(&n->pub, n->ctx, LX_ZPUB, &co)) != LX_OK ||
+    if ((rc = lx_zsock_new(&n->pub, n->ctx, LX_ZXPUB, &co)) != LX_OK ||
         (rc = lx_zsock_new(&n->sub, n->ctx, LX_ZSUB, &po_in)) != LX_OK ||
         (rc = lx_zsock_new(&n->router, n->ctx, LX_ZROUTER, &ro)) != LX_OK ||
         (rc = lx_zsock_new(&n->inbox, n->ctx, LX_ZDEALER, &po_in)) != LX_OK)
@@ -683,6 +677,7 @@ static struct {
     lx_zctx *ctx; /* NULL: no sockets carried */
     lx__auth *auth;
     lx_zsock *pub, *sub, *router, *inbox, *out[LX__PEERS_MAX];
+    int md_on; /* the subscriptions that turned it on went to pub */
 } carry;
 
 /* Moves the node's sockets into carry, or back (to_node). */
@@ -737,6 +732,7 @@ static void close_all(lx__node *n)
         carry.nslots = n->nslots;
         memcpy(carry.routes, n->routes, sizeof carry.routes);
         memcpy(carry.last_leader, n->last_leader, sizeof carry.last_leader);
+        carry.md_on = n->md_on;
         if (n->ctx)
             carry_sockets(n, 0);
     }
@@ -792,11 +788,12 @@ static long wait_for(lx__node *n, uint64_t t, uint64_t now, long max_ms)
  * the armed timerfd fires. */
 static void pump(lx__node *n, long timeout_ms, int read_clients)
 {
-    lx_zpollitem it[5];
+    lx_zpollitem it[6];
     size_t k = 0;
     it[k++] = (lx_zpollitem){lx__jw_sock(n->jw), 0, LX_ZPOLLIN, 0};
     it[k++] = (lx_zpollitem){n->sub, 0, LX_ZPOLLIN, 0};
     it[k++] = (lx_zpollitem){n->inbox, 0, LX_ZPOLLIN, 0};
+    it[k++] = (lx_zpollitem){n->pub, 0, LX_ZPOLLIN, 0};
     if (read_clients)
         it[k++] = (lx_zpollitem){n->router, 0, LX_ZPOLLIN, 0};
     size_t tk = k;
@@ -812,16 +809,17 @@ static void pump(lx__node *n, long timeout_ms, int read_clients)
     }
     if (prc != LX_OK || ready == 0)
         return;
-    void (*handler[4])(lx__node *, const lx_zmsg *) = {on_journal, on_stream, on_peer, on_client};
+    void (*handler[5])(lx__node *, const lx_zmsg *) = {on_journal, on_stream, on_peer, on_pub,
+                                                       on_client};
     for (size_t i = 0; i < tk; i++) {
         if (!(it[i].revents & LX_ZPOLLIN))
             continue;
         for (int b = 0; b < RECV_BURST; b++) {
-            if (i == 3 && (!read_clients || (n->is_leader && lx__seq_busy(n))))
+            if (i == 4 && (!read_clients || (n->is_leader && lx__seq_busy(n))))
                 break;
             lx_zmsg zm;
             /* With CURVE a client's requests carry its account (ZAP User-Id). */
-            int rf = LX_ZDONTWAIT | (i == 3 && n->auth ? LX_ZUSERID : 0);
+            int rf = LX_ZDONTWAIT | (i == 4 && n->auth ? LX_ZUSERID : 0);
             lx_err rc = lx_zsock_recv(it[i].sock, &zm, rf);
             if (rc == LX_ETOOBIG)
                 continue;
@@ -850,6 +848,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         n->nslots = carry.nslots;
         memcpy(n->routes, carry.routes, sizeof n->routes);
         memcpy(n->last_leader, carry.last_leader, sizeof n->last_leader);
+        n->md_on = carry.md_on;
         carry.valid = 0;
     }
     n->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -871,7 +870,7 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         rc = LX_ENOMEM;
         goto out;
     }
-    if ((rc = make_dirs(cfg->data_dir)) != LX_OK) {
+    if ((rc = lx__mkdir_p(cfg->data_dir)) != LX_OK) {
         lx__log(n, "cannot create %s: %s", cfg->data_dir, strerror(errno));
         goto out;
     }

@@ -142,7 +142,7 @@ static int set_int(void *z, int opt, int v)
 
 static const int zmq_type[] = {
     [LX_ZPUB] = ZMQ_PUB,       [LX_ZSUB] = ZMQ_SUB,   [LX_ZROUTER] = ZMQ_ROUTER,
-    [LX_ZDEALER] = ZMQ_DEALER, [LX_ZPAIR] = ZMQ_PAIR,
+    [LX_ZDEALER] = ZMQ_DEALER, [LX_ZPAIR] = ZMQ_PAIR, [LX_ZXPUB] = ZMQ_XPUB,
 };
 
 /* libzmq's ZMQ_ZAP_ENFORCE_DOMAIN (a draft option): with it set, a CURVE
@@ -190,7 +190,7 @@ static lx_err set_curve(void *z, lx_zctx *c, const lx_zsock_opts *o)
 
 lx_err lx_zsock_new(lx_zsock **out, lx_zctx *c, lx_zsock_type type, const lx_zsock_opts *o)
 {
-    if (out == NULL || c == NULL || (unsigned)type > LX_ZPAIR)
+    if (out == NULL || c == NULL || (unsigned)type > LX_ZXPUB)
         return LX_EINVAL;
     *out = NULL;
     lx_zsock_opts defaults;

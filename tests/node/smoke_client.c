@@ -2,7 +2,9 @@
  * deposits, orders, a batch, a cancel, a replace, queries and bad frames to
  * every node named in LX_SMOKE_ENDPOINTS and checks each reply, and that a
  * client that asks for bundles gets a block's unsolicited fills in one
- * message. It is a helper program of that script, not a test of its own. */
+ * message, and that a subscriber to the second node's PUB gets TRADE and
+ * L2_DELTA frames with consecutive sequence numbers. It is a helper program
+ * of that script, not a test of its own. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -323,11 +325,151 @@ static void test_bundled_unsolicited(void **state)
     close_all();
 }
 
+/* ---- market data ---- */
+
+#define MD_MARKET 1u /* ETH-USD: the tests above trade only market 0 */
+
+/* Sends one order for market MD_MARKET through node and awaits its replies. */
+static void md_order(size_t node, uint64_t id, uint64_t account, uint8_t side, uint64_t price,
+                     uint64_t qty)
+{
+    lx_proto_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.type = LX_PROTO_NEW_ORDER;
+    m.hdr.req_id = next_req++;
+    m.u.order = order(id, account, side, price, qty);
+    m.u.order.market = MD_MARKET;
+    send_msg(node, &m);
+    replies r;
+    await(&r, node, m.hdr.req_id);
+    assert_int_equal(r.type[0], LX_PROTO_ACK);
+}
+
+/* The next market-data frame of MD_MARKET on sub within ms, decoded; 0 when
+ * none came. */
+static int md_next(lx_zsock *sub, lx_proto_msg *out, int ms)
+{
+    uint64_t until = lx_now_us() + (uint64_t)ms * 1000u;
+    while (lx_now_us() < until) {
+        lx_zpollitem it = {sub, 0, LX_ZPOLLIN, 0};
+        int ready;
+        lx_zpoll(&ready, &it, 1, 20);
+        lx_zmsg zm;
+        if (lx_zsock_recv(sub, &zm, LX_ZDONTWAIT) != LX_OK)
+            continue;
+        lx_proto_error code;
+        assert_int_equal(zm.n, 1);
+        assert_int_equal(lx_proto_decode(out, &code, zm.part[0].data, zm.part[0].len), LX_OK);
+        lx_zmsg_close(&zm);
+        uint32_t market = out->hdr.type == LX_PROTO_TRADE ? out->u.trade.market : out->u.l2.market;
+        assert_true(out->hdr.type == LX_PROTO_TRADE || out->hdr.type == LX_PROTO_L2_DELTA);
+        if (market == MD_MARKET)
+            return 1;
+    }
+    return 0;
+}
+
+/* Reads frames until one of type arrives; checks that every frame of
+ * MD_MARKET on the way continues its channel's sequence (*tseq, *lseq). */
+static lx_proto_msg md_expect(lx_zsock *sub, uint8_t type, uint64_t *tseq, uint64_t *lseq)
+{
+    lx_proto_msg m;
+    for (;;) {
+        if (!md_next(sub, &m, 5000))
+            fail_msg("no %s frame within 5 s", type == LX_PROTO_TRADE ? "TRADE" : "L2_DELTA");
+        if (m.hdr.type == LX_PROTO_TRADE) {
+            assert_int_equal(m.u.trade.seq, *tseq + 1);
+            *tseq = m.u.trade.seq;
+        } else {
+            assert_int_equal(m.u.l2.seq, *lseq + 1);
+            *lseq = m.u.l2.seq;
+        }
+        if (m.hdr.type == type)
+            return m;
+    }
+}
+
+/* A subscriber to a node's PUB gets the trades and the level changes of the
+ * orders any node takes, each channel numbered 1, 2, 3 ... per market. The
+ * node computes market data only from the first subscription on
+ * (test_node_smoke.sh checks the others never did). */
+static void test_market_data(void **state)
+{
+    (void)state;
+    connect_all();
+    assert_true(nnodes >= 2);
+    const size_t node = 1;
+    const uint64_t a = 901, b = 902;
+    deposit(node, a, "USD", 10000000);
+    deposit(node, b, "ETH", 1000);
+    const char *eps = getenv("LX_SMOKE_ENDPOINTS");
+    char list[1024], pub_ep[128];
+    snprintf(list, sizeof list, "%s", eps);
+    char *save = NULL, *ep = strtok_r(list, ",", &save);
+    for (size_t i = 0; i < node; i++)
+        ep = strtok_r(NULL, ",", &save);
+    assert_non_null(ep);
+    const char *colon = strrchr(ep, ':');
+    assert_non_null(colon);
+    snprintf(pub_ep, sizeof pub_ep, "tcp://127.0.0.1:%ld", strtol(colon + 1, NULL, 10) - 2);
+    lx_zsock *sub;
+    assert_int_equal(lx_zsock_new(&sub, ctx, LX_ZSUB, NULL), LX_OK);
+    uint8_t topic = LX_PROTO_CH_TRADE;
+    assert_int_equal(lx_zsock_subscribe(sub, &topic, 1), LX_OK);
+    topic = LX_PROTO_CH_L2;
+    assert_int_equal(lx_zsock_subscribe(sub, &topic, 1), LX_OK);
+    assert_int_equal(lx_zsock_connect(sub, pub_ep), LX_OK);
+
+    /* A subscription takes effect a little after the connect: trade until
+     * a TRADE comes, each time leaving the book as it was. */
+    lx_proto_msg m;
+    uint64_t id = 90000, tseq = 0, lseq = 0;
+    int flowing = 0;
+    for (int k = 0; k < 40 && !flowing; k++) {
+        md_order(node, ++id, a, LX_BUY, 1000 + (uint64_t)k, 1);
+        md_order(node, ++id, b, LX_SELL, 1000 + (uint64_t)k, 1);
+        while (md_next(sub, &m, 250)) {
+            if (m.hdr.type == LX_PROTO_TRADE) {
+                flowing = 1;
+                tseq = m.u.trade.seq;
+            } else {
+                lseq = m.u.l2.seq;
+            }
+        }
+    }
+    assert_true(flowing);
+    assert_true(tseq >= 1 && lseq >= 1);
+
+    /* A level appears, is partly taken, then taken. */
+    md_order(node, ++id, a, LX_BUY, 2000, 3);
+    m = md_expect(sub, LX_PROTO_L2_DELTA, &tseq, &lseq);
+    assert_int_equal(m.u.l2.side, LX_BUY);
+    assert_int_equal(m.u.l2.price, 2000);
+    assert_int_equal(m.u.l2.qty, 3);
+    md_order(0, ++id, b, LX_SELL, 2000, 2); /* through the leader: the same feed */
+    m = md_expect(sub, LX_PROTO_TRADE, &tseq, &lseq);
+    assert_int_equal(m.u.trade.price, 2000);
+    assert_int_equal(m.u.trade.qty, 2);
+    assert_int_equal(m.u.trade.taker_side, LX_SELL);
+    m = md_expect(sub, LX_PROTO_L2_DELTA, &tseq, &lseq);
+    assert_int_equal(m.u.l2.price, 2000);
+    assert_int_equal(m.u.l2.qty, 1);
+    md_order(node, ++id, b, LX_SELL, 2000, 1);
+    m = md_expect(sub, LX_PROTO_TRADE, &tseq, &lseq);
+    assert_int_equal(m.u.trade.qty, 1);
+    m = md_expect(sub, LX_PROTO_L2_DELTA, &tseq, &lseq);
+    assert_int_equal(m.u.l2.price, 2000);
+    assert_int_equal(m.u.l2.qty, 0);
+    lx_zsock_free(&sub);
+    close_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orders_through_every_node),
         cmocka_unit_test(test_bundled_unsolicited),
+        cmocka_unit_test(test_market_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

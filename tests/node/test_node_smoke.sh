@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the multi-node daemon: three nodes on free loopback ports with
-# temporary data folders, orders through every node (tests/node/
-# smoke_client.c), then every status.json must show the same seq and
-# state hash, and every node must stop cleanly on SIGTERM.
+# temporary data folders, orders through every node and market data from one
+# (tests/node/smoke_client.c), then every status.json must show the same seq
+# and state hash, and every node must stop cleanly on SIGTERM.
 set -u
 : "${LX_BIN:?}" "${LX_BUILD:?}"
 CLIENT=$LX_BUILD/tests/smoke_client
@@ -92,6 +92,11 @@ grep -q '"settle":null,' "$TMP/node0/status.json" && pass "status.json: settle i
 grep -q "^node1 metrics - Orders: [0-9]*, Trades: [0-9]*, Messages In: [0-9]*, Out: [0-9]*, Seq: [0-9]*, Lag: [0-9]*, Ack p50/p99 us: [0-9]*/[0-9]*$" \
     "$TMP/node1.log" && pass "metrics line" || fail "metrics line"
 grep -q "MISMATCH" "$TMP"/node*.log && fail "a state hash mismatch was logged"
+# Only node1 had a market-data subscriber (the client's test_market_data).
+grep -q "^node1 market data on: a subscriber asked for" "$TMP/node1.log" &&
+    ! grep -q "market data on" "$TMP/node0.log" "$TMP/node2.log" &&
+    pass "market data computed only where a subscriber asked for it" ||
+    fail "market data on: $(grep -h "market data on" "$TMP"/node*.log)"
 
 for i in 0 1 2; do kill -TERM "${PIDS[$i]}"; done
 for i in 0 1 2; do

@@ -167,6 +167,44 @@ static void test_pub_sub_prefix(void **state)
     lx_zsock_free(&pub);
 }
 
+/* An XPUB publishes like a PUB and hands its subscribers' subscriptions to
+ * the application: 1 and the topic for each new one. */
+static void test_xpub_reports_subscriptions(void **state)
+{
+    (void)state;
+    lx_zsock *pub, *sub;
+    assert_int_equal(lx_zsock_new(&pub, ctx, LX_ZXPUB, NULL), LX_OK);
+    assert_int_equal(lx_zsock_new(&sub, ctx, LX_ZSUB, NULL), LX_OK);
+    assert_int_equal(lx_zsock_subscribe(pub, "T", 1), LX_EINVAL);
+    assert_int_equal(lx_zsock_bind(pub, "inproc://xmd"), LX_OK);
+    assert_int_equal(lx_zsock_connect(sub, "inproc://xmd"), LX_OK);
+    assert_int_equal(lx_zsock_subscribe(sub, "T", 1), LX_OK);
+
+    lx_zmsg m;
+    lx_zpollitem it = {.sock = pub, .events = LX_ZPOLLIN};
+    int ready = 0;
+    assert_int_equal(lx_zpoll(&ready, &it, 1, 5000), LX_OK);
+    assert_int_equal(ready, 1);
+    assert_int_equal(lx_zsock_recv(pub, &m, LX_ZDONTWAIT), LX_OK);
+    assert_int_equal(m.n, 1);
+    assert_int_equal(m.part[0].len, 2);
+    assert_memory_equal(m.part[0].data, "\001T", 2);
+    lx_zmsg_close(&m);
+
+    /* Once the subscription is in, what it selects is delivered. */
+    lx_zpart skip = {"Dskip", 5}, keep = {"Tkeep", 5};
+    assert_int_equal(lx_zsock_send(pub, &skip, 1, 0), LX_OK);
+    assert_int_equal(lx_zsock_send(pub, &keep, 1, 0), LX_OK);
+    it = (lx_zpollitem){.sock = sub, .events = LX_ZPOLLIN};
+    assert_int_equal(lx_zpoll(&ready, &it, 1, 5000), LX_OK);
+    assert_int_equal(lx_zsock_recv(sub, &m, LX_ZDONTWAIT), LX_OK);
+    assert_memory_equal(m.part[0].data, "Tkeep", 5);
+    lx_zmsg_close(&m);
+    assert_int_equal(lx_zsock_recv(sub, &m, LX_ZDONTWAIT), LX_EAGAIN);
+    lx_zsock_free(&sub);
+    lx_zsock_free(&pub);
+}
+
 static void test_poll_timeout_and_hwm(void **state)
 {
     (void)state;
@@ -757,13 +795,20 @@ static void test_getpid_cache(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_getpid_cache),          cmocka_unit_test(test_pair_multipart),
-        cmocka_unit_test(test_router_dealer_tcp),     cmocka_unit_test(test_zwait),
-        cmocka_unit_test(test_pub_sub_prefix),        cmocka_unit_test(test_poll_timeout_and_hwm),
-        cmocka_unit_test(test_bad_arguments),         cmocka_unit_test(test_clock),
-        cmocka_unit_test(test_curve_allowed_user_id), cmocka_unit_test(test_curve_refused),
-        cmocka_unit_test(test_curve_setup_errors),    cmocka_unit_test(test_z85),
+        cmocka_unit_test(test_getpid_cache),
+        cmocka_unit_test(test_pair_multipart),
+        cmocka_unit_test(test_router_dealer_tcp),
+        cmocka_unit_test(test_zwait),
+        cmocka_unit_test(test_pub_sub_prefix),
+        cmocka_unit_test(test_poll_timeout_and_hwm),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_curve_allowed_user_id),
+        cmocka_unit_test(test_curve_refused),
+        cmocka_unit_test(test_curve_setup_errors),
+        cmocka_unit_test(test_z85),
         cmocka_unit_test(test_curve_pub_both_roles),
+        cmocka_unit_test(test_xpub_reports_subscriptions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

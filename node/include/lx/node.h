@@ -678,7 +678,8 @@ typedef enum lx_zsock_type {
     LX_ZSUB = 1,
     LX_ZROUTER = 2,
     LX_ZDEALER = 3,
-    LX_ZPAIR = 4
+    LX_ZPAIR = 4,
+    LX_ZXPUB = 5 /* a PUB that also receives its subscribers' (un)subscriptions */
 } lx_zsock_type;
 
 /* ---- CURVE keys (node/transport.c) ----
