@@ -95,6 +95,8 @@ grep -q "MISMATCH" "$TMP"/node*.log && fail "a state hash mismatch was logged"
 # Only node1 had a market-data subscriber (the client's test_market_data).
 grep -q "^node1 market data on: a subscriber asked for" "$TMP/node1.log" &&
     ! grep -q "market data on" "$TMP/node0.log" "$TMP/node2.log" &&
+    grep -q '"market_data":true,' "$TMP/node1/status.json" &&
+    grep -q '"market_data":false,' "$TMP/node0/status.json" &&
     pass "market data computed only where a subscriber asked for it" ||
     fail "market data on: $(grep -h "market data on" "$TMP"/node*.log)"
 
