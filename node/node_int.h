@@ -685,7 +685,7 @@ typedef struct lx__node {
     _Atomic int snap_lent;
     lx__md *md;
     /* Market data is computed and published from the first subscription
-     * that can select it (on_pub in node/server.c). */
+     * that can select it (lx__md_subscription in node/marketdata.c). */
     int md_on;
 
     /* elections and log agreement (node/election.c) */

@@ -55,19 +55,12 @@ typedef struct stalls {
     uint64_t count, total_ns, max_ns, ran_ns;
 } stalls;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void *watch(void *arg)
 {
     stalls *st = arg;
-    uint64_t t0 = mono_ns(), prev = t0;
+    uint64_t t0 = lx_now_ns(), prev = t0;
     while (!atomic_load_explicit(&st->stop, memory_order_relaxed)) {
-        uint64_t t = mono_ns(), gap = t - prev;
+        uint64_t t = lx_now_ns(), gap = t - prev;
         prev = t;
         if (gap >= STALL_NS) {
             st->count++;
