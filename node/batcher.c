@@ -81,11 +81,11 @@ int lx__batcher_due(const lx__batcher *b, uint64_t now_us)
     return now_us >= b->opened_us && now_us - b->opened_us >= b->max_us;
 }
 
-int lx__batcher_should_cut(const lx__batcher *b, uint64_t now_us, int journal_idle)
+int lx__batcher_should_cut(const lx__batcher *b, uint64_t now_us, int idle)
 {
     if (b->nreq == 0)
         return 0;
-    return journal_idle || lx__batcher_due(b, now_us);
+    return idle || lx__batcher_due(b, now_us);
 }
 
 uint64_t lx__batcher_deadline(const lx__batcher *b)

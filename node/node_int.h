@@ -192,9 +192,9 @@ lx_err lx__batcher_add(lx__batcher *b, const lx__req *r, const lx_entry *entries
  * since its first entry) and must be cut now. */
 int lx__batcher_due(const lx__batcher *b, uint64_t now_us);
 /* Group commit: 1 if the open block should be cut now. It is cut at once
- * when the journal is idle (journal_idle != 0: no block is waiting for a
- * sync), and otherwise keeps growing while the sync runs, until it is due. */
-int lx__batcher_should_cut(const lx__batcher *b, uint64_t now_us, int journal_idle);
+ * when the pipeline is idle (idle != 0: no block is waiting for its sync or
+ * its quorum), and otherwise keeps growing meanwhile, until it is due. */
+int lx__batcher_should_cut(const lx__batcher *b, uint64_t now_us, int idle);
 /* When the open block falls due by time; UINT64_MAX when it is empty. */
 uint64_t lx__batcher_deadline(const lx__batcher *b);
 /* Empties the batcher (after the block was taken). */
@@ -864,6 +864,10 @@ void lx__seq_synced(lx__node *n, uint64_t seq);
 int lx__seq_busy(const lx__node *n);
 uint64_t lx__seq_deadline(const lx__node *n);
 int lx__seq_idle(const lx__node *n); /* nothing queued or in flight */
+/* Group commit: 1 when every block cut so far is synced and acknowledged
+ * (with --ack-quorum majority, held by a majority), so the next one is cut at
+ * once; while one waits, requests gather until the batcher's bounds. */
+int lx__seq_pipeline_idle(const lx__node *n);
 /* settle.c: the log entry (LX_ENTRY_WITHDRAW_TO) of a WITHDRAW request,
  * or why not in why: LX_EUNSUPPORTED without settlement, LX_EINVAL for an
  * asset the channel does not settle or a bad destination, LX_ETOOBIG when

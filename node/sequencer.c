@@ -331,17 +331,18 @@ int lx__seq_busy(const lx__node *n)
     return n->inflight_n >= LX__INFLIGHT_MAX && n->batch.nreq > 0;
 }
 
-/* No block is waiting for its sync: a new one is cut at once. */
-static int journal_idle(const lx__node *n)
+/* Under load this makes blocks bigger rather than more: about one block per
+ * sync and quorum round trip, not one per loop turn. */
+int lx__seq_pipeline_idle(const lx__node *n)
 {
-    return n->cut_seq == n->synced_seq;
+    return n->cut_seq == n->synced_seq && n->cut_seq <= n->commit_seq;
 }
 
 uint64_t lx__seq_deadline(const lx__node *n)
 {
     if (lx__seq_commit_ready(n))
         return 0;
-    if (n->batch.nreq && journal_idle(n) && n->inflight_n < LX__INFLIGHT_MAX)
+    if (n->batch.nreq && lx__seq_pipeline_idle(n) && n->inflight_n < LX__INFLIGHT_MAX)
         return 0;
     return lx__batcher_deadline(&n->batch);
 }
@@ -415,7 +416,8 @@ void lx__seq_tick(lx__node *n, uint64_t now_us, int force)
 {
     if (lx__seq_commit_ready(n))
         lx__seq_commit(n);
-    if (n->batch.nreq && (force || lx__batcher_should_cut(&n->batch, now_us, journal_idle(n))))
+    if (n->batch.nreq &&
+        (force || lx__batcher_should_cut(&n->batch, now_us, lx__seq_pipeline_idle(n))))
         cut(n);
 }
 

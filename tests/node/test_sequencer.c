@@ -1,12 +1,14 @@
 /* Tests for the sequencer's block batcher: cutting after N entries or T
- * microseconds, whichever comes first, at once while the journal is idle
- * (group commit), never splitting a request; the per-entry event boundaries
- * the sequencer uses to build replies; and the table of order owners. */
+ * microseconds, whichever comes first, at once while no block waits for its
+ * sync or quorum (group commit), never splitting a request; the per-entry
+ * event boundaries the sequencer uses to build replies; and the table of
+ * order owners. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -235,6 +237,27 @@ static void test_group_commit(void **state)
     lx__batcher_free(&b);
 }
 
+/* The leader cuts at once only when no block waits for its sync or, with
+ * --ack-quorum majority, for its quorum. */
+static void test_pipeline_idle(void **state)
+{
+    (void)state;
+    lx__node *n = calloc(1, sizeof *n);
+    assert_non_null(n);
+    n->cut_seq = n->synced_seq = n->commit_seq = 7;
+    assert_true(lx__seq_pipeline_idle(n));
+    n->cut_seq = 8; /* block 8 waits for the journal */
+    assert_false(lx__seq_pipeline_idle(n));
+    n->synced_seq = 8; /* synced here, not yet held by a majority */
+    assert_false(lx__seq_pipeline_idle(n));
+    n->commit_seq = 8;
+    assert_true(lx__seq_pipeline_idle(n));
+    n->cut_seq = 9;
+    n->commit_seq = 9; /* a quorum cannot outrun the leader's own sync */
+    assert_false(lx__seq_pipeline_idle(n));
+    free(n);
+}
+
 static lx__origin origin_of(int slot, const char *rid)
 {
     lx__origin o;
@@ -316,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_apply_ends),
         cmocka_unit_test(test_hist),
         cmocka_unit_test(test_group_commit),
+        cmocka_unit_test(test_pipeline_idle),
         cmocka_unit_test(test_owners),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
