@@ -392,13 +392,22 @@ lx_err lx_state_hash_next(uint8_t state_hash[LX_STATE_HASH_LEN], uint64_t seq, c
     lx_err rc = lx_sha256_new(&ctx);
     if (rc != LX_OK)
         return rc;
-    uint8_t enc[LX_EVENT_ENC_MAX];
+    /* The events are encoded back to back and hashed a buffer at a time:
+     * one digest update per event cost more than the hashing itself. */
+    uint8_t enc[64 * LX_EVENT_ENC_MAX];
     uint8_t events_hash[LX_SHA256_LEN];
+    size_t used = 0;
     for (size_t i = 0; i < n && rc == LX_OK; i++) {
-        size_t w = lx_event_encode(enc, sizeof enc, &evs[i]);
+        if (sizeof enc - used < LX_EVENT_ENC_MAX) {
+            rc = lx_sha256_update(ctx, enc, used);
+            used = 0;
+        }
+        size_t w = lx_event_encode(enc + used, sizeof enc - used, &evs[i]);
         LX_ASSERT(w > 0);
-        rc = lx_sha256_update(ctx, enc, w);
+        used += w;
     }
+    if (rc == LX_OK)
+        rc = lx_sha256_update(ctx, enc, used);
     if (rc == LX_OK)
         rc = lx_sha256_final(ctx, events_hash);
 

@@ -493,6 +493,41 @@ static void test_state_hash_formula(void **state)
     lx_events_free(&evs);
 }
 
+/* Many events (more than the hashing buffer holds): still the hash of all
+ * their encodings back to back. */
+static void test_state_hash_many_events(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    lx_event *ev = calloc(N, sizeof *ev);
+    uint8_t *enc = malloc((size_t)N * LX_EVENT_ENC_MAX);
+    assert_non_null(ev);
+    assert_non_null(enc);
+    size_t w = 0;
+    for (size_t i = 0; i < N; i++) {
+        ev[i].type = i % 3 ? LX_EV_BALANCE : LX_EV_REJECTED;
+        ev[i].cmd = i % 3 ? LX_CMD_DEPOSIT : LX_CMD_ORDER;
+        ev[i].account = i;
+        ev[i].id = 1000000 + i;
+        ev[i].reason = LX_R_BAD_PRICE;
+        ev[i].u.balance.amount = i * 7;
+        ev[i].u.balance.available = i * 11;
+        w += lx_event_encode(enc + w, LX_EVENT_ENC_MAX, &ev[i]);
+    }
+    uint8_t got[32], eh[32], msg[72], want[32];
+    memset(got, 0xab, sizeof got);
+    memcpy(msg, got, 32);
+    assert_int_equal(lx_state_hash_next(got, 77, ev, N), LX_OK);
+    assert_int_equal(lx_sha256(eh, enc, w), LX_OK);
+    memset(msg + 32, 0, 7);
+    msg[39] = 77;
+    memcpy(msg + 40, eh, 32);
+    assert_int_equal(lx_sha256(want, msg, sizeof msg), LX_OK);
+    assert_memory_equal(got, want, 32);
+    free(enc);
+    free(ev);
+}
+
 /* lx_block_apply keeps what was in evs and hashes only this block's events. */
 static void test_apply_appends(void **state)
 {
@@ -662,17 +697,12 @@ static void test_settle_transfers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_every_kind),
-        cmocka_unit_test(test_entry_codec),
-        cmocka_unit_test(test_truncated_rejected),
-        cmocka_unit_test(test_malformed_rejected),
-        cmocka_unit_test(test_flips_are_canonical),
-        cmocka_unit_test(test_encoder_checks),
-        cmocka_unit_test(test_state_hash_deterministic),
-        cmocka_unit_test(test_state_hash_formula),
-        cmocka_unit_test(test_apply_appends),
-        cmocka_unit_test(test_settle_entries),
-        cmocka_unit_test(test_settle_transfers),
+        cmocka_unit_test(test_round_trip_every_kind),    cmocka_unit_test(test_entry_codec),
+        cmocka_unit_test(test_truncated_rejected),       cmocka_unit_test(test_malformed_rejected),
+        cmocka_unit_test(test_flips_are_canonical),      cmocka_unit_test(test_encoder_checks),
+        cmocka_unit_test(test_state_hash_deterministic), cmocka_unit_test(test_state_hash_formula),
+        cmocka_unit_test(test_state_hash_many_events),   cmocka_unit_test(test_apply_appends),
+        cmocka_unit_test(test_settle_entries),           cmocka_unit_test(test_settle_transfers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
