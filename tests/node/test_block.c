@@ -495,7 +495,7 @@ static void test_state_hash_formula(void **state)
 
 /* Many events (more than the hashing buffer holds): still the hash of all
  * their encodings back to back. */
-static void test_state_hash_many_events(void **state)
+static void test_state_hash_of_a_thousand_events(void **state)
 {
     (void)state;
     enum { N = 1000 };
@@ -697,12 +697,18 @@ static void test_settle_transfers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_every_kind),    cmocka_unit_test(test_entry_codec),
-        cmocka_unit_test(test_truncated_rejected),       cmocka_unit_test(test_malformed_rejected),
-        cmocka_unit_test(test_flips_are_canonical),      cmocka_unit_test(test_encoder_checks),
-        cmocka_unit_test(test_state_hash_deterministic), cmocka_unit_test(test_state_hash_formula),
-        cmocka_unit_test(test_state_hash_many_events),   cmocka_unit_test(test_apply_appends),
-        cmocka_unit_test(test_settle_entries),           cmocka_unit_test(test_settle_transfers),
+        cmocka_unit_test(test_round_trip_every_kind),
+        cmocka_unit_test(test_entry_codec),
+        cmocka_unit_test(test_truncated_rejected),
+        cmocka_unit_test(test_malformed_rejected),
+        cmocka_unit_test(test_flips_are_canonical),
+        cmocka_unit_test(test_encoder_checks),
+        cmocka_unit_test(test_state_hash_deterministic),
+        cmocka_unit_test(test_state_hash_formula),
+        cmocka_unit_test(test_state_hash_of_a_thousand_events),
+        cmocka_unit_test(test_apply_appends),
+        cmocka_unit_test(test_settle_entries),
+        cmocka_unit_test(test_settle_transfers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
