@@ -111,15 +111,34 @@ lx_err lx__auth_check_config(const lx__config *cfg, char *err, size_t errlen)
     return LX_OK;
 }
 
+/* Entry i of a NEW_ORDER_BATCH or CANCEL_BATCH: its order id and account. */
+static lx_err batch_entry(const lx_proto_msg *m, size_t i, uint64_t *id, uint64_t *account)
+{
+    lx_order_cmd o = {0};
+    lx_cancel_cmd c = {0};
+    lx_err rc;
+    if (m->hdr.type == LX_PROTO_NEW_ORDER_BATCH) {
+        rc = lx_proto_batch_get(m, &o, i);
+        *id = o.id;
+        *account = o.account;
+    } else {
+        rc = lx_proto_cancel_batch_get(m, &c, i);
+        *id = c.id;
+        *account = c.account;
+    }
+    return rc;
+}
+
 int lx__auth_owns(const lx_proto_msg *m, uint64_t account)
 {
     switch (m->hdr.type) {
     case LX_PROTO_NEW_ORDER:
         return m->u.order.account == account;
     case LX_PROTO_NEW_ORDER_BATCH:
+    case LX_PROTO_CANCEL_BATCH:
         for (size_t i = 0; i < m->u.batch.count; i++) {
-            lx_order_cmd o;
-            if (lx_proto_batch_get(m, &o, i) != LX_OK || o.account != account)
+            uint64_t id, acc;
+            if (batch_entry(m, i, &id, &acc) != LX_OK || acc != account)
                 return 0;
         }
         return 1;
@@ -139,16 +158,16 @@ lx_err lx__auth_not_owner(uint8_t *buf, size_t cap, size_t *written, const lx_pr
 {
     if (buf == NULL || written == NULL || m == NULL)
         return LX_EINVAL;
-    if (m->hdr.type == LX_PROTO_NEW_ORDER_BATCH) {
+    if (m->hdr.type == LX_PROTO_NEW_ORDER_BATCH || m->hdr.type == LX_PROTO_CANCEL_BATCH) {
         lx_proto_batch_item items[LX_PROTO_BATCH_MAX];
         size_t n = m->u.batch.count;
         if (n == 0 || n > LX_PROTO_BATCH_MAX)
             return LX_EINVAL;
         for (size_t i = 0; i < n; i++) {
-            lx_order_cmd o;
-            if (lx_proto_batch_get(m, &o, i) != LX_OK)
+            uint64_t id, account;
+            if (batch_entry(m, i, &id, &account) != LX_OK)
                 return LX_EINVAL;
-            items[i] = (lx_proto_batch_item){o.id, 0, LX_R_NOT_OWNER};
+            items[i] = (lx_proto_batch_item){id, 0, LX_R_NOT_OWNER};
         }
         return lx_proto_encode_batch_result(buf, cap, written, m->hdr.req_id, 0, items, n);
     }

@@ -275,8 +275,38 @@ static void send_cancel(lx_client *c, size_t node_i, uint64_t id, uint64_t accou
     m.hdr.type = LX_PROTO_CANCEL;
     m.u.cancel.id = id;
     m.u.cancel.account = account;
-    if (send_request(c, node_i, LX_INFLIGHT_CANCEL, &m) != NULL)
+    if (send_request(c, node_i, LX_INFLIGHT_CANCEL, &m) != NULL) {
         c->st.cancels_sent++;
+        c->st.cancel_frames++;
+    }
+}
+
+/* Sends the cancels gathered from one BATCH_RESULT: one CANCEL, or one
+ * CANCEL_BATCH frame (its norders is the number of cancels). */
+static void flush_cancels(lx_client *c, size_t node_i)
+{
+    size_t n = c->npend;
+    c->npend = 0;
+    if (n == 0)
+        return;
+    if (n == 1) {
+        send_cancel(c, node_i, c->pend[0].id, c->pend[0].account);
+        return;
+    }
+    lx_inflight_frame *fr = new_frame(c, LX_INFLIGHT_CANCEL, node_i, (uint32_t)n);
+    if (fr == NULL)
+        return;
+    size_t len = 0;
+    if (lx_proto_encode_cancel_batch(c->buf, sizeof c->buf, &len, fr->req_id, c->pend, n) == LX_OK)
+        want_bundle(c, len);
+    else
+        len = 0;
+    if (len == 0 || !lx__client_send_frame(c, node_i, c->buf, len)) {
+        lx_inflight_close(c->fl, fr);
+        return;
+    }
+    c->st.cancels_sent += n;
+    c->st.cancel_frames++;
 }
 
 /* ---- replies ---- */
@@ -297,7 +327,10 @@ static void order_acked(lx_client *c, size_t node_i, uint64_t id, uint64_t now)
         fprintf(c->acked_log, "%" PRIu64 "\n", id);
     cancel_mark *mk = &c->marks[k % CANCEL_RING];
     if (mk->id == id) {
-        send_cancel(c, node_i, mk->id, mk->account);
+        if (c->defer_cancels && c->npend < LX_PROTO_BATCH_MAX)
+            c->pend[c->npend++] = (lx_cancel_cmd){.id = mk->id, .account = mk->account};
+        else
+            send_cancel(c, node_i, mk->id, mk->account);
         mk->id = 0;
     }
 }
@@ -507,10 +540,25 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             c->st.bad_replies++;
         break;
     case LX_PROTO_BATCH_RESULT:
-        if (fr.kind != LX_INFLIGHT_ORDER || m.u.batch.count != fr.norders) {
+        if ((fr.kind != LX_INFLIGHT_ORDER && fr.kind != LX_INFLIGHT_CANCEL) ||
+            m.u.batch.count != fr.norders) {
             c->st.bad_replies++;
             break;
         }
+        if (fr.kind == LX_INFLIGHT_CANCEL) {
+            for (size_t i = 0; i < m.u.batch.count; i++) {
+                lx_proto_batch_item it;
+                if (lx_proto_batch_result_get(&m, &it, i) != LX_OK)
+                    continue;
+                if (it.reason == LX_R_NONE)
+                    c->st.cancelled++;
+                else
+                    c->st.cancel_misses++;
+            }
+            break;
+        }
+        /* The acks' cancels go out together, as one CANCEL_BATCH. */
+        c->defer_cancels = 1;
         for (size_t i = 0; i < m.u.batch.count; i++) {
             lx_proto_batch_item it;
             if (lx_proto_batch_result_get(&m, &it, i) != LX_OK)
@@ -520,6 +568,8 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             else
                 order_rejected(c, it.reason);
         }
+        c->defer_cancels = 0;
+        flush_cancels(c, fr.node);
         break;
     case LX_PROTO_FILL:
         if (m.u.fill.role == 1)
@@ -528,10 +578,11 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             c->st.maker_fills++;
         break;
     case LX_PROTO_CANCELLED:
-        if (fr.kind == LX_INFLIGHT_CANCEL)
+        if (fr.kind == LX_INFLIGHT_CANCEL && fr.norders == 0)
             c->st.cancelled++;
-        else
+        else if (fr.kind != LX_INFLIGHT_CANCEL)
             c->st.other_cancels++;
+        /* else: a CANCEL_BATCH's, counted from its BATCH_RESULT */
         break;
     case LX_PROTO_PONG:
         if (fr.kind == LX_INFLIGHT_PING) {

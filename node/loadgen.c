@@ -701,8 +701,10 @@ size_t lx_loadgen_summary_json(char *buf, size_t len, const lx_loadgen_summary *
          s->p50, s->p90, s->p99, s->p999, s->max);
     jadd(&b,
          ",\"nodes\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"maker_fills\":%" PRIu64
-         ",\"cancels_sent\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"cancel_misses\":%" PRIu64,
-         s->nodes, s->timeouts, s->maker_fills, s->cancels_sent, s->cancelled, s->cancel_misses);
+         ",\"cancels_sent\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"cancel_misses\":%" PRIu64
+         ",\"cancel_frames\":%" PRIu64,
+         s->nodes, s->timeouts, s->maker_fills, s->cancels_sent, s->cancelled, s->cancel_misses,
+         s->cancel_frames);
     jadd(&b,
          ",\"frames\":%" PRIu64 ",\"batch\":%" PRIu64 ",\"seed\":%" PRIu64 ",\"id_base\":%" PRIu64
          ",\"send_lag_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"max\":%" PRIu64

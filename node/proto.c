@@ -72,6 +72,8 @@ const char *lx_proto_type_str(uint8_t type)
         return "query_markets";
     case LX_PROTO_PING:
         return "ping";
+    case LX_PROTO_CANCEL_BATCH:
+        return "cancel_batch";
     case LX_PROTO_ACK:
         return "ack";
     case LX_PROTO_REJECT:
@@ -107,7 +109,7 @@ const char *lx_proto_type_str(uint8_t type)
 
 int lx_proto_is_request(uint8_t type)
 {
-    return type >= LX_PROTO_NEW_ORDER && type <= LX_PROTO_PING;
+    return type >= LX_PROTO_NEW_ORDER && type <= LX_PROTO_CANCEL_BATCH;
 }
 
 static int is_reply(uint8_t type)
@@ -503,6 +505,7 @@ static lx_proto_error dec_body(lx_proto_msg *out, uint8_t t, const uint8_t *b, s
 
     switch (t) {
     case LX_PROTO_NEW_ORDER_BATCH:
+    case LX_PROTO_CANCEL_BATCH:
     case LX_PROTO_BATCH_RESULT:
     case LX_PROTO_BOOK:
     case LX_PROTO_BALANCES:

@@ -1,5 +1,6 @@
-/* The list messages of the client wire protocol: NEW_ORDER_BATCH, BATCH_RESULT,
- * BOOK, BALANCES and MARKETS: their encoders, body checks and entry readers. */
+/* The list messages of the client wire protocol: NEW_ORDER_BATCH, CANCEL_BATCH,
+ * BATCH_RESULT, BOOK, BALANCES and MARKETS: their encoders, body checks and
+ * entry readers. */
 #include <string.h>
 
 #include "lx/node.h"
@@ -9,6 +10,7 @@
 #define B_BOOK_MIN 16u
 #define B_BALANCES_MIN 10u
 #define B_COUNT 2u /* the u16 count that opens BATCH, BATCH_RESULT, MARKETS */
+#define E_CANCEL 16u
 #define E_RESULT 17u
 #define E_LEVEL 20u
 #define E_BALANCE 28u
@@ -99,6 +101,29 @@ lx_err lx_proto_encode_batch(uint8_t *buf, size_t cap, size_t *written, uint64_t
     for (size_t i = 0; i < n; i++, p += LX__PROTO_ORDER_LEN)
         if (!lx__proto_put_order(p, &orders[i]))
             return LX_EINVAL;
+    *written = LX_PROTO_HDR_LEN + body_len;
+    return LX_OK;
+}
+
+lx_err lx_proto_encode_cancel_batch(uint8_t *buf, size_t cap, size_t *written, uint64_t req_id,
+                                    const lx_cancel_cmd *cancels, size_t n)
+{
+    if (cancels == NULL || n == 0)
+        return LX_EINVAL;
+    if (n > LX_PROTO_BATCH_MAX)
+        return LX_ETOOBIG;
+    size_t body_len = B_COUNT + n * E_CANCEL;
+    lx_err err = lx__proto_enc_begin(buf, cap, written, LX_PROTO_CANCEL_BATCH, 0, req_id, body_len);
+    if (err != LX_OK)
+        return err;
+    lx__proto_put_hdr(buf, LX_PROTO_CANCEL_BATCH, 0, req_id, body_len);
+    uint8_t *p = buf + LX_PROTO_HDR_LEN;
+    lx__proto_put16(p, (uint16_t)n);
+    p += B_COUNT;
+    for (size_t i = 0; i < n; i++, p += E_CANCEL) {
+        lx__proto_put64(p, cancels[i].id);
+        lx__proto_put64(p + 8, cancels[i].account);
+    }
     *written = LX_PROTO_HDR_LEN + body_len;
     return LX_OK;
 }
@@ -229,6 +254,13 @@ lx_proto_error lx__proto_dec_list(lx_proto_msg *out, uint8_t t, const uint8_t *b
         out->u.batch.p = b + B_COUNT;
         return check_list(b, blen, B_COUNT, out->u.batch.count, 1, LX_PROTO_BATCH_MAX,
                           LX__PROTO_ORDER_LEN, lx__proto_order_ok);
+    case LX_PROTO_CANCEL_BATCH:
+        if (blen < B_COUNT)
+            return LX_PROTO_E_MALFORMED;
+        out->u.batch.count = lx__proto_get16(b);
+        out->u.batch.p = b + B_COUNT;
+        return check_list(b, blen, B_COUNT, out->u.batch.count, 1, LX_PROTO_BATCH_MAX, E_CANCEL,
+                          NULL);
     case LX_PROTO_BATCH_RESULT:
         if (blen < B_COUNT)
             return LX_PROTO_E_MALFORMED;
@@ -278,6 +310,16 @@ lx_err lx_proto_batch_get(const lx_proto_msg *m, lx_order_cmd *out, size_t i)
         i >= m->u.batch.count)
         return LX_EINVAL;
     lx__proto_get_order(out, m->u.batch.p + i * LX__PROTO_ORDER_LEN);
+    return LX_OK;
+}
+
+lx_err lx_proto_cancel_batch_get(const lx_proto_msg *m, lx_cancel_cmd *out, size_t i)
+{
+    if (m == NULL || out == NULL || m->hdr.type != LX_PROTO_CANCEL_BATCH || i >= m->u.batch.count)
+        return LX_EINVAL;
+    const uint8_t *p = m->u.batch.p + i * E_CANCEL;
+    out->id = lx__proto_get64(p);
+    out->account = lx__proto_get64(p + 8);
     return LX_OK;
 }
 

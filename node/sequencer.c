@@ -452,6 +452,17 @@ void lx__seq_submit(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uin
         ents[0].cmd.u.cancel = m->u.cancel;
         count = 1;
         break;
+    case LX_PROTO_CANCEL_BATCH:
+        for (uint32_t i = 0; i < m->u.batch.count; i++) {
+            ents[i] = (lx_entry){0};
+            ents[i].cmd.type = LX_CMD_CANCEL;
+            if (lx_proto_cancel_batch_get(m, &ents[i].cmd.u.cancel, i) != LX_OK) {
+                lx__reply_error(n, o, req_id, LX_PROTO_E_MALFORMED, "bad batch entry");
+                return;
+            }
+        }
+        count = m->u.batch.count;
+        break;
     case LX_PROTO_REPLACE:
         ents[0] = (lx_entry){0};
         ents[0].cmd.type = LX_CMD_REPLACE;
@@ -700,7 +711,8 @@ static void entry_replies(lx__node *n, rb *r, const lx__req *q, uint64_t seq, co
                           const lx_event *ev, size_t s, size_t e)
 {
     uint64_t own = entry_id(ent);
-    int batch = q->type == LX_PROTO_NEW_ORDER_BATCH;
+    /* A batch's BATCH_RESULT stands for the ACK and REJECT frames. */
+    int batch = q->type == LX_PROTO_NEW_ORDER_BATCH || q->type == LX_PROTO_CANCEL_BATCH;
     lx_proto_msg m;
     for (size_t i = s; i < e; i++) {
         const lx_event *x = &ev[i];
@@ -771,14 +783,14 @@ static void request_replies(lx__node *n, const lx__req *q, uint64_t seq, const s
     r.count = 0;
     r.sent_any = 0;
     r.req_id = q->req_id;
-    if (q->type == LX_PROTO_NEW_ORDER_BATCH) {
+    if (q->type == LX_PROTO_NEW_ORDER_BATCH || q->type == LX_PROTO_CANCEL_BATCH) {
         lx_proto_batch_item items[LX_PROTO_BATCH_MAX];
         for (uint32_t i = 0; i < q->n; i++) {
             uint32_t k = q->first + i;
             size_t s = k ? ends[k - 1] : 0;
             const lx_event *x = &ev[s];
             int ok = ends[k] > s && x->type != LX_EV_REJECTED;
-            items[i] = (lx_proto_batch_item){n->blk.entries[k].cmd.u.order.id, ok ? seq : 0,
+            items[i] = (lx_proto_batch_item){entry_id(&n->blk.entries[k]), ok ? seq : 0,
                                              ok ? (uint8_t)LX_R_NONE : x->reason};
         }
         size_t w;

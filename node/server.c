@@ -182,7 +182,8 @@ lx_err lx__apply_block(lx__node *n, const uint8_t *bytes, size_t len, size_t **e
 static int is_sequenced(uint8_t t)
 {
     return t == LX_PROTO_NEW_ORDER || t == LX_PROTO_NEW_ORDER_BATCH || t == LX_PROTO_CANCEL ||
-           t == LX_PROTO_REPLACE || t == LX_PROTO_DEPOSIT || t == LX_PROTO_WITHDRAW;
+           t == LX_PROTO_CANCEL_BATCH || t == LX_PROTO_REPLACE || t == LX_PROTO_DEPOSIT ||
+           t == LX_PROTO_WITHDRAW;
 }
 
 static void on_client(lx__node *n, const lx_zmsg *zm)

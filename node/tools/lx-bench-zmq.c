@@ -362,6 +362,15 @@ static int run_sink(const char *ep)
                     e = lx_proto_encode_batch_result(out, sizeof out, &n, req.hdr.req_id, 0, items,
                                                      req.u.batch.count);
                     break;
+                case LX_PROTO_CANCEL_BATCH:
+                    for (size_t i = 0; i < req.u.batch.count; i++) {
+                        lx_cancel_cmd cc;
+                        (void)lx_proto_cancel_batch_get(&req, &cc, i);
+                        items[i] = (lx_proto_batch_item){cc.id, ++seq, LX_R_NONE};
+                    }
+                    e = lx_proto_encode_batch_result(out, sizeof out, &n, req.hdr.req_id, 0, items,
+                                                     req.u.batch.count);
+                    break;
                 case LX_PROTO_CANCEL:
                     rep.hdr.type = LX_PROTO_CANCELLED;
                     rep.u.cancelled.seq = ++seq;

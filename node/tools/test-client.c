@@ -623,6 +623,7 @@ static void print_summary(run_state *r, const lx_client_stats *c, uint64_t total
     s.cancels_sent = c->cancels_sent;
     s.cancelled = c->cancelled;
     s.cancel_misses = c->cancel_misses;
+    s.cancel_frames = c->cancel_frames;
     s.frames = c->frames;
     s.batch = r->o.batch;
     s.seed = r->o.seed;
@@ -653,8 +654,9 @@ static void print_summary(run_state *r, const lx_client_stats *c, uint64_t total
                " (timeouts %" PRIu64 ")\n",
                s.sent, total, s.frames, s.acked, s.rejected, s.errors, s.timeouts);
         printf("  fills     %" PRIu64 " as taker, %" PRIu64 " as maker\n", s.fills, s.maker_fills);
-        printf("  cancels   sent %" PRIu64 ", cancelled %" PRIu64 ", already gone %" PRIu64 "\n",
-               s.cancels_sent, s.cancelled, s.cancel_misses);
+        printf("  cancels   sent %" PRIu64 " in %" PRIu64 " frames, cancelled %" PRIu64
+               ", already gone %" PRIu64 "\n",
+               s.cancels_sent, s.cancel_frames, s.cancelled, s.cancel_misses);
         printf("  throughput %.1f acked orders/s\n", s.throughput);
         printf("  latency us p50 %" PRIu64 " p90 %" PRIu64 " p99 %" PRIu64 " p99.9 %" PRIu64
                " max %" PRIu64 " (from intended send time)\n",

@@ -25,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static lx_err fuzz_reencode(uint8_t *buf, size_t cap, size_t *n, const lx_proto_msg *m)
 {
     static lx_order_cmd orders[LX_PROTO_BATCH_MAX];
+    static lx_cancel_cmd cancels[LX_PROTO_BATCH_MAX];
     static lx_proto_batch_item items[LX_PROTO_BATCH_MAX];
     static lx_level bids[LX_PROTO_DEPTH_MAX], asks[LX_PROTO_DEPTH_MAX];
     static lx_proto_balance bals[LX_PROTO_LIST_MAX];
@@ -39,6 +40,19 @@ static lx_err fuzz_reencode(uint8_t *buf, size_t cap, size_t *n, const lx_proto_
         {
             /* The batch encoder writes no flags: a request may carry BUNDLE. */
             lx_err rc = lx_proto_encode_batch(buf, cap, n, h->req_id, orders, m->u.batch.count);
+            if (rc == LX_OK) {
+                buf[4] = (uint8_t)(h->flags >> 8);
+                buf[5] = (uint8_t)h->flags;
+            }
+            return rc;
+        }
+    case LX_PROTO_CANCEL_BATCH:
+        for (size_t i = 0; i < m->u.batch.count; i++)
+            FUZZ_CHECK(lx_proto_cancel_batch_get(m, &cancels[i], i) == LX_OK);
+        FUZZ_CHECK(lx_proto_cancel_batch_get(m, &cancels[0], m->u.batch.count) == LX_EINVAL);
+        {
+            lx_err rc =
+                lx_proto_encode_cancel_batch(buf, cap, n, h->req_id, cancels, m->u.batch.count);
             if (rc == LX_OK) {
                 buf[4] = (uint8_t)(h->flags >> 8);
                 buf[5] = (uint8_t)h->flags;

@@ -8,7 +8,7 @@
 
 #include "lx/node.h"
 
-#define SAMPLE_COUNT 28
+#define SAMPLE_COUNT 29
 
 /* Fills o with order k of a batch; every field differs from its neighbours. */
 static inline void sample_order(lx_order_cmd *o, unsigned k)
@@ -235,6 +235,11 @@ static inline size_t sample_frame(uint8_t *buf, size_t cap, unsigned k)
     case 27: {
         lx_level b1 = {1000, 5, 2};
         err = lx_proto_encode_book(buf, cap, &n, m.hdr.req_id, 0, 0, 0, &b1, 1, NULL, 0);
+        return err == LX_OK ? n : 0;
+    }
+    case 28: {
+        lx_cancel_cmd cs[3] = {{11, 1}, {12, 1}, {0xffffffffffffffffull, 2}};
+        err = lx_proto_encode_cancel_batch(buf, cap, &n, m.hdr.req_id, cs, 3);
         return err == LX_OK ? n : 0;
     }
     default:

@@ -212,6 +212,36 @@ static void test_orders_through_every_node(void **state)
         assert_int_equal(r.type[0], LX_PROTO_REJECT);
         assert_int_equal(r.msg[0].u.reject.reason, LX_R_UNKNOWN_ORDER);
 
+        /* Two resting orders, then one CANCEL_BATCH for them and an unknown
+         * id: a BATCH_RESULT in the order given, then the two CANCELLED. */
+        lx_order_cmd rest[2] = {order(id + 6, a, LX_BUY, 80, 2), order(id + 7, a, LX_BUY, 81, 1)};
+        rq = next_req++;
+        assert_int_equal(lx_proto_encode_batch(f, sizeof f, &w, rq, rest, 2), LX_OK);
+        send_frame(node, f, w);
+        await(&r, node, rq);
+        assert_int_equal(r.n, 1);
+        lx_cancel_cmd cb[3] = {{id + 6, a}, {id + 999, a}, {id + 7, a}};
+        rq = next_req++;
+        assert_int_equal(lx_proto_encode_cancel_batch(f, sizeof f, &w, rq, cb, 3), LX_OK);
+        send_frame(node, f, w);
+        await(&r, node, rq);
+        assert_int_equal(r.n, 3);
+        assert_int_equal(r.type[0], LX_PROTO_BATCH_RESULT);
+        assert_int_equal(r.msg[0].u.batch.count, 3);
+        uint64_t want_reason[3] = {LX_R_NONE, LX_R_UNKNOWN_ORDER, LX_R_NONE};
+        for (size_t i = 0; i < 3; i++) {
+            assert_int_equal(lx_proto_batch_result_get(&r.msg[0], &it, i), LX_OK);
+            assert_int_equal(it.id, cb[i].id);
+            assert_int_equal(it.reason, want_reason[i]);
+            assert_true(i == 1 ? it.seq == 0 : it.seq > 0);
+        }
+        for (size_t i = 1; i < 3; i++) {
+            assert_int_equal(r.type[i], LX_PROTO_CANCELLED);
+            assert_int_equal(r.msg[i].u.cancelled.id, rest[i - 1].id);
+            assert_int_equal(r.msg[i].u.cancelled.remaining, rest[i - 1].qty);
+            assert_int_equal(r.msg[i].u.cancelled.reason, LX_R_USER);
+        }
+
         /* Bad frames get ERROR and the node keeps serving. */
         uint8_t junk[20] = {0x4c, 0x58, 9};
         send_frame(node, junk, sizeof junk);

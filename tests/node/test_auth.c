@@ -189,6 +189,17 @@ static void test_owns(void **state)
     assert_false(lx__auth_owns(&d, 7));
     assert_false(lx__auth_owns(&d, 8));
 
+    /* So is a CANCEL_BATCH. */
+    lx_cancel_cmd cb[3] = {{1, 7}, {2, 7}, {3, 7}};
+    assert_int_equal(lx_proto_encode_cancel_batch(buf, sizeof buf, &w, 9, cb, 3), LX_OK);
+    assert_int_equal(lx_proto_decode(&d, NULL, buf, w), LX_OK);
+    assert_true(lx__auth_owns(&d, 7));
+    cb[1].account = 8;
+    assert_int_equal(lx_proto_encode_cancel_batch(buf, sizeof buf, &w, 9, cb, 3), LX_OK);
+    assert_int_equal(lx_proto_decode(&d, NULL, buf, w), LX_OK);
+    assert_false(lx__auth_owns(&d, 7));
+    assert_false(lx__auth_owns(&d, 8));
+
     /* Queries and PING act for no account. */
     memset(&m, 0, sizeof m);
     m.hdr.type = LX_PROTO_QUERY_BALANCES;
@@ -254,6 +265,23 @@ static void test_not_owner_replies(void **state)
         lx_proto_batch_item it;
         assert_int_equal(lx_proto_batch_result_get(&r, &it, i), LX_OK);
         assert_int_equal(it.id, i + 1);
+        assert_int_equal(it.seq, 0);
+        assert_int_equal(it.reason, LX_R_NOT_OWNER);
+    }
+
+    /* A CANCEL_BATCH likewise, with the order ids it named. */
+    lx_cancel_cmd cb[2] = {{51, 5}, {52, 6}};
+    assert_int_equal(lx_proto_encode_cancel_batch(in, sizeof in, &w, 78, cb, 2), LX_OK);
+    assert_int_equal(lx_proto_decode(&d, NULL, in, w), LX_OK);
+    assert_int_equal(lx__auth_not_owner(out, sizeof out, &w, &d), LX_OK);
+    assert_int_equal(lx_proto_decode(&r, NULL, out, w), LX_OK);
+    assert_int_equal(r.hdr.type, LX_PROTO_BATCH_RESULT);
+    assert_int_equal(r.hdr.req_id, 78);
+    assert_int_equal(r.u.batch.count, 2);
+    for (size_t i = 0; i < 2; i++) {
+        lx_proto_batch_item it;
+        assert_int_equal(lx_proto_batch_result_get(&r, &it, i), LX_OK);
+        assert_int_equal(it.id, 51 + i);
         assert_int_equal(it.seq, 0);
         assert_int_equal(it.reason, LX_R_NOT_OWNER);
     }

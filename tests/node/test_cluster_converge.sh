@@ -25,6 +25,24 @@ check "orders were acknowledged (acked=$acked)" [ "${acked:-0}" -gt 0 ]
 check "orders filled (fills=$fills)" [ "${fills:-0}" -gt 0 ]
 check "no client errors (errors=$errors)" [ "${errors:-1}" -eq 0 ]
 
+echo "---- load in batch frames: cancels go in CANCEL_BATCH frames"
+"$LX_BIN/test-client" --nodes "$(cl_endpoints)" --duration 3s --rate 8000 --batch 32 --seed 8 \
+    --cancel-ratio 0.3 --json >"$CL_TMP/client_batch.json" 2>"$CL_TMP/client_batch.log"
+rc=$?
+cat "$CL_TMP/client_batch.json"
+check "test-client --batch 32 exits 0" [ $rc -eq 0 ]
+cs=$(cl_json "$CL_TMP/client_batch.json" '.cancels_sent // 0')
+cf=$(cl_json "$CL_TMP/client_batch.json" '.cancel_frames // 0')
+cd_=$(cl_json "$CL_TMP/client_batch.json" '.cancelled // 0')
+cm=$(cl_json "$CL_TMP/client_batch.json" '.cancel_misses // 0')
+errors=$(cl_json "$CL_TMP/client_batch.json" '.errors // 0')
+check "no client errors in batch frames (errors=$errors)" [ "${errors:-1}" -eq 0 ]
+check "cancels went several to a frame ($cs cancels in $cf frames)" \
+    [ "$((${cf:-0} > 0 && ${cf:-0} * 2 < ${cs:-0}))" -eq 1 ]
+check "every cancel answered once (cancelled $cd_ + gone $cm = sent $cs)" \
+    [ "$((${cs:-0} > 0 && ${cd_:-0} + ${cm:-0} == ${cs:-0}))" -eq 1 ]
+check "some cancels took an order off the book (cancelled=$cd_)" [ "${cd_:-0}" -gt 0 ]
+
 echo "---- convergence"
 if cl_wait_converged 30; then
     pass "all 3 nodes report the same seq and state hash"

@@ -403,6 +403,10 @@ static void test_summary_json(void **state)
     s.throughput = 999.67;
     s.nodes = 3;
     s.timeouts = 2;
+    s.cancels_sent = 40;
+    s.cancelled = 15;
+    s.cancel_misses = 25;
+    s.cancel_frames = 9;
     s.send_lag_p50_us = 7;
     s.send_lag_p99_us = 70;
     s.max_send_lag_us = 700;
@@ -426,6 +430,8 @@ static void test_summary_json(void **state)
         "\"latency_us\":{\"p50\":500,\"p90\":900,\"p99\":990,\"p999\":999,\"max\":1000},"
         "\"nodes\":3,\"timeouts\":2,";
     assert_memory_equal(buf, want_prefix, strlen(want_prefix));
+    assert_non_null(strstr(
+        buf, ",\"cancels_sent\":40,\"cancelled\":15,\"cancel_misses\":25,\"cancel_frames\":9,"));
     const char *want_end = ",\"send_lag_us\":{\"p50\":7,\"p99\":70,\"max\":700},"
                            "\"max_send_lag_us\":700}";
     assert_true(n > strlen(want_end));

@@ -558,7 +558,7 @@ static void test_bad_framing(void **state)
     expect(fbuf, n, LX_PROTO_E_BAD_VERSION, LX_EUNSUPPORTED);
 
     /* unknown types, with the request id still readable for the reply */
-    const uint8_t unknown[] = {0x00, 0x0c, 0x7f, 0x80, 0x8d, 0xc0, 0xc3, 0xff};
+    const uint8_t unknown[] = {0x00, 0x0d, 0x7f, 0x80, 0x8d, 0xc0, 0xc3, 0xff};
     for (size_t i = 0; i < sizeof unknown; i++) {
         n = sample(0);
         fbuf[3] = unknown[i];
@@ -634,6 +634,77 @@ static void test_bad_order_fields(void **state)
     mut_malformed(19, b + 21, 3);
     mut_malformed(19, b + 22, 3);
     mut_malformed(19, b + 23, 2);
+}
+
+static void test_rt_cancel_batch(void **state)
+{
+    (void)state;
+    static lx_cancel_cmd cs[LX_PROTO_BATCH_MAX];
+    for (unsigned i = 0; i < LX_PROTO_BATCH_MAX; i++)
+        cs[i] = (lx_cancel_cmd){.id = 0x0102030405060708ull + i, .account = 1000 + i};
+    size_t sizes[] = {1, 2, 7, LX_PROTO_BATCH_MAX};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = 0, cnt = sizes[s];
+        assert_int_equal(lx_proto_encode_cancel_batch(fbuf, sizeof fbuf, &n, 9, cs, cnt), LX_OK);
+        assert_int_equal(n, LX_PROTO_HDR_LEN + 2 + 16 * cnt);
+        /* the documented layout: count, then id and account of each */
+        assert_int_equal(fbuf[LX_PROTO_HDR_LEN], (uint8_t)(cnt >> 8));
+        assert_int_equal(fbuf[LX_PROTO_HDR_LEN + 1], (uint8_t)cnt);
+        assert_int_equal(fbuf[LX_PROTO_HDR_LEN + 2], 0x01);
+        assert_int_equal(fbuf[LX_PROTO_HDR_LEN + 9], 0x08);
+        assert_int_equal(fbuf[LX_PROTO_HDR_LEN + 2 + 15], (uint8_t)1000);
+        lx_proto_msg d;
+        lx_err err;
+        assert_int_equal(decode_code(&d, &err, fbuf, n), LX_PROTO_E_NONE);
+        assert_int_equal(d.hdr.type, LX_PROTO_CANCEL_BATCH);
+        assert_int_equal(d.hdr.req_id, 9);
+        assert_int_equal(d.u.batch.count, cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            lx_cancel_cmd c;
+            assert_int_equal(lx_proto_cancel_batch_get(&d, &c, i), LX_OK);
+            assert_int_equal(c.id, cs[i].id);
+            assert_int_equal(c.account, cs[i].account);
+        }
+        lx_cancel_cmd c;
+        assert_int_equal(lx_proto_cancel_batch_get(&d, &c, cnt), LX_EINVAL);
+        lx_order_cmd o;
+        assert_int_equal(lx_proto_batch_get(&d, &o, 0), LX_EINVAL); /* not an order batch */
+        assert_int_equal(LLVMFuzzerTestOneInput(fbuf, n), 0);
+    }
+    size_t n = 0;
+    assert_int_equal(lx_proto_encode_cancel_batch(fbuf, sizeof fbuf, &n, 9, cs, 0), LX_EINVAL);
+    assert_int_equal(lx_proto_encode_cancel_batch(fbuf, sizeof fbuf, &n, 9, NULL, 1), LX_EINVAL);
+    static lx_cancel_cmd over[LX_PROTO_BATCH_MAX + 1];
+    assert_int_equal(
+        lx_proto_encode_cancel_batch(fbuf, sizeof fbuf, &n, 9, over, LX_PROTO_BATCH_MAX + 1),
+        LX_ETOOBIG);
+    assert_int_equal(lx_proto_encode_cancel_batch(fbuf, 40, &n, 9, cs, 2), LX_ETOOBIG);
+
+    /* the example in docs/protocol.md, byte for byte */
+    static const uint8_t doc[] = {0x4c, 0x58, 0x01, 0x0c, 0,    0, 0,    0, 0, 0, 0, 0, 0,
+                                  0x07, 0,    0,    0,    0x22, 0, 0x02, 0, 0, 0, 0, 0, 0,
+                                  0,    5,    0,    0,    0,    0, 0,    0, 0, 2, 0, 0, 0,
+                                  0,    0,    0,    0,    9,    0, 0,    0, 0, 0, 0, 0, 2};
+    const lx_cancel_cmd ex[2] = {{5, 2}, {9, 2}};
+    assert_int_equal(lx_proto_encode_cancel_batch(fbuf, sizeof fbuf, &n, 7, ex, 2), LX_OK);
+    assert_int_equal(n, sizeof doc);
+    assert_memory_equal(fbuf, doc, sizeof doc);
+
+    /* count 0, a count that misses the length either way, and one over the cap */
+    assert_int_equal(lx_proto_encode_cancel_batch(fbuf, sizeof fbuf, &n, 9, cs, 3), LX_OK);
+    fbuf[LX_PROTO_HDR_LEN + 1] = 0;
+    expect_malformed(fbuf, n);
+    fbuf[LX_PROTO_HDR_LEN + 1] = 2;
+    expect_malformed(fbuf, n);
+    fbuf[LX_PROTO_HDR_LEN + 1] = 4;
+    expect_malformed(fbuf, n);
+    fbuf[LX_PROTO_HDR_LEN] = 0x01;
+    fbuf[LX_PROTO_HDR_LEN + 1] = 0x01;
+    expect(fbuf, n, LX_PROTO_E_TOO_BIG, LX_ETOOBIG);
+    /* a body too short for its count */
+    assert_int_equal(lx_proto_encode_cancel_batch(fbuf, sizeof fbuf, &n, 9, cs, 1), LX_OK);
+    set_body_len(fbuf, 0, 1);
+    expect_malformed(fbuf, LX_PROTO_HDR_LEN + 1);
 }
 
 static void test_bad_batch_counts(void **state)
@@ -845,8 +916,9 @@ static void test_encode_errors(void **state)
                                  LX_PROTO_BOOK,
                                  LX_PROTO_BALANCES,
                                  LX_PROTO_MARKETS,
+                                 LX_PROTO_CANCEL_BATCH,
                                  0x00,
-                                 0x0c,
+                                 0x0d,
                                  0xff};
     for (size_t i = 0; i < sizeof not_fixed; i++) {
         m.hdr.type = not_fixed[i];
@@ -999,8 +1071,9 @@ static void test_names(void **state)
             known++;
         requests += lx_proto_is_request((uint8_t)t);
     }
-    assert_int_equal(known, 25);
-    assert_int_equal(requests, 11);
+    assert_int_equal(known, 26);
+    assert_int_equal(requests, 12);
+    assert_string_equal(lx_proto_type_str(LX_PROTO_CANCEL_BATCH), "cancel_batch");
     assert_string_equal(lx_proto_type_str(LX_PROTO_NEW_ORDER_BATCH), "new_order_batch");
     assert_string_equal(lx_proto_type_str(LX_PROTO_L2_DELTA), "l2_delta");
 }
@@ -1050,14 +1123,23 @@ static void test_random_bytes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rt_requests),      cmocka_unit_test(test_rt_batch),
-        cmocka_unit_test(test_rt_replies),       cmocka_unit_test(test_rt_lists),
-        cmocka_unit_test(test_rt_market_data),   cmocka_unit_test(test_golden_example),
-        cmocka_unit_test(test_bad_framing),      cmocka_unit_test(test_bad_order_fields),
-        cmocka_unit_test(test_bad_batch_counts), cmocka_unit_test(test_bad_enums),
-        cmocka_unit_test(test_bad_strings),      cmocka_unit_test(test_bad_market_data),
-        cmocka_unit_test(test_truncation),       cmocka_unit_test(test_encode_errors),
-        cmocka_unit_test(test_bundle),           cmocka_unit_test(test_names),
+        cmocka_unit_test(test_rt_requests),
+        cmocka_unit_test(test_rt_batch),
+        cmocka_unit_test(test_rt_cancel_batch),
+        cmocka_unit_test(test_rt_replies),
+        cmocka_unit_test(test_rt_lists),
+        cmocka_unit_test(test_rt_market_data),
+        cmocka_unit_test(test_golden_example),
+        cmocka_unit_test(test_bad_framing),
+        cmocka_unit_test(test_bad_order_fields),
+        cmocka_unit_test(test_bad_batch_counts),
+        cmocka_unit_test(test_bad_enums),
+        cmocka_unit_test(test_bad_strings),
+        cmocka_unit_test(test_bad_market_data),
+        cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_encode_errors),
+        cmocka_unit_test(test_bundle),
+        cmocka_unit_test(test_names),
         cmocka_unit_test(test_random_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

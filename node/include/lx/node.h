@@ -102,7 +102,7 @@ size_t lx_cmdjson_format_error(char *buf, size_t len, uint64_t line, const char 
 #define LX_PROTO_HDR_LEN 18u      /* header bytes */
 #define LX_PROTO_TOPIC_LEN 5u     /* market-data topic: channel u8, market u32 */
 #define LX_PROTO_FRAME_MAX 32768u /* whole frame, topic included; over it: LX_ETOOBIG */
-#define LX_PROTO_BATCH_MAX 256u   /* orders in one NEW_ORDER_BATCH */
+#define LX_PROTO_BATCH_MAX 256u   /* orders in one NEW_ORDER_BATCH, cancels in one CANCEL_BATCH */
 #define LX_PROTO_DEPTH_MAX 256u   /* levels per side in QUERY_BOOK and BOOK */
 #define LX_PROTO_LIST_MAX 256u    /* entries in BALANCES and MARKETS */
 #define LX_PROTO_ADDR_MAX 64u     /* WITHDRAW destination address bytes */
@@ -124,6 +124,7 @@ typedef enum lx_proto_type {
     LX_PROTO_QUERY_BALANCES = 0x09,
     LX_PROTO_QUERY_MARKETS = 0x0A,
     LX_PROTO_PING = 0x0B,
+    LX_PROTO_CANCEL_BATCH = 0x0C,
     /* replies */
     LX_PROTO_ACK = 0x81,
     LX_PROTO_REJECT = 0x82,
@@ -241,10 +242,10 @@ typedef struct lx_proto_replaced { /* replaced in place, keeping priority */
     uint64_t price, qty; /* qty: the new remaining lots */
 } lx_proto_replaced;
 
-typedef struct lx_proto_batch_item { /* one order of a BATCH_RESULT */
+typedef struct lx_proto_batch_item { /* one order (or cancel) of a BATCH_RESULT */
     uint64_t id;
-    uint64_t seq;   /* log sequence number if accepted, 0 if rejected */
-    uint8_t reason; /* LX_R_NONE if accepted, else the reject reason */
+    uint64_t seq;   /* log sequence number if accepted (cancelled), 0 if rejected */
+    uint8_t reason; /* LX_R_NONE if accepted (cancelled), else the reject reason */
 } lx_proto_batch_item;
 
 typedef struct lx_proto_balance { /* one asset of a BALANCES reply */
@@ -284,7 +285,7 @@ typedef struct lx_proto_l2 { /* market data: one price level changed */
     uint64_t qty; /* new total lots at the level; 0: the level is gone */
 } lx_proto_l2;
 
-/* A decoded frame. List messages (NEW_ORDER_BATCH, BATCH_RESULT, BOOK,
+/* A decoded frame. List messages (NEW_ORDER_BATCH, CANCEL_BATCH, BATCH_RESULT, BOOK,
  * BALANCES, MARKETS) keep a pointer into the decoded buffer, which must
  * outlive the message; read their entries with the lx_proto_*_get functions. */
 typedef struct lx_proto_msg {
@@ -313,7 +314,7 @@ typedef struct lx_proto_msg {
         struct {
             uint16_t count;
             const uint8_t *p;
-        } batch; /* NEW_ORDER_BATCH, BATCH_RESULT */
+        } batch; /* NEW_ORDER_BATCH, CANCEL_BATCH, BATCH_RESULT */
         struct {
             uint32_t market;
             uint64_t seq; /* the L2 channel's sequence this book reflects */
@@ -345,6 +346,7 @@ lx_err lx_proto_decode(lx_proto_msg *out, lx_proto_error *code, const uint8_t *b
 /* Entry i of a decoded list message, already validated by lx_proto_decode.
  * LX_EINVAL for the wrong message type or i out of range. */
 lx_err lx_proto_batch_get(const lx_proto_msg *m, lx_order_cmd *out, size_t i);
+lx_err lx_proto_cancel_batch_get(const lx_proto_msg *m, lx_cancel_cmd *out, size_t i);
 lx_err lx_proto_batch_result_get(const lx_proto_msg *m, lx_proto_batch_item *out, size_t i);
 /* side LX_BUY: bids, best first; LX_SELL: asks, best first. */
 lx_err lx_proto_book_get(const lx_proto_msg *m, lx_level *out, uint8_t side, size_t i);
@@ -364,6 +366,8 @@ lx_err lx_proto_encode(uint8_t *buf, size_t cap, size_t *written, const lx_proto
 
 lx_err lx_proto_encode_batch(uint8_t *buf, size_t cap, size_t *written, uint64_t req_id,
                              const lx_order_cmd *orders, size_t n);
+lx_err lx_proto_encode_cancel_batch(uint8_t *buf, size_t cap, size_t *written, uint64_t req_id,
+                                    const lx_cancel_cmd *cancels, size_t n);
 lx_err lx_proto_encode_batch_result(uint8_t *buf, size_t cap, size_t *written, uint64_t req_id,
                                     uint16_t flags, const lx_proto_batch_item *items, size_t n);
 lx_err lx_proto_encode_book(uint8_t *buf, size_t cap, size_t *written, uint64_t req_id,
@@ -1049,6 +1053,7 @@ typedef struct lx_loadgen_summary {
     uint64_t p50, p90, p99, p999, max;
     /* extra keys */
     uint64_t nodes, timeouts, maker_fills, cancels_sent, cancelled, cancel_misses;
+    uint64_t cancel_frames; /* CANCEL and CANCEL_BATCH frames the cancels went in */
     uint64_t frames, batch, seed, id_base;
     /* how far sending fell behind the schedule, per frame sent */
     uint64_t send_lag_p50_us, send_lag_p99_us, max_send_lag_us;
@@ -1061,7 +1066,7 @@ void lx_loadgen_summary_latency(lx_loadgen_summary *s, const lx_hist *h);
  * the length, or 0 if buf is too small. The keys are duration_s, target_rate,
  * sent, acked, rejected, errors, fills, throughput, latency_us {p50, p90,
  * p99, p999, max}, then nodes, timeouts, maker_fills, cancels_sent,
- * cancelled, cancel_misses, frames, batch, seed, id_base, send_lag_us {p50,
+ * cancelled, cancel_misses, cancel_frames, frames, batch, seed, id_base, send_lag_us {p50,
  * p99, max}, max_send_lag_us (the same max, kept for older readers). */
 size_t lx_loadgen_summary_json(char *buf, size_t len, const lx_loadgen_summary *s);
 
@@ -1097,7 +1102,7 @@ typedef struct lx_inflight_frame {
     uint64_t req_id;
     uint64_t sent_ns;
     uint64_t aux;     /* the caller's: deposits keep their list index here */
-    uint32_t norders; /* orders in an order frame */
+    uint32_t norders; /* orders in an order frame; cancels in a CANCEL_BATCH (0: one CANCEL) */
     uint16_t node;
     uint8_t kind;  /* lx_inflight_kind */
     uint8_t state; /* lx_inflight_state */
@@ -1252,6 +1257,7 @@ void lx_client_count_timeouts(lx_client *c);
 typedef struct lx_client_stats {
     uint64_t sent, acked, rejected, errors, fills, maker_fills, frames, timeouts;
     uint64_t cancels_sent, cancelled, cancel_misses, other_cancels;
+    uint64_t cancel_frames; /* CANCEL and CANCEL_BATCH frames sent */
     uint64_t bad_replies, stray_replies, send_failures;
     uint64_t last_reply_ns; /* the last first reply to an order frame */
     /* WITHDRAW requests (lx_client_withdraw): sent, ACKed, REJECTed, ERROR
