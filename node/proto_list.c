@@ -9,7 +9,7 @@
 /* Body heads of the list types, and the size of one entry of each list. */
 #define B_BOOK_MIN 16u
 #define B_BALANCES_MIN 10u
-#define B_COUNT 2u /* the u16 count that opens BATCH, BATCH_RESULT, MARKETS */
+#define B_COUNT 2u /* the u16 count that opens the two batches, BATCH_RESULT, MARKETS */
 #define E_CANCEL 16u
 #define E_RESULT 17u
 #define E_LEVEL 20u

@@ -32,8 +32,8 @@ static const char usage[] =
     "  --json            print one JSON object on stdout\n"
     "  --sink ENDPOINT   instead: serve the wire protocol on a ROUTER bound to\n"
     "                    ENDPOINT, answering PING, QUERY_MARKETS (BTC-USD, ETH-USD),\n"
-    "                    DEPOSIT, NEW_ORDER, NEW_ORDER_BATCH and CANCEL at once\n"
-    "                    with success and malformed frames with ERROR, until\n"
+    "                    DEPOSIT, NEW_ORDER, NEW_ORDER_BATCH, CANCEL and CANCEL_BATCH\n"
+    "                    at once with success and malformed frames with ERROR, until\n"
     "                    SIGINT or SIGTERM; a stand-in node for load-testing\n"
     "                    test-client\n"
     "  --help            show this text\n";
