@@ -204,6 +204,19 @@ int lx__client_send_frame(lx_client *c, size_t node_i, const uint8_t *b, size_t 
     return 1;
 }
 
+/* Sends the frame of fr that its encoder (which returned err) wrote into
+ * c->buf; 0, with fr closed, if it was not encoded or not sent. */
+static int send_built(lx_client *c, lx_inflight_frame *fr, size_t node_i, lx_err err, size_t len)
+{
+    if (err == LX_OK)
+        want_bundle(c, len);
+    if (err != LX_OK || !lx__client_send_frame(c, node_i, c->buf, len)) {
+        lx_inflight_close(c->fl, fr);
+        return 0;
+    }
+    return 1;
+}
+
 /* Sends a body-less or fixed request m to a node as a new frame of kind. */
 static lx_inflight_frame *send_request(lx_client *c, size_t node_i, lx_inflight_kind kind,
                                        lx_proto_msg *m)
@@ -213,15 +226,8 @@ static lx_inflight_frame *send_request(lx_client *c, size_t node_i, lx_inflight_
         return NULL;
     m->hdr.req_id = fr->req_id;
     size_t n = 0;
-    if (lx_proto_encode(c->buf, sizeof c->buf, &n, m) == LX_OK)
-        want_bundle(c, n);
-    else
-        n = 0;
-    if (n == 0 || !lx__client_send_frame(c, node_i, c->buf, n)) {
-        lx_inflight_close(c->fl, fr);
-        return NULL;
-    }
-    return fr;
+    lx_err err = lx_proto_encode(c->buf, sizeof c->buf, &n, m);
+    return send_built(c, fr, node_i, err, n) ? fr : NULL;
 }
 
 static void send_ping(lx_client *c, size_t node_i)
@@ -260,12 +266,8 @@ void lx_client_send_orders(lx_client *c, size_t node_i, uint64_t k, unsigned n)
     } else {
         err = lx_proto_encode_batch(c->buf, sizeof c->buf, &len, fr->req_id, orders, n);
     }
-    if (err == LX_OK)
-        want_bundle(c, len);
-    if (err != LX_OK || !lx__client_send_frame(c, node_i, c->buf, len)) {
-        lx_inflight_close(c->fl, fr);
+    if (!send_built(c, fr, node_i, err, len))
         c->st.errors += n;
-    }
 }
 
 static void send_cancel(lx_client *c, size_t node_i, uint64_t id, uint64_t account)
@@ -281,37 +283,38 @@ static void send_cancel(lx_client *c, size_t node_i, uint64_t id, uint64_t accou
     }
 }
 
-/* Sends the cancels gathered from one BATCH_RESULT: one CANCEL, or one
- * CANCEL_BATCH frame (its norders is the number of cancels). */
-static void flush_cancels(lx_client *c, size_t node_i)
+/* The cancels that the acks of one BATCH_RESULT call for. */
+typedef struct cancels {
+    lx_cancel_cmd v[LX_PROTO_BATCH_MAX];
+    size_t n;
+} cancels;
+
+/* Sends them as one CANCEL, or one CANCEL_BATCH frame (its norders is the
+ * number of cancels). */
+static void send_cancels(lx_client *c, size_t node_i, const cancels *cs)
 {
-    size_t n = c->npend;
-    c->npend = 0;
-    if (n == 0)
-        return;
-    if (n == 1) {
-        send_cancel(c, node_i, c->pend[0].id, c->pend[0].account);
+    if (cs->n <= 1) {
+        if (cs->n == 1)
+            send_cancel(c, node_i, cs->v[0].id, cs->v[0].account);
         return;
     }
-    lx_inflight_frame *fr = new_frame(c, LX_INFLIGHT_CANCEL, node_i, (uint32_t)n);
+    lx_inflight_frame *fr = new_frame(c, LX_INFLIGHT_CANCEL, node_i, (uint32_t)cs->n);
     if (fr == NULL)
         return;
     size_t len = 0;
-    if (lx_proto_encode_cancel_batch(c->buf, sizeof c->buf, &len, fr->req_id, c->pend, n) == LX_OK)
-        want_bundle(c, len);
-    else
-        len = 0;
-    if (len == 0 || !lx__client_send_frame(c, node_i, c->buf, len)) {
-        lx_inflight_close(c->fl, fr);
-        return;
+    lx_err err =
+        lx_proto_encode_cancel_batch(c->buf, sizeof c->buf, &len, fr->req_id, cs->v, cs->n);
+    if (send_built(c, fr, node_i, err, len)) {
+        c->st.cancels_sent += cs->n;
+        c->st.cancel_frames++;
     }
-    c->st.cancels_sent += n;
-    c->st.cancel_frames++;
 }
 
 /* ---- replies ---- */
 
-static void order_acked(lx_client *c, size_t node_i, uint64_t id, uint64_t now)
+/* An order was acknowledged; a cancel it is marked for goes to pend, or at
+ * once when pend is NULL. */
+static void order_acked(lx_client *c, size_t node_i, uint64_t id, uint64_t now, cancels *pend)
 {
     uint64_t k = lx_ordergen_index(c->gen, id);
     if (k == UINT64_MAX) {
@@ -327,8 +330,8 @@ static void order_acked(lx_client *c, size_t node_i, uint64_t id, uint64_t now)
         fprintf(c->acked_log, "%" PRIu64 "\n", id);
     cancel_mark *mk = &c->marks[k % CANCEL_RING];
     if (mk->id == id) {
-        if (c->defer_cancels && c->npend < LX_PROTO_BATCH_MAX)
-            c->pend[c->npend++] = (lx_cancel_cmd){.id = mk->id, .account = mk->account};
+        if (pend != NULL && pend->n < LX_PROTO_BATCH_MAX)
+            pend->v[pend->n++] = (lx_cancel_cmd){.id = mk->id, .account = mk->account};
         else
             send_cancel(c, node_i, mk->id, mk->account);
         mk->id = 0;
@@ -507,7 +510,7 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
         if (!first)
             c->st.bad_replies++;
         else if (fr.kind == LX_INFLIGHT_ORDER && fr.norders == 1)
-            order_acked(c, fr.node, m.u.ack.id, now);
+            order_acked(c, fr.node, m.u.ack.id, now, NULL);
         else if (fr.kind == LX_INFLIGHT_WITHDRAW) {
             c->st.wd_acked++;
             c->st.wd_amount += wd_amount(c, fr.aux);
@@ -539,38 +542,32 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
         } else
             c->st.bad_replies++;
         break;
-    case LX_PROTO_BATCH_RESULT:
+    case LX_PROTO_BATCH_RESULT: {
         if ((fr.kind != LX_INFLIGHT_ORDER && fr.kind != LX_INFLIGHT_CANCEL) ||
             m.u.batch.count != fr.norders) {
             c->st.bad_replies++;
             break;
         }
-        if (fr.kind == LX_INFLIGHT_CANCEL) {
-            for (size_t i = 0; i < m.u.batch.count; i++) {
-                lx_proto_batch_item it;
-                if (lx_proto_batch_result_get(&m, &it, i) != LX_OK)
-                    continue;
-                if (it.reason == LX_R_NONE)
-                    c->st.cancelled++;
-                else
-                    c->st.cancel_misses++;
-            }
-            break;
-        }
-        /* The acks' cancels go out together, as one CANCEL_BATCH. */
-        c->defer_cancels = 1;
+        /* The cancels an order batch's acks call for go out together, as
+         * one CANCEL_BATCH. */
+        cancels pend;
+        pend.n = 0;
         for (size_t i = 0; i < m.u.batch.count; i++) {
             lx_proto_batch_item it;
             if (lx_proto_batch_result_get(&m, &it, i) != LX_OK)
                 continue;
-            if (it.reason == LX_R_NONE)
-                order_acked(c, fr.node, it.id, now);
+            if (fr.kind == LX_INFLIGHT_CANCEL && it.reason == LX_R_NONE)
+                c->st.cancelled++;
+            else if (fr.kind == LX_INFLIGHT_CANCEL)
+                c->st.cancel_misses++;
+            else if (it.reason == LX_R_NONE)
+                order_acked(c, fr.node, it.id, now, &pend);
             else
                 order_rejected(c, it.reason);
         }
-        c->defer_cancels = 0;
-        flush_cancels(c, fr.node);
+        send_cancels(c, fr.node, &pend);
         break;
+    }
     case LX_PROTO_FILL:
         if (m.u.fill.role == 1)
             c->st.fills++;

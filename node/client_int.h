@@ -50,11 +50,6 @@ struct lx_client {
     lx_ordergen *gen;
     cancel_mark *marks;
     uint64_t start_ns;
-    /* the cancels a BATCH_RESULT's acks call for, sent as one CANCEL_BATCH
-     * once the whole result is read */
-    lx_cancel_cmd pend[LX_PROTO_BATCH_MAX];
-    size_t npend;
-    int defer_cancels;
 
     lx_proto_market markets[LX_PROTO_LIST_MAX];
     size_t nmarkets;
