@@ -41,6 +41,9 @@ const char lx__usage[] =
     "  --block-max-orders N   cut a block after N entries [BLOCK_MAX_ORDERS] (1024)\n"
     "  --block-max-us T       or T microseconds after its first [BLOCK_MAX_US] (1000)\n"
     "  --fsync on|off         fdatasync each group commit [FSYNC] (on)\n"
+    "  --direct-sync-us T     the main thread writes and syncs a block itself,\n"
+    "                         skipping the journal thread, while syncs average\n"
+    "                         at most T microseconds; 0 never [DIRECT_SYNC_US] (50)\n"
     "  --dev-faucet[=BOOL]    accept DEPOSIT requests [DEV_FAUCET] (false)\n"
     "  --heartbeat-ms N       heartbeat period [HEARTBEAT_MS] (100)\n"
     "  --snapshot-every N     snapshot every N blocks, 0 never [SNAPSHOT_EVERY] (10000)\n"
@@ -380,6 +383,7 @@ typedef enum opt_id {
     O_BLOCK_ORDERS,
     O_BLOCK_US,
     O_FSYNC,
+    O_DIRECT_SYNC,
     O_FAUCET,
     O_HEARTBEAT,
     O_SNAPSHOT,
@@ -420,6 +424,7 @@ static const struct {
     [O_BLOCK_ORDERS] = {"block-max-orders", "BLOCK_MAX_ORDERS", 0},
     [O_BLOCK_US] = {"block-max-us", "BLOCK_MAX_US", 0},
     [O_FSYNC] = {"fsync", "FSYNC", 0},
+    [O_DIRECT_SYNC] = {"direct-sync-us", "DIRECT_SYNC_US", 0},
     [O_FAUCET] = {"dev-faucet", "DEV_FAUCET", 1},
     [O_HEARTBEAT] = {"heartbeat-ms", "HEARTBEAT_MS", 0},
     [O_SNAPSHOT] = {"snapshot-every", "SNAPSHOT_EVERY", 0},
@@ -544,6 +549,12 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
             return lx__errf(err, errlen, "%s: bad value \"%s\": on or off", src, v);
         c->fsync = b;
         return LX_OK;
+    case O_DIRECT_SYNC:
+        if (!parse_range(&u, v, 0, 1000000))
+            return lx__errf(err, errlen,
+                            "%s: bad direct sync limit \"%s\": 0 to 1000000 microseconds", src, v);
+        c->direct_sync_us = (uint32_t)u;
+        return LX_OK;
     case O_FAUCET:
         if (!parse_bool(&b, v))
             return lx__errf(err, errlen, "%s: bad value \"%s\": true or false", src, v);
@@ -667,6 +678,7 @@ static void defaults(lx__config *c)
     c->block_max_orders = 1024;
     c->block_max_us = 1000;
     c->fsync = 1;
+    c->direct_sync_us = 50;
     c->heartbeat_ms = 100;
     c->snapshot_every = 10000;
     c->ack_majority = 1;

@@ -4,7 +4,8 @@
  * making the settlement files they rely on durable), compacts the journal
  * behind them, and reads blocks, snapshots and settlement files back for gap
  * requests, state sync and the peers that fetch those files. Messages go over
- * an inproc PAIR. */
+ * an inproc PAIR. The main thread's side is at the end: what it does with
+ * the thread's messages, and the direct appends that skip the thread. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +52,12 @@ struct lx__jw {
      * them next, until pin_until_us */
     uint64_t pin_seq, pin_until_us;
     uint64_t files_synced; /* settlement batches whose files are durable */
+    /* The main thread may append and sync itself (lx__jw_append_direct)
+     * while it holds mu, nothing waits in the queue and syncs are cheap. */
+    pthread_mutex_t mu;       /* held by whoever uses j */
+    _Atomic unsigned queued;  /* messages sent to the thread, not yet handled */
+    _Atomic uint64_t sync_ns; /* moving average of lx_journal_sync's time */
+    uint64_t direct_max_ns;   /* syncs above this average go to the thread; 0: all do */
 };
 
 #define PIN_US 30000000u
@@ -78,9 +85,22 @@ static void send_synced(lx__jw *w)
     lx_zsock_send(w->thread_end, &part, 1, 0);
 }
 
+/* lx_journal_sync, timed into the moving average (an eighth of each new
+ * time). The caller holds mu. */
+static lx_err timed_sync(lx__jw *w)
+{
+    uint64_t t0 = lx_now_ns();
+    lx_err rc = lx_journal_sync(w->j);
+    uint64_t d = lx_now_ns() - t0;
+    uint64_t avg = atomic_load_explicit(&w->sync_ns, memory_order_relaxed);
+    avg = d >= avg ? avg + (d - avg) / 8 : avg - (avg - d) / 8;
+    atomic_store_explicit(&w->sync_ns, avg, memory_order_relaxed);
+    return rc;
+}
+
 static int sync_now(lx__jw *w)
 {
-    lx_err rc = lx_journal_sync(w->j);
+    lx_err rc = timed_sync(w);
     if (rc != LX_OK) {
         send_err(w, rc, "journal sync");
         return 0;
@@ -450,23 +470,29 @@ static void *run(void *arg)
         if (rc != LX_OK)
             break;
         int dirty = 0;
+        pthread_mutex_lock(&w->mu);
         live = handle(w, &m, &dirty);
         lx_zmsg_close(&m);
+        atomic_fetch_sub(&w->queued, 1);
         /* Everything that queued up while we were busy joins this group. */
         while (live && lx_zsock_recv(w->thread_end, &m, LX_ZDONTWAIT) == LX_OK) {
             live = handle(w, &m, &dirty);
             lx_zmsg_close(&m);
+            atomic_fetch_sub(&w->queued, 1);
         }
         if (dirty && !w->failed)
             sync_now(w);
+        pthread_mutex_unlock(&w->mu);
     }
+    pthread_mutex_lock(&w->mu);
     if (!w->failed)
         lx_journal_sync(w->j);
+    pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
 lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_dir,
-                    const char *node_id)
+                    const char *node_id, uint32_t direct_max_us)
 {
     static int counter;
     if (!out || !ctx || !j || !data_dir || !node_id) {
@@ -480,6 +506,8 @@ lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_
         return LX_ENOMEM;
     }
     w->j = j;
+    w->direct_max_ns = (uint64_t)direct_max_us * 1000u;
+    pthread_mutex_init(&w->mu, NULL);
     snprintf(w->data_dir, sizeof w->data_dir, "%s", data_dir);
     snprintf(w->node_id, sizeof w->node_id, "%s", node_id);
     w->part_bytes = LX__SNAP_PART_MAX;
@@ -511,6 +539,7 @@ lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_
         lx_zsock_free(&w->thread_end);
         lx_zsock_free(&w->main_end);
         lx_journal_free(&w->j);
+        pthread_mutex_destroy(&w->mu);
         free(w->buf);
         free(w->list);
         free(w);
@@ -521,6 +550,17 @@ lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_
     return LX_OK;
 }
 
+/* Every message to the thread goes through here: queued tells
+ * lx__jw_append_direct whether anything is waiting. */
+static lx_err to_thread(lx__jw *w, lx_zpart *part)
+{
+    atomic_fetch_add(&w->queued, 1);
+    lx_err rc = lx_zsock_send(w->main_end, part, 1, 0);
+    if (rc != LX_OK)
+        atomic_fetch_sub(&w->queued, 1);
+    return rc;
+}
+
 void lx__jw_stop(lx__jw **p)
 {
     if (!p || !*p)
@@ -529,7 +569,7 @@ void lx__jw_stop(lx__jw **p)
     if (w->started) {
         uint8_t q = 'Q';
         lx_zpart part = {&q, 1};
-        lx_zsock_send(w->main_end, &part, 1, 0);
+        to_thread(w, &part);
         pthread_join(w->thread, NULL);
     }
     lx_zsock_free(&w->thread_end);
@@ -537,6 +577,7 @@ void lx__jw_stop(lx__jw **p)
     lx_journal_free(&w->j);
     for (unsigned i = 0; i < SERVED_MAX; i++)
         served_drop(&w->served[i]);
+    pthread_mutex_destroy(&w->mu);
     free(w->buf);
     free(w->list);
     free(w);
@@ -558,8 +599,30 @@ lx_err lx__jw_append(lx__jw *w, const uint8_t *block, size_t len)
     msg[0] = tag;
     memcpy(msg + 1, block, len);
     lx_zpart part = {msg, len + 1};
-    lx_err rc = lx_zsock_send(w->main_end, &part, 1, 0);
+    lx_err rc = to_thread(w, &part);
     free(msg);
+    return rc;
+}
+
+lx_err lx__jw_append_direct(lx__jw *w, const uint8_t *block, size_t len, uint64_t *synced)
+{
+    if (w->direct_max_ns == 0 || atomic_load(&w->queued) != 0 ||
+        atomic_load_explicit(&w->sync_ns, memory_order_relaxed) > w->direct_max_ns)
+        return LX_EAGAIN;
+    if (pthread_mutex_trylock(&w->mu) != 0)
+        return LX_EAGAIN;
+    lx_err rc = LX_EAGAIN;
+    /* The thread handled everything sent before this (queued is 0 and it
+     * does not hold mu), so the block goes after all of it. */
+    if (!w->failed && atomic_load(&w->queued) == 0) {
+        rc = lx_journal_append(w->j, block, len);
+        if (rc == LX_OK)
+            rc = timed_sync(w);
+        if (rc != LX_OK)
+            w->failed = 1;
+        *synced = lx_journal_synced_seq(w->j);
+    }
+    pthread_mutex_unlock(&w->mu);
     return rc;
 }
 
@@ -570,7 +633,7 @@ lx_err lx__jw_append_ref(lx__jw *w, const uint8_t *block, size_t len)
     memcpy(msg + 1, &block, sizeof block);
     memcpy(msg + 1 + sizeof block, &len, sizeof len);
     lx_zpart part = {msg, sizeof msg};
-    return lx_zsock_send(w->main_end, &part, 1, 0);
+    return to_thread(w, &part);
 }
 
 lx_err lx__jw_snapshot(lx__jw *w, lx__jw_snap *s)
@@ -579,7 +642,7 @@ lx_err lx__jw_snapshot(lx__jw *w, lx__jw_snap *s)
     msg[0] = 'S';
     memcpy(msg + 1, s, sizeof *s);
     lx_zpart part = {msg, sizeof msg};
-    lx_err rc = lx_zsock_send(w->main_end, &part, 1, 0);
+    lx_err rc = to_thread(w, &part);
     if (rc != LX_OK)
         lx__jw_snap_release(s);
     return rc;
@@ -595,7 +658,7 @@ static lx_err send_slot_req(lx__jw *w, uint8_t tag, uint32_t slot, uint64_t a, u
     lx__put_u64(msg + 5, a);
     lx__put_u64(msg + 13, b);
     lx_zpart part = {msg, sizeof msg};
-    return lx_zsock_send(w->main_end, &part, 1, 0);
+    return to_thread(w, &part);
 }
 
 lx_err lx__jw_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to)
@@ -609,7 +672,7 @@ lx_err lx__jw_compact_limit(lx__jw *w, uint64_t limit)
     msg[0] = 'K';
     lx__put_u64(msg + 1, limit);
     lx_zpart part = {msg, sizeof msg};
-    return lx_zsock_send(w->main_end, &part, 1, 0);
+    return to_thread(w, &part);
 }
 
 lx_err lx__jw_snap_read(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
@@ -626,5 +689,72 @@ lx_err lx__jw_batch_read(lx__jw *w, uint32_t slot, uint64_t number, uint8_t kind
     msg[13] = kind;
     lx__put_u64(msg + 14, offset);
     lx_zpart part = {msg, sizeof msg};
-    return lx_zsock_send(w->main_end, &part, 1, 0);
+    return to_thread(w, &part);
+}
+
+/* ---- the main thread's side ---- */
+
+/* The journal made everything up to seq durable: the writer's 'Y', or a
+ * direct append. */
+void lx__journal_synced(lx__node *n, uint64_t seq)
+{
+    lx__elect_synced(n, seq);
+    if (n->is_leader)
+        lx__seq_synced(n, seq);
+}
+
+static void journal_fatal(lx__node *n, const char *what, int len)
+{
+    n->journal_failed = 1;
+    lx__log(n, "FATAL: %.*s; no further blocks will be acknowledged", len, what);
+    *n->stop = 1;
+}
+
+lx_err lx__journal_append(lx__node *n, const uint8_t *block, size_t len, int ref)
+{
+    uint64_t synced = 0;
+    /* One direct sync a turn: a run of blocks (a gap response, say) goes
+     * to the thread after the first and shares its syncs. */
+    lx_err rc = n->direct_synced ? LX_EAGAIN : lx__jw_append_direct(n->jw, block, len, &synced);
+    if (rc == LX_OK) {
+        if (synced > n->direct_synced)
+            n->direct_synced = synced;
+        n->m.direct_syncs++;
+        return LX_OK;
+    }
+    if (rc != LX_EAGAIN) {
+        char what[96];
+        int k = snprintf(what, sizeof what, "journal append and sync: %s", lx_strerror(rc));
+        journal_fatal(n, what, k);
+        return rc;
+    }
+    return ref ? lx__jw_append_ref(n->jw, block, len) : lx__jw_append(n->jw, block, len);
+}
+
+void lx__journal_msg(lx__node *n, const lx_zmsg *zm)
+{
+    if (zm->n != 1 || zm->part[0].len < 1)
+        return;
+    const uint8_t *p = zm->part[0].data;
+    size_t len = zm->part[0].len;
+    switch (p[0]) {
+    case 'Y':
+        if (len != 9)
+            return;
+        lx__journal_synced(n, lx__get_u64(p + 1));
+        return;
+    case 'G':
+        if (len > 5)
+            lx__send_peer(n, (int)lx__get_u32(p + 1), p + 5, len - 5);
+        return;
+    case 'N':
+    case 'C':
+        lx__ss_journal(n, p, len);
+        return;
+    case 'E':
+        journal_fatal(n, (const char *)p + 5, (int)(len > 5 ? len - 5 : 0));
+        return;
+    default:
+        return;
+    }
 }

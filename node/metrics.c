@@ -91,7 +91,7 @@ void lx__write_status(lx__node *n)
         ",\"msgs_out\":%" PRIu64 ",\"lag\":%" PRIu64 ",\"hash_mismatches\":%" PRIu64
         ",\"replies_dropped\":%" PRIu64 ",\"bad_frames\":%" PRIu64 ",\"ack_p50_us\":%" PRIu64
         ",\"ack_p99_us\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"block_entries\":%" PRIu64
-        ",\"commit_p50_us\":%" PRIu64 ",\"commit_p99_us\":%" PRIu64
+        ",\"commit_p50_us\":%" PRIu64 ",\"commit_p99_us\":%" PRIu64 ",\"direct_syncs\":%" PRIu64
         ",\"curve\":%s,\"curve_refused\":%" PRIu64 ",\"leader\":\"%s\",\"commit_seq\":%" PRIu64
         ",\"ack_quorum\":\"%s\",\"stale_refused\":%" PRIu64 ",\"forwards_held\":%" PRIu64
         ",\"forwards_dropped\":%" PRIu64 ",\"forwards_unknown\":%" PRIu64
@@ -100,7 +100,7 @@ void lx__write_status(lx__node *n)
         m->msgs_out, lag_of(n), m->hash_mismatches, m->replies_dropped, m->bad_frames,
         lx__hist_quantile(&m->ack_total, 0.50), lx__hist_quantile(&m->ack_total, 0.99), m->blocks,
         m->block_entries, lx__hist_quantile(&m->commit_total, 0.50),
-        lx__hist_quantile(&m->commit_total, 0.99), n->auth ? "true" : "false",
+        lx__hist_quantile(&m->commit_total, 0.99), m->direct_syncs, n->auth ? "true" : "false",
         lx__auth_refused(n->auth), n->is_leader ? n->cfg.node_id : n->leader_id, n->commit_seq,
         n->cfg.ack_majority ? "majority" : "local", n->stale_refused, n->parked, n->park_dropped,
         lx__replica_unknown(), lx__ss_installed(), n->md_on ? "true" : "false", settle,

@@ -88,6 +88,7 @@ typedef struct lx__config {
     uint32_t block_max_orders;
     uint64_t block_max_us;
     int fsync;
+    uint32_t direct_sync_us; /* lx__jw_append_direct's sync time limit; 0: never */
     int dev_faucet;
     uint32_t heartbeat_ms;
     uint64_t snapshot_every; /* blocks; 0: never */
@@ -449,6 +450,7 @@ typedef struct lx__metrics {
     uint64_t msgs_out;        /* messages sent, every socket */
     uint64_t bad_frames;      /* client frames answered with a decoding ERROR */
     uint64_t replies_dropped; /* replies a client's full or gone pipe refused */
+    uint64_t direct_syncs;    /* blocks journaled by the main thread itself */
     uint64_t hash_mismatches;
     uint64_t gap_requests;
     uint64_t overloaded;    /* requests answered ERROR overloaded */
@@ -479,12 +481,19 @@ typedef struct lx__jw lx__jw;
 /* Starts the thread. It takes j (even on failure). node_id names it in the
  * gap responses it builds. */
 lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_dir,
-                    const char *node_id);
+                    const char *node_id, uint32_t direct_max_us);
 /* Flushes, stops and joins the thread, frees the journal, sets *p to NULL. */
 void lx__jw_stop(lx__jw **p);
 lx_zsock *lx__jw_sock(lx__jw *w); /* the main thread's end, to poll */
 /* Hands a block to the thread (copied). */
 lx_err lx__jw_append(lx__jw *w, const uint8_t *block, size_t len);
+/* Appends and syncs a block on the calling (main) thread, sparing the two
+ * thread hand-offs: only when nothing waits for the thread, the thread is
+ * not busy and syncs have averaged at most direct_max_us (a slow disk
+ * must not stall the main loop). *synced is then the journal's synced seq.
+ * LX_EAGAIN: not now, hand the block to the thread; another error: the
+ * journal failed (as 'E' would report). */
+lx_err lx__jw_append_direct(lx__jw *w, const uint8_t *block, size_t len, uint64_t *synced);
 /* Hands a block to the thread without copying it: the caller keeps block
  * unchanged and alive until the thread reports a synced seq at or past this
  * block (or the thread stopped). */
@@ -736,6 +745,7 @@ typedef struct lx__node {
     lx__unsol *unsol; /* LX__UNSOL_MAX, allocated on first use */
     uint32_t nunsol;
     int journal_failed;
+    uint64_t direct_synced; /* synced seq of a direct append, for the loop to act on; 0: none */
 
     /* follower: replication */
     uint8_t **stash; /* out-of-order blocks, by seq % LX__STASH */
@@ -860,6 +870,17 @@ void lx__seq_submit(lx__node *n, const lx__origin *o, const lx_proto_msg *m, uin
 void lx__seq_tick(lx__node *n, uint64_t now_us, int force);
 /* The journal writer made everything up to seq durable. */
 void lx__seq_synced(lx__node *n, uint64_t seq);
+/* The main thread's side of the journal (node/jwriter.c): acts on a
+ * message from the writer thread; acts on the journal being durable up to
+ * seq (the writer's 'Y', or a direct append). */
+void lx__journal_msg(lx__node *n, const lx_zmsg *zm);
+void lx__journal_synced(lx__node *n, uint64_t seq);
+/* Appends a block to the journal: directly (lx__jw_append_direct) when it
+ * can, once a loop turn, the next pump acting on the synced seq; else
+ * through the writer
+ * thread, by reference (ref: the caller keeps the block alive, as for
+ * lx__jw_append_ref) or copied. A direct failure is fatal to the node. */
+lx_err lx__journal_append(lx__node *n, const uint8_t *block, size_t len, int ref);
 /* 1 if the ROUTER should not be read now (backpressure). */
 int lx__seq_busy(const lx__node *n);
 uint64_t lx__seq_deadline(const lx__node *n);

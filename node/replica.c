@@ -123,7 +123,7 @@ static int apply_one(lx__node *n, const uint8_t *bytes, size_t len)
 {
     /* The journal copy goes first so a snapshot taken after this block
      * never gets ahead of the journal. */
-    lx_err rc = lx__jw_append(n->jw, bytes, len);
+    lx_err rc = lx__journal_append(n, bytes, len, 0);
     if (rc == LX_OK)
         rc = lx__apply_block(n, bytes, len, NULL);
     if (rc != LX_OK) {

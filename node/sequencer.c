@@ -385,7 +385,7 @@ static int cut(lx__node *n)
     /* The inflight entry owns the bytes until the block is synced and
      * applied, so the writer thread reads them in place. */
     if (rc == LX_OK)
-        rc = lx__jw_append_ref(n->jw, bytes, len);
+        rc = lx__journal_append(n, bytes, len, 1);
     if (rc != LX_OK) {
         /* Every entry was checked on the way in, so this is a failure of
          * the node itself: nothing was logged, say so to each client. */

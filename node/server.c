@@ -436,39 +436,6 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
     }
 }
 
-static void on_journal(lx__node *n, const lx_zmsg *zm)
-{
-    if (zm->n != 1 || zm->part[0].len < 1)
-        return;
-    const uint8_t *p = zm->part[0].data;
-    size_t len = zm->part[0].len;
-    switch (p[0]) {
-    case 'Y':
-        if (len != 9)
-            return;
-        lx__elect_synced(n, lx__get_u64(p + 1));
-        if (n->is_leader)
-            lx__seq_synced(n, lx__get_u64(p + 1));
-        return;
-    case 'G':
-        if (len > 5)
-            lx__send_peer(n, (int)lx__get_u32(p + 1), p + 5, len - 5);
-        return;
-    case 'N':
-    case 'C':
-        lx__ss_journal(n, p, len);
-        return;
-    case 'E':
-        n->journal_failed = 1;
-        lx__log(n, "FATAL: %.*s; no further blocks will be acknowledged",
-                (int)(len > 5 ? len - 5 : 0), (const char *)p + 5);
-        *n->stop = 1;
-        return;
-    default:
-        return;
-    }
-}
-
 /* ---- timers ---- */
 
 static void heartbeat(lx__node *n)
@@ -789,6 +756,14 @@ static long wait_for(lx__node *n, uint64_t t, uint64_t now, long max_ms)
  * the armed timerfd fires. */
 static void pump(lx__node *n, long timeout_ms, int read_clients)
 {
+    if (n->direct_synced) {
+        /* After a direct append: act on it, then look at the sockets
+         * without waiting (what it set off may have moved a deadline). */
+        uint64_t seq = n->direct_synced;
+        n->direct_synced = 0;
+        lx__journal_synced(n, seq);
+        timeout_ms = 0;
+    }
     lx_zpollitem it[6];
     size_t k = 0;
     it[k++] = (lx_zpollitem){lx__jw_sock(n->jw), 0, LX_ZPOLLIN, 0};
@@ -810,7 +785,7 @@ static void pump(lx__node *n, long timeout_ms, int read_clients)
     }
     if (prc != LX_OK || ready == 0)
         return;
-    void (*handler[5])(lx__node *, const lx_zmsg *) = {on_journal, on_stream, on_peer, on_pub,
+    void (*handler[5])(lx__node *, const lx_zmsg *) = {lx__journal_msg, on_stream, on_peer, on_pub,
                                                        on_client};
     for (size_t i = 0; i < tk; i++) {
         if (!(it[i].revents & LX_ZPOLLIN))
@@ -920,7 +895,8 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
             lx__log(n, "cannot set up sockets: %s", lx_strerror(rc));
         goto out;
     }
-    if ((rc = lx__jw_start(&n->jw, n->ctx, j, cfg->data_dir, cfg->node_id)) != LX_OK) {
+    if ((rc = lx__jw_start(&n->jw, n->ctx, j, cfg->data_dir, cfg->node_id, cfg->direct_sync_us)) !=
+        LX_OK) {
         lx__log(n, "cannot start the journal writer: %s", lx_strerror(rc));
         goto out;
     }

@@ -57,6 +57,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.block_max_orders, 1024);
     assert_int_equal(cfg.block_max_us, 1000);
     assert_int_equal(cfg.fsync, 1);
+    assert_int_equal(cfg.direct_sync_us, 50);
     assert_int_equal(cfg.dev_faucet, 0);
     assert_int_equal(cfg.heartbeat_ms, 100);
     assert_int_equal(cfg.metrics_interval_us, 10000000);
@@ -115,6 +116,7 @@ static void test_env_and_flag_precedence(void **state)
                          "BLOCK_MAX_ORDERS=10",
                          "BLOCK_MAX_US=250",
                          "FSYNC=off",
+                         "DIRECT_SYNC_US=0",
                          "DEV_FAUCET=1",
                          "HEARTBEAT_MS=50",
                          "SNAPSHOT_EVERY=0",
@@ -136,6 +138,7 @@ static void test_env_and_flag_precedence(void **state)
     assert_int_equal(cfg.block_max_orders, 10);
     assert_int_equal(cfg.block_max_us, 250);
     assert_int_equal(cfg.fsync, 0);
+    assert_int_equal(cfg.direct_sync_us, 0);
     assert_int_equal(cfg.dev_faucet, 1);
     assert_int_equal(cfg.heartbeat_ms, 50);
     assert_int_equal(cfg.snapshot_every, 0);
@@ -165,6 +168,8 @@ static void test_env_and_flag_precedence(void **state)
                        "9",
                        "--fsync",
                        "on",
+                       "--direct-sync-us",
+                       "200",
                        "--dev-faucet=false",
                        "--heartbeat-ms",
                        "20",
@@ -187,6 +192,7 @@ static void test_env_and_flag_precedence(void **state)
     assert_int_equal(cfg.block_max_orders, 7);
     assert_int_equal(cfg.block_max_us, 9);
     assert_int_equal(cfg.fsync, 1);
+    assert_int_equal(cfg.direct_sync_us, 200);
     assert_int_equal(cfg.dev_faucet, 0);
     assert_int_equal(cfg.heartbeat_ms, 20);
     assert_int_equal(cfg.snapshot_every, 4);
@@ -265,6 +271,8 @@ static void test_bad_values(void **state)
         {{"--block-max-orders", "16385", NULL}, "bad block size"},
         {{"--block-max-us", "0", NULL}, "bad block time"},
         {{"--fsync", "sometimes", NULL}, "on or off"},
+        {{"--direct-sync-us", "1000001", NULL}, "bad direct sync limit"},
+        {{"--direct-sync-us", "fast", NULL}, "bad direct sync limit"},
         {{"--dev-faucet=2", NULL}, "true or false"},
         {{"--heartbeat-ms", "0", NULL}, "bad heartbeat"},
         {{"--snapshot-every", "-1", NULL}, "bad snapshot"},
