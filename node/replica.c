@@ -257,8 +257,13 @@ void lx__replica_fwd_tick(lx__node *n, uint64_t now_us)
         n->fwd_term = n->term;
     }
     /* One whose result never came (the leader stopped before the block was
-     * durable) is given up after LX__FWD_EXPIRE_US. */
+     * durable) is given up after LX__FWD_EXPIRE_US: 256 slots a millisecond
+     * at most (the whole table in 0.3 s), not on every turn of a busy loop. */
     static size_t sweep;
+    static uint64_t swept_us;
+    if (now_us - swept_us < 1000)
+        return;
+    swept_us = now_us;
     for (int i = 0; i < 256 && n->fwd_n; i++) {
         lx__fwd *f = &n->fwd[sweep];
         if (f->token && now_us - f->recv_us > LX__FWD_EXPIRE_US)
