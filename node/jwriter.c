@@ -611,10 +611,11 @@ lx_err lx__jw_append_direct(lx__jw *w, const uint8_t *block, size_t len, uint64_
         return LX_EAGAIN;
     if (pthread_mutex_trylock(&w->mu) != 0)
         return LX_EAGAIN;
+    /* Only this (main) thread sends to the thread, so queued stays 0: the
+     * thread handled everything sent before, and the block goes after all
+     * of it. */
     lx_err rc = LX_EAGAIN;
-    /* The thread handled everything sent before this (queued is 0 and it
-     * does not hold mu), so the block goes after all of it. */
-    if (!w->failed && atomic_load(&w->queued) == 0) {
+    if (!w->failed) {
         rc = lx_journal_append(w->j, block, len);
         if (rc == LX_OK)
             rc = timed_sync(w);

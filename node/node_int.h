@@ -877,9 +877,9 @@ void lx__journal_msg(lx__node *n, const lx_zmsg *zm);
 void lx__journal_synced(lx__node *n, uint64_t seq);
 /* Appends a block to the journal: directly (lx__jw_append_direct) when it
  * can, once a loop turn, the next pump acting on the synced seq; else
- * through the writer
- * thread, by reference (ref: the caller keeps the block alive, as for
- * lx__jw_append_ref) or copied. A direct failure is fatal to the node. */
+ * through the writer thread, by reference (ref: the caller keeps the block
+ * alive, as for lx__jw_append_ref) or copied. A direct failure is fatal to
+ * the node. */
 lx_err lx__journal_append(lx__node *n, const uint8_t *block, size_t len, int ref);
 /* 1 if the ROUTER should not be read now (backpressure). */
 int lx__seq_busy(const lx__node *n);

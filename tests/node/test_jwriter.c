@@ -1,9 +1,10 @@
 /* Tests for the journal writer: blocks handed to the thread are appended
  * and reported synced; the main thread's direct appends (lx__jw_append_direct)
  * happen only when nothing waits for the thread, so blocks stay in seq order
- * whichever way each one goes; direct appends are refused when turned off;
- * and everything reads back from the journal after the writer stops. */
-#define _POSIX_C_SOURCE 200809L
+ * whichever way each one goes; direct appends are refused when turned off
+ * and once syncs average above the limit; and everything reads back from
+ * the journal after the writer stops. */
+#define _XOPEN_SOURCE 700
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,16 +20,16 @@
 
 #include "../../node/logio.h"
 #include "../../node/node_int.h"
+#include "test_fs.h"
 
 static char tmpdir[256];
 static lx_zctx *ctx;
+static lx__jw *live; /* the writer a test started and has not stopped */
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/lx-jwriter-test-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
+    lx_test_tmpdir(tmpdir, sizeof tmpdir, "lx-jwriter-test");
     return lx_zctx_new(&ctx, 1) == LX_OK ? 0 : -1;
 }
 
@@ -36,9 +37,15 @@ static int teardown(void **state)
 {
     (void)state;
     lx_zctx_free(&ctx);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return lx_test_rm_rf(tmpdir);
+}
+
+/* After a failed test: stops its writer, so that the context can close. */
+static int stop_live(void **state)
+{
+    (void)state;
+    lx__jw_stop(&live);
+    return 0;
 }
 
 static const char *fresh(const char *name)
@@ -62,14 +69,20 @@ static size_t make_block(uint8_t *buf, size_t cap, uint64_t seq)
     return len;
 }
 
-static lx__jw *start(const char *dir, uint32_t direct_max_us)
+static lx__jw *start_sync(const char *dir, uint32_t direct_max_us, int fsync)
 {
     lx_journal *j = NULL;
-    lx_journal_opts o = {.no_fsync = 1};
+    lx_journal_opts o = {.no_fsync = !fsync};
     assert_int_equal(lx_journal_open(&j, NULL, dir, &o), LX_OK);
     lx__jw *w = NULL;
     assert_int_equal(lx__jw_start(&w, ctx, j, dir, "node0", direct_max_us), LX_OK);
+    live = w;
     return w;
+}
+
+static lx__jw *start(const char *dir, uint32_t direct_max_us)
+{
+    return start_sync(dir, direct_max_us, 0);
 }
 
 /* Waits for the thread's 'Y' reporting seq or later; fails on 'E'. */
@@ -97,6 +110,7 @@ static void stop_and_check(lx__jw **w, const char *dir, uint64_t last)
 {
     lx__jw_stop(w);
     assert_null(*w);
+    live = NULL;
     lx_journal *j = NULL;
     lx_journal_opts o = {.no_fsync = 1};
     assert_int_equal(lx_journal_open(&j, NULL, dir, &o), LX_OK);
@@ -170,6 +184,32 @@ static void test_direct_when_idle(void **state)
     stop_and_check(&w, dir, 30);
 }
 
+/* With a limit of 1 µs and real syncs (a write and an fdatasync each, more
+ * than a microsecond on any machine), the moving average passes the limit
+ * after a few direct syncs, and from then on blocks go to the thread. */
+static void test_slow_syncs_go_to_thread(void **state)
+{
+    (void)state;
+    const char *dir = fresh("slow");
+    lx__jw *w = start_sync(dir, 1, 1);
+    uint8_t buf[256];
+    uint64_t seq = 0;
+    lx_err rc = LX_OK;
+    while (rc == LX_OK && seq < 1000) {
+        size_t len = make_block(buf, sizeof buf, ++seq);
+        uint64_t synced = 0;
+        rc = lx__jw_append_direct(w, buf, len, &synced);
+        if (rc == LX_EAGAIN)
+            assert_int_equal(lx__jw_append(w, buf, len), LX_OK);
+        else
+            assert_int_equal(rc, LX_OK);
+    }
+    assert_int_equal(rc, LX_EAGAIN);
+    assert_true(seq > 1); /* the average starts at 0: the first goes directly */
+    wait_synced(w, seq);
+    stop_and_check(&w, dir, seq);
+}
+
 /* Blocks go to the thread and directly in turn. Each round starts with the
  * thread idle, queues a few blocks and at once tries one directly: the
  * thread has not woken up yet, so a direct append that did not wait for the
@@ -212,10 +252,11 @@ static void test_direct_keeps_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_thread_appends),
-        cmocka_unit_test(test_direct_off_refuses),
-        cmocka_unit_test(test_direct_when_idle),
-        cmocka_unit_test(test_direct_keeps_order),
+        cmocka_unit_test_teardown(test_thread_appends, stop_live),
+        cmocka_unit_test_teardown(test_direct_off_refuses, stop_live),
+        cmocka_unit_test_teardown(test_direct_when_idle, stop_live),
+        cmocka_unit_test_teardown(test_slow_syncs_go_to_thread, stop_live),
+        cmocka_unit_test_teardown(test_direct_keeps_order, stop_live),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
