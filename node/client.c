@@ -314,6 +314,20 @@ static void send_cancels(lx_client *c, size_t node_i, const cancels *cs)
 
 /* An order was acknowledged; a cancel it is marked for goes to pend, or at
  * once when pend is NULL. */
+/* One line of --acked-log: the id in decimal. By hand: fprintf was the
+ * largest user-space cost of an ack in the client's profile. */
+static void log_acked(FILE *f, uint64_t id)
+{
+    char b[24];
+    char *p = b + sizeof b;
+    *--p = '\n';
+    do {
+        *--p = (char)('0' + id % 10);
+        id /= 10;
+    } while (id > 0);
+    fwrite(p, 1, (size_t)(b + sizeof b - p), f);
+}
+
 static void order_acked(lx_client *c, size_t node_i, uint64_t id, uint64_t now, cancels *pend)
 {
     uint64_t k = lx_ordergen_index(c->gen, id);
@@ -327,7 +341,7 @@ static void order_acked(lx_client *c, size_t node_i, uint64_t id, uint64_t now, 
     lx_hist_record(c->hist, us);
     lx_hist_record(c->hist_recent, us);
     if (c->acked_log != NULL)
-        fprintf(c->acked_log, "%" PRIu64 "\n", id);
+        log_acked(c->acked_log, id);
     cancel_mark *mk = &c->marks[k % CANCEL_RING];
     if (mk->id == id) {
         if (pend != NULL && pend->n < LX_PROTO_BATCH_MAX)

@@ -835,7 +835,6 @@ static void owners_prefetch(const lx__node *n)
 /* Drops owners of orders that are no longer open after the block. */
 static void owners_sweep(lx__node *n)
 {
-    lx_order_info oi;
     for (size_t i = 0; i < n->evs.n; i++) {
         const lx_event *x = &n->evs.v[i];
         /* A fill's taker needs no check of its own: its ACCEPTED is in the
@@ -844,7 +843,7 @@ static void owners_sweep(lx__node *n)
                       : x->type == LX_EV_CANCELLED ? x->id
                       : x->type == LX_EV_ACCEPTED  ? x->id
                                                    : 0;
-        if (id && lx__owners_get(&n->owners, id) && lx_engine_order(n->engine, &oi, id) != LX_OK)
+        if (id && lx__owners_get(&n->owners, id) && !lx_engine_order_open(n->engine, id))
             lx__owners_del(&n->owners, id);
     }
 }

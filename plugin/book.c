@@ -176,6 +176,11 @@ lx_err lx_engine_order(const lx_engine *e, lx_order_info *out, uint64_t id)
     return LX_OK;
 }
 
+bool lx_engine_order_open(const lx_engine *e, uint64_t id)
+{
+    return e && id && lx__order_find(e, id) != LX__NIL;
+}
+
 size_t lx_engine_order_count(const lx_engine *e)
 {
     return e ? e->open : 0;

@@ -1,7 +1,8 @@
 /* Tests for the load client (node/client.c): its argument checks,
  * withdrawals sent again after ERROR overloaded, the market list asked
- * again while a new cluster has none, and deposits sent again when a node
- * lost them (against fake nodes). */
+ * again while a new cluster has none, deposits sent again when a node
+ * lost them, and the acked log (against fake nodes). */
+#define _XOPEN_SOURCE 700
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "lx/node.h"
+#include "test_fs.h"
 #include "test_net.h"
 
 static int no_stop(void)
@@ -437,8 +439,28 @@ static int fifteen_acked(lx_client *c)
     return acked_of(c) >= 15;
 }
 
+/* Checks that the --acked-log at path holds one decimal id per line, the
+ * ids of orders 1 to n of generator base 1, in that order. */
+static void check_acked_log(const char *path, uint64_t n)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[64];
+    uint64_t k = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char want[64];
+        k++;
+        snprintf(want, sizeof want, "%llu\n",
+                 (unsigned long long)((UINT64_C(1) << LX_ORDERGEN_ID_BITS) | k));
+        assert_string_equal(line, want);
+    }
+    fclose(f);
+    assert_int_equal(k, n);
+}
+
 /* The progress line's histogram holds the acknowledgements since its last
- * reset; the run's holds them all. */
+ * reset; the run's holds them all. Every acknowledged id goes to the
+ * acked log. */
 static void test_recent_hist_resets(void **state)
 {
     (void)state;
@@ -454,6 +476,10 @@ static void test_recent_hist_resets(void **state)
     lx_client_load l = {.seed = 1, .id_base = 1, .accounts = 1, .account_base = 1, .rate = 1000};
     assert_int_equal(lx_client_load_init(c, &l), LX_OK);
     assert_int_equal(lx_client_fund(c, 15), 1);
+    char dir[64], path[96];
+    lx_test_tmpdir(dir, sizeof dir, "lx_test_client");
+    snprintf(path, sizeof path, "%s/acked.log", dir);
+    assert_int_equal(lx_client_open_acked_log(c, path), LX_OK);
     lx_client_load_start(c, lx_now_ns());
     for (uint64_t k = 0; k < 10; k++)
         lx_client_send_orders(c, 0, k, 1);
@@ -469,6 +495,9 @@ static void test_recent_hist_resets(void **state)
     pump_until(c, fifteen_acked);
     assert_int_equal(lx_hist_count(lx_client_hist(c)), 15);
     assert_int_equal(lx_hist_count(lx_client_hist_recent(c)), 5);
+    assert_int_equal(lx_client_close_acked_log(c), LX_OK);
+    check_acked_log(path, 15);
+    assert_int_equal(lx_test_rm_rf(dir), 0);
     f.stop = 1;
     assert_int_equal(pthread_join(th, NULL), 0);
     lx_client_free(&c);

@@ -165,6 +165,14 @@ static void test_partial_fill_keeps_place(void **state)
     assert_int_equal(f->ev.v[2].u.fill.qty, 1);
     assert_int_equal(lx_engine_order(f->e, &info, 0), LX_ENOTFOUND);
     assert_int_equal(lx_engine_order(NULL, &info, 2), LX_EINVAL);
+    /* 1 filled whole, 2 rests with 9 left, 4 never rested (it crossed
+     * whole), 5 was never placed. */
+    assert_false(lx_engine_order_open(f->e, 1));
+    assert_true(lx_engine_order_open(f->e, 2));
+    assert_false(lx_engine_order_open(f->e, 4));
+    assert_false(lx_engine_order_open(f->e, 5));
+    assert_false(lx_engine_order_open(f->e, 0));
+    assert_false(lx_engine_order_open(NULL, 2));
     assert_int_equal(lx_engine_order_count(f->e), 1);
     assert_int_equal(lx_engine_order_count(NULL), 0);
 }

@@ -389,6 +389,9 @@ typedef struct lx_order_info {
 
 /* An open order's status: LX_ENOTFOUND if no open order has that id. */
 lx_err lx_engine_order(const lx_engine *e, lx_order_info *out, uint64_t id);
+/* True if an order with that id is open: one index probe, where
+ * lx_engine_order also reads the order's level, owner and flags. */
+bool lx_engine_order_open(const lx_engine *e, uint64_t id);
 size_t lx_engine_order_count(const lx_engine *e); /* open orders */
 
 typedef struct lx_balance {
