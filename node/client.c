@@ -312,8 +312,6 @@ static void send_cancels(lx_client *c, size_t node_i, const cancels *cs)
 
 /* ---- replies ---- */
 
-/* An order was acknowledged; a cancel it is marked for goes to pend, or at
- * once when pend is NULL. */
 /* One line of --acked-log: the id in decimal. By hand: fprintf was the
  * largest user-space cost of an ack in the client's profile. */
 static void log_acked(FILE *f, uint64_t id)
@@ -328,6 +326,8 @@ static void log_acked(FILE *f, uint64_t id)
     fwrite(p, 1, (size_t)(b + sizeof b - p), f);
 }
 
+/* An order was acknowledged; a cancel it is marked for goes to pend, or at
+ * once when pend is NULL. */
 static void order_acked(lx_client *c, size_t node_i, uint64_t id, uint64_t now, cancels *pend)
 {
     uint64_t k = lx_ordergen_index(c->gen, id);
