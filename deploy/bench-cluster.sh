@@ -23,7 +23,7 @@ BENCH_NODES=${BENCH_NODES:-3 5 10}
 # Unset: each size runs at its goal's rate (goal_of below), 300000 when it has
 # none. Set: every size runs at BENCH_RATE.
 BENCH_RATE=${BENCH_RATE:-}
-BENCH_BATCH=${BENCH_BATCH:-64}
+BENCH_BATCH=${BENCH_BATCH:-256}
 BENCH_FSYNC=${BENCH_FSYNC:-on}
 LATENCY_RATE=${LATENCY_RATE:-10000}
 FLOOR_DURATION=${FLOOR_DURATION:-10s}

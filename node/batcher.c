@@ -1,19 +1,20 @@
 /* The block batcher: collects sequenced requests and says when a block is due
  * (N entries or T microseconds after the first, whichever comes first), and
- * when to cut it (group commit: at once while the journal is idle).
+ * when to cut it (group commit: once the pipeline is idle, paced under load).
  * Pure: the caller passes the time, so it is tested without sockets. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "node_int.h"
 
-lx_err lx__batcher_init(lx__batcher *b, uint32_t max_entries, uint64_t max_us)
+lx_err lx__batcher_init(lx__batcher *b, uint32_t max_entries, uint64_t max_us, uint64_t min_us)
 {
     if (!b || max_entries == 0 || max_entries > LX_BLOCK_ENTRIES_MAX || max_us == 0)
         return LX_EINVAL;
     memset(b, 0, sizeof *b);
     b->max_entries = max_entries;
     b->max_us = max_us;
+    b->min_us = min_us;
     return LX_OK;
 }
 
@@ -81,11 +82,18 @@ int lx__batcher_due(const lx__batcher *b, uint64_t now_us)
     return now_us >= b->opened_us && now_us - b->opened_us >= b->max_us;
 }
 
+uint64_t lx__batcher_paced(const lx__batcher *b)
+{
+    if (b->min_us == 0 || b->cut_n < LX__PACE_ENTRIES)
+        return 0;
+    return b->cut_us + b->min_us;
+}
+
 int lx__batcher_should_cut(const lx__batcher *b, uint64_t now_us, int idle)
 {
     if (b->nreq == 0)
         return 0;
-    return idle || lx__batcher_due(b, now_us);
+    return (idle && now_us >= lx__batcher_paced(b)) || lx__batcher_due(b, now_us);
 }
 
 uint64_t lx__batcher_deadline(const lx__batcher *b)
@@ -95,6 +103,21 @@ uint64_t lx__batcher_deadline(const lx__batcher *b)
     if (b->n >= b->max_entries)
         return b->opened_us;
     return b->opened_us + b->max_us;
+}
+
+uint64_t lx__batcher_idle_deadline(const lx__batcher *b)
+{
+    if (b->nreq == 0)
+        return UINT64_MAX;
+    uint64_t d = lx__batcher_deadline(b), p = lx__batcher_paced(b);
+    return p < d ? p : d;
+}
+
+void lx__batcher_taken(lx__batcher *b, uint64_t now_us)
+{
+    b->cut_us = now_us;
+    b->cut_n = b->n;
+    lx__batcher_clear(b);
 }
 
 void lx__batcher_clear(lx__batcher *b)

@@ -87,6 +87,7 @@ typedef struct lx__config {
     int hwm;
     uint32_t block_max_orders;
     uint64_t block_max_us;
+    uint64_t block_min_us;
     int fsync;
     uint32_t direct_sync_us; /* lx__jw_append_direct's sync time limit; 0: never */
     int dev_faucet;
@@ -171,15 +172,23 @@ typedef struct lx__req {
 typedef struct lx__batcher {
     uint32_t max_entries;
     uint64_t max_us;
+    uint64_t min_us; /* pacing of idle cuts under load; 0: none */
     lx_entry *entries;
     uint32_t n, cap;
     lx__req *reqs;
     uint32_t nreq, reqcap;
     uint64_t opened_us; /* when the first entry came */
+    uint64_t cut_us;    /* when the last block was taken */
+    uint32_t cut_n;     /* and its entries */
 } lx__batcher;
 
-/* max_entries 1 .. LX_BLOCK_ENTRIES_MAX, max_us >= 1; LX_EINVAL otherwise. */
-lx_err lx__batcher_init(lx__batcher *b, uint32_t max_entries, uint64_t max_us);
+/* A block of at least this many entries means load: the next idle cut
+ * waits until min_us after it (lx__batcher_paced). */
+#define LX__PACE_ENTRIES 64u
+
+/* max_entries 1 .. LX_BLOCK_ENTRIES_MAX, max_us >= 1; LX_EINVAL otherwise.
+ * min_us 0 cuts an idle pipeline's block at once, whatever the load. */
+lx_err lx__batcher_init(lx__batcher *b, uint32_t max_entries, uint64_t max_us, uint64_t min_us);
 void lx__batcher_free(lx__batcher *b);
 /* 1 if n more entries can join the open block: it is empty, or it stays
  * within max_entries. A request bigger than max_entries goes alone. */
@@ -192,13 +201,24 @@ lx_err lx__batcher_add(lx__batcher *b, const lx__req *r, const lx_entry *entries
 /* 1 if the open block has reached an upper bound (max_entries, or max_us
  * since its first entry) and must be cut now. */
 int lx__batcher_due(const lx__batcher *b, uint64_t now_us);
-/* Group commit: 1 if the open block should be cut now. It is cut at once
- * when the pipeline is idle (idle != 0: no block is waiting for its sync or
- * its quorum), and otherwise keeps growing meanwhile, until it is due. */
+/* Group commit: 1 if the open block should be cut now. It is cut when the
+ * pipeline is idle (idle != 0: no block is waiting for its sync or its
+ * quorum) and the pacing allows (lx__batcher_paced), and otherwise keeps
+ * growing meanwhile, until it is due. */
 int lx__batcher_should_cut(const lx__batcher *b, uint64_t now_us, int idle);
+/* The earliest time an idle pipeline's block may be cut: min_us after the
+ * last block if that one had LX__PACE_ENTRIES entries or more (under load
+ * fewer, fuller blocks cost the cluster less per order), else 0 (at once). */
+uint64_t lx__batcher_paced(const lx__batcher *b);
 /* When the open block falls due by time; UINT64_MAX when it is empty. */
 uint64_t lx__batcher_deadline(const lx__batcher *b);
-/* Empties the batcher (after the block was taken). */
+/* When an idle pipeline cuts the open block: the earlier of its pacing and
+ * its deadline; UINT64_MAX when it is empty. */
+uint64_t lx__batcher_idle_deadline(const lx__batcher *b);
+/* Empties the batcher after its block was cut at now_us, which paces the
+ * next. */
+void lx__batcher_taken(lx__batcher *b, uint64_t now_us);
+/* Empties the batcher (a block not cut: its requests were answered). */
 void lx__batcher_clear(lx__batcher *b);
 
 /* ---------------------------------------------------------------------------

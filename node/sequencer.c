@@ -247,7 +247,8 @@ void lx__owners_free(lx__owners *o)
 
 lx_err lx__seq_init(lx__node *n)
 {
-    lx_err rc = lx__batcher_init(&n->batch, n->cfg.block_max_orders, n->cfg.block_max_us);
+    lx_err rc = lx__batcher_init(&n->batch, n->cfg.block_max_orders, n->cfg.block_max_us,
+                                 n->cfg.block_min_us);
     if (rc != LX_OK)
         return rc;
     n->cut_seq = n->seq;
@@ -343,7 +344,7 @@ uint64_t lx__seq_deadline(const lx__node *n)
     if (lx__seq_commit_ready(n))
         return 0;
     if (n->batch.nreq && lx__seq_pipeline_idle(n) && n->inflight_n < LX__INFLIGHT_MAX)
-        return 0;
+        return lx__batcher_idle_deadline(&n->batch);
     return lx__batcher_deadline(&n->batch);
 }
 
@@ -408,7 +409,7 @@ static int cut(lx__node *n)
     n->m.block_entries += b->n;
     n->cut_seq = h.seq;
     n->cut_index += b->n;
-    lx__batcher_clear(b);
+    lx__batcher_taken(b, lx_now_us());
     return 1;
 }
 

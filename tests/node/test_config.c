@@ -56,6 +56,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.hwm, 10000);
     assert_int_equal(cfg.block_max_orders, 1024);
     assert_int_equal(cfg.block_max_us, 1000);
+    assert_int_equal(cfg.block_min_us, 1000);
     assert_int_equal(cfg.fsync, 1);
     assert_int_equal(cfg.direct_sync_us, 50);
     assert_int_equal(cfg.dev_faucet, 0);
@@ -115,6 +116,7 @@ static void test_env_and_flag_precedence(void **state)
                          "HWM=77",
                          "BLOCK_MAX_ORDERS=10",
                          "BLOCK_MAX_US=250",
+                         "BLOCK_MIN_US=0",
                          "FSYNC=off",
                          "DIRECT_SYNC_US=0",
                          "DEV_FAUCET=1",
@@ -137,6 +139,7 @@ static void test_env_and_flag_precedence(void **state)
     assert_int_equal(cfg.hwm, 77);
     assert_int_equal(cfg.block_max_orders, 10);
     assert_int_equal(cfg.block_max_us, 250);
+    assert_int_equal(cfg.block_min_us, 0);
     assert_int_equal(cfg.fsync, 0);
     assert_int_equal(cfg.direct_sync_us, 0);
     assert_int_equal(cfg.dev_faucet, 1);
@@ -166,6 +169,8 @@ static void test_env_and_flag_precedence(void **state)
                        "7",
                        "--block-max-us",
                        "9",
+                       "--block-min-us",
+                       "300",
                        "--fsync",
                        "on",
                        "--direct-sync-us",
@@ -191,6 +196,7 @@ static void test_env_and_flag_precedence(void **state)
     assert_int_equal(cfg.hwm, 5);
     assert_int_equal(cfg.block_max_orders, 7);
     assert_int_equal(cfg.block_max_us, 9);
+    assert_int_equal(cfg.block_min_us, 300);
     assert_int_equal(cfg.fsync, 1);
     assert_int_equal(cfg.direct_sync_us, 200);
     assert_int_equal(cfg.dev_faucet, 0);
@@ -270,6 +276,8 @@ static void test_bad_values(void **state)
         {{"--block-max-orders", "0", NULL}, "bad block size"},
         {{"--block-max-orders", "16385", NULL}, "bad block size"},
         {{"--block-max-us", "0", NULL}, "bad block time"},
+        {{"--block-min-us", "10000001", NULL}, "bad block pacing"},
+        {{"--block-min-us", "soon", NULL}, "bad block pacing"},
         {{"--fsync", "sometimes", NULL}, "on or off"},
         {{"--direct-sync-us", "1000001", NULL}, "bad direct sync limit"},
         {{"--direct-sync-us", "fast", NULL}, "bad direct sync limit"},

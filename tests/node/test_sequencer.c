@@ -1,6 +1,7 @@
 /* Tests for the sequencer's block batcher: cutting after N entries or T
  * microseconds, whichever comes first, at once while no block waits for its
- * sync or quorum (group commit), never splitting a request; the per-entry
+ * sync or quorum (group commit) unless the last block was a full one and
+ * pacing holds the next back, never splitting a request; the per-entry
  * event boundaries the sequencer uses to build replies; and the table of
  * order owners. */
 #include <setjmp.h>
@@ -41,10 +42,10 @@ static void test_init_checks(void **state)
 {
     (void)state;
     lx__batcher b;
-    assert_int_equal(lx__batcher_init(&b, 0, 1000), LX_EINVAL);
-    assert_int_equal(lx__batcher_init(&b, LX_BLOCK_ENTRIES_MAX + 1, 1000), LX_EINVAL);
-    assert_int_equal(lx__batcher_init(&b, 10, 0), LX_EINVAL);
-    assert_int_equal(lx__batcher_init(&b, LX_BLOCK_ENTRIES_MAX, 1), LX_OK);
+    assert_int_equal(lx__batcher_init(&b, 0, 1000, 0), LX_EINVAL);
+    assert_int_equal(lx__batcher_init(&b, LX_BLOCK_ENTRIES_MAX + 1, 1000, 0), LX_EINVAL);
+    assert_int_equal(lx__batcher_init(&b, 10, 0, 0), LX_EINVAL);
+    assert_int_equal(lx__batcher_init(&b, LX_BLOCK_ENTRIES_MAX, 1, 0), LX_OK);
     lx__batcher_free(&b);
 }
 
@@ -52,7 +53,7 @@ static void test_cut_by_count(void **state)
 {
     (void)state;
     lx__batcher b;
-    assert_int_equal(lx__batcher_init(&b, 3, 1000000), LX_OK);
+    assert_int_equal(lx__batcher_init(&b, 3, 1000000, 0), LX_OK);
     assert_int_equal(lx__batcher_deadline(&b), UINT64_MAX);
     assert_false(lx__batcher_due(&b, 0));
     for (uint64_t i = 1; i <= 3; i++) {
@@ -83,7 +84,7 @@ static void test_cut_by_time(void **state)
 {
     (void)state;
     lx__batcher b;
-    assert_int_equal(lx__batcher_init(&b, 1024, 1000), LX_OK);
+    assert_int_equal(lx__batcher_init(&b, 1024, 1000, 0), LX_OK);
     lx__req r = req(1);
     lx_entry e = order(1);
     assert_int_equal(lx__batcher_add(&b, &r, &e, 1, 5000), LX_OK);
@@ -113,7 +114,7 @@ static void test_batches_are_not_split(void **state)
     lx_entry ents[300];
     for (uint64_t i = 0; i < 300; i++)
         ents[i] = order(i + 1);
-    assert_int_equal(lx__batcher_init(&b, 100, 1000), LX_OK);
+    assert_int_equal(lx__batcher_init(&b, 100, 1000, 0), LX_OK);
     lx__req r = req(1);
     assert_int_equal(lx__batcher_add(&b, &r, ents, 60, 0), LX_OK);
     /* 60 + 50 > 100: the batch waits for the next block. */
@@ -136,7 +137,7 @@ static void test_request_without_entries(void **state)
 {
     (void)state;
     lx__batcher b;
-    assert_int_equal(lx__batcher_init(&b, 4, 100), LX_OK);
+    assert_int_equal(lx__batcher_init(&b, 4, 100, 0), LX_OK);
     lx__req r = req(1);
     assert_int_equal(lx__batcher_add(&b, &r, NULL, 0, 50), LX_OK);
     assert_false(lx__batcher_due(&b, 149));
@@ -220,7 +221,7 @@ static void test_group_commit(void **state)
 {
     (void)state;
     lx__batcher b;
-    assert_int_equal(lx__batcher_init(&b, 3, 1000), LX_OK);
+    assert_int_equal(lx__batcher_init(&b, 3, 1000, 0), LX_OK);
     assert_false(lx__batcher_should_cut(&b, 0, 1)); /* nothing to cut */
     lx__req r = req(1);
     lx_entry e = order(1);
@@ -234,6 +235,73 @@ static void test_group_commit(void **state)
     assert_true(lx__batcher_should_cut(&b, 300, 0)); /* max_entries reached */
     lx__batcher_clear(&b);
     assert_false(lx__batcher_should_cut(&b, 5000, 1));
+    lx__batcher_free(&b);
+}
+
+/* Adds count one-entry requests at now_us. */
+static void add_orders(lx__batcher *b, unsigned count, uint64_t now_us)
+{
+    for (unsigned i = 0; i < count; i++) {
+        lx__req r = req(i + 1);
+        lx_entry e = order(i + 1);
+        assert_int_equal(lx__batcher_add(b, &r, &e, 1, now_us), LX_OK);
+    }
+}
+
+/* After a block of LX__PACE_ENTRIES entries or more, an idle pipeline's
+ * next block waits until min_us after it; after a smaller one, or with
+ * min_us 0, it is cut at once. Due blocks are cut whatever the pacing. */
+static void test_pacing(void **state)
+{
+    (void)state;
+    lx__batcher b;
+    assert_int_equal(lx__batcher_init(&b, 1024, 5000, 1000), LX_OK);
+    assert_int_equal(lx__batcher_paced(&b), 0); /* no block yet */
+    add_orders(&b, LX__PACE_ENTRIES - 1, 100);
+    assert_true(lx__batcher_should_cut(&b, 100, 1));
+    lx__batcher_taken(&b, 100);
+    /* A small block (light load): the next goes at once. */
+    assert_int_equal(lx__batcher_paced(&b), 0);
+    add_orders(&b, 1, 150);
+    assert_true(lx__batcher_should_cut(&b, 150, 1));
+    assert_int_equal(lx__batcher_idle_deadline(&b), 0);
+    lx__batcher_clear(&b);
+    add_orders(&b, LX__PACE_ENTRIES, 200);
+    lx__batcher_taken(&b, 300);
+    /* A full block (load): the next waits until 1,000 us after it. */
+    assert_int_equal(lx__batcher_paced(&b), 1300);
+    assert_false(lx__batcher_should_cut(&b, 400, 1)); /* nothing to cut */
+    add_orders(&b, 5, 400);
+    assert_int_equal(lx__batcher_idle_deadline(&b), 1300);
+    assert_false(lx__batcher_should_cut(&b, 400, 1));
+    assert_false(lx__batcher_should_cut(&b, 1299, 1));
+    assert_true(lx__batcher_should_cut(&b, 1300, 1));
+    assert_false(lx__batcher_should_cut(&b, 1300, 0)); /* the pipeline is busy */
+    lx__batcher_taken(&b, 1300);
+    assert_int_equal(lx__batcher_paced(&b), 0);                  /* 5 entries: load is gone */
+    assert_int_equal(lx__batcher_idle_deadline(&b), UINT64_MAX); /* empty */
+    lx__batcher_free(&b);
+
+    /* The pacing never holds a block past its own bounds. */
+    assert_int_equal(lx__batcher_init(&b, 100, 500, 1000), LX_OK);
+    add_orders(&b, 100, 0);
+    lx__batcher_taken(&b, 0);
+    add_orders(&b, 1, 10);
+    assert_int_equal(lx__batcher_idle_deadline(&b), 510); /* max_us first */
+    assert_false(lx__batcher_should_cut(&b, 509, 1));
+    assert_true(lx__batcher_should_cut(&b, 510, 1));
+    add_orders(&b, 99, 20); /* 100 entries: due now */
+    assert_int_equal(lx__batcher_idle_deadline(&b), 10);
+    assert_true(lx__batcher_should_cut(&b, 20, 1));
+    lx__batcher_free(&b);
+
+    /* min_us 0: never paced, however full the blocks. */
+    assert_int_equal(lx__batcher_init(&b, 1024, 1000, 0), LX_OK);
+    add_orders(&b, 500, 0);
+    lx__batcher_taken(&b, 0);
+    add_orders(&b, 1, 1);
+    assert_int_equal(lx__batcher_paced(&b), 0);
+    assert_true(lx__batcher_should_cut(&b, 1, 1));
     lx__batcher_free(&b);
 }
 
@@ -339,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_apply_ends),
         cmocka_unit_test(test_hist),
         cmocka_unit_test(test_group_commit),
+        cmocka_unit_test(test_pacing),
         cmocka_unit_test(test_pipeline_idle),
         cmocka_unit_test(test_owners),
     };
