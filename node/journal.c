@@ -579,13 +579,23 @@ lx_err lx_journal_foreach(lx_journal *j, uint64_t from, uint64_t to, lx_journal_
 
 /* ---- truncation and compaction ---- */
 
-static lx_err remove_segment_file(lx_journal *j, uint64_t first_seq)
+/* Unlinks a segment's file; with fd non-NULL it is opened first and *fd
+ * keeps it (-1 if it could not be opened). */
+static lx_err remove_segment_file(lx_journal *j, uint64_t first_seq, int *fd)
 {
     char path[4096];
     lx_err rc = seg_path(path, sizeof path, j, first_seq);
     if (rc != LX_OK)
         return rc;
-    return unlink(path) == 0 || errno == ENOENT ? LX_OK : LX_EIO;
+    if (fd)
+        *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (unlink(path) == 0 || errno == ENOENT)
+        return LX_OK;
+    if (fd && *fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    return LX_EIO;
 }
 
 lx_err lx_journal_truncate_after(lx_journal *j, uint64_t seq)
@@ -609,14 +619,14 @@ lx_err lx_journal_truncate_after(lx_journal *j, uint64_t seq)
      * a journal that is a prefix of the old one. */
     while (j->nsegs > k + 1) {
         segment *s = &j->segs[j->nsegs - 1];
-        if ((rc = remove_segment_file(j, s->first_seq)) != LX_OK)
+        if ((rc = remove_segment_file(j, s->first_seq, NULL)) != LX_OK)
             goto fail;
         free(s->offsets);
         j->nsegs--;
     }
     segment *s = &j->segs[k];
     if (target == s->first_seq) {
-        if ((rc = remove_segment_file(j, s->first_seq)) != LX_OK)
+        if ((rc = remove_segment_file(j, s->first_seq, NULL)) != LX_OK)
             goto fail;
         free(s->offsets);
         j->nsegs--;
@@ -661,25 +671,33 @@ fail:
     return rc;
 }
 
-lx_err lx_journal_compact(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq)
+static lx_err compact(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq, int *fds, size_t max,
+                      size_t *nfds)
 {
     if (removed)
         *removed = 0;
-    if (!j)
+    if (nfds)
+        *nfds = 0;
+    if (!j || (fds && !nfds))
         return LX_EINVAL;
     if (j->opts.read_only)
         return LX_ESTATE;
     size_t k = 0;
     while (k + 1 < j->nsegs && j->segs[k + 1].first_seq - 1 <= snapshot_seq)
         k++;
+    if (fds && k > max)
+        k = max;
     if (k == 0)
         return LX_OK;
     read_cache_drop(j);
     size_t done = 0;
     lx_err rc = LX_OK;
     for (; done < k; done++) {
-        if ((rc = remove_segment_file(j, j->segs[done].first_seq)) != LX_OK)
+        int fd = -1;
+        if ((rc = remove_segment_file(j, j->segs[done].first_seq, fds ? &fd : NULL)) != LX_OK)
             break;
+        if (fd >= 0)
+            fds[(*nfds)++] = fd;
         free(j->segs[done].offsets);
     }
     memmove(j->segs, j->segs + done, (j->nsegs - done) * sizeof *j->segs);
@@ -690,4 +708,15 @@ lx_err lx_journal_compact(lx_journal *j, uint64_t *removed, uint64_t snapshot_se
     if (rc == LX_OK)
         rc = lx__fsync_dir(j->dir);
     return rc;
+}
+
+lx_err lx_journal_compact(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq)
+{
+    return compact(j, removed, snapshot_seq, NULL, 0, NULL);
+}
+
+lx_err lx_journal_compact_fds(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq, int *fds,
+                              size_t max, size_t *nfds)
+{
+    return compact(j, removed, snapshot_seq, fds, max, nfds);
 }

@@ -535,8 +535,8 @@ typedef struct lx__jw_snap {
     uint64_t files_from, files_to;
 } lx__jw_snap;
 /* Takes ownership of s->engine and s->settle (also on failure): the thread
- * syncs the journal and the settlement files, writes the snapshot and frees
- * them (gives a lent engine buffer back). */
+ * syncs the journal, then its snapshot writer syncs the settlement files,
+ * writes the snapshot and frees them (gives a lent engine buffer back). */
 lx_err lx__jw_snapshot(lx__jw *w, lx__jw_snap *s);
 /* Frees what s owns and gives back what it borrowed. */
 void lx__jw_snap_release(lx__jw_snap *s);

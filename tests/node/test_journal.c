@@ -586,6 +586,55 @@ static void test_compaction(void **state)
     lx_journal_free(&j);
 }
 
+/* lx_journal_compact_fds: the same segments go, at most max at a time, and
+ * each comes back as an open descriptor of a file no longer in the folder. */
+static void test_compaction_fds(void **state)
+{
+    (void)state;
+    uint8_t buf[1024];
+    size_t blen = make_block(buf, sizeof buf, 2);
+    lx_journal_opts o = {.no_fsync = 1, .segment_bytes = 3 * (blen + 8)};
+    const char *dir = fresh("compact-fds");
+    write_journal(dir, 20, &o);
+    lx_journal *j = NULL;
+    assert_int_equal(lx_journal_open(&j, NULL, dir, &o), LX_OK);
+    uint64_t segs = lx_journal_segment_count(j), removed = 99;
+    int fds[8];
+    size_t nfds = 99;
+    assert_int_equal(lx_journal_compact_fds(j, &removed, 10, fds, 8, NULL), LX_EINVAL);
+    assert_int_equal(lx_journal_compact_fds(j, &removed, 0, fds, 8, &nfds), LX_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(nfds, 0);
+    /* Block 10 lets at least two segments go: one now (max 1), the rest next. */
+    assert_int_equal(lx_journal_compact_fds(j, &removed, 10, fds, 1, &nfds), LX_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(nfds, 1);
+    struct stat st;
+    assert_int_equal(fstat(fds[0], &st), 0);
+    assert_int_equal(st.st_nlink, 0); /* unlinked, still open */
+    assert_true(st.st_size > 0);
+    close(fds[0]);
+    assert_int_equal(lx_journal_segment_count(j), segs - 1);
+    assert_int_equal(lx_journal_compact_fds(j, &removed, 10, fds, 8, &nfds), LX_OK);
+    assert_true(removed >= 1);
+    assert_int_equal(nfds, removed);
+    for (size_t i = 0; i < nfds; i++) {
+        assert_int_equal(fstat(fds[i], &st), 0);
+        assert_int_equal(st.st_nlink, 0);
+        close(fds[i]);
+    }
+    uint64_t first = lx_journal_first_seq(j);
+    assert_true(first > 1 && first <= 11);
+    for (uint64_t s = first; s <= 20; s++)
+        assert_block(j, s);
+    lx_journal_free(&j);
+    /* The folder agrees: a reopened journal starts at the same block. */
+    assert_int_equal(lx_journal_open(&j, NULL, dir, &o), LX_OK);
+    assert_int_equal(lx_journal_first_seq(j), first);
+    assert_int_equal(lx_journal_last_seq(j), 20);
+    lx_journal_free(&j);
+}
+
 /* ---- snapshots ---- */
 
 static void test_snapshots(void **state)
@@ -927,6 +976,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_refused),
         cmocka_unit_test(test_truncate_after),
         cmocka_unit_test(test_compaction),
+        cmocka_unit_test(test_compaction_fds),
         cmocka_unit_test(test_snapshots),
         cmocka_unit_test(test_recovery),
         cmocka_unit_test(test_recovery_installed_snapshot),

@@ -1,5 +1,6 @@
 /* Tests for the journal writer: blocks handed to the thread are appended
- * and reported synced; the main thread's direct appends (lx__jw_append_direct)
+ * and reported synced, also while a snapshot is being written; the main
+ * thread's direct appends (lx__jw_append_direct)
  * happen only when nothing waits for the thread, so blocks stay in seq order
  * whichever way each one goes; direct appends are refused when turned off
  * and once syncs average above the limit; and everything reads back from
@@ -249,6 +250,66 @@ static void test_direct_keeps_order(void **state)
     print_message("%llu of 200 blocks went directly\n", (unsigned long long)direct);
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int snap_exists(const char *dir, uint64_t seq)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/snapshots/%020llu.snap", dir, (unsigned long long)seq);
+    return access(path, F_OK) == 0;
+}
+
+/* A snapshot is written by a thread of its own: blocks handed over after
+ * it are synced while it is still being written (held up here for 1.5 s),
+ * and it is on disk afterwards. */
+static void test_snapshot_does_not_hold_blocks(void **state)
+{
+    (void)state;
+    const char *dir = fresh("snapwrite");
+    assert_int_equal(setenv("LX_TEST_SNAP_WRITE_DELAY_MS", "1500", 1), 0);
+    lx__jw *w = start(dir, 0);
+    assert_int_equal(unsetenv("LX_TEST_SNAP_WRITE_DELAY_MS"), 0);
+    uint8_t buf[256];
+    size_t len = make_block(buf, sizeof buf, 1);
+    assert_int_equal(lx__jw_append(w, buf, len), LX_OK);
+    wait_synced(w, 1);
+
+    lx_engine *e = NULL;
+    lx_engine_config ec = {0};
+    assert_int_equal(lx_engine_new(&e, &ec), LX_OK);
+    lx__jw_snap s;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(lx_engine_snapshot_len(e, &s.len), LX_OK);
+    s.engine = malloc(s.len);
+    assert_non_null(s.engine);
+    assert_int_equal(lx_engine_snapshot_to(e, s.engine, s.len, &s.len), LX_OK);
+    lx_engine_free(&e);
+    s.meta.seq = 1;
+    s.meta.next_index = 2;
+
+    uint64_t t0 = now_ms();
+    assert_int_equal(lx__jw_snapshot(w, &s), LX_OK);
+    for (uint64_t seq = 2; seq <= 5; seq++) {
+        len = make_block(buf, sizeof buf, seq);
+        assert_int_equal(lx__jw_append(w, buf, len), LX_OK);
+    }
+    wait_synced(w, 5);
+    uint64_t took = now_ms() - t0;
+    assert_false(snap_exists(dir, 1)); /* still being written */
+    assert_true(took < 1000);
+    for (int i = 0; i < 500 && !snap_exists(dir, 1); i++)
+        nanosleep(&(struct timespec){0, 10000000L}, NULL);
+    assert_true(snap_exists(dir, 1));
+    stop_and_check(&w, dir, 5);
+    print_message("blocks 2-5 synced %llu ms after the snapshot was handed over\n",
+                  (unsigned long long)took);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +318,7 @@ int main(void)
         cmocka_unit_test_teardown(test_direct_when_idle, stop_live),
         cmocka_unit_test_teardown(test_slow_syncs_go_to_thread, stop_live),
         cmocka_unit_test_teardown(test_direct_keeps_order, stop_live),
+        cmocka_unit_test_teardown(test_snapshot_does_not_hold_blocks, stop_live),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -601,6 +601,14 @@ lx_err lx_journal_truncate_after(lx_journal *j, uint64_t seq);
  * the last segment, and writes how many went to *removed (may be NULL).
  * Keep blocks after the oldest snapshot you may fall back to. */
 lx_err lx_journal_compact(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq);
+/* As lx_journal_compact, but each removed segment's file is opened before
+ * it is unlinked and its descriptor goes to fds (at most max of them;
+ * segments past that wait for the next compaction), for the caller to
+ * close: where a file's blocks are freed at its last close (tmpfs, and
+ * large files elsewhere), that close is the slow part, and it can then
+ * happen outside whatever lock guards j. */
+lx_err lx_journal_compact_fds(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq, int *fds,
+                              size_t max, size_t *nfds);
 
 /* A snapshot's header: the state after applying block seq. */
 typedef struct lx_snapshot_meta {
