@@ -75,10 +75,12 @@ struct lx__jw {
      * them on to the main thread. */
     pthread_t snap_thread;
     int snap_started;
-    pthread_mutex_t snap_mu; /* guards the queue and snap_quit */
-    pthread_cond_t snap_cv;
+    pthread_mutex_t snap_mu;  /* guards the queue, the counts and snap_quit */
+    pthread_cond_t snap_cv;   /* a snapshot queued, or snap_quit */
+    pthread_cond_t snap_done; /* one more written */
     lx__jw_snap snap_q[SNAP_QUEUE];
     unsigned snap_head, snap_n;
+    uint64_t snaps_queued, snaps_written; /* written: on disk and pruned, or failed */
     int snap_quit;
     lx_zsock *snap_end, *snap_in;
     uint64_t snap_delay_ms; /* tests: LX_TEST_SNAP_WRITE_DELAY_MS */
@@ -407,7 +409,8 @@ void lx__jw_snap_release(lx__jw_snap *s)
 }
 
 /* On the snapshot writer: writes the snapshot s (whose blocks are
- * durable), then prunes and compacts behind it. */
+ * durable), then prunes and compacts behind it; snaps_written counts it
+ * before the compaction, which waits for the journal's lock. */
 static void write_snap(lx__jw *w, const lx__jw_snap *s)
 {
     if (w->snap_delay_ms) {
@@ -418,8 +421,13 @@ static void write_snap(lx__jw *w, const lx__jw_snap *s)
     lx_err rc = sync_settle_files(w, s->files_from, s->files_to);
     if (rc == LX_OK)
         rc = lx_snapshot_write(w->data_dir, &s->meta, s->engine, s->len, s->settle, s->settle_len);
-    if (rc == LX_OK) {
+    if (rc == LX_OK)
         lx_snapshot_prune(w->data_dir, 2);
+    pthread_mutex_lock(&w->snap_mu);
+    w->snaps_written++;
+    pthread_cond_broadcast(&w->snap_done);
+    pthread_mutex_unlock(&w->snap_mu);
+    if (rc == LX_OK) {
         compact(w);
     } else {
         fprintf(stderr, "%s snapshot at seq %llu failed: %s\n", w->node_id,
@@ -436,10 +444,25 @@ static int snap_queue(lx__jw *w, const lx__jw_snap *s)
     if (ok) {
         w->snap_q[(w->snap_head + w->snap_n) % SNAP_QUEUE] = *s;
         w->snap_n++;
+        w->snaps_queued++;
         pthread_cond_signal(&w->snap_cv);
     }
     pthread_mutex_unlock(&w->snap_mu);
     return ok;
+}
+
+/* Waits until every snapshot handed to the writer is on disk, so that a
+ * state sync read that follows one serves it. The caller holds mu: it is
+ * let go meanwhile, as the writer may be compacting behind an earlier
+ * snapshot (main cannot take it: this message still counts in queued). */
+static void snap_written(lx__jw *w)
+{
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_lock(&w->snap_mu);
+    while (w->snaps_written < w->snaps_queued)
+        pthread_cond_wait(&w->snap_done, &w->snap_mu);
+    pthread_mutex_unlock(&w->snap_mu);
+    pthread_mutex_lock(&w->mu);
 }
 
 /* The snapshot writer: the queue in order, then (snap_quit) what is left. */
@@ -522,8 +545,10 @@ static int handle(lx__jw *w, const lx_zmsg *m, int *dirty)
         }
         return 1;
     case 'N':
-        if (len == 1 + 4 + 16 && !w->failed)
+        if (len == 1 + 4 + 16 && !w->failed) {
+            snap_written(w);
             serve_snap(w, lx__get_u32(p + 1), lx__get_u64(p + 5), lx__get_u64(p + 13));
+        }
         return 1;
     case 'B':
         if (len == 1 + 4 + 8 + 1 + 8 && !w->failed)
@@ -604,6 +629,7 @@ static void snap_stop(lx__jw *w)
     lx_zsock_free(&w->snap_end);
     lx_zsock_free(&w->snap_in);
     pthread_cond_destroy(&w->snap_cv);
+    pthread_cond_destroy(&w->snap_done);
     pthread_mutex_destroy(&w->snap_mu);
 }
 
@@ -626,6 +652,7 @@ lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->snap_mu, NULL);
     pthread_cond_init(&w->snap_cv, NULL);
+    pthread_cond_init(&w->snap_done, NULL);
     const char *sd = getenv("LX_TEST_SNAP_WRITE_DELAY_MS");
     if (sd)
         w->snap_delay_ms = strtoull(sd, NULL, 10);

@@ -266,7 +266,7 @@ static int snap_exists(const char *dir, uint64_t seq)
 
 /* A snapshot is written by a thread of its own: blocks handed over after
  * it are synced while it is still being written (held up here for 1.5 s),
- * and it is on disk afterwards. */
+ * and a state sync read after it waits for it and serves it. */
 static void test_snapshot_does_not_hold_blocks(void **state)
 {
     (void)state;
@@ -302,8 +302,27 @@ static void test_snapshot_does_not_hold_blocks(void **state)
     uint64_t took = now_ms() - t0;
     assert_false(snap_exists(dir, 1)); /* still being written */
     assert_true(took < 1000);
-    for (int i = 0; i < 500 && !snap_exists(dir, 1); i++)
-        nanosleep(&(struct timespec){0, 10000000L}, NULL);
+    /* A state sync read waits for it, and serves it. */
+    assert_int_equal(lx__jw_snap_read(w, 3, 0, 0), LX_OK);
+    uint64_t served = 0;
+    for (int i = 0; i < 500 && !served; i++) {
+        lx_zpollitem it = {lx__jw_sock(w), 0, LX_ZPOLLIN, 0};
+        int ready = 0;
+        assert_int_equal(lx_zpoll(&ready, &it, 1, 10), LX_OK);
+        lx_zmsg m;
+        while (lx_zsock_recv(lx__jw_sock(w), &m, LX_ZDONTWAIT) == LX_OK) {
+            const uint8_t *p = m.part[0].data;
+            if (p[0] == 'N') {
+                assert_int_equal(lx__get_u32(p + 1), 3);
+                lx__peer_msg pm;
+                assert_int_equal(lx__peer_decode(&pm, p + 5, m.part[0].len - 5), LX_OK);
+                assert_int_equal(pm.type, LX__P_SNAP_PART);
+                served = pm.u.snap_part.seq;
+            }
+            lx_zmsg_close(&m);
+        }
+    }
+    assert_int_equal(served, 1);
     assert_true(snap_exists(dir, 1));
     stop_and_check(&w, dir, 5);
     print_message("blocks 2-5 synced %llu ms after the snapshot was handed over\n",
