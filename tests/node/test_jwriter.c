@@ -86,23 +86,34 @@ static lx__jw *start(const char *dir, uint32_t direct_max_us)
     return start_sync(dir, direct_max_us, 0);
 }
 
+/* Waits up to 10 ms for the thread's messages and passes each to on. */
+static void take_msgs(lx__jw *w, void (*on)(const uint8_t *p, size_t len, uint64_t *got),
+                      uint64_t *got)
+{
+    lx_zpollitem it = {lx__jw_sock(w), 0, LX_ZPOLLIN, 0};
+    int ready = 0;
+    assert_int_equal(lx_zpoll(&ready, &it, 1, 10), LX_OK);
+    lx_zmsg m;
+    while (lx_zsock_recv(lx__jw_sock(w), &m, LX_ZDONTWAIT) == LX_OK) {
+        on(m.part[0].data, m.part[0].len, got);
+        lx_zmsg_close(&m);
+    }
+}
+
+/* 'Y': the highest synced seq to *got; 'E' fails the test. */
+static void on_synced(const uint8_t *p, size_t len, uint64_t *got)
+{
+    assert_int_not_equal(p[0], 'E');
+    if (p[0] == 'Y' && len == 9 && lx__get_u64(p + 1) > *got)
+        *got = lx__get_u64(p + 1);
+}
+
 /* Waits for the thread's 'Y' reporting seq or later; fails on 'E'. */
 static void wait_synced(lx__jw *w, uint64_t seq)
 {
     uint64_t got = 0;
-    for (int i = 0; i < 500 && got < seq; i++) {
-        lx_zpollitem it = {lx__jw_sock(w), 0, LX_ZPOLLIN, 0};
-        int ready = 0;
-        assert_int_equal(lx_zpoll(&ready, &it, 1, 10), LX_OK);
-        lx_zmsg m;
-        while (lx_zsock_recv(lx__jw_sock(w), &m, LX_ZDONTWAIT) == LX_OK) {
-            const uint8_t *p = m.part[0].data;
-            assert_int_not_equal(p[0], 'E');
-            if (p[0] == 'Y' && m.part[0].len == 9 && lx__get_u64(p + 1) > got)
-                got = lx__get_u64(p + 1);
-            lx_zmsg_close(&m);
-        }
-    }
+    for (int i = 0; i < 500 && got < seq; i++)
+        take_msgs(w, on_synced, &got);
     assert_true(got >= seq);
 }
 
@@ -264,6 +275,18 @@ static int snap_exists(const char *dir, uint64_t seq)
     return access(path, F_OK) == 0;
 }
 
+/* 'N' for slot 3: the seq of the snapshot served to *got. */
+static void on_snap_part(const uint8_t *p, size_t len, uint64_t *got)
+{
+    if (p[0] != 'N')
+        return;
+    assert_int_equal(lx__get_u32(p + 1), 3);
+    lx__peer_msg pm;
+    assert_int_equal(lx__peer_decode(&pm, p + 5, len - 5), LX_OK);
+    assert_int_equal(pm.type, LX__P_SNAP_PART);
+    *got = pm.u.snap_part.seq;
+}
+
 /* A snapshot is written by a thread of its own: blocks handed over after
  * it are synced while it is still being written (held up here for 1.5 s),
  * and a state sync read after it waits for it and serves it. */
@@ -305,23 +328,8 @@ static void test_snapshot_does_not_hold_blocks(void **state)
     /* A state sync read waits for it, and serves it. */
     assert_int_equal(lx__jw_snap_read(w, 3, 0, 0), LX_OK);
     uint64_t served = 0;
-    for (int i = 0; i < 500 && !served; i++) {
-        lx_zpollitem it = {lx__jw_sock(w), 0, LX_ZPOLLIN, 0};
-        int ready = 0;
-        assert_int_equal(lx_zpoll(&ready, &it, 1, 10), LX_OK);
-        lx_zmsg m;
-        while (lx_zsock_recv(lx__jw_sock(w), &m, LX_ZDONTWAIT) == LX_OK) {
-            const uint8_t *p = m.part[0].data;
-            if (p[0] == 'N') {
-                assert_int_equal(lx__get_u32(p + 1), 3);
-                lx__peer_msg pm;
-                assert_int_equal(lx__peer_decode(&pm, p + 5, m.part[0].len - 5), LX_OK);
-                assert_int_equal(pm.type, LX__P_SNAP_PART);
-                served = pm.u.snap_part.seq;
-            }
-            lx_zmsg_close(&m);
-        }
-    }
+    for (int i = 0; i < 500 && !served; i++)
+        take_msgs(w, on_snap_part, &served);
     assert_int_equal(served, 1);
     assert_true(snap_exists(dir, 1));
     stop_and_check(&w, dir, 5);
