@@ -671,8 +671,9 @@ fail:
     return rc;
 }
 
-static lx_err compact(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq, int *fds, size_t max,
-                      size_t *nfds)
+/* fds NULL: the files are unlinked and closed here (lx_journal_compact). */
+lx_err lx_journal_compact_fds(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq, int *fds,
+                              size_t max, size_t *nfds)
 {
     if (removed)
         *removed = 0;
@@ -712,11 +713,5 @@ static lx_err compact(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq, i
 
 lx_err lx_journal_compact(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq)
 {
-    return compact(j, removed, snapshot_seq, NULL, 0, NULL);
-}
-
-lx_err lx_journal_compact_fds(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq, int *fds,
-                              size_t max, size_t *nfds)
-{
-    return compact(j, removed, snapshot_seq, fds, max, nfds);
+    return lx_journal_compact_fds(j, removed, snapshot_seq, NULL, 0, NULL);
 }

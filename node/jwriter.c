@@ -633,6 +633,20 @@ static void snap_stop(lx__jw *w)
     pthread_mutex_destroy(&w->snap_mu);
 }
 
+/* Two PAIR sockets over ep: *bound binds it, *connected connects to it. */
+static lx_err inproc_pair(lx_zctx *ctx, const lx_zsock_opts *o, const char *ep, lx_zsock **bound,
+                          lx_zsock **connected)
+{
+    lx_err rc = lx_zsock_new(bound, ctx, LX_ZPAIR, o);
+    if (rc == LX_OK)
+        rc = lx_zsock_new(connected, ctx, LX_ZPAIR, o);
+    if (rc == LX_OK)
+        rc = lx_zsock_bind(*bound, ep);
+    if (rc == LX_OK)
+        rc = lx_zsock_connect(*connected, ep);
+    return rc;
+}
+
 lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_dir,
                     const char *node_id, uint32_t direct_max_us)
 {
@@ -674,23 +688,11 @@ lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_
     o.tcp_keepalive = false;
     lx_err rc = (!w->buf || !w->list) ? LX_ENOMEM : LX_OK;
     if (rc == LX_OK)
-        rc = lx_zsock_new(&w->thread_end, ctx, LX_ZPAIR, &o);
-    if (rc == LX_OK)
-        rc = lx_zsock_new(&w->main_end, ctx, LX_ZPAIR, &o);
-    if (rc == LX_OK)
-        rc = lx_zsock_bind(w->thread_end, ep);
-    if (rc == LX_OK)
-        rc = lx_zsock_connect(w->main_end, ep);
+        rc = inproc_pair(ctx, &o, ep, &w->thread_end, &w->main_end);
     char sep[80];
     snprintf(sep, sizeof sep, "%s-snap", ep);
     if (rc == LX_OK)
-        rc = lx_zsock_new(&w->snap_in, ctx, LX_ZPAIR, &o);
-    if (rc == LX_OK)
-        rc = lx_zsock_new(&w->snap_end, ctx, LX_ZPAIR, &o);
-    if (rc == LX_OK)
-        rc = lx_zsock_bind(w->snap_in, sep);
-    if (rc == LX_OK)
-        rc = lx_zsock_connect(w->snap_end, sep);
+        rc = inproc_pair(ctx, &o, sep, &w->snap_in, &w->snap_end);
     if (rc == LX_OK && pthread_create(&w->snap_thread, NULL, snap_run, w) != 0)
         rc = LX_ENOMEM;
     if (rc == LX_OK)

@@ -403,13 +403,14 @@ static int cut(lx__node *n)
     memcpy(reqs, b->reqs, (size_t)b->nreq * sizeof *reqs);
     lx__terms_note(&n->terms, n->term, h.seq);
     uint32_t tail = (n->inflight_head + n->inflight_n) % LX__INFLIGHT_MAX;
-    n->inflight[tail] = (lx__inflight){h.seq, bytes, len, reqs, b->nreq, lx_now_us()};
+    uint64_t now = lx_now_us();
+    n->inflight[tail] = (lx__inflight){h.seq, bytes, len, reqs, b->nreq, now};
     n->inflight_n++;
     n->m.blocks++;
     n->m.block_entries += b->n;
     n->cut_seq = h.seq;
     n->cut_index += b->n;
-    lx__batcher_taken(b, lx_now_us());
+    lx__batcher_taken(b, now);
     return 1;
 }
 

@@ -606,7 +606,9 @@ lx_err lx_journal_compact(lx_journal *j, uint64_t *removed, uint64_t snapshot_se
  * segments past that wait for the next compaction), for the caller to
  * close: where a file's blocks are freed at its last close (tmpfs, and
  * large files elsewhere), that close is the slow part, and it can then
- * happen outside whatever lock guards j. */
+ * happen outside whatever lock guards j. With fds NULL it is
+ * lx_journal_compact (nfds may be NULL then); fds without nfds is
+ * LX_EINVAL. */
 lx_err lx_journal_compact_fds(lx_journal *j, uint64_t *removed, uint64_t snapshot_seq, int *fds,
                               size_t max, size_t *nfds);
 
