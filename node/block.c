@@ -200,10 +200,16 @@ lx_err lx_entry_decode(lx_entry *out, size_t *used, const uint8_t *buf, size_t l
         return LX_EFORMAT;
     const uint8_t *p = buf + 1;
     lx_err rc;
-    memset(out, 0, sizeof *out);
+    /* The command and, for the kinds that use it, the union beside it are
+     * zeroed; one memset of the whole entry was a slow string store that
+     * took about 6% of a replay. */
     out->is_market = k == LX_CMD_MARKET;
+    memset(&out->cmd, 0, sizeof out->cmd);
     if (!out->is_market)
         out->cmd.type = (uint8_t)k;
+    _Static_assert(sizeof out->settle <= sizeof out->market, "the union is the market spec");
+    if (k == LX_CMD_MARKET || (k >= LX_ENTRY_BATCH_CLOSE && k <= LX_ENTRY_WITHDRAW_TO))
+        memset(&out->market, 0, sizeof out->market);
     switch (k) {
     case LX_CMD_MARKET: {
         lx_market_spec *m = &out->market;

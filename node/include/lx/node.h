@@ -465,8 +465,10 @@ void lx_block_free(lx_block *b); /* frees the entries and re-inits */
 size_t lx_entry_encode(uint8_t *buf, size_t len, const lx_entry *ent);
 
 /* Decodes one entry from the front of buf and writes its size to *used.
- * LX_EFORMAT for a truncated entry, an unknown kind or an enum out of range;
- * LX_ECANONICAL for a string with bytes after its NUL. */
+ * The union beside cmd is written only for a market or a settlement entry
+ * (for the others it keeps what it held). LX_EFORMAT for a truncated entry,
+ * an unknown kind or an enum out of range; LX_ECANONICAL for a string with
+ * bytes after its NUL. */
 lx_err lx_entry_decode(lx_entry *out, size_t *used, const uint8_t *buf, size_t len);
 
 /* The encoded size of a block of these n entries, or 0 if one is invalid or
