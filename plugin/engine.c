@@ -63,6 +63,11 @@ bool lx__order_fits(const lx__market *m, unsigned side, uint64_t price, uint64_t
 
 /* ---- lifecycle and market queries ---- */
 
+/* The most events prepare makes room for to spare a taker the walk of the
+ * other side: 2^20 of 72 bytes, address space mostly (a list's pages are
+ * touched only as events fill them). */
+#define EVENTS_FOR_SIDE_MAX ((size_t)1 << 20)
+
 lx_err lx_engine_new(lx_engine **out, const lx_engine_config *cfg)
 {
     if (!out || !cfg)
@@ -72,6 +77,7 @@ lx_err lx_engine_new(lx_engine **out, const lx_engine_config *cfg)
     if (!e)
         return LX_ENOMEM;
     e->fee_account = cfg->fee_account;
+    e->walk_over = EVENTS_FOR_SIDE_MAX;
     e->orders_free = LX__NIL;
     e->levels_free = LX__NIL;
     lx__map_init(&e->bal_index);
@@ -343,10 +349,12 @@ static lx_err prepare(lx_engine *e, lx_events *evs, taker *t, size_t extra)
     }
     size_t bound = extra + 2;
     if (crosses(t->m, t->side, t->price)) {
-        /* Each order on the other side is touched at most once; count the
-         * ones this taker would touch only if that bound does not fit. */
+        /* Each order on the other side is touched at most once: room for
+         * that many events is made once (the list keeps it across clears),
+         * and the orders this taker would touch are counted, a walk that
+         * misses the cache on each of them, only on a side too deep for it. */
         bound += (size_t)t->m->sides[!t->side].orders;
-        if (evs->cap - evs->n < bound) {
+        if (evs->cap - evs->n < bound && bound > e->walk_over) {
             uint64_t fillable;
             size_t touched;
             lx__book_walk(e, t->m, t->side, t->price, t->qty, t->owner, t->stp, &fillable,

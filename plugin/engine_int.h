@@ -224,6 +224,10 @@ struct lx_engine {
     uint32_t levels_hw, cap_levels, levels_free;
 
     struct lx__snap *snap; /* the incremental snapshot in progress, or NULL */
+    /* prepare walks the other side to count what a taker touches only when
+     * room for an event per order there would be more than this (tests set
+     * 0 to walk always) */
+    size_t walk_over;
 };
 
 /* ---- the id index's lookups, inline for the hot paths ---- */
