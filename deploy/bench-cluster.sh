@@ -1,14 +1,53 @@
 #!/usr/bin/env bash
 # Cluster benchmark: runs deploy/run-multi-node.sh for 3, 5 and 10 nodes in
 # leader mode with batched order frames, each at its goal's rate, and a
-# one-node latency run at a moderate rate, and prints them next to a bare
-# ZeroMQ round trip (lx-bench-zmq), with whether each goal was met. Writes
+# one-node latency run at a moderate rate, next to a bare ZeroMQ round trip
+# (lx-bench-zmq); BENCH_REPEAT rounds of all of them (3 by default), and
+# prints the medians with whether each goal was met. Writes
 # LOG_DIR/bench-cluster.json. See docs/cluster.md.
 #
 #   ./deploy/bench-cluster.sh
 #   TEST_DURATION=10s BENCH_NODES="3 5" BENCH_FSYNC=off ./deploy/bench-cluster.sh
 #   BENCH_CURVE=both BENCH_NODES=3 ./deploy/bench-cluster.sh   # CURVE's cost
+#   BENCH_REPEAT=1 ./deploy/bench-cluster.sh                  # one round
+#   ./deploy/bench-cluster.sh --help
 set -uo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: [VARIABLE=value ...] deploy/bench-cluster.sh [--help]
+
+  BENCH_NODES       3 5 10      the cluster sizes (leader mode, batch frames)
+  BENCH_RATE        each goal   orders/s of every cluster run; unset: 250000 for
+                                3 nodes, 100000 for 5, 200000 for 10, else 300000
+  BENCH_BATCH       256         orders per batch frame
+  BENCH_REPEAT      3           rounds of every run; the table shows medians
+  TEST_DURATION     30s         per run
+  LATENCY_RATE      10000       single orders/s of the one-node run and the
+                                client-against-a-sink floor
+  FLOOR_DURATION    10s         the client-against-a-sink floor run
+  BENCH_FSYNC       on          the nodes' --fsync
+  BENCH_CURVE       off         on, or both (each size plain and with CURVE)
+  BENCH_SETTLE      false       true: each run also settles on lx-devnet
+  BENCH_CLIENT_ARGS             extra test-client options for every run
+  BASE_PORT         5000        node i uses BASE_PORT+100*i .. +3
+  SINK_PORT         BASE_PORT+1099
+  DATA_ROOT         data/bench  (DATA_ROOT=/dev/shm/lxbench: tmpfs, no disk)
+  LOG_DIR           logs/       each run's logs in LOG_DIR/bench-<run>/
+  BIN_DIR           bin/        a Release build (built when needed)
+
+Prints a table of the medians, each size's goal and in how many rounds it
+was met, the bare ZeroMQ baseline and the floors under the goals; the
+figures also go to LOG_DIR/bench-cluster.json (docs/cluster.md). Exits 1 if
+any run failed.
+EOF
+}
+for a in "$@"; do
+    case "$a" in
+    -h | --help) usage && exit 0 ;;
+    *) printf 'bench-cluster: unknown argument %s (see --help)\n' "$a" >&2 && exit 2 ;;
+    esac
+done
 
 START_DIR=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,6 +71,7 @@ BASE_PORT=${BASE_PORT:-5000}
 BENCH_CLIENT_ARGS=${BENCH_CLIENT_ARGS:-}
 BENCH_CURVE=${BENCH_CURVE:-off}
 BENCH_SETTLE=${BENCH_SETTLE:-false}
+BENCH_REPEAT=${BENCH_REPEAT:-3}
 if [ -n "${LOG_DIR:-}" ]; then LOG_DIR=$(abspath "$LOG_DIR"); else LOG_DIR=$ROOT/logs; fi
 if [ -n "${DATA_ROOT:-}" ]; then DATA_ROOT=$(abspath "$DATA_ROOT"); else DATA_ROOT=$ROOT/data/bench; fi
 if [ -n "${BIN_DIR:-}" ]; then BIN_DIR=$(abspath "$BIN_DIR"); else BIN_DIR=$ROOT/bin; fi
@@ -66,6 +106,7 @@ die() {
 case "$BENCH_FSYNC" in on | off) ;; *) die "BENCH_FSYNC=$BENCH_FSYNC: on or off" ;; esac
 case "$BENCH_RATE" in '' | *[!0-9]* | 0*) [ -z "$BENCH_RATE" ] || die "BENCH_RATE=$BENCH_RATE: a positive number of orders/s" ;; esac
 case "$BENCH_CURVE" in off | on | both) ;; *) die "BENCH_CURVE=$BENCH_CURVE: off, on or both" ;; esac
+case "$BENCH_REPEAT" in [1-9] | [1-9][0-9]) ;; *) die "BENCH_REPEAT=$BENCH_REPEAT: rounds of every run, 1 to 99" ;; esac
 command -v jq >/dev/null 2>&1 || die "jq is missing (it is in deploy/deps.sh)"
 mkdir -p "$LOG_DIR" || die "cannot create $LOG_DIR"
 
@@ -81,6 +122,7 @@ say "settlement: $BENCH_SETTLE (BENCH_SETTLE=true also starts lx-devnet and sett
 plan=
 for n in $BENCH_NODES; do plan="$plan, $n nodes at $(rate_of "$n")"; done
 say "runs:${plan#,} orders/s in batches of $BENCH_BATCH, plus 1 node at $LATENCY_RATE orders/s; $TEST_DURATION each"
+say "rounds: $BENCH_REPEAT (BENCH_REPEAT), each of every run above and the ZeroMQ baseline, the sizes taking turns; the table shows the medians"
 
 # run NAME NODES RATE CLIENT_ARGS [CURVE]: one cluster run; its summary lands
 # in LOG_DIR/bench-NAME/summary.json. Builds the binaries on the first run if
@@ -108,52 +150,64 @@ run() {
     return 0
 }
 
+# zmq_baseline K: one bare ZeroMQ measurement into LOG_DIR/bench-zmq-K.json.
+zmq_baseline() {
+    if [ ! -x "$BIN_DIR/lx-bench-zmq" ]; then
+        say "$BIN_DIR/lx-bench-zmq is missing: no baseline"
+        return
+    fi
+    say "---- zmq-$1: bare ZeroMQ DEALER/ROUTER round trip (lx-bench-zmq)"
+    "$BIN_DIR/lx-bench-zmq" --mode all --batch "$BENCH_BATCH" --json \
+        >"$LOG_DIR/bench-zmq-$1.json" 2>"$LOG_DIR/bench-zmq-$1.err" ||
+        say "lx-bench-zmq failed; see $LOG_DIR/bench-zmq-$1.err"
+}
+
 # The first run builds if needed; lx-bench-zmq comes from the same build.
+# Every round runs every size, the one-node run and the baseline, so that a
+# slow spell of this shared machine falls on all of them alike.
 nruns=0
 # A CURVE client key acts for one account, and run-multi-node.sh gives the
 # client one key per node: when CURVE is measured every run of N nodes trades
 # from N accounts, so the plain and CURVE rows differ only in CURVE.
 RUN_NAMES=()
-for n in $BENCH_NODES; do
-    CURVE_ARGS=
-    [ "$BENCH_CURVE" != off ] && CURVE_ARGS=" --accounts $n"
-    # Above capacity the nodes push back (ERROR overloaded) and requests time
-    # out; those are counted and shown, not a failed run.
-    cargs="--batch $BENCH_BATCH --error-threshold 1$CURVE_ARGS${BENCH_CLIENT_ARGS:+ $BENCH_CLIENT_ARGS}"
-    if [ "$BENCH_CURVE" != on ]; then
-        run "n$n" "$n" "$(rate_of "$n")" "$cargs" false
-        RUN_NAMES+=("n$n")
-        nruns=$((nruns + 1))
-    fi
-    if [ "$BENCH_CURVE" != off ]; then
-        run "n$n-curve" "$n" "$(rate_of "$n")" "$cargs" true
-        RUN_NAMES+=("n$n-curve")
-        nruns=$((nruns + 1))
-    fi
-done
 lat_curve=false
-CURVE_ARGS=
-[ "$BENCH_CURVE" != off ] && CURVE_ARGS=" --accounts 1"
+LAT_ARGS=
+[ "$BENCH_CURVE" != off ] && LAT_ARGS="--accounts 1"
 [ "$BENCH_CURVE" = on ] && lat_curve=true
-run latency 1 "$LATENCY_RATE" "${CURVE_ARGS# }${BENCH_CLIENT_ARGS:+ $BENCH_CLIENT_ARGS}" "$lat_curve"
+LAT_ARGS="$LAT_ARGS${BENCH_CLIENT_ARGS:+ $BENCH_CLIENT_ARGS}"
+for ((k = 1; k <= BENCH_REPEAT; k++)); do
+    [ "$BENCH_REPEAT" -gt 1 ] && say "==== round $k of $BENCH_REPEAT"
+    for n in $BENCH_NODES; do
+        CURVE_ARGS=
+        [ "$BENCH_CURVE" != off ] && CURVE_ARGS=" --accounts $n"
+        # Above capacity the nodes push back (ERROR overloaded) and requests
+        # time out; those are counted and shown, not a failed run.
+        cargs="--batch $BENCH_BATCH --error-threshold 1$CURVE_ARGS${BENCH_CLIENT_ARGS:+ $BENCH_CLIENT_ARGS}"
+        if [ "$BENCH_CURVE" != on ]; then
+            run "n$n-$k" "$n" "$(rate_of "$n")" "$cargs" false
+            RUN_NAMES+=("n$n-$k")
+            nruns=$((nruns + 1))
+        fi
+        if [ "$BENCH_CURVE" != off ]; then
+            run "n$n-curve-$k" "$n" "$(rate_of "$n")" "$cargs" true
+            RUN_NAMES+=("n$n-curve-$k")
+            nruns=$((nruns + 1))
+        fi
+    done
+    run "latency-$k" 1 "$LATENCY_RATE" "${LAT_ARGS# }" "$lat_curve"
+    zmq_baseline "$k"
+done
 
-BASE_JSON=null
-if [ -x "$BIN_DIR/lx-bench-zmq" ]; then
-    say "---- bare ZeroMQ DEALER/ROUTER round trip (lx-bench-zmq)"
-    if "$BIN_DIR/lx-bench-zmq" --mode all --batch "$BENCH_BATCH" --json \
-        >"$LOG_DIR/bench-zmq.json" 2>"$LOG_DIR/bench-zmq.err" &&
-        [ "$(jq -r '.latency.round_trip_us.p50 != null' "$LOG_DIR/bench-zmq.json" 2>/dev/null)" = true ]; then
-        # Latency: one NEW_ORDER-sized round trip; throughput: batch frames
-        # of BENCH_BATCH orders with several in flight.
-        BASE_JSON=$(jq -c '{p50: .latency.round_trip_us.p50, p99: .latency.round_trip_us.p99,
-            p999: .latency.round_trip_us.p999, orders_per_s: .throughput.orders_per_s,
-            batch: .throughput.batch, window: .throughput.window}' "$LOG_DIR/bench-zmq.json")
-    else
-        say "lx-bench-zmq failed; see $LOG_DIR/bench-zmq.err"
-    fi
-else
-    say "$BIN_DIR/lx-bench-zmq is missing: no baseline"
-fi
+# BASES: each round's baseline ({round, p50, p99, p999, orders_per_s, batch,
+# window}; latency: one NEW_ORDER-sized round trip; throughput: batch frames
+# of BENCH_BATCH orders with several in flight).
+BASES=$(for ((k = 1; k <= BENCH_REPEAT; k++)); do
+    jq -c --argjson k "$k" 'select(.latency.round_trip_us.p50 != null) | {round: $k,
+        p50: .latency.round_trip_us.p50, p99: .latency.round_trip_us.p99,
+        p999: .latency.round_trip_us.p999, orders_per_s: .throughput.orders_per_s,
+        batch: .throughput.batch, window: .throughput.window}' "$LOG_DIR/bench-zmq-$k.json" 2>/dev/null
+done | jq -cs .)
+[ -n "$BASES" ] || BASES='[]'
 
 # The floors under the goals, measured on this machine in this run: the test
 # client at the one-node rate against a sink that answers at once (no node,
@@ -215,11 +269,12 @@ runs=()
 for name in "${RUN_NAMES[@]}"; do
     j=$(summary_of "$name")
     n=${name#n}
-    n=${n%-curve}
+    n=${n%%-*}
     c=false
-    [ "$name" != "${name%-curve}" ] && c=true
+    case "$name" in *-curve-*) c=true ;; esac
     # A run that ended before writing its summary still gets a row.
     [ "$j" = null ] && j="{\"nodes\":$n,\"curve\":$c,\"target_rate\":$(rate_of "$n"),\"converged\":false,\"ok\":false,\"latency_us\":{}}"
+    j=$(jq -c --arg name "$name" '. + {run: $name}' <<<"$j")
     # The size's goal, and whether this run met it: the goal's rate offered,
     # at least 99% of it acknowledged, no errors, p99 under its bound.
     g=$(goal_of "$n")
@@ -232,33 +287,68 @@ for name in "${RUN_NAMES[@]}"; do
     fi
     runs+=("$j")
 done
-LAT=$(summary_of latency)
+lats=()
+for ((k = 1; k <= BENCH_REPEAT; k++)); do
+    j=$(summary_of "latency-$k")
+    [ "$j" = null ] && j='{"nodes":1,"converged":false,"ok":false,"latency_us":{}}'
+    lats+=("$(jq -c --argjson k "$k" '. + {round: $k}' <<<"$j")")
+done
 RUNS_JSON=$(printf '%s\n' "${runs[@]}" | jq -cs .)
+LATS_JSON=$(printf '%s\n' "${lats[@]}" | jq -cs .)
 
-jq -n --argjson runs "$RUNS_JSON" --argjson lat "$LAT" --argjson base "$BASE_JSON" \
-    --argjson sink "$SINK_JSON" --argjson sync "$SYNC_JSON" \
+# A row is the median of its rounds (of each figure on its own); its goal is
+# met when those medians meet it, and runs_met says in how many rounds one
+# run did.
+jq -n --argjson runs "$RUNS_JSON" --argjson lats "$LATS_JSON" --argjson bases "$BASES" \
+    --argjson sink "$SINK_JSON" --argjson sync "$SYNC_JSON" --argjson rounds "$BENCH_REPEAT" \
     --arg fsync "$BENCH_FSYNC" --arg dur "$TEST_DURATION" --argjson batch "$BENCH_BATCH" '
-    def row: {nodes, curve: (.curve // false), target_rate, throughput, acked, errors, client_exit,
-              p50: .latency_us.p50, p99: .latency_us.p99, p999: .latency_us.p999,
-              converged, ok, goal};
-    {fsync: $fsync, duration: $dur, batch: $batch,
+    def median: map(select(. != null)) | sort
+        | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+          else (.[length / 2 - 1] + .[length / 2]) / 2 * 10 | round / 10 end;
+    def one: {run, throughput, errors, p50: .latency_us.p50, p99: .latency_us.p99,
+              p999: .latency_us.p999, converged};
+    def row: {nodes: .[0].nodes, curve: (.[0].curve // false), target_rate: .[0].target_rate,
+              throughput: map(.throughput) | median, acked: map(.acked) | median,
+              errors: map(.errors) | median, client_exit: (map(.client_exit // 0) | max),
+              p50: map(.latency_us.p50) | median, p99: map(.latency_us.p99) | median,
+              p999: map(.latency_us.p999) | median,
+              converged: map(.converged == true) | all, ok: map(.ok == true) | all,
+              rounds: [.[] | one + {goal_met: .goal.met}],
+              goal: (if .[0].goal == null then null
+                     else .[0].goal + {runs_met: map(select(.goal.met)) | length} end)}
+        | . as $r | .goal |= (if . == null then null else . + {met: ($r.target_rate == .rate
+            and ($r.throughput // 0) >= 0.99 * .rate and $r.errors == 0 and $r.converged
+            and (.p99_us == null or ($r.p99 // 1e18) < .p99_us))} end);
+    ($bases | if length == 0 then null else {p50: map(.p50) | median, p99: map(.p99) | median,
+        p999: map(.p999) | median, orders_per_s: map(.orders_per_s) | median,
+        batch: .[0].batch, window: .[0].window, rounds: .} end) as $base
+    | [$runs | group_by([.nodes, (.curve // false)])[] | row] as $rows
+    | {fsync: $fsync, duration: $dur, batch: $batch, rounds: $rounds,
      baseline_zmq: $base,
      floors: {client_sink: (if $sink == null then null else $sink + {
                  p50_vs_zmq: (if $base != null and ($base.p50 // 0) > 0 and $sink.p50 != null
                               then ($sink.p50 / $base.p50) else null end)} end),
               journal_sync_us: $sync},
-     cluster: [$runs[] | row],
-     curve_vs_plain: [$runs[] | select(.curve == true) | . as $c
-        | ([$runs[] | select((.curve // false) == false and .nodes == $c.nodes)][0]) as $p
+     cluster: $rows,
+     curve_vs_plain: [$rows[] | select(.curve == true) | . as $c
+        | ([$rows[] | select(.curve == false and .nodes == $c.nodes)][0]) as $p
         | select($p != null)
         | {nodes: $c.nodes, plain: $p.throughput, curve: $c.throughput,
            ratio: (if ($p.throughput // 0) > 0 and $c.throughput != null
                    then $c.throughput / $p.throughput else null end)}],
-     one_node_latency: (if $lat == null then null else ($lat | row) + {
-        p50_vs_zmq: (if $base != null and ($base.p50 // 0) > 0 and $lat.latency_us.p50 != null
-                     then ($lat.latency_us.p50 / $base.p50) else null end)}
+     one_node_latency: (
+        # each round against the same round'"'"'s baseline
+        [$lats[] | . as $l | ([$bases[] | select(.round == $l.round)][0]) as $b
+         | . + {p50_vs_zmq: (if $b != null and ($b.p50 // 0) > 0 and $l.latency_us.p50 != null
+                             then $l.latency_us.p50 / $b.p50 else null end)}
+         | . + {goal_met: (.p50_vs_zmq != null and .p50_vs_zmq <= 2
+                           and (.latency_us.p99 // 1e18) <= 1000 and .converged == true)}] as $ls
+        | ($ls | row) + {p50_vs_zmq: ($ls | map(.p50_vs_zmq) | median),
+                         rounds: [$ls[] | one + {p50_vs_zmq, goal_met}]}
         | . + {goal: {p50_vs_zmq: 2, p99_us: 1000,
-                      met: (.p50_vs_zmq != null and .p50_vs_zmq <= 2 and (.p99 // 1e18) <= 1000)}} end)}' \
+                      runs_met: ($ls | map(select(.goal_met)) | length),
+                      met: (.p50_vs_zmq != null and .p50_vs_zmq <= 2 and (.p99 // 1e18) <= 1000
+                            and .converged)}})}' \
     >"$LOG_DIR/bench-cluster.json" || die "could not write $LOG_DIR/bench-cluster.json"
 
 fmt() {
@@ -266,7 +356,8 @@ fmt() {
     jq -r "${@:1:$#-1}" "$prog" "$LOG_DIR/bench-cluster.json"
 }
 echo
-echo "lxdex cluster benchmark: leader mode, fsync $BENCH_FSYNC, $TEST_DURATION per run, batch frames of $BENCH_BATCH orders"
+echo "lxdex cluster benchmark: leader mode, fsync $BENCH_FSYNC, $TEST_DURATION per run, batch frames of $BENCH_BATCH orders;"
+echo "medians of $BENCH_REPEAT round(s); a goal is met when the medians meet it (in brackets: the rounds whose run met it)"
 ROW='%-8s %10s %12s %10s %11s %11s %11s  %-9s %s\n'
 # shellcheck disable=SC2059
 printf "$ROW" nodes "target/s" "achieved/s" errors "p50 us" "p99 us" "p99.9 us" converged goal
@@ -277,7 +368,7 @@ fmt 'def s: if . == null then "-" else tostring end;
       (if .converged then "yes" elif .throughput == null then "FAILED" else "NO" end)
       + (if .client_exit != null and .client_exit != 0 then " (client exit \(.client_exit))" else "" end),
       (if .goal == null then "-"
-       else "\(.goal.rate)/s\(if .goal.p99_us == null then "" else ", p99 < \(.goal.p99_us) us" end): \(if .goal.met then "met" else "NOT met" end)" end)]
+       else "\(.goal.rate)/s\(if .goal.p99_us == null then "" else ", p99 < \(.goal.p99_us) us" end): \(if .goal.met then "met" else "NOT met" end) (\(.goal.runs_met) of \(.rounds | length))" end)]
      | @tsv' |
     while IFS=$'\t' read -r a b c d e f g h i; do
         # shellcheck disable=SC2059
@@ -291,17 +382,25 @@ fmt '.baseline_zmq | if . == null then empty else
         printf "$ROW" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
     done
 fmt 'if .baseline_zmq == null then "zmq: bare ZeroMQ baseline not measured (lx-bench-zmq missing or failed)"
-     else "zmq: bare ZeroMQ DEALER/ROUTER on this machine (lx-bench-zmq): achieved = frames of \(.baseline_zmq.batch) orders, \(.baseline_zmq.window) in flight; latency = one 59-byte round trip" end'
+     else "zmq: bare ZeroMQ DEALER/ROUTER on this machine (lx-bench-zmq, median of the rounds): achieved = frames of \(.baseline_zmq.batch) orders, \(.baseline_zmq.window) in flight; latency = one 59-byte round trip" end'
+fmt 'def s: if . == null then "-" else tostring end;
+     if .rounds < 2 then empty else .cluster[] | "  \(.nodes)\(if .curve then " curve" else "" end) by round: achieved/s " +
+      ([.rounds[] | .throughput // null | if . == null then "-" else floor | tostring end] | join(", ")) +
+      "; p99 us " + ([.rounds[] | .p99 | s] | join(", ")) + "; errors " + ([.rounds[] | .errors | s] | join(", ")) end'
 fmt '.curve_vs_plain[] | "CURVE at \(.nodes) nodes: \(if .ratio == null then "no ratio (a run failed)"
       else "\(.ratio * 1000 | round / 10) % of the plain throughput (\(.curve | floor) vs \(.plain | floor) orders/s), a cost of \((1 - .ratio) * 1000 | round / 10) %" end)"'
 echo
 fmt 'if .one_node_latency == null then "one node: the run failed"
      elif .one_node_latency.throughput == null then "one node: no client figures (client exit \(.one_node_latency.client_exit))"
      else .one_node_latency | "one node, \(.target_rate) orders/s, single orders: achieved \(.throughput // 0 | floor)/s, p50 \(.p50) us, p99 \(.p99) us, p99.9 \(.p999) us, converged \(if .converged then "yes" else "NO" end)" end'
+fmt 'def s: if . == null then "-" else tostring end;
+     if .rounds < 2 or .one_node_latency == null then empty else .one_node_latency
+     | "  by round: p50 us " + ([.rounds[] | .p50 | s] | join(", ")) + "; p99 us " + ([.rounds[] | .p99 | s] | join(", "))
+       + "; p50 / that round'"'"'s round trip " + ([.rounds[] | .p50_vs_zmq | if . == null then "-" else (. * 10 | round / 10 | tostring) end] | join(", ")) end'
 fmt 'if .one_node_latency.p50_vs_zmq == null then empty
-     else "  p50 is \(.one_node_latency.p50_vs_zmq * 10 | round / 10) x the bare ZeroMQ round trip" end'
+     else "  p50 is \(.one_node_latency.p50_vs_zmq * 10 | round / 10) x the bare ZeroMQ round trip of the same round (median)" end'
 fmt 'if .one_node_latency.goal == null then empty
-     else "  goal p50 <= 2 x the round trip and p99 <= 1000 us: \(if .one_node_latency.goal.met then "met" else "NOT met" end)" end'
+     else "  goal p50 <= 2 x the round trip and p99 <= 1000 us: \(if .one_node_latency.goal.met then "met" else "NOT met" end) (\(.one_node_latency.goal.runs_met) of \(.rounds))" end'
 echo
 fmt '.floors.client_sink | if . == null then "floor: the client against a bare ZeroMQ sink was not measured"
      else "floor: test-client against a sink that answers at once (no node), \(.rate) orders/s: p50 \(.p50) us, p99 \(.p99) us, p99.9 \(.p999) us\(if .p50_vs_zmq == null then "" else " (p50 \(.p50_vs_zmq * 10 | round / 10) x the round trip)" end)" end'
@@ -317,5 +416,5 @@ echo
 echo "JSON: $LOG_DIR/bench-cluster.json; per-run logs: $LOG_DIR/bench-<run>/ and $LOG_DIR/bench-<run>.out"
 
 # Fail if any run failed, so a broken cluster is not hidden by a table.
-fmt --argjson n "$nruns" '(.cluster | length) == $n and
+fmt --argjson n "$nruns" '([.cluster[] | .rounds | length] | add) == $n and
     (([.cluster[] | .ok] + [.one_node_latency.ok // false]) | all)' | grep -q true

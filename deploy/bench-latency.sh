@@ -10,7 +10,31 @@
 #
 #   ./deploy/bench-latency.sh
 #   RUNS=5 LATENCY_RATE=5000 DURATION=5s BIN_DIR=build/rel/bin ./deploy/bench-latency.sh
+#   ./deploy/bench-latency.sh --help
 set -uo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: [VARIABLE=value ...] deploy/bench-latency.sh [--help]
+
+One node's acknowledgement latency (single NEW_ORDERs) beside a bare ZeroMQ
+round trip measured in the same run, with the data on disk and on tmpfs.
+
+  RUNS              3           runs of each; the figures are medians
+  LATENCY_RATE      10000       orders/s
+  DURATION          10s         per run
+  BASE_PORT         47100       loopback ports
+  BIN_DIR           bin/        multi-node, test-client, lx-bench-zmq
+  DISK_DIR          data/       where the on-disk data folder goes
+  TMPFS_DIR         /dev/shm    where the tmpfs data folder goes
+EOF
+}
+for a in "$@"; do
+    case "$a" in
+    -h | --help) usage && exit 0 ;;
+    *) printf 'bench-latency: unknown argument %s (see --help)\n' "$a" >&2 && exit 2 ;;
+    esac
+done
 
 START_DIR=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -11,6 +11,45 @@
 # converged, 1 when the run failed, 2 for a bad setting or a port in use.
 set -uo pipefail
 
+usage() {
+    cat <<'EOF'
+usage: [VARIABLE=value ...] deploy/run-multi-node.sh [--help]
+
+Starts NODES lxdex nodes on loopback (and, with SETTLE=true, a local
+lx-devnet X-Chain they settle on), drives them with test-client, checks
+that every node ends with the same seq and state hash (and every fill is
+settled exactly once), prints the figures and stops everything.
+
+  NODES             3           nodes, 1 to 16
+  ORDERS_PER_SEC    1000        the client's target rate
+  TEST_DURATION     30s         how long the client sends (30s, 500ms, 2m)
+  KEEP_ALIVE        false       true: leave the nodes running afterwards
+  TOPOLOGY          mesh        mesh, star or ring
+  CONSENSUS         leader      the nodes' --consensus
+  BASE_PORT         5000        node i uses BASE_PORT+100*i .. +3
+  CLIENT_ARGS                   extra test-client options (--batch 64, ...)
+  NODE_ARGS                     extra multi-node options for every node
+  FSYNC             on          the nodes' --fsync
+  SETTLE            true        settle on a local lx-devnet; false: none
+  CURVE             false       true: CURVE keys for every node and the client
+  DATA_ROOT         data/       node i's data in DATA_ROOT/node<i>
+  KEEP_DATA         false       true: the nodes recover from the last run's data
+  LOG_DIR           logs/       logs and summary.json
+  BIN_DIR           bin/        where the binaries are
+  BUILD, DEPS       auto        build / install packages when needed; always; never
+
+Every variable (settlement, withdrawals, timeouts), the output and
+summary.json are in docs/cluster.md. Exit status: 0 ok, 1 the run failed,
+2 a bad setting or a port in use.
+EOF
+}
+for a in "$@"; do
+    case "$a" in
+    -h | --help) usage && exit 0 ;;
+    *) printf 'run-multi-node: unknown argument %s (settings are variables; see --help)\n' "$a" >&2 && exit 2 ;;
+    esac
+done
+
 START_DIR=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

@@ -12,6 +12,19 @@ cl_init
 
 RUN=$LX_SRC/deploy/run-multi-node.sh
 check "deploy/run-multi-node.sh is executable" [ -x "$RUN" ]
+# Settings are variables: --help prints them, any other argument is refused
+# before anything starts.
+out=$("$RUN" --help 2>&1)
+rc=$?
+ok=0
+[ $rc -eq 0 ] && [[ "$out" == *ORDERS_PER_SEC* ]] && [[ "$out" == *KEEP_ALIVE* ]] && ok=1
+check "run-multi-node.sh --help exits 0 and lists the variables (got $rc)" [ $ok -eq 1 ]
+out=$(DATA_ROOT="$CL_TMP/arg/data" LOG_DIR="$CL_TMP/arg/logs" "$RUN" --nodes 5 2>&1)
+rc=$?
+check "run-multi-node.sh refuses an argument with status 2 (got $rc)" [ $rc -eq 2 ]
+ok=0
+[[ "$out" == *"unknown argument --nodes"* ]] && [ ! -e "$CL_TMP/arg" ] && ok=1
+check "the refusal names the argument and starts nothing" [ $ok -eq 1 ]
 
 # jcheck DESCRIPTION FILTER FILE: PASS if jq -e FILTER holds for FILE.
 jcheck() {
