@@ -396,9 +396,9 @@ fmt 'if .one_node_latency == null then "one node: the run failed"
 fmt 'def s: if . == null then "-" else tostring end;
      if .rounds < 2 or .one_node_latency == null then empty else .one_node_latency
      | "  by round: p50 us " + ([.rounds[] | .p50 | s] | join(", ")) + "; p99 us " + ([.rounds[] | .p99 | s] | join(", "))
-       + "; p50 / that round'"'"'s round trip " + ([.rounds[] | .p50_vs_zmq | if . == null then "-" else (. * 10 | round / 10 | tostring) end] | join(", ")) end'
+       + "; p50 / that round'"'"'s round trip " + ([.rounds[] | .p50_vs_zmq | if . == null then "-" else (. * 100 | round / 100 | tostring) end] | join(", ")) end'
 fmt 'if .one_node_latency.p50_vs_zmq == null then empty
-     else "  p50 is \(.one_node_latency.p50_vs_zmq * 10 | round / 10) x the bare ZeroMQ round trip of the same round (median)" end'
+     else "  p50 is \(.one_node_latency.p50_vs_zmq * 100 | round / 100) x the bare ZeroMQ round trip of the same round (median)" end'
 fmt 'if .one_node_latency.goal == null then empty
      else "  goal p50 <= 2 x the round trip and p99 <= 1000 us: \(if .one_node_latency.goal.met then "met" else "NOT met" end) (\(.one_node_latency.goal.runs_met) of \(.rounds))" end'
 echo
