@@ -42,15 +42,11 @@ figures also go to LOG_DIR/bench-cluster.json (docs/cluster.md). Exits 1 if
 any run failed.
 EOF
 }
-for a in "$@"; do
-    case "$a" in
-    -h | --help) usage && exit 0 ;;
-    *) printf 'bench-cluster: unknown argument %s (see --help)\n' "$a" >&2 && exit 2 ;;
-    esac
-done
-
 START_DIR=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=deploy/deps.sh
+. "$ROOT/deploy/deps.sh"
+lx_args bench-cluster "$@"
 abspath() {
     case "$1" in
     /*) printf '%s\n' "$1" ;;

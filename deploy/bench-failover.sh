@@ -41,15 +41,11 @@ each --ack-quorum and their ratio; the figures also go to
 LOG_DIR/bench-failover.json.
 EOF
 }
-for a in "$@"; do
-    case "$a" in
-    -h | --help) usage && exit 0 ;;
-    *) printf 'bench-failover: unknown argument %s (see --help)\n' "$a" >&2 && exit 2 ;;
-    esac
-done
-
 START_DIR=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=deploy/deps.sh
+. "$ROOT/deploy/deps.sh"
+lx_args bench-failover "$@"
 abspath() {
     case "$1" in
     /*) printf '%s\n' "$1" ;;
@@ -85,8 +81,6 @@ is_uint "$SEED" || die "SEED=$SEED: a number" 2
 case "$THROUGHPUT" in true | false) ;; *) die "THROUGHPUT=$THROUGHPUT: true or false" 2 ;; esac
 
 cd "$ROOT" || die "cannot enter $ROOT"
-# shellcheck source=deploy/deps.sh
-. "$ROOT/deploy/deps.sh"
 lx_prepare "$BIN_DIR" "$BUILD" "$DEPS" || exit 1
 mkdir -p "$LOG_DIR" || die "cannot create $LOG_DIR"
 # The runs below must not rebuild or install anything.

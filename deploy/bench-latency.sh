@@ -29,15 +29,11 @@ round trip measured in the same run, with the data on disk and on tmpfs.
   TMPFS_DIR         /dev/shm    where the tmpfs data folder goes
 EOF
 }
-for a in "$@"; do
-    case "$a" in
-    -h | --help) usage && exit 0 ;;
-    *) printf 'bench-latency: unknown argument %s (see --help)\n' "$a" >&2 && exit 2 ;;
-    esac
-done
-
 START_DIR=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=deploy/deps.sh
+. "$ROOT/deploy/deps.sh"
+lx_args bench-latency "$@"
 abspath() {
     case "$1" in
     /*) printf '%s\n' "$1" ;;

@@ -29,6 +29,20 @@ lx_install_deps() {
 
 LX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# lx_args NAME ARG...: the deploy scripts take their settings from
+# variables. --help runs the caller's usage and exits 0; any other argument
+# is refused with exit status 2 before anything starts.
+lx_args() {
+  local name=$1 a
+  shift
+  for a in "$@"; do
+    case "$a" in
+    -h | --help) usage; exit 0 ;;
+    *) printf '%s: unknown argument %s (settings are variables; see --help)\n' "$name" "$a" >&2; exit 2 ;;
+    esac
+  done
+}
+
 # lx_build_needed BIN_DIR BUILD: 0 if a build is due. BUILD always: yes;
 # never: no; auto: when a binary is missing or a source is newer than
 # BIN_DIR/multi-node.

@@ -49,15 +49,11 @@ run failed; 2 a bad setting, a port in use, or a partition scenario without
 root, ip or iptables.
 EOF
 }
-for a in "$@"; do
-    case "$a" in
-    -h | --help) usage && exit 0 ;;
-    *) printf 'fault-test: unknown argument %s (see --help)\n' "$a" >&2 && exit 2 ;;
-    esac
-done
-
 START_DIR=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=deploy/deps.sh
+. "$ROOT/deploy/deps.sh"
+lx_args fault-test "$@"
 abspath() {
     case "$1" in
     /*) printf '%s\n' "$1" ;;
@@ -165,8 +161,6 @@ trap 'say "terminated"; exit 143' TERM
 cd "$ROOT" || die "cannot enter $ROOT"
 
 # ---- dependencies and build (as run-multi-node.sh) ------------------------
-# shellcheck source=deploy/deps.sh
-. "$ROOT/deploy/deps.sh"
 lx_prepare "$BIN_DIR" "$BUILD" "$DEPS" || exit 1
 for b in multi-node test-client lx-journal; do
     [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing (build it, or set BIN_DIR)"

@@ -43,15 +43,11 @@ summary.json are in docs/cluster.md. Exit status: 0 ok, 1 the run failed,
 2 a bad setting or a port in use.
 EOF
 }
-for a in "$@"; do
-    case "$a" in
-    -h | --help) usage && exit 0 ;;
-    *) printf 'run-multi-node: unknown argument %s (settings are variables; see --help)\n' "$a" >&2 && exit 2 ;;
-    esac
-done
-
 START_DIR=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=deploy/deps.sh
+. "$ROOT/deploy/deps.sh"
+lx_args run-multi-node "$@"
 
 # A relative path given by the user is taken from where the script was
 # started; the defaults live in the source tree.
@@ -238,8 +234,6 @@ trap 'say "terminated"; exit 143' TERM
 cd "$ROOT" || die "cannot enter $ROOT"
 
 # ---- dependencies and build -----------------------------------------------
-# shellcheck source=deploy/deps.sh
-. "$ROOT/deploy/deps.sh"
 lx_prepare "$BIN_DIR" "$BUILD" "$DEPS" || exit 1
 command -v ss >/dev/null 2>&1 || die "ss is missing (package iproute2, in deploy/deps.sh)"
 for b in multi-node test-client; do

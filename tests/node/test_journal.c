@@ -550,16 +550,26 @@ static void test_truncate_after(void **state)
     lx_journal_free(&j);
 }
 
+/* Blocks 1-20 in segments of three blocks each, in a fresh folder named
+ * name, opened; o and dir are what reopening it needs. */
+static lx_journal *open_segmented(const char *name, lx_journal_opts *o, const char **dir)
+{
+    uint8_t buf[1024];
+    size_t blen = make_block(buf, sizeof buf, 2);
+    *o = (lx_journal_opts){.no_fsync = 1, .segment_bytes = 3 * (blen + 8)};
+    *dir = fresh(name);
+    write_journal(*dir, 20, o);
+    lx_journal *j = NULL;
+    assert_int_equal(lx_journal_open(&j, NULL, *dir, o), LX_OK);
+    return j;
+}
+
 static void test_compaction(void **state)
 {
     (void)state;
-    uint8_t buf[1024];
-    size_t blen = make_block(buf, sizeof buf, 2);
-    lx_journal_opts o = {.no_fsync = 1, .segment_bytes = 3 * (blen + 8)};
-    const char *dir = fresh("compact");
-    write_journal(dir, 20, &o);
-    lx_journal *j = NULL;
-    assert_int_equal(lx_journal_open(&j, NULL, dir, &o), LX_OK);
+    lx_journal_opts o;
+    const char *dir;
+    lx_journal *j = open_segmented("compact", &o, &dir);
     uint64_t segs = lx_journal_segment_count(j), removed = 99;
     assert_int_equal(lx_journal_compact(j, &removed, 0), LX_OK);
     assert_int_equal(removed, 0);
@@ -591,13 +601,9 @@ static void test_compaction(void **state)
 static void test_compaction_fds(void **state)
 {
     (void)state;
-    uint8_t buf[1024];
-    size_t blen = make_block(buf, sizeof buf, 2);
-    lx_journal_opts o = {.no_fsync = 1, .segment_bytes = 3 * (blen + 8)};
-    const char *dir = fresh("compact-fds");
-    write_journal(dir, 20, &o);
-    lx_journal *j = NULL;
-    assert_int_equal(lx_journal_open(&j, NULL, dir, &o), LX_OK);
+    lx_journal_opts o;
+    const char *dir;
+    lx_journal *j = open_segmented("compact-fds", &o, &dir);
     uint64_t segs = lx_journal_segment_count(j), removed = 99;
     int fds[8];
     size_t nfds = 99;
