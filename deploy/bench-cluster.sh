@@ -33,6 +33,9 @@ usage: [VARIABLE=value ...] deploy/bench-cluster.sh [--help]
   BASE_PORT         5000        node i uses BASE_PORT+100*i .. +3
   SINK_PORT         BASE_PORT+1099
   DATA_ROOT         data/bench  (DATA_ROOT=/dev/shm/lxbench: tmpfs, no disk)
+  BENCH_KEEP_DATA   false       true: keep each run's DATA_ROOT/<run>/; false removes
+                                it once the run's figures are in (a 3-node run's
+                                journals take GBs, and on tmpfs that is memory)
   LOG_DIR           logs/       each run's logs in LOG_DIR/bench-<run>/
   BIN_DIR           bin/        a Release build (built when needed)
 
@@ -68,6 +71,7 @@ BENCH_CLIENT_ARGS=${BENCH_CLIENT_ARGS:-}
 BENCH_CURVE=${BENCH_CURVE:-off}
 BENCH_SETTLE=${BENCH_SETTLE:-false}
 BENCH_REPEAT=${BENCH_REPEAT:-3}
+BENCH_KEEP_DATA=${BENCH_KEEP_DATA:-false}
 if [ -n "${LOG_DIR:-}" ]; then LOG_DIR=$(abspath "$LOG_DIR"); else LOG_DIR=$ROOT/logs; fi
 if [ -n "${DATA_ROOT:-}" ]; then DATA_ROOT=$(abspath "$DATA_ROOT"); else DATA_ROOT=$ROOT/data/bench; fi
 if [ -n "${BIN_DIR:-}" ]; then BIN_DIR=$(abspath "$BIN_DIR"); else BIN_DIR=$ROOT/bin; fi
@@ -103,6 +107,7 @@ case "$BENCH_FSYNC" in on | off) ;; *) die "BENCH_FSYNC=$BENCH_FSYNC: on or off"
 case "$BENCH_RATE" in '' | *[!0-9]* | 0*) [ -z "$BENCH_RATE" ] || die "BENCH_RATE=$BENCH_RATE: a positive number of orders/s" ;; esac
 case "$BENCH_CURVE" in off | on | both) ;; *) die "BENCH_CURVE=$BENCH_CURVE: off, on or both" ;; esac
 case "$BENCH_REPEAT" in [1-9] | [1-9][0-9]) ;; *) die "BENCH_REPEAT=$BENCH_REPEAT: rounds of every run, 1 to 99" ;; esac
+case "$BENCH_KEEP_DATA" in true | false) ;; *) die "BENCH_KEEP_DATA=$BENCH_KEEP_DATA: true or false" ;; esac
 command -v jq >/dev/null 2>&1 || die "jq is missing (it is in deploy/deps.sh)"
 mkdir -p "$LOG_DIR" || die "cannot create $LOG_DIR"
 
@@ -143,6 +148,9 @@ run() {
          else "\(.throughput) orders/s acked, \(.errors) errors, p50 \(.latency_us.p50) us, p99 \(.latency_us.p99) us" end)
         + ", converged \(.converged)"' \
         "$LOG_DIR/bench-$name/summary.json" 2>/dev/null
+    # Three rounds at the default sizes left 11 GB of journals, which on
+    # tmpfs is memory the later runs no longer had.
+    [ "$BENCH_KEEP_DATA" = true ] || rm -rf "${DATA_ROOT:?}/$name"
     return 0
 }
 
