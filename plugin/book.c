@@ -1,9 +1,18 @@
 /* Order books: the order and price-level pools, the sorted price array of
  * each side, FIFO queues per level, the id index, and the book queries. */
+#define _GNU_SOURCE /* mremap */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "engine_int.h"
+
+/* An order pool array of this many bytes or more has a mapping of its
+ * own, grown with mremap: the kernel moves the page tables instead of the
+ * pages being copied. Grown on the heap, a pool of 150,000 orders took 2
+ * to 6 ms to grow by half (a copy into fresh pages, each faulted in), and
+ * every replica grows at the same block. */
+#define POOL_MAP_MIN ((size_t)1 << 20)
 
 /* The next capacity of a pool: doubling while small, then half again, so
  * that a large book wastes at most a third of its pool. */
@@ -29,6 +38,38 @@ static lx_err grow_pool(void **v, uint32_t *cap, size_t elem, uint32_t first)
     return LX_OK;
 }
 
+/* *p, an array of old bytes (0: none), resized to len > old bytes (on the
+ * heap or in a mapping of its own by POOL_MAP_MIN); false if out of
+ * memory, *p unchanged. */
+static bool pool_resize(void **p, size_t old, size_t len)
+{
+    void *q;
+    if (len < POOL_MAP_MIN) {
+        q = realloc(*p, len);
+    } else if (old >= POOL_MAP_MIN) {
+        q = mremap(*p, old, len, MREMAP_MAYMOVE);
+    } else {
+        q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (q != MAP_FAILED) {
+            if (old)
+                memcpy(q, *p, old);
+            free(*p);
+        }
+    }
+    if (!q || q == MAP_FAILED)
+        return false;
+    *p = q;
+    return true;
+}
+
+static void pool_free(void *p, size_t len)
+{
+    if (len >= POOL_MAP_MIN)
+        munmap(p, len);
+    else
+        free(p);
+}
+
 static lx_err grow_orders(lx_engine *e)
 {
     uint32_t ncap;
@@ -37,18 +78,15 @@ static lx_err grow_orders(lx_engine *e)
         return err;
     /* Each array keeps its new size even if a later one fails: the
      * capacity only counts once all three have it. */
-    lx__order *o = realloc(e->orders, (size_t)ncap * sizeof *o);
-    if (!o)
-        return LX_ENOMEM;
-    e->orders = o;
-    lx__link *l = realloc(e->links, (size_t)ncap * sizeof *l);
-    if (!l)
-        return LX_ENOMEM;
-    e->links = l;
-    lx__order_x *x = realloc(e->orders_x, (size_t)ncap * sizeof *x);
-    if (!x)
-        return LX_ENOMEM;
-    e->orders_x = x;
+    void **v[3] = {(void **)&e->orders, (void **)&e->links, (void **)&e->orders_x};
+    const size_t elem[3] = {sizeof(lx__order), sizeof(lx__link), sizeof(lx__order_x)};
+    for (int i = 0; i < 3; i++) {
+        if (e->cap_pool[i] >= ncap)
+            continue;
+        if (!pool_resize(v[i], (size_t)e->cap_pool[i] * elem[i], (size_t)ncap * elem[i]))
+            return LX_ENOMEM;
+        e->cap_pool[i] = ncap;
+    }
     e->cap_orders = ncap;
     return LX_OK;
 }
@@ -115,14 +153,15 @@ void lx__books_free(lx_engine *e)
         free(e->markets[i].sides[0].v);
         free(e->markets[i].sides[1].v);
     }
-    free(e->orders);
-    free(e->links);
-    free(e->orders_x);
+    pool_free(e->orders, (size_t)e->cap_pool[0] * sizeof(lx__order));
+    pool_free(e->links, (size_t)e->cap_pool[1] * sizeof(lx__link));
+    pool_free(e->orders_x, (size_t)e->cap_pool[2] * sizeof(lx__order_x));
     free(e->levels);
     lx__ids_free(&e->ids);
     e->orders = NULL;
     e->links = NULL;
     e->orders_x = NULL;
+    memset(e->cap_pool, 0, sizeof e->cap_pool);
     e->levels = NULL;
 }
 
@@ -184,4 +223,17 @@ bool lx_engine_order_open(const lx_engine *e, uint64_t id)
 size_t lx_engine_order_count(const lx_engine *e)
 {
     return e ? e->open : 0;
+}
+
+size_t lx_engine_mapped_bytes(const lx_engine *e)
+{
+    if (!e)
+        return 0;
+    const size_t elem[3] = {sizeof(lx__order), sizeof(lx__link), sizeof(lx__order_x)};
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t len = (size_t)e->cap_pool[i] * elem[i];
+        n += len >= POOL_MAP_MIN ? len : 0;
+    }
+    return n;
 }

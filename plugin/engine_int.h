@@ -217,6 +217,9 @@ struct lx_engine {
     lx__link *links;       /* parallel to orders */
     lx__order_x *orders_x; /* parallel to orders */
     uint32_t orders_hw, cap_orders, orders_free;
+    /* Each of the three arrays' own capacity: past cap_orders when a
+     * growth gave some of them more and then failed (book.c). */
+    uint32_t cap_pool[3];
     size_t open; /* open orders */
     lx__ids ids; /* open order ids -> pool index */
 

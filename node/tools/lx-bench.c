@@ -655,7 +655,8 @@ static void usage(FILE *f)
                "pre-generated stream, with the clock read once per run. Latency comes from\n"
                "a separate pass over the same stream that reads CLOCK_MONOTONIC around\n"
                "every operation; the figures include one clock read (shown as timer).\n"
-               "Memory is the heap (mallinfo2) of an engine that has run the whole stream,\n"
+               "Memory is the heap (mallinfo2), plus the engine's own mappings (its large\n"
+               "order pool arrays), of an engine that has run the whole stream,\n"
                "without the caller's event list;\n"
                "for --mix deep also per resting order: the growth after the set-up\n"
                "(markets, funded accounts) divided by the orders left open. With the\n"
@@ -833,13 +834,14 @@ int main(int argc, char **argv)
     lx_events_init(&evs);
     size_t before = heap_bytes();
     lx_engine *e = setup_engine(&s, &evs);
-    size_t after_setup = heap_bytes();
+    size_t after_setup = heap_bytes() + lx_engine_mapped_bytes(e);
     for (size_t i = 0; i < s.n; i++)
         apply_op(e, &evs, &s, &s.v[i]);
     /* The event list is the caller's scratch, not the engine's: the engine
      * may have it keep room for an event per order on a book's side. */
     lx_events_free(&evs);
-    size_t bytes = heap_bytes() - before, book_bytes = heap_bytes() - after_setup;
+    size_t held = heap_bytes() + lx_engine_mapped_bytes(e);
+    size_t bytes = held - before, book_bytes = held - after_setup;
     size_t resting = lx_engine_order_count(e);
     snap_cost sc = snapshot_cost(e, opt.runs);
     lx_engine_free(&e);
@@ -904,10 +906,12 @@ int main(int argc, char **argv)
         else
             printf("  baseline  n/a for --file\n");
         if (deep)
-            printf("  memory    %.1f bytes per resting order (%zu resting at the end; heap %zu)\n",
+            printf("  memory    %.1f bytes per resting order (%zu resting at the end; heap and "
+                   "mappings %zu)\n",
                    per_order, resting, bytes);
         else
-            printf("  memory    heap %zu bytes (%zu resting at the end; per order: --mix deep)\n",
+            printf("  memory    heap and mappings %zu bytes (%zu resting at the end; per order: "
+                   "--mix deep)\n",
                    bytes, resting);
         printf("  snapshot  %.2f ms for %zu orders, %zu bytes (%.1f ns/order); incremental\n"
                "            %.2f ms in %" PRIu64

@@ -200,6 +200,53 @@ static void test_large_book(void **state)
     assert_int_equal(b[0].orders, 40);
 }
 
+/* A pool that grows past 1 MiB moves into a mapping of its own and grows
+ * there (mremap): 200,000 orders take it through the move and several
+ * growths, and every order keeps its fields and its place. */
+static void test_pool_growth_keeps_orders(void **state)
+{
+    fx *f = *state;
+    const uint64_t n = 200000;
+    assert_int_equal(lx_engine_mapped_bytes(f->e), 0);
+    assert_int_equal(lx_engine_mapped_bytes(NULL), 0);
+    for (uint64_t id = 1; id <= n; id++)
+        order(f, id, 1 + id % 2, LX_BUY, 1 + id % 1000, 1 + id % 7);
+    assert_int_equal(lx_engine_order_count(f->e), n);
+    /* The orders (32 bytes each) and their links (8) are mapped. */
+    assert_true(lx_engine_mapped_bytes(f->e) >= n * (32 + 8));
+    lx_order_info info;
+    for (uint64_t id = 1; id <= n; id++) {
+        assert_int_equal(lx_engine_order(f->e, &info, id), LX_OK);
+        assert_int_equal(info.price, 1 + id % 1000);
+        assert_int_equal(info.qty, 1 + id % 7);
+    }
+    /* The best level (1000) holds ids 999, 1999, ... in that order: a sell
+     * of its whole quantity fills them front to back. */
+    uint64_t qty = 0;
+    for (uint64_t id = 999; id <= n; id += 1000)
+        qty += 1 + id % 7;
+    lx_cmd c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_ORDER;
+    c.u.order.id = n + 1;
+    c.u.order.account = 3;
+    c.u.order.side = LX_SELL;
+    c.u.order.price = 1000;
+    c.u.order.qty = qty;
+    c.u.order.tif = LX_IOC;
+    lx_events_clear(&f->ev);
+    assert_int_equal(lx_engine_apply(f->e, &f->ev, &c), LX_OK);
+    uint64_t want = 999;
+    for (size_t i = 0; i < f->ev.n; i++) {
+        if (f->ev.v[i].type != LX_EV_FILL)
+            continue;
+        assert_int_equal(f->ev.v[i].u.fill.maker, want);
+        want += 1000;
+    }
+    assert_int_equal(want, 999 + 1000 * (n / 1000));
+    assert_int_equal(lx_engine_order_count(f->e), n - n / 1000);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -208,6 +255,7 @@ int main(void)
         T(test_fifo),
         T(test_partial_fill_keeps_place),
         T(test_large_book),
+        T(test_pool_growth_keeps_orders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -393,6 +393,9 @@ lx_err lx_engine_order(const lx_engine *e, lx_order_info *out, uint64_t id);
  * lx_engine_order also reads the order's level, owner and flags. */
 bool lx_engine_order_open(const lx_engine *e, uint64_t id);
 size_t lx_engine_order_count(const lx_engine *e); /* open orders */
+/* Bytes of the mappings the engine holds outside the C heap (the arrays of
+ * a large order pool), which malloc's statistics do not count. */
+size_t lx_engine_mapped_bytes(const lx_engine *e);
 
 typedef struct lx_balance {
     uint64_t account;
