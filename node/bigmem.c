@@ -22,3 +22,15 @@ void lx__big_free(void *p, size_t len)
     if (p)
         munmap(p, len);
 }
+
+void lx__big_prefault(void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(p, len, MADV_POPULATE_WRITE) == 0)
+        return;
+#endif
+    /* Kernels before 5.14: a write to each page (they are zero already). */
+    volatile uint8_t *b = p;
+    for (size_t i = 0; i < len; i += 4096)
+        b[i] = 0;
+}

@@ -408,6 +408,19 @@ void lx__jw_snap_release(lx__jw_snap *s)
     s->lent = NULL;
 }
 
+/* On the snapshot writer, which holds s's lent buffer: faults in its
+ * pages up to twice this snapshot's length (those already in cost next to
+ * nothing), so that the next snapshot finds them there. Faulting them in
+ * as the main thread first wrote them cost it 0.2 to 2.2 ms per MB on the
+ * test machine. */
+static void prefault_lent(const lx__jw_snap *s)
+{
+    if (!s->lent)
+        return;
+    size_t upto = (2 * s->len + LX__BIG_PAGE - 1) & ~(LX__BIG_PAGE - 1);
+    lx__big_prefault(s->engine, upto < s->cap ? upto : s->cap);
+}
+
 /* On the snapshot writer: writes the snapshot s (whose blocks are
  * durable), then prunes and compacts behind it; snaps_written counts it
  * before the compaction, which waits for the journal's lock. */
@@ -429,6 +442,7 @@ static void write_snap(lx__jw *w, const lx__jw_snap *s)
     pthread_mutex_unlock(&w->snap_mu);
     if (rc == LX_OK) {
         compact(w);
+        prefault_lent(s);
     } else {
         fprintf(stderr, "%s snapshot at seq %llu failed: %s\n", w->node_id,
                 (unsigned long long)s->meta.seq, lx_strerror(rc));

@@ -524,8 +524,12 @@ typedef struct lx__jw_snap {
     uint8_t *engine; /* malloc'd, or lent (below) */
     size_t len;
     /* Non-NULL: engine is the main thread's buffer, lent while this flag
-     * is set; the journal thread clears it when done instead of freeing. */
+     * is set; the journal thread clears it when done instead of freeing.
+     * Its capacity is cap: the snapshot writer faults in its pages up to
+     * twice this snapshot's length, so that the next one, of a book that
+     * has grown, does not fault them in on the main thread. */
     _Atomic int *lent;
+    size_t cap;
     uint8_t *settle; /* the settlement section, malloc'd; NULL: none */
     size_t settle_len;
     /* Settlement batches whose files (DATA_DIR/settle/<number>.batch,
@@ -708,7 +712,10 @@ typedef struct lx__node {
     uint64_t snap_phase; /* snapshots at seq = phase + k * snapshot_every */
     /* The buffer snapshots are encoded into, kept from one to the next so
      * that its pages are not faulted in again each time (lx__ss_snapshot),
-     * and set while the journal thread holds it. */
+     * and set while the journal thread holds it. It is mostly address
+     * space (LX__SNAP_RESERVE): its pages are faulted in once, as a
+     * growing book first needs them, and the snapshot writer faults in
+     * those the next snapshot may need (lx__jw_snap's cap). */
     uint8_t *snap_buf;
     size_t snap_cap;
     _Atomic int snap_lent;
@@ -1003,10 +1010,17 @@ void lx__ss_snap_step(lx__node *n);
 /* Whether n->seq is one of this node's snapshot points. */
 int lx__ss_due(const lx__node *n);
 
+#define LX__BIG_PAGE ((size_t)2 << 20)
+/* The least address space a snapshot buffer takes (n->snap_buf). */
+#define LX__SNAP_RESERVE ((size_t)256 << 20)
 /* len zeroed bytes from mmap, in 2 MiB pages where the kernel has them;
  * NULL when out of memory. lx__big_free takes the same len. */
 void *lx__big_alloc(size_t len);
 void lx__big_free(void *p, size_t len);
+/* Faults in every page of p's len bytes now, so that the thread that
+ * writes them later does not: on a virtual machine a fresh page can cost
+ * microseconds to fault in. */
+void lx__big_prefault(void *p, size_t len);
 /* A GAP_RESP from out[slot]: if it shows the sender no longer holds the
  * block after n->seq (compacted away), asks that peer for a snapshot. */
 void lx__ss_gap_resp(lx__node *n, const lx__peer_msg *m, int slot);

@@ -17,7 +17,6 @@
 #define PART_TIMEOUT_US 5000000u /* no part for this long: give up */
 #define RETRY_US 1000000u        /* after a failed attempt */
 #define TAKEN_MAX 4u             /* snapshots whose hash this run remembers */
-#define BIG_PAGE (2u << 20)      /* snapshot buffers grow in these */
 /* Orders an incremental snapshot writes per turn of the main loop: about
  * 0.1-0.3 ms on the test machine, so that a large book's snapshot never
  * stops the node for long (a stop of 20 ms at 250,000 orders/s was a
@@ -114,10 +113,12 @@ int lx__ss_due(const lx__node *n)
 }
 
 /* Begins an incremental snapshot of the state after block n->seq, into
- * n->snap_buf, grown with room to spare, when the journal thread is not
- * still writing from it; else into a buffer of its own. A fresh malloc'd
- * buffer's pages fault in 4 KiB at a time as it is written: for a book of
- * 10 MB that took several times as long as the encoding itself. */
+ * n->snap_buf when the journal thread is not still writing from it; else
+ * into a buffer of its own. A fresh buffer's pages fault in as it is
+ * written, which for a book of 10 MB took several times as long as the
+ * encoding itself: n->snap_buf is address space for four times the
+ * snapshot (LX__SNAP_RESERVE at least), kept, and the snapshot writer
+ * faults in the part the next snapshot may need (jwriter.c). */
 static void begin(lx__node *n)
 {
     lx__ss *s = n->ss;
@@ -134,7 +135,9 @@ static void begin(lx__node *n)
         cap = len;
     } else {
         if (len > n->snap_cap) {
-            size_t want = (len + len / 2 + BIG_PAGE - 1) & ~(size_t)(BIG_PAGE - 1);
+            size_t want = (4 * len + LX__BIG_PAGE - 1) & ~(LX__BIG_PAGE - 1);
+            if (want < LX__SNAP_RESERVE)
+                want = LX__SNAP_RESERVE;
             lx__big_free(n->snap_buf, n->snap_cap);
             n->snap_cap = 0;
             if (!(n->snap_buf = lx__big_alloc(want)))
@@ -179,6 +182,7 @@ static void hand_over(lx__node *n)
         s->js.engine = n->snap_buf;
         atomic_store_explicit(&n->snap_lent, 1, memory_order_relaxed);
         s->js.lent = &n->snap_lent;
+        s->js.cap = n->snap_cap;
     }
     char sec[64] = "";
     if (s->js.settle)
