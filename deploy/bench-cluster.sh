@@ -34,8 +34,8 @@ usage: [VARIABLE=value ...] deploy/bench-cluster.sh [--help]
   SINK_PORT         BASE_PORT+1099
   DATA_ROOT         data/bench  (DATA_ROOT=/dev/shm/lxbench: tmpfs, no disk)
   BENCH_KEEP_DATA   false       true: keep each run's DATA_ROOT/<run>/; false removes
-                                it once the run's figures are in (a 3-node run's
-                                journals take GBs, and on tmpfs that is memory)
+                                it once the run's figures are in (a 10-node run's
+                                journals take 2.5 GB, and on tmpfs that is memory)
   LOG_DIR           logs/       each run's logs in LOG_DIR/bench-<run>/
   BIN_DIR           bin/        a Release build (built when needed)
 
