@@ -62,6 +62,14 @@ static bool pool_resize(void **p, size_t old, size_t len)
     return true;
 }
 
+/* The element sizes of the order pool's arrays, in cap_pool's order. */
+static const size_t pool_elem[3] = {sizeof(lx__order), sizeof(lx__link), sizeof(lx__order_x)};
+
+static size_t pool_bytes(const lx_engine *e, int i)
+{
+    return (size_t)e->cap_pool[i] * pool_elem[i];
+}
+
 static void pool_free(void *p, size_t len)
 {
     if (len >= POOL_MAP_MIN)
@@ -79,11 +87,10 @@ static lx_err grow_orders(lx_engine *e)
     /* Each array keeps its new size even if a later one fails: the
      * capacity only counts once all three have it. */
     void **v[3] = {(void **)&e->orders, (void **)&e->links, (void **)&e->orders_x};
-    const size_t elem[3] = {sizeof(lx__order), sizeof(lx__link), sizeof(lx__order_x)};
     for (int i = 0; i < 3; i++) {
         if (e->cap_pool[i] >= ncap)
             continue;
-        if (!pool_resize(v[i], (size_t)e->cap_pool[i] * elem[i], (size_t)ncap * elem[i]))
+        if (!pool_resize(v[i], pool_bytes(e, i), (size_t)ncap * pool_elem[i]))
             return LX_ENOMEM;
         e->cap_pool[i] = ncap;
     }
@@ -153,9 +160,9 @@ void lx__books_free(lx_engine *e)
         free(e->markets[i].sides[0].v);
         free(e->markets[i].sides[1].v);
     }
-    pool_free(e->orders, (size_t)e->cap_pool[0] * sizeof(lx__order));
-    pool_free(e->links, (size_t)e->cap_pool[1] * sizeof(lx__link));
-    pool_free(e->orders_x, (size_t)e->cap_pool[2] * sizeof(lx__order_x));
+    pool_free(e->orders, pool_bytes(e, 0));
+    pool_free(e->links, pool_bytes(e, 1));
+    pool_free(e->orders_x, pool_bytes(e, 2));
     free(e->levels);
     lx__ids_free(&e->ids);
     e->orders = NULL;
@@ -229,11 +236,8 @@ size_t lx_engine_mapped_bytes(const lx_engine *e)
 {
     if (!e)
         return 0;
-    const size_t elem[3] = {sizeof(lx__order), sizeof(lx__link), sizeof(lx__order_x)};
     size_t n = 0;
-    for (int i = 0; i < 3; i++) {
-        size_t len = (size_t)e->cap_pool[i] * elem[i];
-        n += len >= POOL_MAP_MIN ? len : 0;
-    }
+    for (int i = 0; i < 3; i++)
+        n += pool_bytes(e, i) >= POOL_MAP_MIN ? pool_bytes(e, i) : 0;
     return n;
 }
