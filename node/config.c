@@ -62,6 +62,10 @@ const char lx__usage[] =
     "  --journal-segment-bytes N\n"
     "                         start a new journal segment past N bytes, 4096 to\n"
     "                         2^40 [JOURNAL_SEGMENT_BYTES] (67108864)\n"
+    "  --reserve-orders N     size the order book's id index and order pool for N\n"
+    "                         open orders at start (16 MiB of index a million),\n"
+    "                         so a book within N never pauses to grow them;\n"
+    "                         0 grows from empty [RESERVE_ORDERS] (1048576)\n"
     "  --curve-key FILE       this node's CURVE secret key (lx-keys generate); turns\n"
     "                         CURVE on for every socket [CURVE_KEY]\n"
     "  --peer-keys FILE       allow-list of the cluster's node keys, labelled with\n"
@@ -396,6 +400,7 @@ typedef enum opt_id {
     O_ELECTION,
     O_COMPACT,
     O_SEGMENT,
+    O_RESERVE,
     O_CURVE_KEY,
     O_PEER_KEYS,
     O_PEER_NUMBERS,
@@ -438,6 +443,7 @@ static const struct {
     [O_ELECTION] = {"election-timeout", "ELECTION_TIMEOUT", 0},
     [O_COMPACT] = {"compact", "COMPACT", 0},
     [O_SEGMENT] = {"journal-segment-bytes", "JOURNAL_SEGMENT_BYTES", 0},
+    [O_RESERVE] = {"reserve-orders", "RESERVE_ORDERS", 0},
     [O_CURVE_KEY] = {"curve-key", "CURVE_KEY", 0},
     [O_PEER_KEYS] = {"peer-keys", "PEER_KEYS", 0},
     [O_PEER_NUMBERS] = {"peer-numbers", "PEER_NUMBERS", 0},
@@ -605,6 +611,12 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
                             src, v);
         c->segment_bytes = u;
         return LX_OK;
+    case O_RESERVE:
+        if (!parse_range(&u, v, 0, LX_ENGINE_RESERVE_MAX))
+            return lx__errf(err, errlen, "%s: bad order reserve \"%s\": 0 to %zu open orders", src,
+                            v, LX_ENGINE_RESERVE_MAX);
+        c->reserve_orders = (size_t)u;
+        return LX_OK;
     case O_CURVE_KEY:
     case O_PEER_KEYS:
     case O_CLIENT_KEYS: {
@@ -698,6 +710,7 @@ static void defaults(lx__config *c)
     c->election_us = 1000000;
     c->compact = 1;
     c->segment_bytes = LX_JOURNAL_SEGMENT_DEFAULT;
+    c->reserve_orders = LX__RESERVE_DEFAULT;
     lx__settle_cfg_defaults(&c->settle);
 }
 

@@ -68,6 +68,10 @@ typedef struct lx__curve_cfg {
 #define LX__TOPO_RING 2
 #define LX__CLUSTER_MAX (LX__PEERS_MAX + 1) /* nodes in a cluster */
 
+/* --reserve-orders' default: the open orders the leader's owner table is
+ * sized for from the start (LX__OWNERS_MAX). */
+#define LX__RESERVE_DEFAULT ((size_t)1 << 20)
+
 typedef struct lx__config {
     char node_id[LX__NODE_ID_MAX + 1];
     unsigned base_port;
@@ -97,6 +101,7 @@ typedef struct lx__config {
     uint64_t election_us;    /* --election-timeout */
     int compact;             /* remove journal segments behind the kept snapshots */
     uint64_t segment_bytes;  /* journal segment size limit */
+    size_t reserve_orders;   /* open orders the engine has room for from the start */
     int help;                /* --help was given: print the usage, exit 0 */
     lx__settle_cfg settle;
     lx__curve_cfg curve;

@@ -862,6 +862,13 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         goto out;
     }
     n->engine = rec.engine;
+    /* The id index at its working size now, not rebuilt under load. */
+    if ((rc = lx_engine_reserve(n->engine, cfg->reserve_orders)) != LX_OK) {
+        lx__log(n, "cannot reserve room for %zu open orders: %s", cfg->reserve_orders,
+                lx_strerror(rc));
+        lx_journal_free(&j);
+        goto out;
+    }
     n->seq = rec.last_seq;
     n->next_index = rec.next_index;
     memcpy(n->hash, rec.state_hash, LX_STATE_HASH_LEN);

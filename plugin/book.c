@@ -78,12 +78,9 @@ static void pool_free(void *p, size_t len)
         free(p);
 }
 
-static lx_err grow_orders(lx_engine *e)
+/* The order pool at capacity ncap > cap_orders. */
+static lx_err pool_to(lx_engine *e, uint32_t ncap)
 {
-    uint32_t ncap;
-    lx_err err = next_cap(&ncap, e->cap_orders, 256);
-    if (err)
-        return err;
     /* Each array keeps its new size even if a later one fails: the
      * capacity only counts once all three have it. */
     void **v[3] = {(void **)&e->orders, (void **)&e->links, (void **)&e->orders_x};
@@ -96,6 +93,26 @@ static lx_err grow_orders(lx_engine *e)
     }
     e->cap_orders = ncap;
     return LX_OK;
+}
+
+static lx_err grow_orders(lx_engine *e)
+{
+    uint32_t ncap;
+    lx_err err = next_cap(&ncap, e->cap_orders, 256);
+    return err ? err : pool_to(e, ncap);
+}
+
+lx_err lx_engine_reserve(lx_engine *e, size_t orders)
+{
+    if (!e || orders > LX_ENGINE_RESERVE_MAX)
+        return LX_EINVAL;
+    if (orders > e->cap_orders) {
+        lx_err err = pool_to(e, (uint32_t)orders);
+        if (err)
+            return err;
+    }
+    /* The headroom lx__ids_reserve_one keeps. */
+    return lx__ids_reserve(&e->ids, orders + orders / 4);
 }
 
 lx_err lx__book_reserve(lx_engine *e, lx__side *side)

@@ -65,6 +65,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.snapshot_every, 10000);
     assert_int_equal(cfg.compact, 1);
     assert_int_equal(cfg.segment_bytes, 64u << 20);
+    assert_int_equal(cfg.reserve_orders, 1u << 20);
     assert_int_equal(cfg.topology, LX__TOPO_MESH);
     assert_int_equal(cfg.cluster_size, 1);
     assert_string_equal(cfg.log_file, "");
@@ -124,6 +125,7 @@ static void test_env_and_flag_precedence(void **state)
                          "SNAPSHOT_EVERY=0",
                          "COMPACT=off",
                          "JOURNAL_SEGMENT_BYTES=4096",
+                         "RESERVE_ORDERS=0",
                          NULL};
     memcpy(fake_env, env, sizeof env);
     assert_int_equal(parse(NULL), LX_OK);
@@ -147,6 +149,7 @@ static void test_env_and_flag_precedence(void **state)
     assert_int_equal(cfg.snapshot_every, 0);
     assert_int_equal(cfg.compact, 0);
     assert_int_equal(cfg.segment_bytes, 4096);
+    assert_int_equal(cfg.reserve_orders, 0);
 
     /* Every flag wins over its variable, whatever the order. */
     const char *a[] = {"--node=flagnode",
@@ -183,6 +186,8 @@ static void test_env_and_flag_precedence(void **state)
                        "--compact=on",
                        "--journal-segment-bytes",
                        "65536",
+                       "--reserve-orders",
+                       "268435456",
                        NULL};
     assert_int_equal(parse(a), LX_OK);
     assert_string_equal(cfg.node_id, "flagnode");
@@ -204,6 +209,7 @@ static void test_env_and_flag_precedence(void **state)
     assert_int_equal(cfg.snapshot_every, 4);
     assert_int_equal(cfg.compact, 1);
     assert_int_equal(cfg.segment_bytes, 65536);
+    assert_int_equal(cfg.reserve_orders, 268435456);
     fake_env[0] = NULL;
 }
 
@@ -287,6 +293,8 @@ static void test_bad_values(void **state)
         {{"--compact", "maybe", NULL}, "on or off"},
         {{"--journal-segment-bytes", "4095", NULL}, "bad segment size"},
         {{"--journal-segment-bytes", "1099511627777", NULL}, "bad segment size"},
+        {{"--reserve-orders", "268435457", NULL}, "bad order reserve"},
+        {{"--reserve-orders", "1e6", NULL}, "bad order reserve"},
         {{"--bogus", NULL}, "unknown option"},
         {{"stray", NULL}, "unexpected argument"},
         {{"--markets", "/nonexistent/markets.json", NULL}, "cannot read"},

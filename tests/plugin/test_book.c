@@ -1,6 +1,6 @@
 /* Tests for the order books: level ordering over many prices, FIFO within a
- * level, level removal anywhere in the book, and the depth and order
- * queries. */
+ * level, level removal anywhere in the book, the depth and order queries,
+ * and pool growth and reservation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "../../plugin/engine_int.h"
 #include "lx/plugin.h"
 
 typedef struct fx {
@@ -52,7 +53,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static void order(fx *f, uint64_t id, uint64_t acct, uint8_t side, uint64_t price, uint64_t qty)
+/* Applies a limit order; its events in f->ev. */
+static void submit(fx *f, uint64_t id, uint64_t acct, uint8_t side, uint64_t price, uint64_t qty,
+                   uint8_t tif)
 {
     lx_cmd c;
     memset(&c, 0, sizeof c);
@@ -62,8 +65,14 @@ static void order(fx *f, uint64_t id, uint64_t acct, uint8_t side, uint64_t pric
     c.u.order.side = side;
     c.u.order.price = price;
     c.u.order.qty = qty;
+    c.u.order.tif = tif;
     lx_events_clear(&f->ev);
     assert_int_equal(lx_engine_apply(f->e, &f->ev, &c), LX_OK);
+}
+
+static void order(fx *f, uint64_t id, uint64_t acct, uint8_t side, uint64_t price, uint64_t qty)
+{
+    submit(f, id, acct, side, price, qty, LX_GTC);
     assert_int_equal(f->ev.v[0].type, LX_EV_ACCEPTED);
 }
 
@@ -225,17 +234,7 @@ static void test_pool_growth_keeps_orders(void **state)
     uint64_t qty = 0;
     for (uint64_t id = 999; id <= n; id += 1000)
         qty += 1 + id % 7;
-    lx_cmd c;
-    memset(&c, 0, sizeof c);
-    c.type = LX_CMD_ORDER;
-    c.u.order.id = n + 1;
-    c.u.order.account = 3;
-    c.u.order.side = LX_SELL;
-    c.u.order.price = 1000;
-    c.u.order.qty = qty;
-    c.u.order.tif = LX_IOC;
-    lx_events_clear(&f->ev);
-    assert_int_equal(lx_engine_apply(f->e, &f->ev, &c), LX_OK);
+    submit(f, n + 1, 3, LX_SELL, 1000, qty, LX_IOC);
     uint64_t want = 999;
     for (size_t i = 0; i < f->ev.n; i++) {
         if (f->ev.v[i].type != LX_EV_FILL)
@@ -247,6 +246,66 @@ static void test_pool_growth_keeps_orders(void **state)
     assert_int_equal(lx_engine_order_count(f->e), n - n / 1000);
 }
 
+/* lx_engine_reserve: the orders already open keep their fields and place;
+ * within the reservation neither the id index nor the pool is rebuilt or
+ * moved; past it both grow as before. */
+static void test_reserve(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(lx_engine_reserve(NULL, 10), LX_EINVAL);
+    assert_int_equal(lx_engine_reserve(f->e, LX_ENGINE_RESERVE_MAX + 1), LX_EINVAL);
+    assert_int_equal(lx_engine_reserve(f->e, 0), LX_OK);
+    for (uint64_t id = 1; id <= 1000; id++)
+        order(f, id, 1, LX_BUY, 1 + id % 10, 1 + id % 3);
+
+    const uint64_t n = 150000;
+    assert_int_equal(lx_engine_reserve(f->e, n), LX_OK);
+    const lx__idslot *ids = f->e->ids.s;
+    const lx__order *pool = f->e->orders;
+    size_t mapped = lx_engine_mapped_bytes(f->e);
+    assert_true(mapped >= n * (32 + 8));
+    /* The index holds n open orders at a load of at most 1/2. */
+    assert_true(f->e->ids.mask + 1 >= 2 * n);
+    /* A smaller reservation changes nothing. */
+    assert_int_equal(lx_engine_reserve(f->e, 5000), LX_OK);
+    assert_ptr_equal(f->e->ids.s, ids);
+
+    for (uint64_t id = 1001; id <= n; id++)
+        order(f, id, 2, LX_BUY, 1 + id % 10, 1 + id % 3);
+    assert_int_equal(lx_engine_order_count(f->e), n);
+    assert_ptr_equal(f->e->ids.s, ids);
+    assert_ptr_equal(f->e->orders, pool);
+    assert_int_equal(lx_engine_mapped_bytes(f->e), mapped);
+    lx_order_info info;
+    for (uint64_t id = 1; id <= n; id++) {
+        assert_int_equal(lx_engine_order(f->e, &info, id), LX_OK);
+        assert_int_equal(info.account, id <= 1000 ? 1 : 2);
+        assert_int_equal(info.price, 1 + id % 10);
+        assert_int_equal(info.qty, 1 + id % 3);
+    }
+    /* The best level (10) fills front to back: the orders from before the
+     * reservation first. */
+    submit(f, n + 1, 3, LX_SELL, 10, 1 + 9 % 3 + 1 + 19 % 3, LX_IOC);
+    uint64_t makers[2] = {0, 0};
+    size_t k = 0;
+    for (size_t i = 0; i < f->ev.n; i++)
+        if (f->ev.v[i].type == LX_EV_FILL && k < 2)
+            makers[k++] = f->ev.v[i].u.fill.maker;
+    assert_int_equal(k, 2);
+    assert_int_equal(makers[0], 9);
+    assert_int_equal(makers[1], 19);
+
+    /* Past the reservation (and the index's room, which rounds up to a
+     * power of two) both grow. */
+    for (uint64_t id = n + 2; id <= 2 * n + 1; id++)
+        order(f, id, 2, LX_SELL, 100 + id % 10, 1);
+    assert_true(f->e->ids.s != ids);
+    assert_true(lx_engine_mapped_bytes(f->e) > mapped);
+    assert_int_equal(lx_engine_order_count(f->e), 2 * n - 2);
+    assert_int_equal(lx_engine_order(f->e, &info, n), LX_OK);
+    assert_int_equal(lx_engine_order(f->e, &info, 2 * n + 1), LX_OK);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -256,6 +315,7 @@ int main(void)
         T(test_partial_fill_keeps_place),
         T(test_large_book),
         T(test_pool_growth_keeps_orders),
+        T(test_reserve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -393,6 +393,16 @@ lx_err lx_engine_order(const lx_engine *e, lx_order_info *out, uint64_t id);
  * lx_engine_order also reads the order's level, owner and flags. */
 bool lx_engine_order_open(const lx_engine *e, uint64_t id);
 size_t lx_engine_order_count(const lx_engine *e); /* open orders */
+/* Makes room for that many open orders in total, so that a book that stays
+ * within it never stops to grow its id index or order pool. The index is
+ * rebuilt now at its final size and all of it written (8-byte slots at a
+ * load of at most 1/2: 16 MiB for 1,048,576 orders); the pool's arrays (42
+ * bytes an order) get their address space, which the kernel fills in as
+ * orders arrive. Never shrinks anything. LX_EINVAL over
+ * LX_ENGINE_RESERVE_MAX; LX_ENOMEM if the memory is not there (the engine
+ * stays whole and may keep what it got). */
+#define LX_ENGINE_RESERVE_MAX ((size_t)1 << 28)
+lx_err lx_engine_reserve(lx_engine *e, size_t orders);
 /* Bytes of the mappings the engine holds outside the C heap (the arrays of
  * a large order pool), which malloc's statistics do not count. */
 size_t lx_engine_mapped_bytes(const lx_engine *e);
