@@ -718,9 +718,10 @@ typedef struct lx__node {
     /* The buffer snapshots are encoded into, kept from one to the next so
      * that its pages are not faulted in again each time (lx__ss_snapshot),
      * and set while the journal thread holds it. It is mostly address
-     * space (LX__SNAP_RESERVE): its pages are faulted in once, as a
-     * growing book first needs them, and the snapshot writer faults in
-     * those the next snapshot may need (lx__jw_snap's cap). */
+     * space (LX__SNAP_RESERVE): the node faults in its first
+     * LX__SNAP_WARM bytes at start, the snapshot writer those the next
+     * snapshot may need (lx__jw_snap's cap), and a book that outgrows both
+     * faults in the rest as it first needs them. */
     uint8_t *snap_buf;
     size_t snap_cap;
     _Atomic int snap_lent;
@@ -1018,6 +1019,9 @@ int lx__ss_due(const lx__node *n);
 #define LX__BIG_PAGE ((size_t)2 << 20)
 /* The least address space a snapshot buffer takes (n->snap_buf). */
 #define LX__SNAP_RESERVE ((size_t)256 << 20)
+/* The part of it a node faults in at start, before any load: a snapshot
+ * of about 330,000 orders. */
+#define LX__SNAP_WARM ((size_t)16 << 20)
 /* len zeroed bytes from mmap, in 2 MiB pages where the kernel has them;
  * NULL when out of memory. lx__big_free takes the same len. */
 void *lx__big_alloc(size_t len);

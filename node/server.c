@@ -869,6 +869,14 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         lx_journal_free(&j);
         goto out;
     }
+    /* Likewise the snapshot buffer's first pages: the first snapshot,
+     * encoded into fresh memory, took 3 to 4 ms of the main thread's CPU
+     * per 2 MiB page it met. Without the memory the first snapshot tries
+     * again. */
+    if (cfg->snapshot_every && (n->snap_buf = lx__big_alloc(LX__SNAP_RESERVE)) != NULL) {
+        n->snap_cap = LX__SNAP_RESERVE;
+        lx__big_prefault(n->snap_buf, LX__SNAP_WARM);
+    }
     n->seq = rec.last_seq;
     n->next_index = rec.next_index;
     memcpy(n->hash, rec.state_hash, LX_STATE_HASH_LEN);
