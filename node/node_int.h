@@ -68,10 +68,6 @@ typedef struct lx__curve_cfg {
 #define LX__TOPO_RING 2
 #define LX__CLUSTER_MAX (LX__PEERS_MAX + 1) /* nodes in a cluster */
 
-/* --reserve-orders' default: the open orders the leader's owner table is
- * sized for from the start (LX__OWNERS_MAX). */
-#define LX__RESERVE_DEFAULT ((size_t)1 << 20)
-
 typedef struct lx__config {
     char node_id[LX__NODE_ID_MAX + 1];
     unsigned base_port;
@@ -608,6 +604,9 @@ typedef struct lx__owners {
 } lx__owners;
 
 #define LX__OWNERS_MAX ((size_t)1 << 20)
+/* --reserve-orders' default: the open orders the leader's owner table is
+ * sized for from the start. */
+#define LX__RESERVE_DEFAULT LX__OWNERS_MAX
 
 /* A cut block waiting for its fsync. */
 typedef struct lx__inflight {
@@ -1011,6 +1010,10 @@ void lx__ss_free(lx__node *n);
 void lx__ss_snapshot(lx__node *n);
 /* Whether a snapshot is in progress: the main loop must not sleep. */
 int lx__ss_snapping(const lx__node *n);
+/* Makes n->snap_buf hold a snapshot of len bytes: address space for four
+ * times that, LX__SNAP_RESERVE at least, replacing a smaller buffer. Only
+ * while the journal thread does not hold it (snap_lent). */
+lx_err lx__ss_buf_fit(lx__node *n, size_t len);
 /* Writes the next part of the snapshot in progress, if any. */
 void lx__ss_snap_step(lx__node *n);
 /* Whether n->seq is one of this node's snapshot points. */

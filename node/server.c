@@ -873,10 +873,8 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
      * encoded into fresh memory, took 3 to 4 ms of the main thread's CPU
      * per 2 MiB page it met. Without the memory the first snapshot tries
      * again. */
-    if (cfg->snapshot_every && (n->snap_buf = lx__big_alloc(LX__SNAP_RESERVE)) != NULL) {
-        n->snap_cap = LX__SNAP_RESERVE;
+    if (cfg->snapshot_every && lx__ss_buf_fit(n, 0) == LX_OK)
         lx__big_prefault(n->snap_buf, LX__SNAP_WARM);
-    }
     n->seq = rec.last_seq;
     n->next_index = rec.next_index;
     memcpy(n->hash, rec.state_hash, LX_STATE_HASH_LEN);

@@ -112,6 +112,21 @@ int lx__ss_due(const lx__node *n)
     return every && n->seq > 0 && n->seq >= n->snap_phase && (n->seq - n->snap_phase) % every == 0;
 }
 
+lx_err lx__ss_buf_fit(lx__node *n, size_t len)
+{
+    if (n->snap_buf && len <= n->snap_cap)
+        return LX_OK;
+    size_t want = (4 * len + LX__BIG_PAGE - 1) & ~(LX__BIG_PAGE - 1);
+    if (want < LX__SNAP_RESERVE)
+        want = LX__SNAP_RESERVE;
+    lx__big_free(n->snap_buf, n->snap_cap);
+    n->snap_cap = 0;
+    if (!(n->snap_buf = lx__big_alloc(want)))
+        return LX_ENOMEM;
+    n->snap_cap = want;
+    return LX_OK;
+}
+
 /* Begins an incremental snapshot of the state after block n->seq, into
  * n->snap_buf when the journal thread is not still writing from it; else
  * into a buffer of its own. A fresh buffer's pages fault in as it is
@@ -134,16 +149,8 @@ static void begin(lx__node *n)
             return;
         cap = len;
     } else {
-        if (len > n->snap_cap) {
-            size_t want = (4 * len + LX__BIG_PAGE - 1) & ~(LX__BIG_PAGE - 1);
-            if (want < LX__SNAP_RESERVE)
-                want = LX__SNAP_RESERVE;
-            lx__big_free(n->snap_buf, n->snap_cap);
-            n->snap_cap = 0;
-            if (!(n->snap_buf = lx__big_alloc(want)))
-                return;
-            n->snap_cap = want;
-        }
+        if (lx__ss_buf_fit(n, len) != LX_OK)
+            return;
         buf = n->snap_buf;
         cap = n->snap_cap;
     }

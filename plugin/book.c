@@ -111,8 +111,7 @@ lx_err lx_engine_reserve(lx_engine *e, size_t orders)
         if (err)
             return err;
     }
-    /* The headroom lx__ids_reserve_one keeps. */
-    return lx__ids_reserve(&e->ids, orders + orders / 4);
+    return lx__ids_room_for(e, orders);
 }
 
 lx_err lx__book_reserve(lx_engine *e, lx__side *side)

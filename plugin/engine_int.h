@@ -240,10 +240,14 @@ struct lx_engine {
  * rather than the table's own limit of 5/8: a miss's probe and a delete's
  * backward shift get shorter, and their loops mispredict less often.
  * Positions from lx__ids_find are stale afterwards if it grows the table. */
+static inline lx_err lx__ids_room_for(lx_engine *e, size_t orders)
+{
+    return lx__ids_reserve(&e->ids, orders + orders / 4);
+}
+
 static inline lx_err lx__ids_reserve_one(lx_engine *e)
 {
-    size_t n = e->open + 1;
-    return lx__ids_reserve(&e->ids, n + n / 4);
+    return lx__ids_room_for(e, e->open + 1);
 }
 
 /* Slots in a group of the id index, and two groups make a step: a 64-byte
