@@ -884,6 +884,14 @@ void lx__journal_synced(lx__node *n, uint64_t seq)
         lx__seq_synced(n, seq);
 }
 
+void lx__journal_direct_act(lx__node *n)
+{
+    if (n->direct_synced && !n->direct_told) {
+        n->direct_told = 1;
+        lx__journal_synced(n, n->direct_synced);
+    }
+}
+
 static void journal_fatal(lx__node *n, const char *what, int len)
 {
     n->journal_failed = 1;

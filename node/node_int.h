@@ -778,6 +778,7 @@ typedef struct lx__node {
     uint32_t nunsol;
     int journal_failed;
     uint64_t direct_synced; /* synced seq of a direct append, for the loop to act on; 0: none */
+    int direct_told;        /* lx__journal_direct_act acted on direct_synced already */
 
     /* follower: replication */
     uint8_t **stash; /* out-of-order blocks, by seq % LX__STASH */
@@ -907,8 +908,12 @@ void lx__seq_synced(lx__node *n, uint64_t seq);
  * seq (the writer's 'Y', or a direct append). */
 void lx__journal_msg(lx__node *n, const lx_zmsg *zm);
 void lx__journal_synced(lx__node *n, uint64_t seq);
+/* Acts on this turn's direct append (lx__journal_synced) now, once, rather
+ * than at the loop's next turn. */
+void lx__journal_direct_act(lx__node *n);
 /* Appends a block to the journal: directly (lx__jw_append_direct) when it
- * can, once a loop turn, the next pump acting on the synced seq; else
+ * can, once a loop turn, lx__journal_direct_act acting on the synced seq
+ * (after the message being handled, or at the next pump); else
  * through the writer thread, by reference (ref: the caller keeps the block
  * alive, as for lx__jw_append_ref) or copied. A direct failure is fatal to
  * the node. */

@@ -124,8 +124,12 @@ static int apply_one(lx__node *n, const uint8_t *bytes, size_t len)
     /* The journal copy goes first so a snapshot taken after this block
      * never gets ahead of the journal. */
     lx_err rc = lx__journal_append(n, bytes, len, 0);
-    if (rc == LX_OK)
+    /* A direct append is durable already: acknowledge it before the
+     * engine's work, which the leader's replies would otherwise wait for. */
+    if (rc == LX_OK) {
+        lx__journal_direct_act(n);
         rc = lx__apply_block(n, bytes, len, NULL);
+    }
     if (rc != LX_OK) {
         lx__log(n, "FATAL: applying block %" PRIu64 ": %s", n->seq + 1, lx_strerror(rc));
         *n->stop = 1;

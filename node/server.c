@@ -759,9 +759,9 @@ static void pump(lx__node *n, long timeout_ms, int read_clients)
     if (n->direct_synced) {
         /* After a direct append: act on it, then look at the sockets
          * without waiting (what it set off may have moved a deadline). */
-        uint64_t seq = n->direct_synced;
+        lx__journal_direct_act(n);
         n->direct_synced = 0;
-        lx__journal_synced(n, seq);
+        n->direct_told = 0;
         timeout_ms = 0;
     }
     lx_zpollitem it[6];
@@ -803,6 +803,9 @@ static void pump(lx__node *n, long timeout_ms, int read_clients)
                 break;
             handler[i](n, &zm);
             lx_zmsg_close(&zm);
+            /* A block synced by a direct append goes out (leader) or is
+             * acknowledged (follower) before the next message. */
+            lx__journal_direct_act(n);
         }
     }
 }
