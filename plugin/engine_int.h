@@ -235,7 +235,7 @@ struct lx_engine {
 
 /* ---- the id index's lookups, inline for the hot paths ---- */
 
-/* Makes room in the id index for one more open order. The engine reserves
+/* Makes room in the id index for `orders` open orders in all. It reserves
  * a quarter more than that, so the index's load stays at or under 1/2
  * rather than the table's own limit of 5/8: a miss's probe and a delete's
  * backward shift get shorter, and their loops mispredict less often.
@@ -245,6 +245,7 @@ static inline lx_err lx__ids_room_for(lx_engine *e, size_t orders)
     return lx__ids_reserve(&e->ids, orders + orders / 4);
 }
 
+/* Room for one more open order than the engine holds (lx__ids_room_for). */
 static inline lx_err lx__ids_reserve_one(lx_engine *e)
 {
     return lx__ids_room_for(e, e->open + 1);
