@@ -777,7 +777,7 @@ typedef struct lx__node {
     lx__unsol *unsol; /* LX__UNSOL_MAX, allocated on first use */
     uint32_t nunsol;
     int journal_failed;
-    uint64_t direct_synced; /* synced seq of a direct append, for the loop to act on; 0: none */
+    uint64_t direct_synced; /* synced seq of this loop turn's direct append (one a turn); 0: none */
     int direct_told;        /* lx__journal_direct_act acted on direct_synced already */
 
     /* follower: replication */
