@@ -119,12 +119,45 @@ cl_port_busy() {
 }
 
 # cl_pick_ports: BASE, a random base port in 20000..31999 (below the kernel's
-# ephemeral range) with ports BASE+100*i+0..3 free for every node.
+# ephemeral range) with ports BASE+100*i+0..3 free for every node, and kept
+# for this test alone until it exits.
+#
+# Free now is not enough: the suite runs tests in parallel, and a test
+# restarts its nodes, so its ports are free for a moment now and then, and
+# a test starting then could take them. So the offsets of BASE within a
+# hundred form 25 lanes of 4 ports (0-3, 4-7, ... 96-99), and a test holds
+# its lane with flock(1) on CL_PORT_LOCKS/laneN for as long as it, or
+# anything it started, runs: no two tests share a port.
+CL_PORT_LOCKS=${CL_PORT_LOCKS:-${TMPDIR:-/tmp}/lxdex-test-ports}
+CL_LANE_FD=
+cl_take_lane() {
+    local l fd
+    mkdir -p "$CL_PORT_LOCKS" 2>/dev/null
+    for l in $(shuf -i 0-24); do
+        exec {fd}>>"$CL_PORT_LOCKS/lane$l" || continue
+        if flock -n "$fd"; then
+            CL_LANE_FD=$fd
+            CL_LANE=$l
+            return 0
+        fi
+        exec {fd}>&-
+    done
+    return 1
+}
 cl_pick_ports() {
-    local i k busy
+    local i k busy top lo
+    command -v flock >/dev/null 2>&1 || abort "flock is missing (util-linux)"
+    for _ in $(seq 1 600); do
+        cl_take_lane && break
+        sleep 0.2
+    done
+    [ -n "$CL_LANE_FD" ] || abort "every port lane in $CL_PORT_LOCKS stayed taken for 2 minutes (see fuser -v $CL_PORT_LOCKS/*)"
+    top=32000
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && [ "${lo:-0}" -lt $top ] &&
+        [ "$lo" -gt $((20000 + 100 * NODES)) ] && top=$lo
     for _ in $(seq 1 100); do
-        BASE=$((20000 + (RANDOM % 110) * 100 + RANDOM % 50))
-        [ $((BASE + 100 * NODES)) -lt 32000 ] || continue
+        BASE=$((20000 + (RANDOM % 120) * 100 + 4 * CL_LANE))
+        [ $((BASE + 100 * NODES)) -lt $top ] || continue
         busy=0
         for ((i = 0; i < NODES; i++)); do
             for k in 0 1 2 3; do
@@ -133,7 +166,7 @@ cl_pick_ports() {
         done
         [ $busy -eq 0 ] && return 0
     done
-    abort "no free ports found"
+    abort "no free ports found in lane $CL_LANE"
 }
 
 cl_port() { echo $((BASE + 100 * $1)); }
