@@ -23,6 +23,9 @@ round trip measured in the same run, with the data on disk and on tmpfs.
   RUNS              3           runs of each; the figures are medians
   LATENCY_RATE      10000       orders/s
   DURATION          10s         per run
+  LATENCY_POLL      busy        busy: test-client --busy-poll (one core at 100 %)
+                                and the round trip with lx-bench-zmq --busy-poll;
+                                sleep: both sleep until a reply comes
   BASE_PORT         47100       loopback ports
   BIN_DIR           bin/        multi-node, test-client, lx-bench-zmq
   DISK_DIR          data/       where the on-disk data folder goes
@@ -44,6 +47,15 @@ abspath() {
 RUNS=${RUNS:-3}
 LATENCY_RATE=${LATENCY_RATE:-10000}
 DURATION=${DURATION:-10s}
+LATENCY_POLL=${LATENCY_POLL:-busy}
+case "$LATENCY_POLL" in
+busy) POLL_ARG=--busy-poll ;;
+sleep) POLL_ARG= ;;
+*)
+    echo "bench-latency: LATENCY_POLL=$LATENCY_POLL: busy or sleep" >&2
+    exit 2
+    ;;
+esac
 BASE_PORT=${BASE_PORT:-47100}
 if [ -n "${BIN_DIR:-}" ]; then BIN_DIR=$(abspath "$BIN_DIR"); else BIN_DIR=$ROOT/bin; fi
 if [ -n "${DISK_DIR:-}" ]; then DISK_DIR=$(abspath "$DISK_DIR"); else DISK_DIR=$ROOT/data; fi
@@ -128,7 +140,7 @@ run_node() {
     fi
     local out
     out=$("$BIN_DIR/test-client" --nodes "tcp://127.0.0.1:$((base + 2))" --rate "$LATENCY_RATE" \
-        --duration "$DURATION" --quiet --json)
+        $POLL_ARG --duration "$DURATION" --quiet --json)
     stop_last
     rm -rf "$dir"
     printf '%s\n' "$out" | json latency_us.p50 latency_us.p99 acked send_lag_us.p50
@@ -145,7 +157,7 @@ run_sink() {
         --quiet >/dev/null || { stop_last; return 1; }
     local out
     out=$("$BIN_DIR/test-client" --nodes "tcp://127.0.0.1:$base" --rate "$LATENCY_RATE" \
-        --duration "$DURATION" --quiet --json)
+        $POLL_ARG --duration "$DURATION" --quiet --json)
     stop_last
     printf '%s\n' "$out" | json latency_us.p50 latency_us.p99 acked send_lag_us.p50
 }
@@ -158,7 +170,7 @@ declare -a zp50 zp99 dp50 dp99 tp50 tp99 sp50 sp99 dlag tlag slag
 for r in $(seq 1 "$RUNS"); do
     echo "bench-latency: run $r of $RUNS" >&2
     zport=$(free_base "$BASE_PORT") || exit 1
-    read -r a b < <("$BIN_DIR/lx-bench-zmq" --mode latency --runs 1 --port "$zport" --json |
+    read -r a b < <("$BIN_DIR/lx-bench-zmq" --mode latency --runs 1 --port "$zport" $POLL_ARG --json |
         json latency.round_trip_us.p50 latency.round_trip_us.p99)
     zp50+=("$a") zp99+=("$b")
     run_sink >"$RES" || exit 1
@@ -183,7 +195,12 @@ row() {
     printf "%-44s %10s %10s %10s %10s\n" "$1" "$p50" "$p99" "$(ratio "$p50")x" "$lag"
 }
 echo
-echo "one node, test-client at $LATENCY_RATE orders/s for $DURATION, batch 1, medians of $RUNS runs"
+echo "one node, test-client at $LATENCY_RATE orders/s for $DURATION, batch 1, medians of $RUNS runs;"
+if [ -n "$POLL_ARG" ]; then
+    echo "the client and the bare round trip busy-poll for replies (LATENCY_POLL=busy)"
+else
+    echo "the client and the bare round trip sleep until a reply comes (LATENCY_POLL=sleep)"
+fi
 echo "latency from each order's intended send time to its ACK, in microseconds;"
 echo "lag: how late test-client itself sent (send_lag_us p50), part of the latency"
 printf '%-44s %10s %10s %10s %10s\n' "" p50 p99 "p50/zmq" "lag"

@@ -708,9 +708,9 @@ size_t lx_loadgen_summary_json(char *buf, size_t len, const lx_loadgen_summary *
     jadd(&b,
          ",\"frames\":%" PRIu64 ",\"batch\":%" PRIu64 ",\"seed\":%" PRIu64 ",\"id_base\":%" PRIu64
          ",\"send_lag_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"max\":%" PRIu64
-         "},\"max_send_lag_us\":%" PRIu64 "}",
+         "},\"max_send_lag_us\":%" PRIu64 ",\"busy_poll\":%s}",
          s->frames, s->batch, s->seed, s->id_base, s->send_lag_p50_us, s->send_lag_p99_us,
-         s->max_send_lag_us, s->max_send_lag_us);
+         s->max_send_lag_us, s->max_send_lag_us, s->busy_poll ? "true" : "false");
     if (b.full)
         return 0;
     return b.used;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@ static const char usage[] =
     "  --window W        batch frames in flight at once (default 32)\n"
     "  --runs R          runs of each; the median run is reported (default 5)\n"
     "  --port P          first loopback port to try (default 47600)\n"
+    "  --busy-poll       the latency runs wait for each reply by polling in a loop\n"
+    "                    instead of sleeping in recv, as test-client --busy-poll\n"
+    "                    does: its baseline\n"
     "  --json            print one JSON object on stdout\n"
     "  --sink ENDPOINT   instead: serve the wire protocol on a ROUTER bound to\n"
     "                    ENDPOINT, answering PING, QUERY_MARKETS (BTC-USD, ETH-USD),\n"
@@ -167,6 +171,10 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
+/* --busy-poll: wait for each reply by polling without blocking, as
+ * test-client --busy-poll does, rather than sleeping in recv. */
+static int busy_poll;
+
 static lx_err round_trip(lx_zsock *s, const uint8_t *req, size_t len)
 {
     lx_zpart p = {req, len};
@@ -174,7 +182,9 @@ static lx_err round_trip(lx_zsock *s, const uint8_t *req, size_t len)
     if (err != LX_OK)
         return err;
     lx_zmsg m;
-    if ((err = lx_zsock_recv(s, &m, 0)) != LX_OK)
+    while ((err = lx_zsock_recv(s, &m, busy_poll ? LX_ZDONTWAIT : 0)) == LX_EAGAIN)
+        sched_yield(); /* as test-client --busy-poll does */
+    if (err != LX_OK)
         return err;
     lx_zmsg_close(&m);
     return LX_OK;
@@ -412,6 +422,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
             takes = 0;
+        } else if (strcmp(a, "--busy-poll") == 0) {
+            busy_poll = 1;
+            takes = 0;
         } else if (strcmp(a, "--mode") == 0) {
             ok = v != NULL && (strcmp(v, "latency") == 0 || strcmp(v, "throughput") == 0 ||
                                strcmp(v, "all") == 0);
@@ -487,10 +500,11 @@ int main(int argc, char **argv)
             printf(",\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f", lat.p50, lat.p90,
                    lat.p99, lat.p999);
         if (do_lat)
-            printf(",\"latency\":{\"round_trips\":%" PRIu64
+            printf(",\"latency\":{\"round_trips\":%" PRIu64 ",\"busy_poll\":%s"
                    ",\"request_bytes\":59,\"reply_bytes\":34,\"round_trip_us\":{\"p50\":%.1f,"
                    "\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"mean\":%.1f}}",
-                   round_trips, lat.p50, lat.p90, lat.p99, lat.p999, lat.mean);
+                   round_trips, busy_poll ? "true" : "false", lat.p50, lat.p90, lat.p99, lat.p999,
+                   lat.mean);
         if (do_tp)
             printf(",\"throughput\":{\"messages\":%" PRIu64 ",\"batch\":%" PRIu64
                    ",\"window\":%" PRIu64 ",\"request_bytes\":%zu,\"reply_bytes\":%zu,"
@@ -502,9 +516,10 @@ int main(int argc, char **argv)
         printf("lx-bench-zmq: DEALER/ROUTER over %s, median of %" PRIu64 " runs\n", e.ep, runs);
         if (do_lat)
             printf("round trip  59 B NEW_ORDER -> 34 B ACK, %" PRIu64
-                   " round trips: p50 %.1f us  p90 %.1f us  p99 %.1f us  p99.9 %.1f us  mean "
+                   " round trips%s: p50 %.1f us  p90 %.1f us  p99 %.1f us  p99.9 %.1f us  mean "
                    "%.1f us\n",
-                   round_trips, lat.p50, lat.p90, lat.p99, lat.p999, lat.mean);
+                   round_trips, busy_poll ? " (busy-polling)" : "", lat.p50, lat.p90, lat.p99,
+                   lat.p999, lat.mean);
         if (do_tp)
             printf("throughput  %zu B batch of %" PRIu64 " -> %zu B result, window %" PRIu64
                    ": %.0f frames/s = %.0f orders/s\n",

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,11 @@ static const char usage[] =
     "                         NEW_ORDER_BATCH frames\n"
     "  --batch-wait D         with --batch: send a partial frame once its first order\n"
     "                         has been due this long (default 1ms)\n"
+    "  --busy-poll            never sleep between sends: poll the replies and the clock\n"
+    "                         in a loop (one core at 100 %), so that neither a timer\n"
+    "                         waking late nor the wake-up on a reply (tens of us each\n"
+    "                         on a VM) is in the latency; for latency runs at moderate\n"
+    "                         rates (lx-bench-zmq --busy-poll is its baseline)\n"
     "  --accounts N           accounts to trade from (default 100)\n"
     "  --account-base A       first account id (default 1)\n"
     "  --markets LIST         market names to trade (default every market the first node\n"
@@ -92,6 +98,7 @@ typedef struct opts {
     double rate;
     unsigned batch;
     uint64_t batch_wait_ns;
+    int busy_poll;
     uint64_t accounts, account_base;
     char markets[LX_CLIENT_MARKETS_ARG_MAX];
     uint64_t seed;
@@ -227,6 +234,7 @@ enum {
     O_RATE,
     O_BATCH,
     O_BATCH_WAIT,
+    O_BUSY_POLL,
     O_ACCOUNTS,
     O_ACCOUNT_BASE,
     O_MARKETS,
@@ -260,6 +268,7 @@ static int parse_args(opts *o, int argc, char **argv)
         {"rate", required_argument, NULL, O_RATE},
         {"batch", required_argument, NULL, O_BATCH},
         {"batch-wait", required_argument, NULL, O_BATCH_WAIT},
+        {"busy-poll", no_argument, NULL, O_BUSY_POLL},
         {"accounts", required_argument, NULL, O_ACCOUNTS},
         {"account-base", required_argument, NULL, O_ACCOUNT_BASE},
         {"markets", required_argument, NULL, O_MARKETS},
@@ -329,6 +338,9 @@ static int parse_args(opts *o, int argc, char **argv)
         case O_BATCH_WAIT:
             if (lx_parse_duration(&o->batch_wait_ns, a) != LX_OK)
                 return bad_arg("--batch-wait", a, "want a duration such as 1ms");
+            break;
+        case O_BUSY_POLL:
+            o->busy_poll = 1;
             break;
         case O_ACCOUNTS:
             if (!parse_u64(&o->accounts, a, 1, 10000000))
@@ -585,8 +597,14 @@ static void run_load(run_state *r, uint64_t total)
         }
         if (next_progress < wake)
             wake = next_progress;
-        if (wake > lx_now_ns())
+        /* --busy-poll: no sleep; lx_client_recv above polls the replies
+         * without blocking, round the loop until wake. sched_yield lets a
+         * thread that is ready on this core run at once (ZeroMQ's I/O
+         * thread, a node's), rather than after this one's time slice. */
+        if (!r->o.busy_poll && wake > lx_now_ns())
             lx_client_wait(cl, wake);
+        else if (r->o.busy_poll)
+            sched_yield();
     }
     /* Drain: wait for every frame to be answered, or the deadline. */
     uint64_t deadline = lx_now_ns() + r->o.drain_ns;
@@ -630,6 +648,7 @@ static void print_summary(run_state *r, const lx_client_stats *c, uint64_t total
     s.seed = r->o.seed;
     s.id_base = r->o.id_base;
     s.max_send_lag_us = r->max_lag_ns / 1000u;
+    s.busy_poll = r->o.busy_poll;
     if (r->lag) {
         s.send_lag_p50_us = lx_hist_percentile(r->lag, 50.0) / 1000u;
         s.send_lag_p99_us = lx_hist_percentile(r->lag, 99.0) / 1000u;
@@ -663,8 +682,9 @@ static void print_summary(run_state *r, const lx_client_stats *c, uint64_t total
                " max %" PRIu64 " (from intended send time)\n",
                s.p50, s.p90, s.p99, s.p999, s.max);
         printf("  send lag  p50 %" PRIu64 " p99 %" PRIu64 " max %" PRIu64
-               " us behind the schedule\n",
-               s.send_lag_p50_us, s.send_lag_p99_us, s.max_send_lag_us);
+               " us behind the schedule%s\n",
+               s.send_lag_p50_us, s.send_lag_p99_us, s.max_send_lag_us,
+               s.busy_poll ? " (busy-polling)" : "");
         if (r->o.wd_every != 0)
             printf("  withdrawals sent %" PRIu64 ", acked %" PRIu64 " (%" PRIu64
                    " %s in all), rejected %" PRIu64 ", failed %" PRIu64 "; %" PRIu64

@@ -43,6 +43,15 @@ check "every cancel answered once (cancelled $cd_ + gone $cm = sent $cs)" \
     [ "$((${cs:-0} > 0 && ${cd_:-0} + ${cm:-0} == ${cs:-0}))" -eq 1 ]
 check "some cancels took an order off the book (cancelled=$cd_)" [ "${cd_:-0}" -gt 0 ]
 
+echo "---- load with --busy-poll: the client never sleeps, every order answered"
+"$LX_BIN/test-client" --nodes "$(cl_endpoints)" --duration 1s --rate 2000 --seed 9 --busy-poll \
+    --json >"$CL_TMP/client_busy.json" 2>"$CL_TMP/client_busy.log"
+rc=$?
+cat "$CL_TMP/client_busy.json"
+check "test-client --busy-poll exits 0" [ $rc -eq 0 ]
+busy_ok() { jq -e '.busy_poll == true and .sent >= 1900 and .acked + .rejected == .sent and .errors == 0' "$1" >/dev/null; }
+check "its summary says busy_poll, and every order sent was answered" busy_ok "$CL_TMP/client_busy.json"
+
 echo "---- convergence"
 if cl_wait_converged 30; then
     pass "all 3 nodes report the same seq and state hash"

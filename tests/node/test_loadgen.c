@@ -410,6 +410,7 @@ static void test_summary_json(void **state)
     s.send_lag_p50_us = 7;
     s.send_lag_p99_us = 70;
     s.max_send_lag_us = 700;
+    s.busy_poll = 1;
     lx_loadgen_summary_latency(&s, h);
     assert_close(s.p50, 500);
     assert_close(s.p90, 900);
@@ -433,7 +434,7 @@ static void test_summary_json(void **state)
     assert_non_null(strstr(
         buf, ",\"cancels_sent\":40,\"cancelled\":15,\"cancel_misses\":25,\"cancel_frames\":9,"));
     const char *want_end = ",\"send_lag_us\":{\"p50\":7,\"p99\":70,\"max\":700},"
-                           "\"max_send_lag_us\":700}";
+                           "\"max_send_lag_us\":700,\"busy_poll\":true}";
     assert_true(n > strlen(want_end));
     assert_string_equal(buf + n - strlen(want_end), want_end);
     assert_int_equal(buf[n - 1], '}');

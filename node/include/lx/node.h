@@ -1069,6 +1069,7 @@ typedef struct lx_loadgen_summary {
     uint64_t frames, batch, seed, id_base;
     /* how far sending fell behind the schedule, per frame sent */
     uint64_t send_lag_p50_us, send_lag_p99_us, max_send_lag_us;
+    int busy_poll; /* the client polled for replies instead of sleeping */
 } lx_loadgen_summary;
 
 /* Fills the latency fields of s from h. */
