@@ -171,18 +171,16 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
-/* --busy-poll: wait for each reply by polling without blocking, as
+/* busy (--busy-poll): wait for the reply by polling without blocking, as
  * test-client --busy-poll does, rather than sleeping in recv. */
-static int busy_poll;
-
-static lx_err round_trip(lx_zsock *s, const uint8_t *req, size_t len)
+static lx_err round_trip(lx_zsock *s, const uint8_t *req, size_t len, int busy)
 {
     lx_zpart p = {req, len};
     lx_err err = lx_zsock_send(s, &p, 1, 0);
     if (err != LX_OK)
         return err;
     lx_zmsg m;
-    while ((err = lx_zsock_recv(s, &m, busy_poll ? LX_ZDONTWAIT : 0)) == LX_EAGAIN)
+    while ((err = lx_zsock_recv(s, &m, busy ? LX_ZDONTWAIT : 0)) == LX_EAGAIN)
         sched_yield(); /* as test-client --busy-poll does */
     if (err != LX_OK)
         return err;
@@ -194,7 +192,7 @@ typedef struct lat_result {
     double p50, p90, p99, p999, mean; /* microseconds, median over runs */
 } lat_result;
 
-static lx_err measure_latency(lat_result *out, lx_zsock *s, uint64_t n, unsigned runs)
+static lx_err measure_latency(lat_result *out, lx_zsock *s, uint64_t n, unsigned runs, int busy)
 {
     uint8_t req[128];
     size_t len = 0;
@@ -210,12 +208,12 @@ static lx_err measure_latency(lat_result *out, lx_zsock *s, uint64_t n, unsigned
         return err;
     double p50[16], p90[16], p99[16], p999[16], mean[16];
     for (uint64_t i = 0; i < 2000 && err == LX_OK; i++) /* warm up */
-        err = round_trip(s, req, len);
+        err = round_trip(s, req, len, busy);
     for (unsigned r = 0; r < runs && err == LX_OK; r++) {
         lx_hist_reset(h);
         for (uint64_t i = 0; i < n && err == LX_OK; i++) {
             uint64_t t0 = lx_now_ns();
-            err = round_trip(s, req, len);
+            err = round_trip(s, req, len, busy);
             lx_hist_record(h, lx_now_ns() - t0); /* ns: the histogram has no unit */
         }
         p50[r] = (double)lx_hist_percentile(h, 50) / 1e3;
@@ -411,7 +409,7 @@ int main(int argc, char **argv)
 {
     const char *mode = "all", *sink = NULL;
     uint64_t round_trips = 20000, messages = 20000, batch = 64, window = 32, runs = 5, port = 47600;
-    int json = 0;
+    int json = 0, busy_poll = 0;
     lx_timer_slack_min();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -482,7 +480,7 @@ int main(int argc, char **argv)
     memset(&tp, 0, sizeof tp);
     int do_lat = strcmp(mode, "throughput") != 0, do_tp = strcmp(mode, "latency") != 0;
     if (err == LX_OK && do_lat)
-        err = measure_latency(&lat, s, round_trips, (unsigned)runs);
+        err = measure_latency(&lat, s, round_trips, (unsigned)runs, busy_poll);
     if (err == LX_OK && do_tp)
         err =
             measure_throughput(&tp, s, messages, (unsigned)batch, (unsigned)window, (unsigned)runs);

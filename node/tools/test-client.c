@@ -601,10 +601,10 @@ static void run_load(run_state *r, uint64_t total)
          * without blocking, round the loop until wake. sched_yield lets a
          * thread that is ready on this core run at once (ZeroMQ's I/O
          * thread, a node's), rather than after this one's time slice. */
-        if (!r->o.busy_poll && wake > lx_now_ns())
-            lx_client_wait(cl, wake);
-        else if (r->o.busy_poll)
+        if (r->o.busy_poll)
             sched_yield();
+        else if (wake > lx_now_ns())
+            lx_client_wait(cl, wake);
     }
     /* Drain: wait for every frame to be answered, or the deadline. */
     uint64_t deadline = lx_now_ns() + r->o.drain_ns;
