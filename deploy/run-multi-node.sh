@@ -26,6 +26,8 @@ settled exactly once), prints the figures and stops everything.
   KEEP_ALIVE        false       true: leave the nodes running afterwards
   TOPOLOGY          mesh        mesh, star or ring
   CONSENSUS         leader      the nodes' --consensus
+  CLUSTER_ID        lxdex       the nodes' --cluster-id (nodes of another one
+                                are refused)
   BASE_PORT         5000        node i uses BASE_PORT+100*i .. +3
   CLIENT_ARGS                   extra test-client options (--batch 64, ...)
   NODE_ARGS                     extra multi-node options for every node
@@ -65,6 +67,7 @@ TEST_DURATION=${TEST_DURATION:-30s}
 KEEP_ALIVE=${KEEP_ALIVE:-false}
 BASE_PORT=${BASE_PORT:-5000}
 CONSENSUS=${CONSENSUS:-leader}
+CLUSTER_ID=${CLUSTER_ID:-lxdex}
 CLIENT_ARGS=${CLIENT_ARGS:-}
 NODE_ARGS=${NODE_ARGS:-}
 FSYNC=${FSYNC:-on}
@@ -130,6 +133,8 @@ duration_secs() {
 is_uint "$NODES" && [ "$NODES" -ge 1 ] && [ "$NODES" -le 16 ] ||
     die "NODES=$NODES: a number from 1 to 16" 2
 case "$TOPOLOGY" in mesh | star | ring) ;; *) die "TOPOLOGY=$TOPOLOGY: mesh, star or ring" 2 ;; esac
+[[ "$CLUSTER_ID" =~ ^[A-Za-z0-9._-]{1,63}$ ]] ||
+    die "CLUSTER_ID=$CLUSTER_ID: 1 to 63 of A-Z a-z 0-9 . _ -" 2
 is_uint "$ORDERS_PER_SEC" && [ "$ORDERS_PER_SEC" -ge 1 ] ||
     die "ORDERS_PER_SEC=$ORDERS_PER_SEC: a positive number" 2
 DURATION_S=$(duration_secs "$TEST_DURATION") ||
@@ -413,7 +418,7 @@ links() {
     esac
 }
 
-say "starting $NODES nodes (topology $TOPOLOGY, consensus $CONSENSUS, fsync $FSYNC, data in $DATA_ROOT, logs in $LOG_DIR)"
+say "starting $NODES nodes (topology $TOPOLOGY, consensus $CONSENSUS, cluster $CLUSTER_ID, fsync $FSYNC, data in $DATA_ROOT, logs in $LOG_DIR)"
 for ((i = 0; i < NODES; i++)); do
     peers=
     numbers=
@@ -421,7 +426,7 @@ for ((i = 0; i < NODES; i++)); do
         peers+="${peers:+,}tcp://localhost:$(node_port "$j")"
         numbers+="${numbers:+,}$j"
     done
-    args=(--node "node$i" --port "$(node_port "$i")" --consensus "$CONSENSUS"
+    args=(--node "node$i" --port "$(node_port "$i")" --consensus "$CONSENSUS" --cluster-id "$CLUSTER_ID"
         --topology "$TOPOLOGY" --cluster-size "$NODES"
         --data-dir "$DATA_ROOT/node$i" --fsync "$FSYNC"
         --metrics-interval "$METRICS_INTERVAL")
@@ -756,7 +761,8 @@ for ((i = 0; i < NODES; i++)); do
     ex=null
     [ -n "${NODE_EXIT[$i]:-}" ] && ex=${NODE_EXIT[$i]}
     if s=$(jq -c --arg n "node$i" --argjson ex "$ex" \
-        '{node: $n, role, term, seq, state_hash, orders, trades, lag, hash_mismatches, exit: $ex}' \
+        '{node: $n, role, term, seq, state_hash, orders, trades, lag, hash_mismatches,
+          foreign_refused, exit: $ex}' \
         "$f" 2>/dev/null) && [ -n "$s" ]; then
         states+=("$s")
     else
@@ -776,7 +782,8 @@ CLIENT_JSON=$(sed -E 's/"seed":([0-9]+)/"seed":"\1"/' "$LOG_DIR/client.json" 2>/
 jq -n --argjson nodes "$NODES" --argjson dur "$DURATION_S" --argjson rate "$ORDERS_PER_SEC" \
     --argjson client "$CLIENT_JSON" --argjson states "$STATES_JSON" \
     --argjson converged "$CONVERGED" --argjson client_exit "$CLIENT_RC" \
-    --arg consensus "$CONSENSUS" --arg fsync "$FSYNC" --argjson base_port "$BASE_PORT" \
+    --arg consensus "$CONSENSUS" --arg cluster_id "$CLUSTER_ID" --arg fsync "$FSYNC" \
+    --argjson base_port "$BASE_PORT" \
     --arg client_args "$CLIENT_ARGS" --argjson curve "$CURVE_JSON" \
     --argjson settlement "$SETTLE_RESULT" --argjson settle_ok "$SETTLE_OK" '
     {nodes: $nodes, duration_s: $dur, target_rate: $rate, sent: null, acked: null,
@@ -784,7 +791,8 @@ jq -n --argjson nodes "$NODES" --argjson dur "$DURATION_S" --argjson rate "$ORDE
      latency_us: {p50: null, p90: null, p99: null, p999: null, max: null}}
     + $client
     + {nodes: $nodes, duration_s: $dur, target_rate: $rate,
-       measured_duration_s: $client.duration_s, consensus: $consensus, fsync: $fsync, curve: $curve,
+       measured_duration_s: $client.duration_s, consensus: $consensus, cluster_id: $cluster_id,
+       fsync: $fsync, curve: $curve,
        base_port: $base_port,
        client_args: $client_args, client_exit: $client_exit,
        node_states: $states, converged: $converged, settlement: $settlement,
@@ -794,7 +802,7 @@ jq -n --argjson nodes "$NODES" --argjson dur "$DURATION_S" --argjson rate "$ORDE
 # ---- summary --------------------------------------------------------------
 echo
 echo "==================== lxdex cluster run ===================="
-jq -r '"nodes        \(.nodes) (consensus \(.consensus), fsync \(.fsync), CURVE \(if .curve then "on" else "off" end))",
+jq -r '"nodes        \(.nodes) (consensus \(.consensus), cluster \(.cluster_id), fsync \(.fsync), CURVE \(if .curve then "on" else "off" end))",
        "load         \(.target_rate) orders/s for \(.duration_s) s",
        "sent         \(.sent)   acked \(.acked)   rejected \(.rejected)   errors \(.errors)   fills \(.fills)",
        "throughput   \(.throughput) orders/s",
@@ -810,7 +818,8 @@ done
 echo
 echo "node states:"
 jq -r '.node_states[] | "  \(.node)  seq \(.seq)  state_hash \(.state_hash)" +
-       (if .exit != null and .exit != 0 then "  (exit status \(.exit))" else "" end)' \
+       (if .exit != null and .exit != 0 then "  (exit status \(.exit))" else "" end) +
+       (if (.foreign_refused // 0) > 0 then "  (refused \(.foreign_refused) messages of another cluster: see its log)" else "" end)' \
     "$LOG_DIR/summary.json"
 echo
 if [ "$CONVERGED" = true ]; then

@@ -30,6 +30,10 @@ const char lx__usage[] =
     "                         leaders are elected [IS_LEADER] (false)\n"
     "  --consensus MODE       leader (raft, byzantine, pbft: not in this\n"
     "                         version) [CONSENSUS] (leader)\n"
+    "  --cluster-id NAME      the cluster's name, 1-63 of [A-Za-z0-9._-], the same\n"
+    "                         on every node; messages of nodes with another name\n"
+    "                         or --consensus are refused and logged [CLUSTER_ID]\n"
+    "                         (lxdex)\n"
     "  --data-dir DIR         journal, snapshots, status.json [DATA_DIR] (data/ID)\n"
     "  --markets FILE         JSON array of markets for block 1 [MARKETS]\n"
     "                         (BTC-USD and ETH-USD, lot 1, tick 1, no fees)\n"
@@ -373,6 +377,25 @@ out:
     return rc;
 }
 
+lx_err lx__cluster_tag(uint8_t out[LX__CLUSTER_TAG_LEN], const char *cluster_id,
+                       const char *consensus)
+{
+    static const char domain[] = "lxdex-cluster";
+    uint8_t buf[sizeof domain + LX__CLUSTER_ID_MAX + 1 + 16];
+    size_t il = cluster_id ? strlen(cluster_id) : 0, cl = consensus ? strlen(consensus) : 0;
+    if (!out || il == 0 || il > LX__CLUSTER_ID_MAX || cl == 0 || cl >= 16)
+        return LX_EINVAL;
+    memcpy(buf, domain, sizeof domain); /* with its NUL */
+    memcpy(buf + sizeof domain, cluster_id, il);
+    buf[sizeof domain + il] = 0;
+    memcpy(buf + sizeof domain + il + 1, consensus, cl);
+    uint8_t digest[LX_SHA256_LEN];
+    lx_err rc = lx_sha256(digest, buf, sizeof domain + il + 1 + cl);
+    if (rc == LX_OK)
+        memcpy(out, digest, LX__CLUSTER_TAG_LEN);
+    return rc;
+}
+
 /* The options: flag name, variable name, whether it takes a value. */
 typedef enum opt_id {
     O_NODE,
@@ -382,6 +405,7 @@ typedef enum opt_id {
     O_CLUSTER_SIZE,
     O_LEADER,
     O_CONSENSUS,
+    O_CLUSTER_ID,
     O_DATA_DIR,
     O_MARKETS,
     O_LOG_FILE,
@@ -425,6 +449,7 @@ static const struct {
     [O_CLUSTER_SIZE] = {"cluster-size", "CLUSTER_SIZE", 0},
     [O_LEADER] = {"leader", "IS_LEADER", 1},
     [O_CONSENSUS] = {"consensus", "CONSENSUS", 0},
+    [O_CLUSTER_ID] = {"cluster-id", "CLUSTER_ID", 0},
     [O_DATA_DIR] = {"data-dir", "DATA_DIR", 0},
     [O_MARKETS] = {"markets", "MARKETS", 0},
     [O_LOG_FILE] = {"log-file", "LOG_FILE", 0},
@@ -468,6 +493,12 @@ static lx_err set_opt(lx__config *c, char *err, size_t errlen, opt_id id, const 
             return lx__errf(err, errlen, "%s: bad node id \"%s\": 1 to 31 of A-Z a-z 0-9 . _ -",
                             src, v);
         snprintf(c->node_id, sizeof c->node_id, "%s", v);
+        return LX_OK;
+    case O_CLUSTER_ID:
+        if (!lx__name_ok(v, LX__CLUSTER_ID_MAX))
+            return lx__errf(err, errlen, "%s: bad cluster id \"%s\": 1 to %d of A-Z a-z 0-9 . _ -",
+                            src, v, LX__CLUSTER_ID_MAX);
+        snprintf(c->cluster_id, sizeof c->cluster_id, "%s", v);
         return LX_OK;
     case O_PORT:
         if (!parse_range(&u, v, 1, 65532))
@@ -694,6 +725,7 @@ static void defaults(lx__config *c)
     snprintf(c->node_id, sizeof c->node_id, "node0");
     c->base_port = 5000;
     snprintf(c->consensus, sizeof c->consensus, "leader");
+    snprintf(c->cluster_id, sizeof c->cluster_id, "lxdex");
     c->metrics_interval_us = 10000000;
     snprintf(c->bind, sizeof c->bind, "127.0.0.1");
     /* Room for about half a second of replies to one client at 250,000
@@ -771,6 +803,8 @@ lx_err lx__config_parse(lx__config *cfg, char *err, size_t errlen, int argc, cha
     }
     if (!cfg->data_dir[0])
         snprintf(cfg->data_dir, sizeof cfg->data_dir, "data/%s", cfg->node_id);
+    if ((rc = lx__cluster_tag(cfg->cluster_tag, cfg->cluster_id, cfg->consensus)) != LX_OK)
+        return lx__errf(err, errlen, "cannot derive the cluster tag: %s", lx_strerror(rc));
     if ((rc = check_topology(cfg, err, errlen)) != LX_OK)
         return rc;
     if ((rc = lx__settle_cfg_check(&cfg->settle, err, errlen, cfg->is_leader)) != LX_OK)

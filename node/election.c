@@ -305,6 +305,7 @@ uint64_t lx__elect_deadline(const lx__node *n)
 static void send_msg(lx__node *n, int slot, lx__peer_msg *m)
 {
     snprintf(m->from, sizeof m->from, "%s", n->cfg.node_id);
+    memcpy(m->cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     uint8_t buf[1024];
     size_t w;
     if (lx__peer_encode(buf, sizeof buf, &w, m) != LX_OK)

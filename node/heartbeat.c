@@ -6,10 +6,10 @@
 #include "logio.h"
 #include "node_int.h"
 
-/* 'H', version, id_len, id, role, term, seq, hash, commit, beat */
-#define HB_FIXED (1 + 1 + 1 + 1 + 8 + 8 + LX_STATE_HASH_LEN + 8 + 8)
-#define STREAM_VERSION 1
-#define HB_VERSION 2 /* 1 had no beat */
+/* 'H', cluster tag, version, id_len, id, role, term, seq, hash, commit, beat */
+#define HB_FIXED (LX__STREAM_PREFIX + 1 + 1 + 1 + 8 + 8 + LX_STATE_HASH_LEN + 8 + 8)
+#define HB_VERSION 3    /* 1 had no beat, 2 no cluster tag */
+#define BLOCK_VERSION 2 /* 1 had no cluster tag */
 
 size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb)
 {
@@ -21,6 +21,8 @@ size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb)
         return 0;
     uint8_t *p = buf;
     *p++ = LX__TOPIC_HEARTBEAT;
+    memcpy(p, hb->cluster, LX__CLUSTER_TAG_LEN);
+    p += LX__CLUSTER_TAG_LEN;
     *p++ = HB_VERSION;
     *p++ = (uint8_t)idn;
     memcpy(p, hb->node, idn);
@@ -39,16 +41,18 @@ lx_err lx__heartbeat_decode(lx__heartbeat *out, const uint8_t *buf, size_t len)
     if (!out || !buf)
         return LX_EINVAL;
     memset(out, 0, sizeof *out);
-    if (len < HB_FIXED + 1 || buf[0] != LX__TOPIC_HEARTBEAT || buf[1] != HB_VERSION)
+    if (len < HB_FIXED + 1 || buf[0] != LX__TOPIC_HEARTBEAT || buf[LX__STREAM_PREFIX] != HB_VERSION)
         return LX_EFORMAT;
-    size_t idn = buf[2];
+    memcpy(out->cluster, buf + 1, LX__CLUSTER_TAG_LEN);
+    const uint8_t *p = buf + LX__STREAM_PREFIX + 1;
+    size_t idn = *p++;
     if (idn == 0 || idn > LX__NODE_ID_MAX || len != HB_FIXED + idn)
         return LX_EFORMAT;
-    memcpy(out->node, buf + 3, idn);
+    memcpy(out->node, p, idn);
     out->node[idn] = 0;
     if (!lx__node_id_ok(out->node))
         return LX_EFORMAT;
-    const uint8_t *p = buf + 3 + idn;
+    p += idn;
     out->role = p[0];
     if (out->role > LX__ROLE_CANDIDATE)
         return LX_EFORMAT;
@@ -60,22 +64,26 @@ lx_err lx__heartbeat_decode(lx__heartbeat *out, const uint8_t *buf, size_t len)
     return LX_OK;
 }
 
-void lx__block_msg_header(uint8_t out[LX__BLOCK_MSG_HDR], const uint8_t hash[LX_STATE_HASH_LEN])
+void lx__block_msg_header(uint8_t out[LX__BLOCK_MSG_HDR],
+                          const uint8_t cluster[LX__CLUSTER_TAG_LEN],
+                          const uint8_t hash[LX_STATE_HASH_LEN])
 {
     out[0] = LX__TOPIC_BLOCK;
-    out[1] = STREAM_VERSION;
-    memcpy(out + 2, hash, LX_STATE_HASH_LEN);
+    memcpy(out + 1, cluster, LX__CLUSTER_TAG_LEN);
+    out[LX__STREAM_PREFIX] = BLOCK_VERSION;
+    memcpy(out + LX__STREAM_PREFIX + 1, hash, LX_STATE_HASH_LEN);
 }
 
-lx_err lx__block_msg_decode(const uint8_t **hash, const uint8_t **block, size_t *block_len,
-                            const uint8_t *buf, size_t len)
+lx_err lx__block_msg_decode(const uint8_t **cluster, const uint8_t **hash, const uint8_t **block,
+                            size_t *block_len, const uint8_t *buf, size_t len)
 {
     if (!buf || len < LX__BLOCK_MSG_HDR + LX_BLOCK_HDR_LEN || buf[0] != LX__TOPIC_BLOCK ||
-        buf[1] != STREAM_VERSION)
+        buf[LX__STREAM_PREFIX] != BLOCK_VERSION)
         return LX_EFORMAT;
     if (len - LX__BLOCK_MSG_HDR > LX_BLOCK_BYTES_MAX)
         return LX_ETOOBIG;
-    *hash = buf + 2;
+    *cluster = buf + 1;
+    *hash = buf + LX__STREAM_PREFIX + 1;
     *block = buf + LX__BLOCK_MSG_HDR;
     *block_len = len - LX__BLOCK_MSG_HDR;
     return LX_OK;

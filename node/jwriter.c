@@ -47,6 +47,7 @@ struct lx__jw {
     lx_journal *j;
     char data_dir[LX__PATH_MAX];
     char node_id[LX__NODE_ID_MAX + 1];
+    uint8_t cluster_tag[LX__CLUSTER_TAG_LEN];
     pthread_t thread;
     int started;
     int failed;
@@ -162,6 +163,7 @@ static void serve_read(lx__jw *w, uint32_t slot, uint64_t from, uint64_t to)
     memset(&m, 0, sizeof m);
     m.type = LX__P_GAP_RESP;
     snprintf(m.from, sizeof m.from, "%s", w->node_id);
+    memcpy(m.cluster, w->cluster_tag, LX__CLUSTER_TAG_LEN);
     m.u.gap_resp.leader_last = synced;
     m.u.gap_resp.count = count;
     m.u.gap_resp.list = w->list;
@@ -285,6 +287,7 @@ static void serve_snap(lx__jw *w, uint32_t slot, uint64_t seq, uint64_t offset)
     memset(&m, 0, sizeof m);
     m.type = LX__P_SNAP_PART;
     snprintf(m.from, sizeof m.from, "%s", w->node_id);
+    memcpy(m.cluster, w->cluster_tag, LX__CLUSTER_TAG_LEN);
     int last = 0;
     if (v && offset < v->len) {
         size_t n = v->len - (size_t)offset;
@@ -365,6 +368,7 @@ static void serve_batch_file(lx__jw *w, uint32_t slot, uint64_t number, uint8_t 
     memset(&m, 0, sizeof m);
     m.type = LX__P_BATCH_PART;
     snprintf(m.from, sizeof m.from, "%s", w->node_id);
+    memcpy(m.cluster, w->cluster_tag, LX__CLUSTER_TAG_LEN);
     m.u.batch_part.number = number;
     m.u.batch_part.kind = kind;
     uint8_t *data = NULL;
@@ -662,10 +666,11 @@ static lx_err inproc_pair(lx_zctx *ctx, const lx_zsock_opts *o, const char *ep, 
 }
 
 lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_dir,
-                    const char *node_id, uint32_t direct_max_us)
+                    const char *node_id, const uint8_t cluster_tag[LX__CLUSTER_TAG_LEN],
+                    uint32_t direct_max_us)
 {
     static int counter;
-    if (!out || !ctx || !j || !data_dir || !node_id) {
+    if (!out || !ctx || !j || !data_dir || !node_id || !cluster_tag) {
         lx_journal_free(&j);
         return LX_EINVAL;
     }
@@ -686,6 +691,7 @@ lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_
         w->snap_delay_ms = strtoull(sd, NULL, 10);
     snprintf(w->data_dir, sizeof w->data_dir, "%s", data_dir);
     snprintf(w->node_id, sizeof w->node_id, "%s", node_id);
+    memcpy(w->cluster_tag, cluster_tag, LX__CLUSTER_TAG_LEN);
     w->part_bytes = LX__SNAP_PART_MAX;
     /* Smaller parts for tests of the reassembly. */
     const char *pb = getenv("LX_STATESYNC_PART_BYTES");

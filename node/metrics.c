@@ -95,7 +95,8 @@ void lx__write_status(lx__node *n)
         ",\"curve\":%s,\"curve_refused\":%" PRIu64 ",\"leader\":\"%s\",\"commit_seq\":%" PRIu64
         ",\"ack_quorum\":\"%s\",\"stale_refused\":%" PRIu64 ",\"forwards_held\":%" PRIu64
         ",\"forwards_dropped\":%" PRIu64 ",\"forwards_unknown\":%" PRIu64
-        ",\"state_syncs\":%" PRIu64 ",\"market_data\":%s,\"settle\":%s,\"pid\":%ld}\n",
+        ",\"state_syncs\":%" PRIu64 ",\"cluster\":\"%s\",\"foreign_refused\":%" PRIu64
+        ",\"market_data\":%s,\"settle\":%s,\"pid\":%ld}\n",
         n->cfg.node_id, lx__role_name(n), n->term, n->seq, hash, m->orders, m->trades, m->msgs_in,
         m->msgs_out, lag_of(n), m->hash_mismatches, m->replies_dropped, m->bad_frames,
         lx__hist_quantile(&m->ack_total, 0.50), lx__hist_quantile(&m->ack_total, 0.99), m->blocks,
@@ -103,8 +104,8 @@ void lx__write_status(lx__node *n)
         lx__hist_quantile(&m->commit_total, 0.99), m->direct_syncs, n->auth ? "true" : "false",
         lx__auth_refused(n->auth), n->is_leader ? n->cfg.node_id : n->leader_id, n->commit_seq,
         n->cfg.ack_majority ? "majority" : "local", n->stale_refused, n->parked, n->park_dropped,
-        lx__replica_unknown(), lx__ss_installed(), n->md_on ? "true" : "false", settle,
-        (long)getpid());
+        lx__replica_unknown(), lx__ss_installed(), n->cfg.cluster_id, n->foreign_refused,
+        n->md_on ? "true" : "false", settle, (long)getpid());
     if (len <= 0 || (size_t)len >= sizeof body)
         return;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -18,7 +18,9 @@
  * ------------------------------------------------------------------------- */
 
 #define LX__PEERS_MAX 16
-#define LX__NODE_ID_MAX 31 /* bytes, without the NUL */
+#define LX__NODE_ID_MAX 31    /* bytes, without the NUL */
+#define LX__CLUSTER_ID_MAX 63 /* --cluster-id, bytes without the NUL */
+#define LX__CLUSTER_TAG_LEN 8 /* the cluster tag every node-to-node message carries */
 #define LX__HOST_MAX 255
 #define LX__PATH_MAX 1024
 #define LX__MARKETS_MAX LX_PROTO_LIST_MAX
@@ -77,6 +79,10 @@ typedef struct lx__config {
     size_t cluster_size; /* nodes in the cluster, this one included */
     int is_leader;
     char consensus[16];
+    char cluster_id[LX__CLUSTER_ID_MAX + 1];
+    /* From cluster_id and consensus (lx__cluster_tag): a node drops the
+     * messages of nodes whose tag differs. */
+    uint8_t cluster_tag[LX__CLUSTER_TAG_LEN];
     char data_dir[LX__PATH_MAX];
     char markets_file[LX__PATH_MAX]; /* empty: the default markets */
     size_t nmarkets;
@@ -126,6 +132,11 @@ lx_err lx__markets_load(lx_market_spec *out, size_t *n, size_t cap, char *err, s
 
 /* The default markets, BTC-USD and ETH-USD: lot 1, tick 1, min_qty 1, no fees. */
 size_t lx__markets_default(lx_market_spec *out, size_t cap);
+
+/* The cluster tag of a cluster id and consensus mode: the first
+ * LX__CLUSTER_TAG_LEN bytes of SHA-256("lxdex-cluster" NUL id NUL consensus). */
+lx_err lx__cluster_tag(uint8_t out[LX__CLUSTER_TAG_LEN], const char *cluster_id,
+                       const char *consensus);
 
 extern const char lx__usage[];
 
@@ -226,16 +237,17 @@ void lx__batcher_clear(lx__batcher *b);
  * Peer messages over the base+3 links (node/peer.c, docs/ports.md)
  * ------------------------------------------------------------------------- */
 
-#define LX__PEER_MAGIC 0x4C50u /* "LP" */
-#define LX__PEER_VERSION 1u
+#define LX__PEER_MAGIC 0x4C50u               /* "LP" */
+#define LX__PEER_VERSION 2u                  /* 1 had no cluster tag */
 #define LX__PEER_MSG_MAX ((size_t)4 << 20)   /* one message; over it: LX_ETOOBIG */
 #define LX__GAP_BYTES_SOFT ((size_t)1 << 20) /* a gap response stops growing here */
 #define LX__GAP_BLOCKS_MAX 1024u
 #define LX__RESULT_FRAMES_MAX 1024u
 #define LX__RESULT_BUNDLE 2u
 /* A RELAY carries one whole peer message (up to LX__PEER_MSG_MAX) and its
- * own header: magic, version, type, from, dest, ttl, length. */
-#define LX__RELAY_HDR_MAX (2 + 1 + 1 + 1 + LX__NODE_ID_MAX + 1 + LX__NODE_ID_MAX + 1 + 4)
+ * own header: magic, version, type, cluster tag, from, dest, ttl, length. */
+#define LX__RELAY_HDR_MAX                                                                          \
+    (2 + 1 + 1 + LX__CLUSTER_TAG_LEN + 1 + LX__NODE_ID_MAX + 1 + LX__NODE_ID_MAX + 1 + 4)
 #define LX__RELAY_MSG_MAX (LX__PEER_MSG_MAX + LX__RELAY_HDR_MAX)
 #define LX__RELAY_TTL_MAX LX__CLUSTER_MAX
 
@@ -275,6 +287,7 @@ typedef enum lx__peer_type {
 
 typedef struct lx__peer_msg {
     uint8_t type;
+    uint8_t cluster[LX__CLUSTER_TAG_LEN]; /* the sender's cluster tag */
     char from[LX__NODE_ID_MAX + 1];
     union {
         struct {
@@ -388,6 +401,8 @@ typedef struct lx__peer_msg {
 
 /* 1 if s is a valid node id: 1..31 bytes of [A-Za-z0-9._-]. */
 int lx__node_id_ok(const char *s);
+/* 1 if s is 1..max bytes of [A-Za-z0-9._-] (node ids, cluster ids). */
+int lx__name_ok(const char *s, size_t max);
 
 /* Decodes one peer message, checking every length and field; pointers in
  * out point into buf. LX_EFORMAT, LX_ETOOBIG or LX_EUNSUPPORTED (version).
@@ -417,6 +432,7 @@ int lx__peer_list_next(const uint8_t *list, size_t list_len, size_t *off, const 
 #define LX__ROLE_CANDIDATE 2
 
 typedef struct lx__heartbeat {
+    uint8_t cluster[LX__CLUSTER_TAG_LEN];
     char node[LX__NODE_ID_MAX + 1];
     uint8_t role;
     uint64_t term;
@@ -429,11 +445,20 @@ typedef struct lx__heartbeat {
 size_t lx__heartbeat_encode(uint8_t *buf, size_t cap, const lx__heartbeat *hb);
 lx_err lx__heartbeat_decode(lx__heartbeat *out, const uint8_t *buf, size_t len);
 
-/* A block message: 'B', version, the state hash after the block, the block. */
-#define LX__BLOCK_MSG_HDR (2 + LX_STATE_HASH_LEN)
-void lx__block_msg_header(uint8_t out[LX__BLOCK_MSG_HDR], const uint8_t hash[LX_STATE_HASH_LEN]);
-lx_err lx__block_msg_decode(const uint8_t **hash, const uint8_t **block, size_t *block_len,
-                            const uint8_t *buf, size_t len);
+/* Every stream message starts with its topic byte and the sender's cluster
+ * tag; a node subscribes to those prefixes, so the messages of another
+ * cluster never reach it. */
+#define LX__STREAM_PREFIX (1 + LX__CLUSTER_TAG_LEN)
+
+/* A block message: 'B', cluster tag, version, the state hash after the
+ * block, the block. */
+#define LX__BLOCK_MSG_HDR (LX__STREAM_PREFIX + 1 + LX_STATE_HASH_LEN)
+void lx__block_msg_header(uint8_t out[LX__BLOCK_MSG_HDR],
+                          const uint8_t cluster[LX__CLUSTER_TAG_LEN],
+                          const uint8_t hash[LX_STATE_HASH_LEN]);
+/* cluster, hash and block point into buf. */
+lx_err lx__block_msg_decode(const uint8_t **cluster, const uint8_t **hash, const uint8_t **block,
+                            size_t *block_len, const uint8_t *buf, size_t len);
 
 /* Recent (seq, state hash) pairs, to compare ours with the leader's. */
 #define LX__HASH_RING 4096u
@@ -499,10 +524,11 @@ typedef struct lx__metrics {
 
 typedef struct lx__jw lx__jw;
 
-/* Starts the thread. It takes j (even on failure). node_id names it in the
- * gap responses it builds. */
+/* Starts the thread. It takes j (even on failure). node_id and cluster_tag
+ * head the gap responses and snapshot parts it builds. */
 lx_err lx__jw_start(lx__jw **out, lx_zctx *ctx, lx_journal *j, const char *data_dir,
-                    const char *node_id, uint32_t direct_max_us);
+                    const char *node_id, const uint8_t cluster_tag[LX__CLUSTER_TAG_LEN],
+                    uint32_t direct_max_us);
 /* Flushes, stops and joins the thread, frees the journal, sets *p to NULL. */
 void lx__jw_stop(lx__jw **p);
 lx_zsock *lx__jw_sock(lx__jw *w); /* the main thread's end, to poll */
@@ -755,7 +781,9 @@ typedef struct lx__node {
     int first_ack_logged;
     uint32_t apply_budget; /* leader: requests still to answer this loop turn */
     unsigned told_no_rpc, told_stale;
-    uint64_t stale_refused; /* blocks and forwards of an old term refused */
+    uint64_t stale_refused;   /* blocks and forwards of an old term refused */
+    uint64_t foreign_refused; /* messages of another cluster (lx__cluster_ours) */
+    uint64_t foreign_told_us; /* when the last of them was logged */
 
     /* what we know of the leader */
     char leader_id[LX__NODE_ID_MAX + 1];
@@ -818,6 +846,11 @@ typedef struct lx__node {
 
 /* Logging: "<node> <text>" to standard error and the log file. */
 void lx__log(lx__node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 1 if tag is this node's cluster tag. Otherwise counts the message (what,
+ * from the node named from, NULL unknown) in foreign_refused, logs it at
+ * most every 10 s, and returns 0: the caller drops it. */
+int lx__cluster_ours(lx__node *n, const uint8_t tag[LX__CLUSTER_TAG_LEN], const char *from,
+                     const char *what);
 
 /* server.c. *exit_code LX__EXIT_RESTART: the node asked to be started
  * again on the same configuration (after a rollback); call it again. */

@@ -1,7 +1,9 @@
 /* Node-to-node unicast messages over the base+3 links: HELLO, HELLO_ACK,
  * FORWARD, RESULT, GAP_REQ, GAP_RESP, the election, settlement, state sync
  * and batch file messages, and RELAY around them. Big-endian, every length checked; the
- * layout is in docs/ports.md. */
+ * layout is in docs/ports.md. Also the cluster check every node-to-node
+ * message passes on arrival. */
+#include <inttypes.h>
 #include <string.h>
 
 #include "logio.h"
@@ -9,10 +11,15 @@
 
 int lx__node_id_ok(const char *s)
 {
+    return lx__name_ok(s, LX__NODE_ID_MAX);
+}
+
+int lx__name_ok(const char *s, size_t max)
+{
     if (!s)
         return 0;
     size_t n = strlen(s);
-    if (n == 0 || n > LX__NODE_ID_MAX)
+    if (n == 0 || n > max)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
@@ -21,6 +28,30 @@ int lx__node_id_ok(const char *s)
             return 0;
     }
     return 1;
+}
+
+#define FOREIGN_TELL_US 10000000u /* a message of another cluster is logged this often at most */
+
+int lx__cluster_ours(lx__node *n, const uint8_t tag[LX__CLUSTER_TAG_LEN], const char *from,
+                     const char *what)
+{
+    if (memcmp(tag, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN) == 0)
+        return 1;
+    n->foreign_refused++;
+    uint64_t now = lx_now_us();
+    if (n->foreign_told_us && now - n->foreign_told_us < FOREIGN_TELL_US)
+        return 0;
+    n->foreign_told_us = now;
+    char theirs[2 * LX__CLUSTER_TAG_LEN + 1], ours[2 * LX__CLUSTER_TAG_LEN + 1];
+    lx__hex(theirs, tag, LX__CLUSTER_TAG_LEN);
+    lx__hex(ours, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
+    lx__log(n,
+            "WARNING: refusing %s from %s%s of another cluster: its cluster tag is %s, this "
+            "node's %s (--cluster-id %s, --consensus %s); check --peers, --cluster-id and "
+            "--consensus on both nodes (%" PRIu64 " refused so far)",
+            what, from ? "node " : "a node", from ? from : "", theirs, ours, n->cfg.cluster_id,
+            n->cfg.consensus, n->foreign_refused);
+    return 0;
 }
 
 /* A bounds-checked reader. */
@@ -92,12 +123,14 @@ static const uint8_t *list(rd *r, size_t *list_len, uint16_t count, size_t lo, s
 }
 
 /* The inner message of a RELAY: the start of a peer message (magic,
- * version, a type, a sender) of another type than RELAY, so a relay never
- * nests. The rest is checked when it is decoded at its destination. */
+ * version, a type, a cluster tag, a sender) of another type than RELAY, so
+ * a relay never nests. The rest is checked when it is decoded at its
+ * destination. */
 static int relay_inner_ok(const uint8_t *p, size_t n)
 {
-    return p && n >= 6 && ((unsigned)p[0] << 8 | p[1]) == LX__PEER_MAGIC &&
-           p[2] == LX__PEER_VERSION && p[3] != LX__P_RELAY;
+    return p && n >= 4 + LX__CLUSTER_TAG_LEN + 2 &&
+           ((unsigned)p[0] << 8 | p[1]) == LX__PEER_MAGIC && p[2] == LX__PEER_VERSION &&
+           p[3] != LX__P_RELAY;
 }
 
 /* A SNAP_PART body; 0 if a field is out of range. */
@@ -159,6 +192,10 @@ lx_err lx__peer_decode(lx__peer_msg *out, const uint8_t *buf, size_t len)
     out->type = u8(&r);
     if (out->type != LX__P_RELAY && len > LX__PEER_MSG_MAX)
         return LX_ETOOBIG;
+    const uint8_t *tag = take(&r, LX__CLUSTER_TAG_LEN);
+    if (!tag)
+        return LX_EFORMAT;
+    memcpy(out->cluster, tag, LX__CLUSTER_TAG_LEN);
     if (!node_id(&r, out->from))
         return LX_EFORMAT;
     switch (out->type) {
@@ -429,6 +466,7 @@ lx_err lx__peer_encode(uint8_t *buf, size_t cap, size_t *written, const lx__peer
     put16(&w, LX__PEER_MAGIC);
     put8(&w, LX__PEER_VERSION);
     put8(&w, m->type);
+    putb(&w, m->cluster, LX__CLUSTER_TAG_LEN);
     put_id(&w, m->from);
     switch (m->type) {
     case LX__P_HELLO:

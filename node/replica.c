@@ -106,6 +106,7 @@ static void request_gap(lx__node *n, uint64_t to, uint64_t now)
     memset(&m, 0, sizeof m);
     m.type = LX__P_GAP_REQ;
     snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    memcpy(m.cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     m.u.gap_req.from_seq = n->seq + 1;
     m.u.gap_req.to_seq = to;
     uint8_t buf[128];
@@ -305,6 +306,7 @@ void lx__replica_forward(lx__node *n, const uint8_t *rid, size_t rid_len, const 
     memset(&pm, 0, sizeof pm);
     pm.type = LX__P_FORWARD;
     snprintf(pm.from, sizeof pm.from, "%s", n->cfg.node_id);
+    memcpy(pm.cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     pm.u.forward.token = token;
     pm.u.forward.term = n->term;
     pm.u.forward.rid_len = (uint8_t)rid_len;

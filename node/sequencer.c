@@ -867,7 +867,7 @@ static void publish_synced(lx__node *n)
         LX_ASSERT(f->seq == seq);
         uint8_t *msg = n->scratch;
         if (LX__BLOCK_MSG_HDR + f->len <= LX__PEER_MSG_MAX) {
-            lx__block_msg_header(msg, unknown);
+            lx__block_msg_header(msg, n->cfg.cluster_tag, unknown);
             memcpy(msg + LX__BLOCK_MSG_HDR, f->bytes, f->len);
             lx_zpart part = {msg, LX__BLOCK_MSG_HDR + f->len};
             if (lx_zsock_send(n->pub, &part, 1, LX_ZDONTWAIT) == LX_OK)

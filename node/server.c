@@ -101,6 +101,7 @@ void lx__reply_frames(lx__node *n, const lx__origin *o, const uint8_t *frames, c
     memset(&m, 0, sizeof m);
     m.type = LX__P_RESULT;
     snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    memcpy(m.cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     m.u.result.token = o->token;
     m.u.result.last = (uint8_t)((last ? 1 : 0) | (o->bundle ? LX__RESULT_BUNDLE : 0));
     m.u.result.rid_len = o->rid_len;
@@ -233,6 +234,7 @@ static void send_hello(lx__node *n, int ack, const char *to, uint32_t slot)
     lx__peer_msg m;
     memset(&m, 0, sizeof m);
     snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    memcpy(m.cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     uint8_t buf[128];
     size_t w;
     if (ack) {
@@ -372,6 +374,8 @@ static void on_peer(lx__node *n, const lx_zmsg *zm)
         lx__log(n, "dropping a malformed peer message (%zu bytes)", zm->part[0].len);
         return;
     }
+    if (!lx__cluster_ours(n, m.cluster, m.from, "a peer message"))
+        return;
     if (m.type == LX__P_RELAY) {
         lx__peer_msg inner;
         int slot = -1;
@@ -396,11 +400,11 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
         return;
     }
     if (p[0] == LX__TOPIC_BLOCK) {
-        const uint8_t *hash, *block;
+        const uint8_t *tag, *hash, *block;
         size_t blen;
         lx_block_hdr h;
-        if (lx__block_msg_decode(&hash, &block, &blen, p, len) != LX_OK ||
-            lx_block_peek(&h, block, blen) != LX_OK)
+        if (lx__block_msg_decode(&tag, &hash, &block, &blen, p, len) != LX_OK ||
+            lx_block_peek(&h, block, blen) != LX_OK || !lx__cluster_ours(n, tag, NULL, "a block"))
             return;
         lx__elect_adopt(n, h.term, "a block");
         if (n->topo && !lx__topo_block(n, &h, hops, p, len))
@@ -420,7 +424,8 @@ static void on_stream(lx__node *n, const lx_zmsg *zm)
     }
     if (p[0] == LX__TOPIC_HEARTBEAT) {
         lx__heartbeat hb;
-        if (lx__heartbeat_decode(&hb, p, len) != LX_OK || strcmp(hb.node, n->cfg.node_id) == 0)
+        if (lx__heartbeat_decode(&hb, p, len) != LX_OK || strcmp(hb.node, n->cfg.node_id) == 0 ||
+            !lx__cluster_ours(n, hb.cluster, hb.node, "a heartbeat"))
             return;
         if (n->topo && !lx__topo_heartbeat(n, &hb, hops, link, p, len))
             return; /* relayed to us before */
@@ -442,6 +447,7 @@ static void heartbeat(lx__node *n)
 {
     lx__heartbeat hb;
     memset(&hb, 0, sizeof hb);
+    memcpy(hb.cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     snprintf(hb.node, sizeof hb.node, "%s", n->cfg.node_id);
     hb.role = n->is_leader ? LX__ROLE_LEADER : (uint8_t)n->role;
     hb.term = n->term;
@@ -586,14 +592,19 @@ static lx_err open_sockets(lx__node *n, int *exit_code)
             return rc;
         }
     }
-    uint8_t topic = LX__TOPIC_BLOCK;
-    if ((rc = lx_zsock_subscribe(n->sub, &topic, 1)) != LX_OK)
+    /* Only this cluster's stream: every message starts with its topic and
+     * the sender's cluster tag. */
+    uint8_t prefix[LX__STREAM_PREFIX];
+    memcpy(prefix + 1, c->cluster_tag, LX__CLUSTER_TAG_LEN);
+    prefix[0] = LX__TOPIC_BLOCK;
+    if ((rc = lx_zsock_subscribe(n->sub, prefix, sizeof prefix)) != LX_OK)
         return rc;
-    topic = LX__TOPIC_HEARTBEAT;
-    if ((rc = lx_zsock_subscribe(n->sub, &topic, 1)) != LX_OK)
+    prefix[0] = LX__TOPIC_HEARTBEAT;
+    if ((rc = lx_zsock_subscribe(n->sub, prefix, sizeof prefix)) != LX_OK)
         return rc;
-    topic = LX__TOPIC_RELAYED;
-    if (c->topology != LX__TOPO_MESH && (rc = lx_zsock_subscribe(n->sub, &topic, 1)) != LX_OK)
+    prefix[0] = LX__TOPIC_RELAYED;
+    if (c->topology != LX__TOPO_MESH &&
+        (rc = lx_zsock_subscribe(n->sub, prefix, sizeof prefix)) != LX_OK)
         return rc;
     lx_zsock_opts po = o;
     po.immediate = true; /* a send to a peer that is down fails instead of queueing */
@@ -911,8 +922,8 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
             lx__log(n, "cannot set up sockets: %s", lx_strerror(rc));
         goto out;
     }
-    if ((rc = lx__jw_start(&n->jw, n->ctx, j, cfg->data_dir, cfg->node_id, cfg->direct_sync_us)) !=
-        LX_OK) {
+    if ((rc = lx__jw_start(&n->jw, n->ctx, j, cfg->data_dir, cfg->node_id, cfg->cluster_tag,
+                           cfg->direct_sync_us)) != LX_OK) {
         lx__log(n, "cannot start the journal writer: %s", lx_strerror(rc));
         goto out;
     }

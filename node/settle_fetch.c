@@ -279,6 +279,7 @@ static void ask(lx__node *n, lx__settle *s, uint64_t now)
     memset(&m, 0, sizeof m);
     m.type = LX__P_BATCH_REQ;
     snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    memcpy(m.cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     m.u.batch_req.number = s->fetch_number;
     m.u.batch_req.kind = s->fetch_kind;
     m.u.batch_req.offset = s->fetch_got;

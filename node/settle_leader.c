@@ -42,6 +42,7 @@ static void send_sig(lx__node *n, lx__settle *s, int slot, uint64_t number)
     memset(&m, 0, sizeof m);
     m.type = LX__P_SETTLE_SIG;
     snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    memcpy(m.cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     m.u.settle_sig.number = number;
     m.u.settle_sig.batch_hash = s->q[0].rec.hash;
     m.u.settle_sig.tx_hash = s->st_hash;
@@ -215,6 +216,7 @@ static void send_req(lx__node *n, lx__settle *s)
     memset(&m, 0, sizeof m);
     m.type = LX__P_SETTLE_REQ;
     snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    memcpy(m.cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     m.u.settle_req.number = s->q[0].rec.number;
     m.u.settle_req.batch_hash = s->q[0].rec.hash;
     m.u.settle_req.tx_hash = s->st_hash;

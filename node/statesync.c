@@ -338,6 +338,7 @@ static void send_req(lx__node *n, lx__ss *s, uint64_t seq, uint64_t offset)
     memset(&m, 0, sizeof m);
     m.type = LX__P_SNAP_REQ;
     snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    memcpy(m.cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     m.u.snap_req.seq = seq;
     m.u.snap_req.offset = offset;
     uint8_t buf[128];

@@ -11,8 +11,10 @@
 #include "node_int.h"
 
 #define ENVELOPE_TOPIC LX__TOPIC_RELAYED
-#define ENVELOPE_VERSION 1
-#define ENVELOPE_MAX (4 + LX__NODE_ID_MAX)
+#define ENVELOPE_VERSION 2 /* 1 had no cluster tag */
+/* 'R', cluster tag, version, hops, id_len, id */
+#define ENVELOPE_FIXED (LX__STREAM_PREFIX + 3)
+#define ENVELOPE_MAX (ENVELOPE_FIXED + LX__NODE_ID_MAX)
 #define BLOCKS_SEEN 4096u /* recent (term, seq) pairs, by seq */
 #define BEATS_SEEN 8u     /* recent heartbeat numbers per node */
 /* A route that no heartbeat confirmed for this many heartbeat periods gives
@@ -74,18 +76,22 @@ int lx__topo_unwrap(lx__node *n, const lx_zmsg *zm, const uint8_t **msg, size_t 
         return 0;
     const uint8_t *e = zm->part[0].data;
     size_t el = zm->part[0].len;
-    if (el < 5 || e[0] != ENVELOPE_TOPIC || e[1] != ENVELOPE_VERSION || e[2] == 0 ||
-        e[2] > LX__RELAY_TTL_MAX || e[3] == 0 || e[3] > LX__NODE_ID_MAX || el != 4u + e[3] ||
-        zm->part[1].len == 0)
+    if (el < ENVELOPE_FIXED + 1 || e[0] != ENVELOPE_TOPIC ||
+        memcmp(e + 1, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN) != 0)
+        return 0;
+    e += LX__STREAM_PREFIX;
+    el -= LX__STREAM_PREFIX;
+    if (e[0] != ENVELOPE_VERSION || e[1] == 0 || e[1] > LX__RELAY_TTL_MAX || e[2] == 0 ||
+        e[2] > LX__NODE_ID_MAX || el != 3u + e[2] || zm->part[1].len == 0)
         return 0;
     char relayer[LX__NODE_ID_MAX + 1];
-    memcpy(relayer, e + 4, e[3]);
-    relayer[e[3]] = 0;
+    memcpy(relayer, e + 3, e[2]);
+    relayer[e[2]] = 0;
     if (!lx__node_id_ok(relayer))
         return 0;
     int s = lx__slot_of_peer(n, relayer);
     *link = s >= 0 && (size_t)s < n->cfg.npeers ? s : -1;
-    *hops = e[2];
+    *hops = e[1];
     *msg = zm->part[1].data;
     *len = zm->part[1].len;
     return 1;
@@ -101,11 +107,12 @@ static void republish(lx__node *n, uint32_t hops, const uint8_t *msg, size_t len
     uint8_t env[ENVELOPE_MAX];
     size_t idn = strlen(n->cfg.node_id);
     env[0] = ENVELOPE_TOPIC;
-    env[1] = ENVELOPE_VERSION;
-    env[2] = (uint8_t)(hops + 1);
-    env[3] = (uint8_t)idn;
-    memcpy(env + 4, n->cfg.node_id, idn);
-    lx_zpart parts[2] = {{env, 4 + idn}, {msg, len}};
+    memcpy(env + 1, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
+    env[LX__STREAM_PREFIX] = ENVELOPE_VERSION;
+    env[LX__STREAM_PREFIX + 1] = (uint8_t)(hops + 1);
+    env[LX__STREAM_PREFIX + 2] = (uint8_t)idn;
+    memcpy(env + ENVELOPE_FIXED, n->cfg.node_id, idn);
+    lx_zpart parts[2] = {{env, ENVELOPE_FIXED + idn}, {msg, len}};
     if (lx_zsock_send(n->pub, parts, 2, LX_ZDONTWAIT) == LX_OK) {
         n->m.msgs_out++;
         n->topo->relayed++;
@@ -224,6 +231,7 @@ static lx_err send_relay(lx__node *n, int link, const char *dest, uint8_t ttl, c
     memset(&m, 0, sizeof m);
     m.type = LX__P_RELAY;
     snprintf(m.from, sizeof m.from, "%s", n->cfg.node_id);
+    memcpy(m.cluster, n->cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     snprintf(m.u.relay.dest, sizeof m.u.relay.dest, "%s", dest);
     m.u.relay.ttl = ttl;
     m.u.relay.inner = msg;
@@ -271,6 +279,8 @@ int lx__topo_relay_in(lx__node *n, const lx__peer_msg *m, lx__peer_msg *inner, i
         lx__log(n, "dropping a malformed message relayed by %s", m->from);
         return 0;
     }
+    if (!lx__cluster_ours(n, inner->cluster, inner->from, "a relayed peer message"))
+        return 0;
     *slot = lx__slot_of_peer(n, inner->from);
     if (*slot < 0) {
         /* No heartbeat of the sender has come yet: answer the way its

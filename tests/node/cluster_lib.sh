@@ -164,7 +164,11 @@ cl_pick_ports() {
                 cl_port_busy $((BASE + 100 * i + k)) && busy=1
             done
         done
-        [ $busy -eq 0 ] && return 0
+        if [ $busy -eq 0 ]; then
+            # Each test's nodes are a cluster of their own by name too.
+            CL_CLUSTER_ID=${CL_CLUSTER_ID:-lxtest-$BASE}
+            return 0
+        fi
     done
     abort "no free ports found in lane $CL_LANE"
 }
@@ -211,7 +215,9 @@ cl_topology() {
 
 # cl_start I [extra multi-node args]: starts node I in the background; its
 # output is appended to CL_TMP/nodeI.log. Node CL_BOOT_LEADER (0 unless the
-# test changes it; -1: none) gets --leader, the others --leader=false.
+# test changes it; -1: none) gets --leader, the others --leader=false. Every
+# node gets --cluster-id CL_CLUSTER_ID (lxtest-BASE); a later
+# --cluster-id among the extra args wins.
 cl_start() {
     local i=$1 j peers="" args links
     shift
@@ -225,7 +231,7 @@ cl_start() {
         peers+="${peers:+,}tcp://$(cl_host "$j"):$(cl_port "$j")"
     done
     args=(--node "node$i" --port "$(cl_port "$i")" --data-dir "$(cl_data "$i")" --dev-faucet
-        --metrics-interval 1s "${CL_TOPO_ARGS[@]}")
+        --metrics-interval 1s --cluster-id "$CL_CLUSTER_ID" "${CL_TOPO_ARGS[@]}")
     [ -n "${CL_HOSTS[$i]:-}" ] && args+=(--bind "${CL_HOSTS[$i]}")
     [ -n "$peers" ] && args+=(--peers "$peers")
     if [ "$i" -eq "$CL_BOOT_LEADER" ]; then args+=(--leader); else args+=(--leader=false); fi
@@ -393,6 +399,18 @@ cl_check_acked_in_journal() {
         return 1
     fi
     pass "every acknowledged order id is in node$2's journal"
+}
+
+# cl_client NAME [test-client args]: runs test-client --json in the
+# foreground, its summary into CL_TMP/NAME.json (printed) and its messages
+# into CL_TMP/NAME.log, and checks that it exits 0.
+cl_client() {
+    local name=$1 rc
+    shift
+    "$LX_BIN/test-client" "$@" --json >"$CL_TMP/$name.json" 2>"$CL_TMP/$name.log"
+    rc=$?
+    cat "$CL_TMP/$name.json"
+    check "test-client exits 0 (got $rc)" [ $rc -eq 0 ]
 }
 
 # cl_json FILE FILTER: a value from a JSON file (test-client --json output).

@@ -393,6 +393,50 @@ static void test_consensus_modes(void **state)
     assert_int_equal(parse(ok), LX_OK);
 }
 
+/* --cluster-id: a default, the variable under the flag, bad names refused,
+ * and the tag: SHA-256("lxdex-cluster" NUL id NUL consensus), first 8
+ * bytes, as computed independently (Python's hashlib). */
+static void test_cluster_id(void **state)
+{
+    (void)state;
+    static const uint8_t lxdex_leader[] = {0x09, 0x03, 0xc9, 0x75, 0xba, 0x3b, 0xc9, 0x62};
+    static const uint8_t other_leader[] = {0x7b, 0x37, 0xc5, 0x82, 0x00, 0x04, 0xd6, 0x70};
+    fake_env[0] = NULL;
+    assert_int_equal(parse(NULL), LX_OK);
+    assert_string_equal(cfg.cluster_id, "lxdex");
+    assert_memory_equal(cfg.cluster_tag, lxdex_leader, sizeof lxdex_leader);
+    fake_env[0] = "CLUSTER_ID=other";
+    fake_env[1] = NULL;
+    assert_int_equal(parse(NULL), LX_OK);
+    assert_string_equal(cfg.cluster_id, "other");
+    assert_memory_equal(cfg.cluster_tag, other_leader, sizeof other_leader);
+    const char *flag[] = {"--cluster-id", "lxdex", NULL};
+    assert_int_equal(parse(flag), LX_OK); /* the flag wins */
+    assert_memory_equal(cfg.cluster_tag, lxdex_leader, sizeof lxdex_leader);
+    fake_env[0] = NULL;
+
+    const char *bad[][3] = {
+        {"--cluster-id", "", NULL},
+        {"--cluster-id", "a b", NULL},
+        {"--cluster-id", "x/y", NULL},
+        {"--cluster-id", "a123456789b123456789c123456789d123456789e123456789f123456789g123", NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(bad[i]), LX_EINVAL);
+        assert_non_null(strstr(err, "bad cluster id"));
+    }
+    const char *longest[] = {
+        "--cluster-id", "a123456789b123456789c123456789d123456789e123456789f123456789g12", NULL};
+    assert_int_equal(parse(longest), LX_OK);
+
+    uint8_t t[LX__CLUSTER_TAG_LEN];
+    assert_int_equal(lx__cluster_tag(t, "lxdex", "leader"), LX_OK);
+    assert_memory_equal(t, lxdex_leader, sizeof t);
+    assert_int_equal(lx__cluster_tag(t, "lxdex", "raft"), LX_OK);
+    assert_memory_not_equal(t, lxdex_leader, sizeof t);
+    assert_int_equal(lx__cluster_tag(t, "", "leader"), LX_EINVAL);
+    assert_int_equal(lx__cluster_tag(t, "lxdex", ""), LX_EINVAL);
+}
+
 static void test_curve_options(void **state)
 {
     (void)state;
@@ -533,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_topology),
         cmocka_unit_test(test_consensus_modes),
+        cmocka_unit_test(test_cluster_id),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_curve_options),
         cmocka_unit_test(test_markets_file),

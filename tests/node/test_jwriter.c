@@ -26,6 +26,7 @@
 static char tmpdir[256];
 static lx_zctx *ctx;
 static lx__jw *live; /* the writer a test started and has not stopped */
+static const uint8_t tag[LX__CLUSTER_TAG_LEN] = {9, 8, 7, 6, 5, 4, 3, 2};
 
 static int setup(void **state)
 {
@@ -76,7 +77,7 @@ static lx__jw *start_sync(const char *dir, uint32_t direct_max_us, int fsync)
     lx_journal_opts o = {.no_fsync = !fsync};
     assert_int_equal(lx_journal_open(&j, NULL, dir, &o), LX_OK);
     lx__jw *w = NULL;
-    assert_int_equal(lx__jw_start(&w, ctx, j, dir, "node0", direct_max_us), LX_OK);
+    assert_int_equal(lx__jw_start(&w, ctx, j, dir, "node0", tag, direct_max_us), LX_OK);
     live = w;
     return w;
 }
@@ -284,6 +285,7 @@ static void on_snap_part(const uint8_t *p, size_t len, uint64_t *got)
     lx__peer_msg pm;
     assert_int_equal(lx__peer_decode(&pm, p + 5, len - 5), LX_OK);
     assert_int_equal(pm.type, LX__P_SNAP_PART);
+    assert_memory_equal(pm.cluster, tag, sizeof tag); /* the writer's cluster */
     *got = pm.u.snap_part.seq;
 }
 

@@ -294,6 +294,7 @@ static void test_leader_holds_until_link_known(void **state)
     lx__peer_msg m;
     assert_true(recv_type(inbox, &zm, &m, LX__P_HELLO, 10000));
     assert_string_equal(m.from, "node0");
+    assert_memory_equal(m.cluster, l.cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     uint32_t slot = m.u.hello.slot;
     assert_int_equal(slot, 0);
     lx_zmsg_close(&zm);
@@ -313,6 +314,7 @@ static void test_leader_holds_until_link_known(void **state)
     lx__peer_msg f;
     memset(&f, 0, sizeof f);
     f.type = LX__P_FORWARD;
+    memcpy(f.cluster, l.cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     snprintf(f.from, sizeof f.from, "node1");
     f.u.forward.token = 77;
     f.u.forward.term = 1; /* a fresh --leader runs term 1 */
@@ -325,12 +327,18 @@ static void test_leader_holds_until_link_known(void **state)
     /* Held: no answer while node1 has not answered the HELLO. */
     assert_false(recv_type(inbox, &zm, &m, LX__P_RESULT, 300));
 
+    /* A HELLO_ACK from a node1 of another cluster is refused: still held. */
     lx__peer_msg ack;
     memset(&ack, 0, sizeof ack);
     ack.type = LX__P_HELLO_ACK;
+    assert_int_equal(lx__cluster_tag(ack.cluster, "another", "leader"), LX_OK);
     snprintf(ack.from, sizeof ack.from, "node1");
     snprintf(ack.u.hello_ack.to, sizeof ack.u.hello_ack.to, "node0");
     ack.u.hello_ack.slot = slot;
+    send_peer(link, &ack);
+    assert_false(recv_type(inbox, &zm, &m, LX__P_RESULT, 300));
+
+    memcpy(ack.cluster, l.cfg.cluster_tag, LX__CLUSTER_TAG_LEN);
     send_peer(link, &ack);
 
     /* Now answered, over the link: an ACK of request 42 for the fake's

@@ -14,12 +14,14 @@
 #include "../../node/node_int.h"
 
 static uint8_t buf[1 << 16];
+static const uint8_t tag[LX__CLUSTER_TAG_LEN] = {0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8};
 
 static lx__peer_msg base_msg(uint8_t type)
 {
     lx__peer_msg m;
     memset(&m, 0, sizeof m);
     m.type = type;
+    memcpy(m.cluster, tag, sizeof tag);
     snprintf(m.from, sizeof m.from, "node1");
     return m;
 }
@@ -53,11 +55,13 @@ static void test_hello(void **state)
     lx__peer_msg m = base_msg(LX__P_HELLO), out;
     m.u.hello.slot = 3;
     size_t w = encode(&m);
-    /* magic, version, type, id_len, "node1", slot */
-    static const uint8_t want[] = {0x4c, 0x50, 1, 1, 5, 'n', 'o', 'd', 'e', '1', 0, 0, 0, 3};
+    /* magic, version, type, cluster tag, id_len, "node1", slot */
+    static const uint8_t want[] = {0x4c, 0x50, 2,   1,   0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7,
+                                   0xc8, 5,    'n', 'o', 'd',  'e',  '1',  0,    0,    0,    3};
     assert_int_equal(w, sizeof want);
     assert_memory_equal(buf, want, sizeof want);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
+    assert_memory_equal(out.cluster, tag, sizeof tag);
     assert_int_equal(out.type, LX__P_HELLO);
     assert_string_equal(out.from, "node1");
     assert_int_equal(out.u.hello.slot, 3);
@@ -233,7 +237,7 @@ static void test_settle(void **state)
     m.u.settle_req.signers[0] = 0;
     m.u.settle_req.signers[1] = 2;
     size_t w = encode(&m);
-    assert_int_equal(w, 4 + 1 + 5 + 8 + 32 + 32 + 1 + 2 * 4);
+    assert_int_equal(w, 4 + 8 + 1 + 5 + 8 + 32 + 32 + 1 + 2 * 4);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.type, LX__P_SETTLE_REQ);
     assert_int_equal(out.u.settle_req.number, 12);
@@ -262,7 +266,7 @@ static void test_settle(void **state)
     m.u.settle_sig.signer = signer;
     m.u.settle_sig.sig = sig;
     w = encode(&m);
-    assert_int_equal(w, 4 + 1 + 5 + 8 + 32 + 32 + 20 + 65);
+    assert_int_equal(w, 4 + 8 + 1 + 5 + 8 + 32 + 32 + 20 + 65);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.u.settle_sig.number, 12);
     assert_memory_equal(out.u.settle_sig.signer, signer, 20);
@@ -280,7 +284,7 @@ static void test_snap(void **state)
     (void)state;
     lx__peer_msg m = base_msg(LX__P_SNAP_REQ), out;
     size_t w = encode(&m);
-    assert_int_equal(w, 4 + 1 + 5 + 8 + 8);
+    assert_int_equal(w, 4 + 8 + 1 + 5 + 8 + 8);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.type, LX__P_SNAP_REQ);
     assert_int_equal(out.u.snap_req.seq, 0);
@@ -291,7 +295,7 @@ static void test_snap(void **state)
     assert_int_equal(out.u.snap_req.seq, 250);
     assert_int_equal(out.u.snap_req.offset, 65536);
     /* an offset into "the newest", whichever that is, means nothing */
-    buf[10 + 7] = 0;
+    buf[18 + 7] = 0;
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
     m.u.snap_req.seq = 0;
     assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &m), LX_EINVAL);
@@ -314,7 +318,7 @@ static void test_snap(void **state)
     m.u.snap_part.data = data;
     m.u.snap_part.data_len = sizeof data;
     w = encode(&m);
-    assert_int_equal(w, 4 + 1 + 5 + 8 + 8 + 32 + 1 + 32 + 8 + 8 + 4 + 8 + 4 + sizeof data);
+    assert_int_equal(w, 4 + 8 + 1 + 5 + 8 + 8 + 32 + 1 + 32 + 8 + 8 + 4 + 8 + 4 + sizeof data);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.type, LX__P_SNAP_PART);
     assert_int_equal(out.u.snap_part.seq, 250);
@@ -334,19 +338,19 @@ static void test_snap(void **state)
      * as long as the total (nothing left for the engine). */
     uint8_t c[512];
     memcpy(c, buf, w);
-    c[58] = 2;
+    c[66] = 2;
     assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
     memcpy(c, buf, w);
-    c[98] = 0xE7;
+    c[106] = 0xE7;
     assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
     memcpy(c, buf, w);
-    memset(c + 119, 0, 4);
-    assert_int_equal(lx__peer_decode(&out, c, 123), LX_EFORMAT);
+    memset(c + 127, 0, 4);
+    assert_int_equal(lx__peer_decode(&out, c, 131), LX_EFORMAT);
     memcpy(c, buf, w);
-    c[105] = 0x03;
-    c[106] = 0xE8; /* 1000 */
+    c[113] = 0x03;
+    c[114] = 0xE8; /* 1000 */
     assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
-    c[106] = 0xE7; /* 999: one engine byte */
+    c[114] = 0xE7; /* 999: one engine byte */
     assert_int_equal(lx__peer_decode(&out, c, w), LX_OK);
     assert_int_equal(out.u.snap_part.settle_len, 999);
 
@@ -388,14 +392,14 @@ static void test_snap(void **state)
     /* "No snapshot": seq 0 and nothing else. */
     lx__peer_msg none = base_msg(LX__P_SNAP_PART);
     w = encode(&none);
-    assert_int_equal(w, 4 + 1 + 5 + 8 + 8 + 32 + 1 + 32 + 8 + 8 + 4 + 8 + 4);
+    assert_int_equal(w, 4 + 8 + 1 + 5 + 8 + 8 + 32 + 1 + 32 + 8 + 8 + 4 + 8 + 4);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.u.snap_part.seq, 0);
     assert_int_equal(out.u.snap_part.data_len, 0);
-    buf[91 + 7] = 1; /* a total with it */
+    buf[99 + 7] = 1; /* a total with it */
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
-    buf[91 + 7] = 0;
-    buf[99 + 7] = 1; /* a settlement section with it */
+    buf[99 + 7] = 0;
+    buf[107 + 7] = 1; /* a settlement section with it */
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
     none.u.snap_part.total = 1;
     assert_int_equal(lx__peer_encode(buf, sizeof buf, &w, &none), LX_EINVAL);
@@ -433,12 +437,12 @@ static void test_batch_files(void **state)
     m.u.batch_req.kind = LX__BATCH_FILE_RECORD;
     m.u.batch_req.offset = 7;
     size_t w = encode(&m);
-    assert_int_equal(w, 4 + 1 + 5 + 8 + 1 + 8);
+    assert_int_equal(w, 4 + 8 + 1 + 5 + 8 + 1 + 8);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.u.batch_req.number, 42);
     assert_int_equal(out.u.batch_req.kind, LX__BATCH_FILE_RECORD);
     assert_int_equal(out.u.batch_req.offset, 7);
-    buf[10 + 8] = 3; /* no such kind */
+    buf[18 + 8] = 3; /* no such kind */
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_EFORMAT);
     lx__peer_msg bad = m;
     bad.u.batch_req.number = 0;
@@ -460,7 +464,7 @@ static void test_batch_files(void **state)
     m.u.batch_part.data = data;
     m.u.batch_part.data_len = sizeof data;
     w = encode(&m);
-    assert_int_equal(w, 4 + 1 + 5 + 8 + 1 + 8 + 8 + 4 + sizeof data);
+    assert_int_equal(w, 4 + 8 + 1 + 5 + 8 + 1 + 8 + 8 + 4 + sizeof data);
     assert_int_equal(lx__peer_decode(&out, buf, w), LX_OK);
     assert_int_equal(out.u.batch_part.number, 42);
     assert_int_equal(out.u.batch_part.total, 1000);
@@ -486,7 +490,7 @@ static void test_batch_files(void **state)
     }
     uint8_t c[512];
     memcpy(c, buf, w);
-    c[10 + 8 + 1 + 7] = 0xE7; /* total 999 */
+    c[18 + 8 + 1 + 7] = 0xE7; /* total 999 */
     assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
     /* The sender has no such file: total 0 and nothing else. */
     m.u.batch_part.total = m.u.batch_part.offset = 0;
@@ -507,16 +511,19 @@ static void test_malformed_headers(void **state)
     c[0] = 'X';
     assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
     memcpy(c, buf, w);
-    c[2] = 2; /* a future version */
+    c[2] = 3; /* a future version */
+    assert_int_equal(lx__peer_decode(&out, c, w), LX_EUNSUPPORTED);
+    memcpy(c, buf, w);
+    c[2] = 1; /* version 1, without the cluster tag */
     assert_int_equal(lx__peer_decode(&out, c, w), LX_EUNSUPPORTED);
     memcpy(c, buf, w);
     c[3] = 99; /* unknown type */
     assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
     memcpy(c, buf, w);
-    c[5] = ' '; /* a node id with a space */
+    c[13] = ' '; /* a node id with a space */
     assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
     memcpy(c, buf, w);
-    c[4] = 0; /* an empty node id */
+    c[12] = 0; /* an empty node id */
     assert_int_equal(lx__peer_decode(&out, c, w), LX_EFORMAT);
     assert_int_equal(lx__peer_decode(&out, NULL, 0), LX_EFORMAT); /* empty */
     assert_int_equal(lx__peer_decode(&out, buf, LX__PEER_MSG_MAX + 1), LX_ETOOBIG);
@@ -604,6 +611,7 @@ static void test_heartbeat(void **state)
     (void)state;
     lx__heartbeat hb, out;
     memset(&hb, 0, sizeof hb);
+    memcpy(hb.cluster, tag, sizeof tag);
     snprintf(hb.node, sizeof hb.node, "node0");
     hb.role = LX__ROLE_LEADER;
     hb.term = 1;
@@ -613,13 +621,15 @@ static void test_heartbeat(void **state)
     memset(hb.hash, 0x5a, sizeof hb.hash);
     uint8_t b[128];
     size_t w = lx__heartbeat_encode(b, sizeof b, &hb);
-    assert_int_equal(w, 4 + 5 + 16 + 32 + 8 + 8);
+    assert_int_equal(w, 4 + 8 + 5 + 16 + 32 + 8 + 8);
     assert_int_equal(b[0], 'H');
-    assert_int_equal(b[1], 2); /* version 2: with the beat */
+    assert_memory_equal(b + 1, tag, sizeof tag); /* the subscription prefix */
+    assert_int_equal(b[9], 3);                   /* version 3: with the beat and the cluster tag */
     static const uint8_t beat[] = {1, 2, 3, 4, 5, 6, 7, 8};
     assert_memory_equal(b + w - 8, beat, 8);
     assert_int_equal(lx__heartbeat_decode(&out, b, w), LX_OK);
     assert_string_equal(out.node, "node0");
+    assert_memory_equal(out.cluster, tag, sizeof tag);
     assert_int_equal(out.role, LX__ROLE_LEADER);
     assert_int_equal(out.term, 1);
     assert_int_equal(out.seq, 12345);
@@ -628,27 +638,33 @@ static void test_heartbeat(void **state)
     assert_true(out.beat == hb.beat);
     for (size_t i = 0; i < w; i++)
         assert_int_equal(lx__heartbeat_decode(&out, b, i), LX_EFORMAT);
-    b[1] = 1; /* a version 1 heartbeat (no beat) is not read as one */
+    b[9] = 2; /* a version 2 heartbeat (no cluster tag) is not read as one */
     assert_int_equal(lx__heartbeat_decode(&out, b, w), LX_EFORMAT);
     assert_int_equal(lx__heartbeat_decode(&out, b, w - 8), LX_EFORMAT);
-    b[1] = 2;
-    b[3 + 5] = 3; /* role */
+    b[9] = 3;
+    b[11 + 5] = 3; /* role */
     assert_int_equal(lx__heartbeat_decode(&out, b, w), LX_EFORMAT);
     assert_int_equal(lx__heartbeat_encode(b, 10, &hb), 0);
 
     uint8_t hash[32], msg[LX__BLOCK_MSG_HDR + LX_BLOCK_HDR_LEN];
     memset(hash, 3, sizeof hash);
     memset(msg, 0, sizeof msg);
-    lx__block_msg_header(msg, hash);
+    lx__block_msg_header(msg, tag, hash);
     assert_int_equal(msg[0], 'B');
-    const uint8_t *hp, *bp;
+    assert_memory_equal(msg + 1, tag, sizeof tag);
+    const uint8_t *cp, *hp, *bp;
     size_t blen;
-    assert_int_equal(lx__block_msg_decode(&hp, &bp, &blen, msg, sizeof msg), LX_OK);
+    assert_int_equal(lx__block_msg_decode(&cp, &hp, &bp, &blen, msg, sizeof msg), LX_OK);
+    assert_memory_equal(cp, tag, sizeof tag);
     assert_memory_equal(hp, hash, 32);
+    assert_ptr_equal(bp, msg + LX__BLOCK_MSG_HDR);
     assert_int_equal(blen, LX_BLOCK_HDR_LEN);
-    assert_int_equal(lx__block_msg_decode(&hp, &bp, &blen, msg, sizeof msg - 1), LX_EFORMAT);
+    assert_int_equal(lx__block_msg_decode(&cp, &hp, &bp, &blen, msg, sizeof msg - 1), LX_EFORMAT);
+    msg[9] = 1; /* version 1, without the cluster tag */
+    assert_int_equal(lx__block_msg_decode(&cp, &hp, &bp, &blen, msg, sizeof msg), LX_EFORMAT);
+    msg[9] = 2;
     msg[0] = 'T';
-    assert_int_equal(lx__block_msg_decode(&hp, &bp, &blen, msg, sizeof msg), LX_EFORMAT);
+    assert_int_equal(lx__block_msg_decode(&cp, &hp, &bp, &blen, msg, sizeof msg), LX_EFORMAT);
 }
 
 /* RELAY: the layout, a round trip whose inner message decodes to what was
@@ -671,9 +687,11 @@ static void test_relay(void **state)
     m.u.relay.inner = inner;
     m.u.relay.inner_len = (uint32_t)ilen;
     size_t w = encode(&m);
-    /* magic, version, type 16, "node4", "node0", ttl 4, be32 length, inner */
-    static const uint8_t head[] = {0x4c, 0x50, 1,   16,  5,   'n', 'o', 'd', 'e', '4',
-                                   5,    'n',  'o', 'd', 'e', '0', 4,   0,   0,   0};
+    /* magic, version, type 16, cluster tag, "node4", "node0", ttl 4, be32
+     * length, inner */
+    static const uint8_t head[] = {0x4c, 0x50, 2,   16,  0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6,
+                                   0xc7, 0xc8, 5,   'n', 'o',  'd',  'e',  '4',  5,    'n',
+                                   'o',  'd',  'e', '0', 4,    0,    0,    0};
     assert_int_equal(w, sizeof head + 1 + ilen);
     assert_memory_equal(buf, head, sizeof head);
     assert_int_equal(buf[sizeof head], ilen);
@@ -734,7 +752,7 @@ static void test_relay(void **state)
     assert_non_null(big);
     assert_non_null(bin);
     memset(bin, 0, LX__PEER_MSG_MAX + 1);
-    memcpy(bin, inner, 6);
+    memcpy(bin, inner, 4 + LX__CLUSTER_TAG_LEN + 2);
     m.u.relay.inner = bin;
     m.u.relay.inner_len = (uint32_t)LX__PEER_MSG_MAX;
     assert_int_equal(lx__peer_encode(big, LX__RELAY_MSG_MAX, &w, &m), LX_OK);

@@ -25,6 +25,11 @@ check "run-multi-node.sh refuses an argument with status 2 (got $rc)" [ $rc -eq 
 ok=0
 [[ "$out" == *"unknown argument --nodes"* ]] && [ ! -e "$CL_TMP/arg" ] && ok=1
 check "the refusal names the argument and starts nothing" [ $ok -eq 1 ]
+out=$(CLUSTER_ID="a b" DATA_ROOT="$CL_TMP/arg/data" LOG_DIR="$CL_TMP/arg/logs" "$RUN" 2>&1)
+rc=$?
+ok=0
+[ $rc -eq 2 ] && [[ "$out" == *"CLUSTER_ID=a b: 1 to 63 of"* ]] && [ ! -e "$CL_TMP/arg" ] && ok=1
+check "a bad CLUSTER_ID is refused with status 2 before anything starts (got $rc)" [ $ok -eq 1 ]
 
 # jcheck DESCRIPTION FILTER FILE: PASS if jq -e FILTER holds for FILE.
 jcheck() {
@@ -37,7 +42,7 @@ jcheck() {
 leftovers() { pgrep -f "multi-node.*$1" || true; }
 
 run_script() {
-    env NODES=3 TEST_DURATION="$1" ORDERS_PER_SEC=500 BASE_PORT="$BASE" \
+    env NODES=3 TEST_DURATION="$1" ORDERS_PER_SEC=500 BASE_PORT="$BASE" CLUSTER_ID="$CL_CLUSTER_ID" \
         DATA_ROOT="$CL_TMP/$2/data" LOG_DIR="$CL_TMP/$2/logs" BIN_DIR="$LX_BIN" \
         SKIP_BUILD=true DEPS=never READY_TIMEOUT=45 CONVERGE_TIMEOUT=20 "$RUN"
 }
@@ -58,6 +63,8 @@ for k in p50 p90 p99 p999 max; do
 done
 jcheck "summary.json: nodes is 3, duration_s 3, target_rate 500" '.nodes == 3 and .duration_s == 3 and .target_rate == 500' "$S"
 jcheck "summary.json: acked > 0" '.acked > 0' "$S"
+jcheck "summary.json: cluster_id is $CL_CLUSTER_ID, and no node refused a message of another cluster" \
+    ".cluster_id == \"$CL_CLUSTER_ID\" and ([.node_states[].foreign_refused] | all(. == 0))" "$S"
 jcheck "summary.json: converged is true" '.converged == true' "$S"
 jcheck "summary.json: 3 node states, each with a seq > 0 and a state hash" \
     '(.node_states | length) == 3 and
