@@ -487,11 +487,13 @@ static void deposit_error(lx_client *c, const lx_inflight_frame *fr, const lx_pr
     if (!deposit_answered(c, fr->aux))
         return;
     c->deps[fr->aux].state = 3;
-    fprintf(stderr, "%s: deposit failed: ERROR %s%s%s%s\n", c->o.name,
-            lx_proto_error_str((lx_proto_error)code), m->u.error.text_len ? " (" : "",
-            m->u.error.text, m->u.error.text_len ? ")" : "");
-    if (code == LX_PROTO_E_FAUCET_DISABLED)
-        fprintf(stderr, "%s: start the nodes with --dev-faucet\n", c->o.name);
+    if (c->deps_failed++ == 0) {
+        fprintf(stderr, "%s: deposit failed: ERROR %s%s%s%s\n", c->o.name,
+                lx_proto_error_str((lx_proto_error)code), m->u.error.text_len ? " (" : "",
+                m->u.error.text, m->u.error.text_len ? ")" : "");
+        if (code == LX_PROTO_E_FAUCET_DISABLED)
+            fprintf(stderr, "%s: start the nodes with --dev-faucet\n", c->o.name);
+    }
     c->fund_failed = 1;
 }
 
@@ -549,9 +551,10 @@ static void handle_reply(lx_client *c, const uint8_t *b, size_t len, uint64_t no
             if (!deposit_answered(c, fr.aux))
                 break;
             c->deps[fr.aux].state = 3;
-            fprintf(stderr, "%s: deposit of %s to account %" PRIu64 " rejected: %s\n", c->o.name,
-                    c->deps[fr.aux].asset, c->deps[fr.aux].account,
-                    lx_reason_str((lx_reason)m.u.reject.reason));
+            if (c->deps_failed++ == 0)
+                fprintf(stderr, "%s: deposit of %s to account %" PRIu64 " rejected: %s\n",
+                        c->o.name, c->deps[fr.aux].asset, c->deps[fr.aux].account,
+                        lx_reason_str((lx_reason)m.u.reject.reason));
             c->fund_failed = 1;
         } else
             c->st.bad_replies++;
@@ -911,6 +914,9 @@ int lx_client_fund(lx_client *c, uint64_t total_orders)
         lx_client_recv(c);
         resend_unanswered(c);
     }
+    if (c->deps_failed > 1)
+        fprintf(stderr, "%s: %zu deposits failed in all, %zu acknowledged\n", c->o.name,
+                c->deps_failed, c->deps_acked);
     return c->deps_acked == c->ndeps && !c->fund_failed;
 }
 

@@ -64,6 +64,7 @@ struct lx_client {
     deposit *deps;
     size_t ndeps, deps_acked;
     size_t deps_todo, deps_inflight; /* deposits in state 0 and 1 */
+    size_t deps_failed;              /* refused: only the first is printed */
     int fund_failed;
 
     lx_client_stats st;

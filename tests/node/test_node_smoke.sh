@@ -116,6 +116,16 @@ for _ in $(seq 1 100); do grep -q ready "$TMP/x.log" && break; sleep 0.1; done
 st=$?
 [ $st -eq 3 ] && grep -q "port $(port 0) is already in use" "$TMP/y.log" && pass "port in use: exit 3" ||
     fail "port in use: exit $st: $(cat "$TMP/y.log")"
+# x runs without --dev-faucet: test-client cannot fund its accounts, says
+# why once (not once per deposit), and exits 1.
+"$LX_BIN/test-client" --nodes "tcp://127.0.0.1:$(($(port 0) + 2))" --duration 1s --rate 100 \
+    --accounts 20 >/dev/null 2>"$TMP/nofaucet.log"
+st=$?
+[ $st -eq 1 ] && [ "$(grep -c "start the nodes with --dev-faucet" "$TMP/nofaucet.log")" -eq 1 ] &&
+    grep -q "deposits failed in all, 0 acknowledged" "$TMP/nofaucet.log" &&
+    grep -q "funding failed" "$TMP/nofaucet.log" &&
+    pass "no faucet: test-client says so once and exits 1" ||
+    fail "no faucet: exit $st: $(head -c 2000 "$TMP/nofaucet.log")"
 kill -TERM "${PIDS[0]}"
 wait "${PIDS[0]}"
 PIDS=()
