@@ -92,22 +92,21 @@ static uint64_t log_last(const lx__node *n)
     return n->is_leader ? n->cut_seq : n->seq;
 }
 
-/* ---- the term file: DATA/term ---- */
+/* ---- the data folder's records: DATA/cluster and DATA/term ---- */
 
-static lx_err term_save(lx__node *n, uint64_t promote)
+/* Replaces DATA/name with text, durably: a temporary file, synced, renamed
+ * over it, and the folder synced. */
+static lx_err record_save(lx__node *n, const char *name, const char *text, size_t len)
 {
-    char path[LX__PATH_MAX + 16], tmp[LX__PATH_MAX + 16], text[128];
-    snprintf(path, sizeof path, "%s/term", n->cfg.data_dir);
-    snprintf(tmp, sizeof tmp, "%s/.term.tmp", n->cfg.data_dir);
-    int len = snprintf(text, sizeof text, "term %" PRIu64 "\nvoted %s\npromote %" PRIu64 "\n",
-                       n->term, n->voted_for[0] ? n->voted_for : "-", promote);
+    char path[LX__PATH_MAX + 16], tmp[LX__PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/%s", n->cfg.data_dir, name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", n->cfg.data_dir, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return LX_EIO;
-    lx_err rc = lx__write_all(fd, (const uint8_t *)text, (size_t)len, 0);
-    if (rc == LX_OK && fsync(fd) != 0)
+    lx_err rc = fd < 0 ? LX_EIO : lx__write_all(fd, (const uint8_t *)text, len, 0);
+    if (fd >= 0 && rc == LX_OK && fsync(fd) != 0)
         rc = LX_EIO;
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     if (rc == LX_OK && rename(tmp, path) != 0)
         rc = LX_EIO;
     if (rc == LX_OK)
@@ -115,6 +114,48 @@ static lx_err term_save(lx__node *n, uint64_t promote)
     if (rc != LX_OK)
         lx__log(n, "FATAL: cannot write %s: %s", path, strerror(errno));
     return rc;
+}
+
+lx_err lx__cluster_file_check(lx__node *n)
+{
+    char path[LX__PATH_MAX + 16], text[160];
+    snprintf(path, sizeof path, "%s/cluster", n->cfg.data_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char id[LX__CLUSTER_ID_MAX + 1], mode[16];
+        int k = fscanf(f, "cluster %63s consensus %15s", id, mode);
+        fclose(f);
+        if (k != 2) {
+            lx__log(n, "FATAL: %s is not a cluster file (\"cluster ID\", \"consensus MODE\")",
+                    path);
+            return LX_EIO;
+        }
+        if (strcmp(id, n->cfg.cluster_id) == 0 && strcmp(mode, n->cfg.consensus) == 0)
+            return LX_OK;
+        lx__log(n,
+                "FATAL: %s holds the log of cluster %s (consensus %s), and this node was started "
+                "with --cluster-id %s --consensus %s: start it with those of its cluster, or "
+                "give it an empty --data-dir to join this one",
+                n->cfg.data_dir, id, mode, n->cfg.cluster_id, n->cfg.consensus);
+        return LX_EINVAL;
+    }
+    if (errno != ENOENT) {
+        lx__log(n, "FATAL: cannot read %s: %s", path, strerror(errno));
+        return LX_EIO;
+    }
+    /* A new folder, or one from before the file: it belongs to this
+     * cluster from now on. */
+    int len = snprintf(text, sizeof text, "cluster %s\nconsensus %s\n", n->cfg.cluster_id,
+                       n->cfg.consensus);
+    return record_save(n, "cluster", text, (size_t)len);
+}
+
+static lx_err term_save(lx__node *n, uint64_t promote)
+{
+    char text[128];
+    int len = snprintf(text, sizeof text, "term %" PRIu64 "\nvoted %s\npromote %" PRIu64 "\n",
+                       n->term, n->voted_for[0] ? n->voted_for : "-", promote);
+    return record_save(n, "term", text, (size_t)len);
 }
 
 /* 1 if the file was there (and read), 0 if not, -1 if it is unreadable. */

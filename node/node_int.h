@@ -1003,6 +1003,11 @@ void lx__park_free(lx__node *n);
 void lx__replica_clear_stash(lx__node *n);
 
 /* election.c */
+/* Checks DATA/cluster against --cluster-id and --consensus, or writes it
+ * for a folder that has none: a data folder serves one cluster. LX_EINVAL
+ * (logged) when it belongs to another, LX_EIO when it cannot be read or
+ * written. */
+lx_err lx__cluster_file_check(lx__node *n);
 void lx__terms_note(lx__terms *t, uint64_t term, uint64_t seq);
 /* The term of block seq (0: before the known tail); *first (may be NULL)
  * gets the first seq of that term's run. */

@@ -864,6 +864,10 @@ lx_err lx__node_run(lx__config *cfg, volatile int *stop, int *exit_code)
         lx__log(n, "cannot create %s: %s", cfg->data_dir, strerror(errno));
         goto out;
     }
+    if ((rc = lx__cluster_file_check(n)) != LX_OK) {
+        *exit_code = rc == LX_EINVAL ? 2 : 1;
+        goto out;
+    }
 
     /* Recovery: snapshot plus journal, to the same state hash as before. */
     lx_journal *j = NULL;

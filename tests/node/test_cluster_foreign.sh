@@ -4,9 +4,10 @@
 # that lists node0 as its peer. node0 serves a load alone (--ack-quorum
 # local) and keeps its term; the B node applies none of A's blocks (its PUB,
 # links and elections reach node0 and are refused, node0's reach it and are
-# refused), and both log the refusals and count them in status.json. Then the
-# B node is restarted as a node of A on the same data folder and catches up:
-# the refusal was the cluster id's doing. Needs LX_BIN; loopback only.
+# refused), and both log the refusals and count them in status.json. The B
+# node's data folder is B's: restarted on it as a node of A, it refuses to
+# start. Restarted as a node of A on an empty folder, it catches up: the
+# refusal was the cluster id's doing. Needs LX_BIN; loopback only.
 set -u
 # shellcheck disable=SC2034 # read by cluster_lib.sh
 NODES=2
@@ -49,8 +50,19 @@ check "node0 logs the refusal, naming node1" log_has 0 "WARNING: refusing .* fro
 check "node1 logs the refusal, naming node0" log_has 1 "WARNING: refusing .* from node node0 of another cluster"
 grep -m1 "another cluster" "$CL_TMP/node0.log"
 
-echo "---- node1 restarted as a node of cluster $A on the same data folder"
+echo "---- node1's data folder belongs to cluster $B: restarted as a node of $A on it, it refuses"
 cl_stop 1
+check "node1's data folder records its cluster" \
+    [ "$(head -n 1 "$(cl_data 1)/cluster" 2>/dev/null)" = "cluster $B" ]
+cl_start 1 --election-timeout 500ms
+wait "${CL_PIDS[1]}"
+st=$?
+CL_PIDS[1]=
+check "node1 exits 2 at once (got $st)" [ $st -eq 2 ]
+check "node1 says whose folder it is" log_has 1 "FATAL: .* holds the log of cluster $B .* started with --cluster-id $A"
+
+echo "---- node1 restarted as a node of cluster $A on an empty data folder"
+rm -rf "$(cl_data 1)"
 cl_start 1 --election-timeout 500ms
 cl_wait_ready 1 || abort "node1 did not come back"
 if cl_wait_converged 40; then
