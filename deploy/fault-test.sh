@@ -167,7 +167,10 @@ for b in multi-node test-client lx-journal; do
 done
 # The failover options, if this multi-node has them.
 FAILOVER_ARGS=()
-if "$BIN_DIR/multi-node" --help 2>&1 | grep -q -- '--ack-quorum'; then
+# (The usage is read whole: grep -q would stop reading at the match, and
+# with pipefail the writer's SIGPIPE would make the test false.)
+usage=$("$BIN_DIR/multi-node" --help 2>&1)
+if [[ "$usage" == *--ack-quorum* ]]; then
     FAILOVER_ARGS=(--ack-quorum "$ACK_QUORUM" --election-timeout "$ELECTION_TIMEOUT")
 else
     say "warning: this multi-node has no --ack-quorum: it has no failover, expect a leader fault to fail"

@@ -146,7 +146,7 @@ expect_caught() { # mode check-name...
     grep -q "^mismatch tx $victim $name: " "$TMP/out" ||
       { cat "$TMP/out"; fail "control $mode: no '$name' mismatch reported for tx $victim"; }
   done
-  if grep "^mismatch " "$TMP/out" | grep -qv "^mismatch tx $victim "; then
+  if grep "^mismatch " "$TMP/out" | grep -v "^mismatch tx $victim " >/dev/null; then
     cat "$TMP/out"; fail "control $mode: mismatches reported for other txs"
   fi
   grep -q "^oracle: $FEW txs, [1-9][0-9]* mismatches in 1 txs" "$TMP/out" ||
